@@ -1,0 +1,59 @@
+package flux
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// crdFiles holds the CRDs controller-gen generates from the pinned fluxcd
+// API modules (hack/generate-crds.sh, `make generate`).
+//
+//go:embed crds/*.yaml
+var crdFiles embed.FS
+
+// componentOfGroup maps a Flux API group to the controller that owns it.
+var componentOfGroup = map[string]string{
+	"source.toolkit.fluxcd.io":       "source-controller",
+	"kustomize.toolkit.fluxcd.io":    "kustomize-controller",
+	"helm.toolkit.fluxcd.io":         "helm-controller",
+	"notification.toolkit.fluxcd.io": "notification-controller",
+}
+
+// CRDs returns the Flux CustomResourceDefinitions embedded in the module,
+// sorted by name, as controller-gen wrote them.
+func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	entries, err := fs.ReadDir(crdFiles, "crds")
+	if err != nil {
+		return nil, err
+	}
+	var out []*apiextensionsv1.CustomResourceDefinition
+	for _, e := range entries {
+		data, err := crdFiles.ReadFile("crds/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		data = bytes.TrimPrefix(bytes.TrimSpace(data), []byte("---"))
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.UnmarshalStrict(data, crd); err != nil {
+			return nil, fmt.Errorf("embedded CRD %q: %w", e.Name(), err)
+		}
+		if _, ok := componentOfGroup[crd.Spec.Group]; !ok {
+			return nil, fmt.Errorf("embedded CRD %q: group %q belongs to no Flux controller", e.Name(), crd.Spec.Group)
+		}
+		out = append(out, crd)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// crdID returns a construct id for a CRD: "crd-gitrepositories-source".
+func crdID(crd *apiextensionsv1.CustomResourceDefinition) string {
+	return "crd-" + crd.Spec.Names.Plural + "-" + strings.SplitN(crd.Spec.Group, ".", 2)[0]
+}

@@ -1,0 +1,104 @@
+package flux
+
+import (
+	"path"
+	"time"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/kube"
+)
+
+// GitRepository is a Flux GitRepository source.
+type GitRepository struct {
+	*kube.Object
+	// Spec is the GitRepository after defaults.
+	Spec *sourcev1.GitRepository
+}
+
+// SyncProps configures Sync.
+type SyncProps struct {
+	// URL of the Git repository Flux pulls, such as
+	// "ssh://git@github.com/funoffshore/homelab". Required.
+	URL string
+	// Branch to follow. Default: "main".
+	Branch string
+	// SecretName of the Secret holding the Git credentials. Default:
+	// "flux-system" (the one `homelab deploy` creates).
+	SecretName string
+	// Chart the root Kustomization applies: the directory holding the
+	// Flux install and the other Kustomizations. Required.
+	Chart *kube.Chart
+	// Namespace of Flux. Default: "flux-system".
+	Namespace string
+	// Interval between Git fetches. Default: 1m.
+	Interval time.Duration
+	// Install whose controllers the root Kustomization health-checks.
+	// The root never waits on everything it applies: it applies the other
+	// Kustomizations, which depend on it, and waiting for them would
+	// deadlock.
+	Install *Install
+}
+
+// Sync is gotk-sync: the GitRepository Flux pulls and the root
+// Kustomization "flux-system" that applies the Flux directory (and with it
+// every other Kustomization).
+type Sync struct {
+	constructs.Construct
+	info *core.Info
+
+	// Repository is the GitRepository.
+	Repository *GitRepository
+	// Root is the root Kustomization.
+	Root *Kustomization
+}
+
+// NewSync adds the GitRepository and root Kustomization below scope.
+func NewSync(scope constructs.Construct, id string, props *SyncProps) *Sync {
+	if props == nil {
+		props = &SyncProps{}
+	}
+	ns := orDefault(props.Namespace, "flux-system")
+	s := &Sync{}
+	s.info = core.Init(s, scope, id)
+	repo := &sourcev1.GitRepository{
+		ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: ns},
+		Spec: sourcev1.GitRepositorySpec{
+			URL:       props.URL,
+			Interval:  metav1.Duration{Duration: durationOr(props.Interval, time.Minute)},
+			Reference: &sourcev1.GitRepositoryRef{Branch: orDefault(props.Branch, "main")},
+			SecretRef: &meta.LocalObjectReference{Name: orDefault(props.SecretName, "flux-system")},
+		},
+	}
+	s.Repository = &GitRepository{Object: kube.NewObject(s, "repository", repo), Spec: repo}
+	wait := false
+	kp := &KustomizationProps{Name: ns, Namespace: ns, Chart: props.Chart, Source: s.Repository, Wait: &wait}
+	if props.Install != nil {
+		for _, c := range Controllers {
+			kp.HealthChecks = append(kp.HealthChecks, meta.NamespacedObjectKindReference{
+				APIVersion: "apps/v1", Kind: "Deployment", Name: c, Namespace: props.Install.Namespace,
+			})
+		}
+	}
+	if props.Chart == nil {
+		kp.Path = "./" + path.Join(s.info.Tree().RepoDir(), "kubernetes/flux")
+	}
+	s.Root = NewKustomization(s, "root", kp)
+	s.info.Tree().AddValidation(func() []error {
+		if props.URL == "" {
+			return []error{core.Errorf(s.info.Path(), "set SyncProps.URL to the repository Flux pulls, such as \"ssh://git@github.com/OWNER/REPO\"", "Git repository URL is empty")}
+		}
+		return nil
+	})
+	return s
+}
+
+// Info returns the construct's place in the tree.
+func (s *Sync) Info() *core.Info { return s.info }
+
+// ToString overrides the jsii method; it returns the construct path.
+func (s *Sync) ToString() *string { return core.PathString(s.info) }

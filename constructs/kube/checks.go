@@ -1,0 +1,52 @@
+package kube
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/funoffshore/homelab/constructs/core"
+)
+
+// validate checks what the API server would refuse in the object's
+// metadata: a missing or malformed name or namespace.
+func (o *Object) validate() []error {
+	var errs []error
+	p := o.info.Path()
+	if o.gvkErr != nil {
+		errs = append(errs, core.Errorf(p, "register the type in kube.Scheme", "%v", o.gvkErr))
+	}
+	name := o.typed.GetName()
+	if name == "" {
+		errs = append(errs, core.Errorf(p, "set metadata.name", "%s has no metadata.name", o.Identity().Kind))
+	} else if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+		errs = append(errs, core.Errorf(p, "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+			"metadata.name %q is not a valid Kubernetes name: %s", name, strings.Join(msgs, "; ")))
+	}
+	if ns := o.typed.GetNamespace(); ns != "" {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			errs = append(errs, core.Errorf(p, "use at most 63 lowercase letters, digits and '-'",
+				"metadata.namespace %q is not a valid namespace name: %s", ns, strings.Join(msgs, "; ")))
+		}
+	}
+	return errs
+}
+
+// uniqueObjects fails for every object whose kind, namespace and name is
+// already taken by an object created before it: the API server would see
+// one object, and whichever file is applied last would win.
+func uniqueObjects(t *core.Tree) []error {
+	seen := map[core.ObjectID]string{}
+	var errs []error
+	for _, o := range t.Objects() {
+		id := o.Identity()
+		if first, ok := seen[id]; ok {
+			errs = append(errs, core.Errorf(o.Info().Path(), fmt.Sprintf("rename one of them or remove the duplicate at %q", first),
+				"%s is defined twice (also at %q)", id, first))
+			continue
+		}
+		seen[id] = o.Info().Path()
+	}
+	return errs
+}

@@ -1,0 +1,42 @@
+package kube
+
+import (
+	"github.com/aws/constructs-go/constructs/v10"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// NamespaceProps configures a Namespace.
+type NamespaceProps struct {
+	// Name of the namespace. Default: the construct id.
+	Name string
+	// PodSecurity is the Pod Security Standard enforced in the namespace:
+	// "privileged", "baseline" or "restricted". Default: "" (the cluster
+	// default; Talos enforces "baseline").
+	PodSecurity string
+	// Labels and Annotations are added to the namespace's metadata.
+	Labels, Annotations map[string]string
+}
+
+// NewNamespace adds a Namespace below scope.
+func NewNamespace(scope constructs.Construct, id string, props *NamespaceProps) *Object {
+	if props == nil {
+		props = &NamespaceProps{}
+	}
+	name := props.Name
+	if name == "" {
+		name = id
+	}
+	labels := map[string]string{}
+	for k, v := range props.Labels {
+		labels[k] = v
+	}
+	if props.PodSecurity != "" {
+		labels["pod-security.kubernetes.io/enforce"] = props.PodSecurity
+		labels["pod-security.kubernetes.io/enforce-version"] = "latest"
+	}
+	if len(labels) == 0 {
+		labels = nil
+	}
+	return NewObject(scope, id, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: props.Annotations}})
+}

@@ -1,0 +1,109 @@
+package kube
+
+import (
+	"fmt"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/funoffshore/homelab/constructs/core"
+)
+
+// Typed is a typed Kubernetes object: a k8s.io/api or fluxcd API struct.
+type Typed interface {
+	runtime.Object
+	metav1.Object
+}
+
+// Object is a typed Kubernetes object in the construct tree: a cdk8s
+// ApiObject whose JSON is the typed object's. It costs one call into jsii.
+// The typed object stays live: changes made to it (or by BeforeRender hooks)
+// until synth reach the output.
+type Object struct {
+	cdk8s.ApiObject
+	info   *core.Info
+	typed  Typed
+	gvkErr error
+	hooks  []func() error
+}
+
+// NewObject adds obj below scope. apiVersion and kind come from Scheme;
+// metadata.name is required.
+func NewObject(scope constructs.Construct, id string, obj Typed) *Object {
+	o := &Object{info: core.MustChild(core.InfoOf(scope), id, ""), typed: obj}
+	gvk, err := apiutil.GVKForObject(obj, Scheme)
+	if err != nil {
+		o.gvkErr = fmt.Errorf("%T is not a known Kubernetes type: add it to kube.Scheme: %w", obj, err)
+	} else {
+		obj.GetObjectKind().SetGroupVersionKind(gvk)
+	}
+	meta := &cdk8s.ApiObjectMetadata{Name: jsii.String(obj.GetName())}
+	if ns := obj.GetNamespace(); ns != "" {
+		meta.Namespace = jsii.String(ns)
+	}
+	cdk8s.NewApiObject_Override(o, scope, jsii.String(id), &cdk8s.ApiObjectProps{
+		ApiVersion: jsii.String(gvk.GroupVersion().String()),
+		Kind:       jsii.String(gvk.Kind),
+		Metadata:   meta,
+	})
+	t := o.info.Tree()
+	t.AddObject(o)
+	t.AddValidation(o.validate)
+	t.AddCheck("kube/unique-objects", func() []error { return uniqueObjects(t) })
+	return o
+}
+
+// Info returns the object's place in the tree.
+func (o *Object) Info() *core.Info { return o.info }
+
+// ToString overrides the jsii method; it returns the construct path.
+func (o *Object) ToString() *string { return core.PathString(o.info) }
+
+// Typed returns the typed object; changes to it reach the output.
+func (o *Object) Typed() Typed { return o.typed }
+
+// BeforeRender registers a hook that runs before the object is rendered,
+// for fields that depend on other constructs (Flux dependsOn, references).
+func (o *Object) BeforeRender(hook func() error) { o.hooks = append(o.hooks, hook) }
+
+// Identity returns the object's group, kind, namespace and name.
+func (o *Object) Identity() core.ObjectID {
+	gvk := o.typed.GetObjectKind().GroupVersionKind()
+	return core.ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: o.typed.GetNamespace(), Name: o.typed.GetName()}
+}
+
+// Manifest renders the object as a JSON-compatible map: the typed object
+// after the BeforeRender hooks, without status and creationTimestamp.
+func (o *Object) Manifest() (map[string]any, error) {
+	if o.gvkErr != nil {
+		return nil, fmt.Errorf("%s: %w", o.info.Path(), o.gvkErr)
+	}
+	for _, h := range o.hooks {
+		if err := h(); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.info.Path(), err)
+		}
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o.typed)
+	if err != nil {
+		return nil, fmt.Errorf("%s: rendering %s: %w", o.info.Path(), o.Identity(), err)
+	}
+	delete(m, "status")
+	if meta, ok := m["metadata"].(map[string]any); ok {
+		delete(meta, "creationTimestamp")
+	}
+	return m, nil
+}
+
+// ToJson overrides the cdk8s method, so cdk8s's own synth of a chart (and
+// Chart.ToJson) yields the typed object.
+func (o *Object) ToJson() interface{} {
+	m, err := o.Manifest()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}

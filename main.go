@@ -1,0 +1,20 @@
+// Command homelab synthesizes the Funoffshore homelab into cluster/ and
+// checks it. Run `go run . --help`.
+package main
+
+import (
+	"os"
+
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/funoffshore/homelab/pkg/cli"
+	"github.com/funoffshore/homelab/pkg/nodeenv"
+)
+
+func main() {
+	nodeenv.Ensure()
+	code := cli.Main(os.Args[1:], os.Stdout, os.Stderr)
+	// Stop the node child process before exiting.
+	jsii.Close()
+	os.Exit(code)
+}

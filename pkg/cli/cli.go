@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/synth"
+)
+
+// Exit codes.
+const (
+	// ExitOK means success (and, for synth --check, an up-to-date tree).
+	ExitOK = 0
+	// ExitFailed means the command failed or the tree is stale.
+	ExitFailed = 1
+	// ExitUsage means the command line was wrong.
+	ExitUsage = 64
+)
+
+// Builder builds the construct tree the commands act on. The default builds
+// the Funoffshore homelab; tests and other homelabs pass their own.
+type Builder func() (*core.App, error)
+
+// DefaultBuilder builds the Funoffshore homelab with its default values.
+func DefaultBuilder() (*core.App, error) {
+	app, _ := homelab.NewApp(nil)
+	return app, nil
+}
+
+// Main runs the command line with args and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	return Run(DefaultBuilder, args, stdout, stderr)
+}
+
+// errStale marks synth --check finding differences (already printed).
+var errStale = errors.New("cluster tree is stale")
+
+type usageError struct{ error }
+
+// Run runs the command line against the tree build returns.
+func Run(build Builder, args []string, stdout, stderr io.Writer) int {
+	root := NewCommand(build)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SilenceErrors = true
+	root.SilenceUsage = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	err := root.Execute()
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, errStale):
+		return ExitFailed
+	}
+	fmt.Fprintf(stderr, "error: %v\n", err)
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintln(stderr, "run with --help for usage")
+		return ExitUsage
+	}
+	return ExitFailed
+}
+
+// NewCommand returns the root command.
+func NewCommand(build Builder) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "homelab",
+		Short: "Homelab as typed Go: synthesize and check the Funoffshore homelab",
+		Long: `homelab models a Kubernetes homelab on Proxmox as typed Go constructs and
+renders it into cluster/ (Talos and Kubernetes YAML reconciled by Flux from Git).`,
+		Args: cobra.NoArgs,
+	}
+	root.AddCommand(synthCommand(build), validateCommand(build), versionCommand())
+	return root
+}
+
+func synthCommand(build Builder) *cobra.Command {
+	var out string
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "synth",
+		Short: "Render the homelab into the output directory (default ./cluster)",
+		Long: `synth validates every construct, then renders the tree into the output
+directory atomically: a failed synth leaves the directory as it was. Files
+without the generated header (such as encrypted secrets) are kept.
+
+With --check it writes nothing and exits 1 with a unified diff when the
+directory differs from a fresh synth, 0 when it is current.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			files, err := render(build)
+			if err != nil {
+				return err
+			}
+			if check {
+				diff, err := synth.Diff(out, files)
+				if err != nil {
+					return err
+				}
+				if diff != "" {
+					fmt.Fprint(cmd.OutOrStdout(), diff)
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s is stale: run `go run . synth` and commit the result\n", out)
+					return errStale
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s is up to date (%d files)\n", out, len(files))
+				return nil
+			}
+			if err := synth.Write(out, files); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d files to %s\n", len(files), out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "cluster", "output directory")
+	cmd.Flags().BoolVar(&check, "check", false, "compare the output directory with a fresh synth instead of writing")
+	return cmd
+}
+
+func validateCommand(build Builder) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Run every validation and render in memory; write nothing",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			files, err := render(build)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "valid: %d files would be written\n", len(files))
+			return nil
+		},
+	}
+}
+
+func versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of homelab and of what it deploys",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			v := "(devel)"
+			if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+				v = info.Main.Version
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "homelab %s\n", v)
+			fmt.Fprintf(w, "flux %s\n", flux.V2_9_0.Version)
+			for _, c := range flux.Controllers {
+				fmt.Fprintf(w, "  %s\n", flux.V2_9_0.Image(c))
+			}
+		},
+	}
+}
+
+func render(build Builder) (synth.Files, error) {
+	app, err := build()
+	if err != nil {
+		return nil, err
+	}
+	return synth.Render(app.Tree())
+}
