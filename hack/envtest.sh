@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds the kube-apiserver and etcd binaries the tests run (controller-runtime
-# envtest) from the pinned module in tools/envtest, into bin/envtest (gitignored).
-# Rebuilds only when a binary is missing or tools/envtest/go.sum changed.
+# envtest) from the pinned module in tools/envtest, into a cache directory
+# outside the repository ($HOMELAB_CACHE, default ~/.cache/homelab), so every
+# clone on the machine shares them. Rebuilds only when a binary is missing or
+# tools/envtest/go.mod or go.sum changed. Cold build: several CPU minutes.
 # Prints the asset directory; export KUBEBUILDER_ASSETS to it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-out="${ENVTEST_ASSETS_DIR:-$root/bin/envtest}"
+out="${ENVTEST_ASSETS_DIR:-${HOMELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/homelab}/envtest}"
 stamp="$out/.stamp"
 want="$(sha256sum "$root/tools/envtest/go.mod" "$root/tools/envtest/go.sum" | sha256sum | cut -d' ' -f1)"
 if [[ -x "$out/kube-apiserver" && -x "$out/etcd" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then

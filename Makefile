@@ -1,0 +1,39 @@
+# Targets for developers and CI (.ci/run calls `make test`).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+GO ?= go
+
+.PHONY: synth check test bench generate lint envtest build
+
+## synth: render the Funoffshore homelab into ./cluster
+synth:
+	$(GO) run . synth
+
+## check: fail with a diff when ./cluster is stale
+check:
+	$(GO) run . synth --check
+
+## build: build the homelab binary into bin/
+build:
+	$(GO) build -o bin/homelab .
+
+## envtest: build (once, cached) the kube-apiserver and etcd the tests use
+envtest:
+	@bash hack/envtest.sh
+
+## test: the whole test suite (needs Go, Node.js >= 20; builds envtest assets once)
+test:
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest.sh)" $(GO) test -count=1 ./...
+
+## bench: synth benchmarks (Funoffshore, 10/100/1000 apps)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./synth/
+
+## generate: regenerate the Flux CRDs with controller-gen from the pinned API modules
+generate:
+	bash hack/generate-crds.sh
+
+## lint: gofmt and go vet
+lint:
+	@test -z "$$(gofmt -l . | grep -v '^tools/' )" || (gofmt -l . ; exit 1)
+	$(GO) vet ./...

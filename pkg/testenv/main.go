@@ -1,0 +1,34 @@
+package testenv
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/funoffshore/homelab/pkg/nodeenv"
+)
+
+// Main runs the tests of a package that builds construct trees: it makes
+// sure jsii's node child starts quietly and is stopped after the tests.
+// Use it as `func TestMain(m *testing.M) { testenv.Main(m) }`.
+func Main(m *testing.M) {
+	nodeenv.Ensure()
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+// RepoRoot returns the repository root (the directory holding go.mod).
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Fixture returns the path of a file in ../shared/fixtures, the project's
+// read-only reference data next to the repository.
+func Fixture(rel string) string {
+	return filepath.Join(RepoRoot(), "..", "shared", "fixtures", filepath.FromSlash(rel))
+}

@@ -1,0 +1,101 @@
+package synth_test
+
+import (
+	"bytes"
+	"path"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/kustomize/api/krusty"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	syaml "sigs.k8s.io/yaml"
+
+	"github.com/funoffshore/homelab/synth"
+)
+
+// objectsIn returns "Kind/namespace/name" of every object in a YAML stream.
+func objectsIn(t *testing.T, data []byte) []string {
+	t.Helper()
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []string
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if err.Error() == "EOF" {
+				break
+			}
+			t.Fatal(err)
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName())
+		}
+	}
+	return out
+}
+
+// listedObjects returns the objects of the files a kustomization.yaml lists,
+// following listed directories.
+func listedObjects(t *testing.T, files synth.Files, dir string) []string {
+	t.Helper()
+	k := kustypes.Kustomization{}
+	if err := syaml.Unmarshal(files[path.Join(dir, "kustomization.yaml")], &k); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range k.Resources {
+		p := path.Join(dir, r)
+		if data, ok := files[p]; ok {
+			out = append(out, objectsIn(t, data)...)
+		} else {
+			out = append(out, listedObjects(t, files, p)...)
+		}
+	}
+	return out
+}
+
+func TestKustomizeBuildsEveryDirectory(t *testing.T) {
+	files := render(t, nil)
+	fs := filesys.MakeFsInMemory()
+	for p, data := range files {
+		if err := fs.WriteFile("/cluster/"+p, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	n := 0
+	for _, p := range files.Paths() {
+		if path.Base(p) != "kustomization.yaml" {
+			continue
+		}
+		dir := path.Dir(p)
+		n++
+		t.Run(dir, func(t *testing.T) {
+			res, err := k.Run(fs, "/cluster/"+dir)
+			if err != nil {
+				t.Fatalf("kustomize build %s: %v", dir, err)
+			}
+			out, err := res.AsYaml()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := objectsIn(t, out)
+			want := listedObjects(t, files, dir)
+			sort.Strings(got)
+			sort.Strings(want)
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("kustomize build output (-listed files +built):\n%s", d)
+			}
+			if len(got) == 0 && !strings.HasSuffix(dir, "apps") {
+				t.Errorf("%s builds no objects", dir)
+			}
+		})
+	}
+	if n != 3 {
+		t.Errorf("built %d kustomizations, want 3", n)
+	}
+}
