@@ -1,0 +1,253 @@
+package validate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// FieldManager is the field manager of every apply Replay makes.
+const FieldManager = "homelab"
+
+// Step is one Flux Kustomization of the replay: what it applied and what
+// the API server refused.
+type Step struct {
+	// Kustomization is the Flux Kustomization's name; Path its directory.
+	Kustomization, Path string
+	// Applied counts the objects sent to the API server.
+	Applied int
+}
+
+// Replay applies files (a synthesized tree, paths relative to the output
+// root, which is repoDir inside the Git repository) to the API server behind
+// c in Flux order: the Kustomizations sorted by dependsOn, each applying what
+// kustomize builds from its path. CustomResourceDefinitions and Namespaces
+// are applied for real (CRDs then waited for); everything else is a
+// server-side dry-run apply. It returns the steps and every problem: objects
+// the API server rejected (with its reason), objects no Kustomization
+// applies, objects applied twice.
+func Replay(ctx context.Context, c client.Client, files map[string][]byte, repoDir string) ([]Step, error) {
+	fs := filesys.MakeFsInMemory()
+	for p, data := range files {
+		if err := fs.WriteFile("/"+repoDir+"/"+p, data); err != nil {
+			return nil, err
+		}
+	}
+	order, err := fluxOrder(files)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	var steps []Step
+	appliedBy := map[string]string{}
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	for _, ks := range order {
+		dir := "/" + path.Clean(strings.TrimPrefix(ks.path, "./"))
+		res, err := k.Run(fs, dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("Kustomization %q: kustomize build %s: %w", ks.name, ks.path, err))
+			continue
+		}
+		objs, err := decodeResMap(res.AsYaml)
+		if err != nil {
+			return nil, err
+		}
+		step := Step{Kustomization: ks.name, Path: ks.path}
+		// Pass 1: CRDs and Namespaces for real; pass 2: the rest, dry-run.
+		for _, real := range []bool{true, false} {
+			for _, u := range objs {
+				isReal := u.GetKind() == "CustomResourceDefinition" || u.GetKind() == "Namespace"
+				if isReal != real {
+					continue
+				}
+				id := objectID(u)
+				if prev, ok := appliedBy[id]; ok {
+					errs = append(errs, fmt.Errorf("%s is applied by Kustomization %q and %q", id, prev, ks.name))
+				}
+				appliedBy[id] = ks.name
+				step.Applied++
+				opts := []client.PatchOption{client.FieldOwner(FieldManager), client.ForceOwnership}
+				if !real {
+					opts = append(opts, client.DryRunAll)
+				}
+				if err := c.Patch(ctx, u.DeepCopy(), client.Apply, opts...); err != nil {
+					errs = append(errs, fmt.Errorf("Kustomization %q: %s rejected: %w", ks.name, id, err))
+					continue
+				}
+				if real && u.GetKind() == "CustomResourceDefinition" {
+					if err := waitEstablished(ctx, c, u.GetName()); err != nil {
+						errs = append(errs, fmt.Errorf("Kustomization %q: %s: %w", ks.name, id, err))
+					}
+				}
+			}
+		}
+		steps = append(steps, step)
+	}
+	// Orphans: objects in files that no Kustomization applied.
+	for _, p := range sortedKeys(files) {
+		if !strings.HasSuffix(p, ".yaml") || path.Base(p) == "kustomization.yaml" {
+			continue
+		}
+		objs, err := decode(files[p])
+		if err != nil {
+			continue // not Kubernetes YAML (Talos configs, inventories)
+		}
+		for _, u := range objs {
+			if u.GetKind() == "" {
+				continue
+			}
+			if _, ok := appliedBy[objectID(u)]; !ok && strings.HasPrefix(p, "kubernetes/") {
+				errs = append(errs, fmt.Errorf("%s in %s is applied by no Flux Kustomization", objectID(u), p))
+			}
+		}
+	}
+	return steps, errors.Join(errs...)
+}
+
+type fluxKustomization struct {
+	name, path string
+	dependsOn  []string
+}
+
+// fluxOrder finds the Flux Kustomizations in files and sorts them so that
+// each comes after the ones it depends on.
+func fluxOrder(files map[string][]byte) ([]fluxKustomization, error) {
+	byName := map[string]fluxKustomization{}
+	for _, p := range sortedKeys(files) {
+		objs, err := decode(files[p])
+		if err != nil {
+			continue
+		}
+		for _, u := range objs {
+			if u.GetKind() != "Kustomization" || !strings.HasPrefix(u.GetAPIVersion(), "kustomize.toolkit.fluxcd.io/") {
+				continue
+			}
+			p, _, _ := unstructured.NestedString(u.Object, "spec", "path")
+			k := fluxKustomization{name: u.GetNamespace() + "/" + u.GetName(), path: p}
+			deps, _, _ := unstructured.NestedSlice(u.Object, "spec", "dependsOn")
+			for _, d := range deps {
+				m, _ := d.(map[string]any)
+				ns, _ := m["namespace"].(string)
+				if ns == "" {
+					ns = u.GetNamespace()
+				}
+				name, _ := m["name"].(string)
+				k.dependsOn = append(k.dependsOn, ns+"/"+name)
+			}
+			byName[k.name] = k
+		}
+	}
+	var order []fluxKustomization
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(name string, from string) error
+	visit = func(name, from string) error {
+		k, ok := byName[name]
+		if !ok {
+			return fmt.Errorf("Kustomization %q depends on %q, which is not in the tree", from, name)
+		}
+		switch state[name] {
+		case 1:
+			return fmt.Errorf("Kustomization %q is part of a dependsOn cycle", name)
+		case 2:
+			return nil
+		}
+		state[name] = 1
+		for _, d := range k.dependsOn {
+			if err := visit(d, name); err != nil {
+				return err
+			}
+		}
+		state[name] = 2
+		order = append(order, k)
+		return nil
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := visit(n, ""); err != nil {
+			return nil, err
+		}
+	}
+	if len(order) == 0 {
+		return nil, errors.New("the tree holds no Flux Kustomization")
+	}
+	return order, nil
+}
+
+func waitEstablished(ctx context.Context, c client.Client, name string) error {
+	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := c.Get(ctx, types.NamespacedName{Name: name}, crd); err != nil {
+			return false, nil
+		}
+		for _, cond := range crd.Status.Conditions {
+			if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+func objectID(u *unstructured.Unstructured) string {
+	gvk := u.GroupVersionKind()
+	k := gvk.Kind
+	if gvk.Group != "" {
+		k += "." + gvk.Group
+	}
+	if u.GetNamespace() == "" {
+		return k + "/" + u.GetName()
+	}
+	return k + "/" + u.GetNamespace() + "/" + u.GetName()
+}
+
+func decodeResMap(asYaml func() ([]byte, error)) ([]*unstructured.Unstructured, error) {
+	data, err := asYaml()
+	if err != nil {
+		return nil, err
+	}
+	return decode(data)
+}
+
+func decode(data []byte) ([]*unstructured.Unstructured, error) {
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if err.Error() == "EOF" {
+				return out, nil
+			}
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
