@@ -9,7 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${ENVTEST_ASSETS_DIR:-${HOMELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/homelab}/envtest}"
 stamp="$out/.stamp"
-want="$(sha256sum "$root/tools/envtest/go.mod" "$root/tools/envtest/go.sum" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$root/tools/envtest/go.mod" "$root/tools/envtest/go.sum" | sha256sum | cut -d' ' -f1)"
 if [[ -x "$out/kube-apiserver" && -x "$out/etcd" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "$out"
   exit 0
