@@ -1,39 +1,27 @@
 package synth_test
 
 import (
-	"bytes"
 	"path"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	syaml "sigs.k8s.io/yaml"
 
+	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/synth"
 )
 
 // objectsIn returns "Kind/namespace/name" of every object in a YAML stream.
 func objectsIn(t *testing.T, data []byte) []string {
 	t.Helper()
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	var out []string
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if err.Error() == "EOF" {
-				break
-			}
-			t.Fatal(err)
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName())
-		}
+	for _, u := range testenv.DecodeYAML(t, data) {
+		out = append(out, u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName())
 	}
 	return out
 }

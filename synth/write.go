@@ -85,6 +85,17 @@ type keptFile struct {
 // handWritten returns the files under dir that synth did not generate.
 func handWritten(dir string) (map[string]keptFile, error) {
 	out := map[string]keptFile{}
+	err := walkFiles(dir, func(rel string, data []byte, mode fs.FileMode) {
+		if !bytes.HasPrefix(data, []byte(Marker)) {
+			out[rel] = keptFile{data: data, mode: mode}
+		}
+	})
+	return out, err
+}
+
+// walkFiles calls fn with every regular file under dir (path relative to
+// dir, "/"-separated); a missing dir holds no files.
+func walkFiles(dir string, fn func(rel string, data []byte, mode fs.FileMode)) error {
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p == dir {
@@ -99,21 +110,18 @@ func handWritten(dir string) (map[string]keptFile, error) {
 		if err != nil {
 			return err
 		}
-		if bytes.HasPrefix(data, []byte(Marker)) {
-			return nil
-		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		out[filepath.ToSlash(rel)] = keptFile{data: data, mode: info.Mode().Perm()}
+		fn(filepath.ToSlash(rel), data, info.Mode().Perm())
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("synth: reading %s: %w", dir, err)
+		return fmt.Errorf("synth: reading %s: %w", dir, err)
 	}
-	return out, nil
+	return nil
 }
 
 func writeFile(p string, data []byte, mode fs.FileMode) error {
@@ -131,28 +139,13 @@ func writeFile(p string, data []byte, mode fs.FileMode) error {
 // ignored.
 func Diff(dir string, files Files) (string, error) {
 	onDisk := map[string][]byte{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == dir {
-				return fs.SkipAll
-			}
-			return err
-		}
-		if d.IsDir() || !d.Type().IsRegular() {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
+	err := walkFiles(dir, func(rel string, data []byte, _ fs.FileMode) {
 		if bytes.HasPrefix(data, []byte(Marker)) {
-			rel, _ := filepath.Rel(dir, p)
-			onDisk[filepath.ToSlash(rel)] = data
+			onDisk[rel] = data
 		}
-		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("synth: reading %s: %w", dir, err)
+		return "", err
 	}
 	paths := map[string]bool{}
 	for p := range onDisk {

@@ -16,7 +16,6 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
@@ -37,20 +36,9 @@ func readFixture(t *testing.T) ([]string, map[string]*unstructured.Unstructured)
 	if err != nil {
 		t.Fatalf("reading the Flux fixture: %v", err)
 	}
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	var order []string
 	objs := map[string]*unstructured.Unstructured{}
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if err.Error() == "EOF" {
-				break
-			}
-			t.Fatal(err)
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
+	for _, u := range testenv.DecodeYAML(t, data) {
 		order = append(order, key(u))
 		objs[key(u)] = u
 	}

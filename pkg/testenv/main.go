@@ -1,12 +1,17 @@
 package testenv
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/funoffshore/homelab/pkg/nodeenv"
 )
@@ -31,4 +36,24 @@ func RepoRoot() string {
 // read-only reference data next to the repository.
 func Fixture(rel string) string {
 	return filepath.Join(RepoRoot(), "..", "shared", "fixtures", filepath.FromSlash(rel))
+}
+
+// DecodeYAML returns the objects of a multi-document YAML stream, skipping
+// empty documents.
+func DecodeYAML(t testing.TB, data []byte) []*unstructured.Unstructured {
+	t.Helper()
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out
+			}
+			t.Fatalf("decoding YAML: %v", err)
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
 }
