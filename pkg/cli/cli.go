@@ -1,16 +1,22 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
+	"time"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/validate"
 	"github.com/funoffshore/homelab/synth"
 )
 
@@ -126,19 +132,56 @@ directory differs from a fresh synth, 0 when it is current.`,
 }
 
 func validateCommand(build Builder) *cobra.Command {
-	return &cobra.Command{
+	var server bool
+	cmd := &cobra.Command{
 		Use:   "validate",
-		Short: "Run every validation and render in memory; write nothing",
-		Args:  cobra.NoArgs,
+		Short: "Run every check that needs no cluster; write nothing",
+		Long: `validate runs every construct validation, renders the tree in memory and
+builds every kustomization.yaml with kustomize. It reports all problems at
+once and writes nothing.
+
+With --server it also applies the tree to the cluster in KUBECONFIG in Flux
+order: CRDs and Namespaces for real, every other object as a server-side
+dry-run, so the API server checks each object against its schema.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			files, err := render(build)
+			app, err := build()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "valid: %d files would be written\n", len(files))
-			return nil
+			files, err := synth.Render(app.Tree())
+			if err != nil {
+				return err
+			}
+			n, errs := validate.Kustomize(files)
+			if len(errs) > 0 {
+				return errors.Join(errs...)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "constructs: valid (%d objects, %d files)\n", len(app.Tree().Objects()), len(files))
+			fmt.Fprintf(w, "kustomize: %d directories build\n", n)
+			if !server {
+				return nil
+			}
+			cfg, err := config.GetConfig()
+			if err != nil {
+				return fmt.Errorf("validate --server: %w", err)
+			}
+			c, err := client.New(cfg, client.Options{Scheme: kube.Scheme})
+			if err != nil {
+				return fmt.Errorf("validate --server: %w", err)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
+			defer cancel()
+			steps, err := validate.Replay(ctx, c, files, app.Tree().RepoDir())
+			for _, s := range steps {
+				fmt.Fprintf(w, "server: Kustomization %s (%s): %d objects\n", s.Kustomization, s.Path, s.Applied)
+			}
+			return err
 		},
 	}
+	cmd.Flags().BoolVar(&server, "server", false, "also dry-run every object against the cluster in KUBECONFIG (CRDs and namespaces are applied)")
+	return cmd
 }
 
 func versionCommand() *cobra.Command {

@@ -64,3 +64,22 @@ func StartAPIServer(t testing.TB) *APIServer {
 	}
 	return &APIServer{env: env, Config: cfg, Client: c}
 }
+
+// Kubeconfig writes a kubeconfig for an admin user of the API server to a
+// file in the test's temp dir and returns its path.
+func (a *APIServer) Kubeconfig(t testing.TB) string {
+	t.Helper()
+	user, err := a.env.AddUser(envtest.User{Name: "homelab-test", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

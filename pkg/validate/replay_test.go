@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/cli"
 	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/pkg/validate"
 	"github.com/funoffshore/homelab/synth"
@@ -53,6 +54,24 @@ func TestReplay(t *testing.T) {
 		}
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("order (-want +got):\n%s", d)
+		}
+	})
+	t.Run("homelab validate --server reports each Kustomization", func(t *testing.T) {
+		t.Setenv("KUBECONFIG", api.Kubeconfig(t))
+		var out, errb bytes.Buffer
+		code := cli.Run(cli.DefaultBuilder, []string{"validate", "--server"}, &out, &errb)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		for _, want := range []string{
+			"kustomize: 3 directories build",
+			"server: Kustomization flux-system/flux-system (./cluster/kubernetes/flux): 36 objects",
+			"server: Kustomization flux-system/platform (./cluster/kubernetes/platform): 7 objects",
+			"server: Kustomization flux-system/apps (./cluster/kubernetes/apps): 3 objects",
+		} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, out.String())
+			}
 		}
 	})
 	t.Run("a wrong field type in one object fails with that object's name", func(t *testing.T) {
