@@ -30,6 +30,8 @@ type Step struct {
 	Kustomization, Path string
 	// Applied counts the objects sent to the API server.
 	Applied int
+	// ChartCRDs lists the charts whose CRDs were installed after this step.
+	ChartCRDs []string
 }
 
 // Replay applies files (a synthesized tree, paths relative to the output
@@ -41,6 +43,22 @@ type Step struct {
 // the API server rejected (with its reason), objects no Kustomization
 // applies, objects applied twice.
 func Replay(ctx context.Context, c client.Client, files map[string][]byte, repoDir string) ([]Step, error) {
+	return ReplayWith(ctx, c, files, repoDir, ReplayOptions{})
+}
+
+// ReplayOptions configures ReplayWith.
+type ReplayOptions struct {
+	// ChartCRDs maps a Helm chart name ("longhorn", "kube-prometheus-stack")
+	// to the CRDs that chart installs (a YAML stream). They are not in the
+	// tree; the replay installs them right after the Kustomization holding
+	// a HelmRelease of that chart, and only if that Kustomization waits for
+	// it (wait: true, or a health check on the HelmRelease), as Flux would
+	// make them available to the Kustomizations that depend on it.
+	ChartCRDs map[string][]byte
+}
+
+// ReplayWith is Replay with options.
+func ReplayWith(ctx context.Context, c client.Client, files map[string][]byte, repoDir string, opts ReplayOptions) ([]Step, error) {
 	fs := filesys.MakeFsInMemory()
 	for p, data := range files {
 		if err := fs.WriteFile("/"+repoDir+"/"+p, data); err != nil {
@@ -95,6 +113,31 @@ func Replay(ctx context.Context, c client.Client, files map[string][]byte, repoD
 				}
 			}
 		}
+		// CRDs that arrive with a HelmRelease this Kustomization waits for.
+		for _, u := range objs {
+			if u.GetKind() != "HelmRelease" || !strings.HasPrefix(u.GetAPIVersion(), "helm.toolkit.fluxcd.io/") {
+				continue
+			}
+			chart, _, _ := unstructured.NestedString(u.Object, "spec", "chart", "spec", "chart")
+			crds, ok := opts.ChartCRDs[chart]
+			if !ok || !ks.waitsFor(u) {
+				continue
+			}
+			crdObjs, err := decode(crds)
+			if err != nil {
+				return nil, fmt.Errorf("CRDs of chart %q: %w", chart, err)
+			}
+			for _, crd := range crdObjs {
+				if err := c.Patch(ctx, crd, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+					errs = append(errs, fmt.Errorf("Kustomization %q: CRD %s of chart %q: %w", ks.name, crd.GetName(), chart, err))
+					continue
+				}
+				if err := waitEstablished(ctx, c, crd.GetName()); err != nil {
+					errs = append(errs, fmt.Errorf("Kustomization %q: CRD %s of chart %q: %w", ks.name, crd.GetName(), chart, err))
+				}
+			}
+			step.ChartCRDs = append(step.ChartCRDs, chart)
+		}
 		steps = append(steps, step)
 	}
 	// Orphans: objects in files that no Kustomization applied.
@@ -119,8 +162,24 @@ func Replay(ctx context.Context, c client.Client, files map[string][]byte, repoD
 }
 
 type fluxKustomization struct {
-	name, path string
-	dependsOn  []string
+	name, path   string
+	dependsOn    []string
+	wait         bool
+	healthChecks []map[string]any
+}
+
+// waitsFor reports whether the Kustomization is ready only once obj is:
+// it waits for everything it applies, or health-checks obj.
+func (k fluxKustomization) waitsFor(obj *unstructured.Unstructured) bool {
+	if k.wait {
+		return true
+	}
+	for _, h := range k.healthChecks {
+		if h["kind"] == obj.GetKind() && h["name"] == obj.GetName() && (h["namespace"] == obj.GetNamespace() || h["namespace"] == nil) {
+			return true
+		}
+	}
+	return false
 }
 
 // fluxOrder finds the Flux Kustomizations in files and sorts them so that
@@ -138,6 +197,13 @@ func fluxOrder(files map[string][]byte) ([]fluxKustomization, error) {
 			}
 			p, _, _ := unstructured.NestedString(u.Object, "spec", "path")
 			k := fluxKustomization{name: u.GetNamespace() + "/" + u.GetName(), path: p}
+			k.wait, _, _ = unstructured.NestedBool(u.Object, "spec", "wait")
+			hcs, _, _ := unstructured.NestedSlice(u.Object, "spec", "healthChecks")
+			for _, h := range hcs {
+				if m, ok := h.(map[string]any); ok {
+					k.healthChecks = append(k.healthChecks, m)
+				}
+			}
 			deps, _, _ := unstructured.NestedSlice(u.Object, "spec", "dependsOn")
 			for _, d := range deps {
 				m, _ := d.(map[string]any)
