@@ -27,4 +27,8 @@ func Example() {
 	// kubernetes/flux/kustomization.yaml
 	// kubernetes/platform/kustomization.yaml
 	// kubernetes/platform/namespaces.yaml
+	// proxmox/inventory.yaml
+	// talos/controlplane.yaml
+	// talos/talconfig.yaml
+	// talos/worker.yaml
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/talos"
 )
 
 // Namespace is a namespace the platform creates.
@@ -37,6 +39,67 @@ type Props struct {
 	Namespaces []Namespace
 	// Apps run in cluster/kubernetes/apps. Default: DefaultApps().
 	Apps []apps.AppProps
+	// Machines are the Proxmox hosts and the Talos nodes on their VMs.
+	// Default: DefaultMachines().
+	Machines *Machines
+}
+
+// Machines describes the hypervisor and OS layers.
+type Machines struct {
+	// ClusterName of the Talos cluster.
+	ClusterName string
+	// TalosVersion and KubernetesVersion; empty for the defaults of the
+	// pinned Talos machinery (Kubernetes: the latest it supports).
+	TalosVersion, KubernetesVersion string
+	// Subnet of the node network.
+	Subnet string
+	// VLAN tag of the VMs' NICs; 0 for untagged.
+	VLAN int
+	// Endpoint of the Kubernetes API; empty for the first control plane.
+	Endpoint string
+	// VIP is a shared control-plane address; empty for none.
+	VIP string
+	// Hosts are the Proxmox hosts.
+	Hosts []proxmox.HostProps
+	// Nodes are the Talos nodes, one VM each.
+	Nodes []Node
+}
+
+// Node is a Talos node on its own VM.
+type Node struct {
+	// Name is the hostname and the VM name.
+	Name string
+	// Role is talos.ControlPlane or talos.Worker.
+	Role talos.Role
+	// IP is the node's address (a static DHCP lease on the VM's MAC).
+	IP string
+	// VMID, Cores, MemoryGiB and DiskGiB size the VM.
+	VMID, Cores, MemoryGiB, DiskGiB int
+	// Host pins the VM to the host with this name; empty places it
+	// automatically.
+	Host string
+	// InstallDisk overrides the cluster's install disk ("/dev/sda").
+	InstallDisk string
+}
+
+// DefaultMachines returns the memo's machines: two Intel N100 hosts with
+// 16 GB each (one host cannot hold 8+4+4 GB of VMs once Proxmox keeps its
+// 2 GiB), a control plane with 2 vCPU, 8 GB and 40 GB, and two workers with
+// 2 vCPU, 4 GB and 32 GB, on 192.168.1.0/24.
+func DefaultMachines() *Machines {
+	return &Machines{
+		ClusterName: "prox-n100",
+		Subnet:      "192.168.1.0/24",
+		Hosts: []proxmox.HostProps{
+			{Name: "pve-1", Endpoint: "https://192.168.1.10:8006", Cores: 4, MemoryGiB: 16},
+			{Name: "pve-2", Endpoint: "https://192.168.1.11:8006", Cores: 4, MemoryGiB: 16},
+		},
+		Nodes: []Node{
+			{Name: "talos-cp-1", Role: talos.ControlPlane, IP: "192.168.1.101", VMID: 101, Cores: 2, MemoryGiB: 8, DiskGiB: 40},
+			{Name: "talos-w-1", Role: talos.Worker, IP: "192.168.1.111", VMID: 111, Cores: 2, MemoryGiB: 4, DiskGiB: 32},
+			{Name: "talos-w-2", Role: talos.Worker, IP: "192.168.1.112", VMID: 112, Cores: 2, MemoryGiB: 4, DiskGiB: 32},
+		},
+	}
 }
 
 // DefaultNamespaces returns the memo's namespaces other than flux-system.
@@ -78,6 +141,10 @@ type Homelab struct {
 	PlatformKustomization, AppsKustomization *flux.Kustomization
 	// Apps holds the app constructs.
 	AppConstructs []*apps.App
+	// Datacenter holds the Proxmox hosts and VMs.
+	Datacenter *proxmox.Datacenter
+	// Cluster is the Talos cluster.
+	Cluster *talos.Cluster
 }
 
 // New builds the homelab below scope (usually a core.App).
@@ -96,7 +163,12 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 		p.Apps = DefaultApps()
 	}
 
+	if p.Machines == nil {
+		p.Machines = DefaultMachines()
+	}
+
 	h := &Homelab{}
+	h.machines(scope, p.Machines)
 	h.Flux = kube.NewChart(scope, "flux", &kube.ChartProps{Dir: "kubernetes/flux"})
 	h.Platform = kube.NewChart(scope, "platform", &kube.ChartProps{Dir: "kubernetes/platform"})
 	h.Apps = kube.NewChart(scope, "apps", &kube.ChartProps{Dir: "kubernetes/apps"})
@@ -133,6 +205,35 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 		h.AppConstructs = append(h.AppConstructs, apps.NewApp(h.Apps, id, &a))
 	}
 	return h
+}
+
+func (h *Homelab) machines(scope constructs.Construct, m *Machines) {
+	h.Datacenter = proxmox.NewDatacenter(scope, "proxmox", nil)
+	hosts := map[string]*proxmox.Host{}
+	for i := range m.Hosts {
+		hp := m.Hosts[i]
+		id := hp.Name
+		if id == "" || hosts[id] != nil {
+			id = fmt.Sprintf("host-%d", i)
+		}
+		hosts[hp.Name] = h.Datacenter.AddHost(id, &hp)
+	}
+	h.Cluster = talos.NewCluster(scope, "talos", &talos.ClusterProps{
+		Name: m.ClusterName, TalosVersion: m.TalosVersion, KubernetesVersion: m.KubernetesVersion, Subnet: m.Subnet,
+		Endpoint: m.Endpoint, VIP: m.VIP,
+	})
+	seen := map[string]bool{}
+	for i, n := range m.Nodes {
+		id := n.Name
+		if id == "" || seen[id] {
+			id = fmt.Sprintf("node-%d", i)
+		}
+		seen[id] = true
+		vm := h.Datacenter.AddVM(id, &proxmox.VMProps{
+			Name: n.Name, VMID: n.VMID, Cores: n.Cores, MemoryGiB: n.MemoryGiB, DiskGiB: n.DiskGiB, VLAN: m.VLAN, Host: hosts[n.Host],
+		})
+		h.Cluster.AddNode(id, &talos.NodeProps{Hostname: n.Name, IP: n.IP, Role: n.Role, VM: vm, InstallDisk: n.InstallDisk})
+	}
 }
 
 // NewApp returns a core.App holding the homelab built from props.

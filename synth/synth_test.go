@@ -60,6 +60,7 @@ func TestGolden(t *testing.T) {
 		"kubernetes/apps/echo.yaml", "kubernetes/apps/kustomization.yaml",
 		"kubernetes/flux/apps.yaml", "kubernetes/flux/gotk-components.yaml", "kubernetes/flux/gotk-sync.yaml", "kubernetes/flux/kustomization.yaml",
 		"kubernetes/platform/kustomization.yaml", "kubernetes/platform/namespaces.yaml",
+		"proxmox/inventory.yaml", "talos/controlplane.yaml", "talos/talconfig.yaml", "talos/worker.yaml",
 	}
 	if d := cmp.Diff(want, files.Paths()); d != "" {
 		t.Errorf("file list (-want +got):\n%s", d)

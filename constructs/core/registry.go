@@ -16,6 +16,7 @@ type Tree struct {
 	checks      map[string]bool
 	repoDir     string
 	roots       map[string][]string
+	needs       []NodeNeed
 }
 
 // Object is a Kubernetes object in the tree, rendered by synth into the

@@ -1,0 +1,69 @@
+package core
+
+// Roles say which nodes a need applies to.
+type Roles int
+
+// Node roles a need can target.
+const (
+	// AllNodes applies to control planes and workers.
+	AllNodes Roles = iota
+	// ControlPlanes applies to control-plane nodes only.
+	ControlPlanes
+	// Workers applies to worker nodes only.
+	Workers
+)
+
+// Mount is a host path the kubelet must see (a kubelet extra mount).
+type Mount struct {
+	// Source on the host and Destination in the kubelet; usually equal.
+	Source, Destination string
+	// Options such as "bind", "rshared", "rw".
+	Options []string
+}
+
+// UserVolume is a Talos user volume: a partition mounted at
+// /var/mnt/<Name>.
+type UserVolume struct {
+	// Name of the volume.
+	Name string
+	// MinSize and MaxSize of the partition ("10GiB"); MaxSize empty grows
+	// to fill the disk.
+	MinSize, MaxSize string
+}
+
+// TalosAPIAccess lets pods in some namespaces call the Talos API with some
+// roles (machine.features.kubernetesTalosAPIAccess).
+type TalosAPIAccess struct {
+	// Roles such as "os:etcd:backup".
+	Roles []string
+	// Namespaces whose pods may use them.
+	Namespaces []string
+}
+
+// NodeNeed is what a construct needs from the nodes it runs on, declared
+// where the need arises (a storage or monitoring construct) and collected by
+// whatever renders the node configuration (the Talos construct). It keeps
+// the platform and the OS layer from importing each other.
+type NodeNeed struct {
+	// Source is the construct path that declared the need.
+	Source string
+	// Roles the need applies to.
+	Roles Roles
+	// Extensions are Talos system extensions ("siderolabs/iscsi-tools").
+	Extensions []string
+	// KubeletMounts are host paths the kubelet must see.
+	KubeletMounts []Mount
+	// UserVolumes are partitions to create.
+	UserVolumes []UserVolume
+	// ControlPlaneMetrics asks the control plane components (controller
+	// manager, scheduler, etcd) to serve metrics on the node address.
+	ControlPlaneMetrics bool
+	// TalosAPIAccess grants pods access to the Talos API.
+	TalosAPIAccess *TalosAPIAccess
+}
+
+// AddNodeNeed records a need of the construct at need.Source.
+func (t *Tree) AddNodeNeed(need NodeNeed) { t.needs = append(t.needs, need) }
+
+// NodeNeeds returns every recorded need in the order they were declared.
+func (t *Tree) NodeNeeds() []NodeNeed { return append([]NodeNeed(nil), t.needs...) }

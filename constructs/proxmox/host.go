@@ -1,0 +1,111 @@
+package proxmox
+
+import (
+	"net/url"
+
+	"github.com/aws/constructs-go/constructs/v10"
+
+	"github.com/funoffshore/homelab/constructs/core"
+)
+
+// HostProps configures a Host.
+type HostProps struct {
+	// Name is the Proxmox node name ("pve-1"). Default: the construct id.
+	Name string
+	// Endpoint is the API URL ("https://192.168.1.10:8006"). Required.
+	Endpoint string
+	// Cores is the number of CPU threads. Default: 4 (an Intel N100).
+	Cores int
+	// MemoryGiB is the installed RAM. Default: 16.
+	MemoryGiB int
+	// ReserveGiB is the RAM kept for Proxmox itself. Default: 2.
+	ReserveGiB int
+	// CPUOvercommit is how many vCPUs each core may carry. Default: 2.
+	CPUOvercommit float64
+	// Bridge is the Linux bridge VMs attach to. Default: "vmbr0".
+	Bridge string
+	// VMStorage is the storage pool for VM disks. Default: "local-lvm".
+	VMStorage string
+	// ISOStorage is the storage holding ISO images. Default: "local".
+	ISOStorage string
+}
+
+// Host is a Proxmox VE node.
+type Host struct {
+	constructs.Construct
+	info *core.Info
+
+	// Props after defaults.
+	Name, Endpoint, Bridge, VMStorage, ISOStorage string
+	Cores                                         int
+	MemoryMiB, ReserveMiB                         int64
+	CPUOvercommit                                 float64
+}
+
+// AddHost adds a host to the datacenter.
+func (d *Datacenter) AddHost(id string, props *HostProps) *Host {
+	if props == nil {
+		props = &HostProps{}
+	}
+	p := *props
+	h := &Host{
+		Name: p.Name, Endpoint: p.Endpoint, Bridge: p.Bridge, VMStorage: p.VMStorage, ISOStorage: p.ISOStorage,
+		Cores: p.Cores, MemoryMiB: int64(p.MemoryGiB) * 1024, ReserveMiB: int64(p.ReserveGiB) * 1024, CPUOvercommit: p.CPUOvercommit,
+	}
+	if h.Name == "" {
+		h.Name = id
+	}
+	if h.Cores == 0 {
+		h.Cores = 4
+	}
+	if p.MemoryGiB == 0 {
+		h.MemoryMiB = 16 * 1024
+	}
+	if p.ReserveGiB == 0 {
+		h.ReserveMiB = 2 * 1024
+	}
+	if h.CPUOvercommit == 0 {
+		h.CPUOvercommit = 2
+	}
+	if h.Bridge == "" {
+		h.Bridge = "vmbr0"
+	}
+	if h.VMStorage == "" {
+		h.VMStorage = "local-lvm"
+	}
+	if h.ISOStorage == "" {
+		h.ISOStorage = "local"
+	}
+	h.info = core.Init(h, d, id)
+	d.hosts = append(d.hosts, h)
+	h.info.Tree().AddValidation(h.validate)
+	return h
+}
+
+// Info returns the construct's place in the tree.
+func (h *Host) Info() *core.Info { return h.info }
+
+// ToString overrides the jsii method; it returns the construct path.
+func (h *Host) ToString() *string { return core.PathString(h.info) }
+
+// UsableMemoryMiB is the RAM VMs may use: installed minus the reserve.
+func (h *Host) UsableMemoryMiB() int64 { return h.MemoryMiB - h.ReserveMiB }
+
+// VCPULimit is the number of vCPUs the host may carry.
+func (h *Host) VCPULimit() int { return int(float64(h.Cores) * h.CPUOvercommit) }
+
+func (h *Host) validate() []error {
+	var errs []error
+	p := h.info.Path()
+	u, err := url.Parse(h.Endpoint)
+	if h.Endpoint == "" || err != nil || u.Scheme != "https" || u.Host == "" {
+		errs = append(errs, core.Errorf(p, `use the API URL, such as "https://192.168.1.10:8006"`, "endpoint %q is not an https URL", h.Endpoint))
+	}
+	if h.ReserveMiB >= h.MemoryMiB {
+		errs = append(errs, core.Errorf(p, "lower ReserveGiB below MemoryGiB", "reserve %s leaves nothing of %s for VMs", gib(h.ReserveMiB), gib(h.MemoryMiB)))
+	}
+	if !dnsLabel(h.Name) {
+		errs = append(errs, core.Errorf(p, "use lowercase letters, digits and '-'", "host name %q is not a valid DNS label", h.Name))
+	}
+	return errs
+}

@@ -1,0 +1,98 @@
+package proxmox
+
+import (
+	"fmt"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/funoffshore/homelab/constructs/core"
+)
+
+// Inventory is the review copy of the hypervisor layer written to
+// cluster/proxmox/inventory.yaml: hosts, VMs with their resources, MACs and
+// IPs, and the static DHCP leases the router needs.
+type Inventory struct {
+	Hosts  []InventoryHost `json:"hosts"`
+	VMs    []InventoryVM   `json:"vms"`
+	Leases []Lease         `json:"dhcpLeases"`
+}
+
+// InventoryHost is a host in the inventory.
+type InventoryHost struct {
+	Name       string `json:"name"`
+	Endpoint   string `json:"endpoint"`
+	Cores      int    `json:"cores"`
+	MemoryMiB  int64  `json:"memoryMiB"`
+	ReserveMiB int64  `json:"reserveMiB"`
+	Bridge     string `json:"bridge"`
+	VMStorage  string `json:"vmStorage"`
+	ISOStorage string `json:"isoStorage"`
+	// AllocatedMiB and VCPUs are what the VMs placed on the host use.
+	AllocatedMiB int64 `json:"allocatedMiB"`
+	VCPUs        int   `json:"vcpus"`
+}
+
+// InventoryVM is a VM in the inventory.
+type InventoryVM struct {
+	Name      string `json:"name"`
+	VMID      int    `json:"vmid"`
+	Host      string `json:"host"`
+	Cores     int    `json:"cores"`
+	MemoryMiB int64  `json:"memoryMiB"`
+	DiskGiB   int    `json:"diskGiB"`
+	Storage   string `json:"storage"`
+	Bridge    string `json:"bridge"`
+	VLAN      int    `json:"vlan,omitempty"`
+	MAC       string `json:"mac"`
+	IP        string `json:"ip,omitempty"`
+	BootISO   string `json:"bootISO,omitempty"`
+	OnBoot    bool   `json:"onboot"`
+}
+
+// Lease is a static DHCP lease.
+type Lease struct {
+	Hostname string `json:"hostname"`
+	MAC      string `json:"mac"`
+	IP       string `json:"ip"`
+	VLAN     int    `json:"vlan,omitempty"`
+}
+
+// Inventory returns the datacenter's inventory.
+func (d *Datacenter) Inventory() Inventory {
+	placement := d.Placement()
+	inv := Inventory{Hosts: []InventoryHost{}, VMs: []InventoryVM{}, Leases: []Lease{}}
+	for _, h := range d.hosts {
+		ih := InventoryHost{Name: h.Name, Endpoint: h.Endpoint, Cores: h.Cores, MemoryMiB: h.MemoryMiB, ReserveMiB: h.ReserveMiB,
+			Bridge: h.Bridge, VMStorage: h.VMStorage, ISOStorage: h.ISOStorage}
+		for _, v := range d.vms {
+			if placement[v] == h {
+				ih.AllocatedMiB += v.MemoryMiB
+				ih.VCPUs += v.Cores
+			}
+		}
+		inv.Hosts = append(inv.Hosts, ih)
+	}
+	for _, v := range d.vms {
+		iv := InventoryVM{Name: v.Name, VMID: v.VMID, Cores: v.Cores, MemoryMiB: v.MemoryMiB, DiskGiB: v.DiskGiB,
+			Storage: v.Storage(), Bridge: v.Bridge(), VLAN: v.VLAN, MAC: v.MAC, OnBoot: v.OnBoot}
+		if h := placement[v]; h != nil {
+			iv.Host = h.Name
+		}
+		if v.address.IsValid() {
+			iv.IP = v.address.String()
+			inv.Leases = append(inv.Leases, Lease{Hostname: v.Name, MAC: v.MAC, IP: iv.IP, VLAN: v.VLAN})
+		}
+		iv.BootISO, _ = v.BootISO()
+		inv.VMs = append(inv.VMs, iv)
+	}
+	return inv
+}
+
+// RenderFiles writes the inventory.
+func (d *Datacenter) RenderFiles() ([]core.File, error) {
+	data, err := yaml.Marshal(d.Inventory())
+	if err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
+	return []core.File{{Path: d.props.InventoryPath, Data: data}}, nil
+}

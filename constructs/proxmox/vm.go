@@ -1,0 +1,189 @@
+package proxmox
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/netip"
+	"regexp"
+
+	"github.com/aws/constructs-go/constructs/v10"
+
+	"github.com/funoffshore/homelab/constructs/core"
+)
+
+// VMProps configures a VM.
+type VMProps struct {
+	// Name of the VM; also its hostname. Default: the construct id.
+	Name string
+	// VMID is the Proxmox VM id (100-999999999). Required.
+	VMID int
+	// Cores is the number of vCPUs. Default: 2.
+	Cores int
+	// MemoryGiB is the RAM. Default: 4.
+	MemoryGiB int
+	// DiskGiB is the size of the boot disk. Default: 32.
+	DiskGiB int
+	// Host pins the VM to a host. Default: automatic placement.
+	Host *Host
+	// Storage is the pool for the disk. Default: the host's VMStorage.
+	Storage string
+	// Bridge the NIC attaches to. Default: the host's bridge.
+	Bridge string
+	// VLAN tag of the NIC; 0 for untagged.
+	VLAN int
+	// MAC overrides the derived MAC address. Default: derived from the
+	// VM name, locally administered, stable across rebuilds.
+	MAC string
+	// OnBoot starts the VM with the host. Default: true.
+	OnBoot *bool
+}
+
+// VM is a Proxmox QEMU VM: CPU type host, virtio-scsi-single disk, a virtio
+// NIC with a fixed MAC, QEMU guest agent on, booting an ISO until installed.
+type VM struct {
+	constructs.Construct
+	info *core.Info
+
+	// Props after defaults.
+	Name             string
+	VMID, Cores      int
+	MemoryMiB        int64
+	DiskGiB          int
+	VLAN             int
+	MAC              string
+	OnBoot           bool
+	storage, bridge  string
+	props            VMProps
+	dc               *Datacenter
+	address          netip.Addr
+	bootISO          func() (url, file string)
+	addressOwnerPath string
+}
+
+// AddVM adds a VM to the datacenter. It declares the QEMU guest agent
+// extension as a need of the nodes it will run.
+func (d *Datacenter) AddVM(id string, props *VMProps) *VM {
+	if props == nil {
+		props = &VMProps{}
+	}
+	p := *props
+	v := &VM{Name: p.Name, VMID: p.VMID, Cores: p.Cores, MemoryMiB: int64(p.MemoryGiB) * 1024, DiskGiB: p.DiskGiB, VLAN: p.VLAN, MAC: p.MAC, props: p, dc: d, OnBoot: true}
+	if v.Name == "" {
+		v.Name = id
+	}
+	if v.Cores == 0 {
+		v.Cores = 2
+	}
+	if p.MemoryGiB == 0 {
+		v.MemoryMiB = 4 * 1024
+	}
+	if v.DiskGiB == 0 {
+		v.DiskGiB = 32
+	}
+	if p.OnBoot != nil {
+		v.OnBoot = *p.OnBoot
+	}
+	if v.MAC == "" {
+		v.MAC = DeriveMAC(v.Name)
+	}
+	v.info = core.Init(v, d, id)
+	d.vms = append(d.vms, v)
+	t := v.info.Tree()
+	t.AddValidation(v.validate)
+	t.AddNodeNeed(core.NodeNeed{Source: v.info.Path(), Extensions: []string{"siderolabs/qemu-guest-agent"}})
+	return v
+}
+
+// Info returns the construct's place in the tree.
+func (v *VM) Info() *core.Info { return v.info }
+
+// ToString overrides the jsii method; it returns the construct path.
+func (v *VM) ToString() *string { return core.PathString(v.info) }
+
+// DeriveMAC returns a locally administered unicast MAC address derived from
+// a VM name: the same name always gets the same address.
+func DeriveMAC(name string) string {
+	sum := sha256.Sum256([]byte("homelab/vm/" + name))
+	return fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", sum[0], sum[1], sum[2], sum[3], sum[4])
+}
+
+// Host returns the host the VM is placed on, or nil when it fits nowhere.
+func (v *VM) Host() *Host { return v.dc.Placement()[v] }
+
+// Storage returns the storage pool of the disk.
+func (v *VM) Storage() string {
+	if v.props.Storage != "" {
+		return v.props.Storage
+	}
+	if h := v.Host(); h != nil {
+		return h.VMStorage
+	}
+	return ""
+}
+
+// Bridge returns the bridge the NIC attaches to.
+func (v *VM) Bridge() string {
+	if v.props.Bridge != "" {
+		return v.props.Bridge
+	}
+	if h := v.Host(); h != nil {
+		return h.Bridge
+	}
+	return "vmbr0"
+}
+
+// SetAddress records the IP address the VM gets from its static DHCP
+// lease. The OS layer calls it with the node's IP, so the address is
+// defined once; owner is the construct path of the caller.
+func (v *VM) SetAddress(ip netip.Addr, owner string) {
+	v.address = ip
+	v.addressOwnerPath = owner
+}
+
+// Address returns the VM's leased IP address (invalid when unset).
+func (v *VM) Address() netip.Addr { return v.address }
+
+// SetBootISO records where the ISO the VM boots until the OS is installed
+// comes from: a function returning its download URL and the file name it
+// gets in the host's ISO storage. It is called at render time, so the ISO
+// follows the extensions the whole tree needs.
+func (v *VM) SetBootISO(source func() (url, file string)) { v.bootISO = source }
+
+// BootISO returns the ISO's download URL and file name, empty when unset.
+func (v *VM) BootISO() (url, file string) {
+	if v.bootISO == nil {
+		return "", ""
+	}
+	return v.bootISO()
+}
+
+var macPattern = regexp.MustCompile(`^[0-9a-f]{2}(:[0-9a-f]{2}){5}$`)
+
+func (v *VM) validate() []error {
+	var errs []error
+	p := v.info.Path()
+	if v.VMID < 100 || v.VMID > 999999999 {
+		errs = append(errs, core.Errorf(p, "set VMProps.VMID between 100 and 999999999", "vmid %d is outside Proxmox's range", v.VMID))
+	}
+	if !dnsLabel(v.Name) {
+		errs = append(errs, core.Errorf(p, "use lowercase letters, digits and '-', at most 63", "VM name %q is not a valid DNS label", v.Name))
+	}
+	if !macPattern.MatchString(v.MAC) {
+		errs = append(errs, core.Errorf(p, `use six lowercase hex pairs such as "02:ab:cd:ef:01:23"`, "MAC %q is malformed", v.MAC))
+	}
+	if v.VLAN < 0 || v.VLAN > 4094 {
+		errs = append(errs, core.Errorf(p, "use a VLAN tag from 1 to 4094, or 0 for none", "VLAN %d is out of range", v.VLAN))
+	}
+	if v.Cores < 1 || v.MemoryMiB < 1024 || v.DiskGiB < 10 {
+		errs = append(errs, core.Errorf(p, "give the VM at least 1 core, 1 GiB RAM and a 10 GiB disk (Talos needs more)",
+			"VM has %d cores, %s RAM, %d GiB disk", v.Cores, gib(v.MemoryMiB), v.DiskGiB))
+	}
+	if v.props.Host != nil && v.props.Host.info.Tree() != v.info.Tree() {
+		errs = append(errs, core.Errorf(p, "pin the VM to a host of this homelab", "host %q is not in this homelab", v.props.Host.Name))
+	}
+	return errs
+}
+
+var dnsLabelPattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+func dnsLabel(s string) bool { return dnsLabelPattern.MatchString(s) }

@@ -1,0 +1,234 @@
+package talos
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
+	"github.com/siderolabs/talos/pkg/machinery/constants"
+
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/proxmox"
+)
+
+// DefaultTalosVersion is the Talos release the pinned machinery module
+// belongs to.
+const DefaultTalosVersion = "v1.13.9"
+
+// Role is a node's role in the cluster.
+type Role string
+
+// Node roles.
+const (
+	ControlPlane Role = "controlplane"
+	Worker       Role = "worker"
+)
+
+// Patch is a typed Talos config patch: a partial v1alpha1 config merged
+// into the machine configs of the nodes with Roles (strategic merge, as
+// talosctl and talhelper do).
+type Patch struct {
+	// Roles the patch applies to. Default: all nodes.
+	Roles core.Roles
+	// Config is the partial machine config.
+	Config *v1alpha1.Config
+}
+
+// ClusterProps configures a Cluster.
+type ClusterProps struct {
+	// Name of the cluster. Required.
+	Name string
+	// TalosVersion to install. Default: DefaultTalosVersion.
+	TalosVersion string
+	// KubernetesVersion to run. Default: the latest the Talos version
+	// supports (machinery's DefaultKubernetesVersion).
+	KubernetesVersion string
+	// Subnet of the node network, such as "192.168.1.0/24". Required.
+	Subnet string
+	// Endpoint of the Kubernetes API. Default: "https://<first control
+	// plane IP>:6443"; set VIP for a shared address.
+	Endpoint string
+	// VIP is a shared control-plane address inside Subnet; empty for none.
+	VIP string
+	// PodCIDR and ServiceCIDR of the cluster. Default: "10.244.0.0/16"
+	// and "10.96.0.0/12".
+	PodCIDR, ServiceCIDR string
+	// InstallDisk of every node. Default: "/dev/sda" (virtio-scsi).
+	InstallDisk string
+	// ImageFactory host. Default: "factory.talos.dev".
+	ImageFactory string
+	// Extensions always installed, besides those the tree needs.
+	Extensions []string
+	// Patches are typed config patches.
+	Patches []Patch
+	// Dir is the output directory. Default: "talos".
+	Dir string
+}
+
+// Cluster is a Talos cluster.
+type Cluster struct {
+	constructs.Construct
+	info *core.Info
+
+	// Props after defaults.
+	Name, TalosVersion, KubernetesVersion, PodCIDR, ServiceCIDR, InstallDisk, ImageFactory, Dir string
+
+	props ClusterProps
+	nodes []*Node
+}
+
+// NewCluster adds a Talos cluster below scope.
+func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Cluster {
+	if props == nil {
+		props = &ClusterProps{}
+	}
+	p := *props
+	c := &Cluster{Name: p.Name, TalosVersion: p.TalosVersion, KubernetesVersion: p.KubernetesVersion,
+		PodCIDR: p.PodCIDR, ServiceCIDR: p.ServiceCIDR, InstallDisk: p.InstallDisk, ImageFactory: p.ImageFactory, Dir: p.Dir, props: p}
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&c.TalosVersion, DefaultTalosVersion)
+	def(&c.KubernetesVersion, constants.DefaultKubernetesVersion)
+	c.KubernetesVersion = strings.TrimPrefix(c.KubernetesVersion, "v")
+	def(&c.PodCIDR, "10.244.0.0/16")
+	def(&c.ServiceCIDR, "10.96.0.0/12")
+	def(&c.InstallDisk, "/dev/sda")
+	def(&c.ImageFactory, "factory.talos.dev")
+	def(&c.Dir, "talos")
+	c.info = core.Init(c, scope, id)
+	c.info.Tree().AddValidation(c.validate)
+	c.info.Tree().AddFileRenderer(c)
+	return c
+}
+
+// Info returns the construct's place in the tree.
+func (c *Cluster) Info() *core.Info { return c.info }
+
+// ToString overrides the jsii method; it returns the construct path.
+func (c *Cluster) ToString() *string { return core.PathString(c.info) }
+
+// Nodes returns the nodes in creation order.
+func (c *Cluster) Nodes() []*Node { return c.nodes }
+
+// ControlPlanes returns the control-plane nodes.
+func (c *Cluster) ControlPlanes() []*Node { return c.byRole(ControlPlane) }
+
+// Workers returns the worker nodes.
+func (c *Cluster) Workers() []*Node { return c.byRole(Worker) }
+
+func (c *Cluster) byRole(r Role) []*Node {
+	var out []*Node
+	for _, n := range c.nodes {
+		if n.Role == r {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Endpoint returns the Kubernetes API endpoint.
+func (c *Cluster) Endpoint() string {
+	if c.props.Endpoint != "" {
+		return c.props.Endpoint
+	}
+	if c.props.VIP != "" {
+		return "https://" + c.props.VIP + ":6443"
+	}
+	if cps := c.ControlPlanes(); len(cps) > 0 {
+		return "https://" + cps[0].IP.String() + ":6443"
+	}
+	return ""
+}
+
+// Schematic returns the Image Factory schematic: the cluster's own
+// extensions plus every extension a construct in the tree needs.
+func (c *Cluster) Schematic() Schematic {
+	exts := append([]string(nil), c.props.Extensions...)
+	for _, n := range c.info.Tree().NodeNeeds() {
+		exts = append(exts, n.Extensions...)
+	}
+	return NewSchematic(exts...)
+}
+
+// InstallerImage returns the installer image for the schematic and version.
+func (c *Cluster) InstallerImage() string {
+	return fmt.Sprintf("%s/metal-installer/%s:%s", c.ImageFactory, c.Schematic().ID(), c.TalosVersion)
+}
+
+// ISO returns the boot ISO's download URL and the file name it gets in
+// the Proxmox ISO storage.
+func (c *Cluster) ISO() (url, file string) {
+	id := c.Schematic().ID()
+	return fmt.Sprintf("https://%s/image/%s/%s/metal-amd64.iso", c.ImageFactory, id, c.TalosVersion),
+		fmt.Sprintf("talos-%s-%s-metal-amd64.iso", c.TalosVersion, id[:12])
+}
+
+// NodeProps configures a Node.
+type NodeProps struct {
+	// Hostname of the node. Default: the VM's name, else the construct id.
+	Hostname string
+	// IP of the node inside the cluster subnet, handed out by a static
+	// DHCP lease on the VM's MAC. Required.
+	IP string
+	// Role of the node. Default: Worker.
+	Role Role
+	// InstallDisk overrides the cluster's install disk.
+	InstallDisk string
+	// VM the node runs on; it gets the node's IP as its lease and boots
+	// the cluster's ISO.
+	VM *proxmox.VM
+}
+
+// Node is a Talos node.
+type Node struct {
+	constructs.Construct
+	info *core.Info
+
+	// Props after defaults; IP is invalid when the prop did not parse.
+	Hostname, InstallDisk string
+	IP                    netip.Addr
+	Role                  Role
+	VM                    *proxmox.VM
+
+	rawIP   string
+	cluster *Cluster
+}
+
+// AddNode adds a node to the cluster.
+func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
+	if props == nil {
+		props = &NodeProps{}
+	}
+	n := &Node{Hostname: props.Hostname, InstallDisk: props.InstallDisk, Role: props.Role, VM: props.VM, rawIP: props.IP, cluster: c}
+	if n.Hostname == "" && n.VM != nil {
+		n.Hostname = n.VM.Name
+	}
+	if n.Hostname == "" {
+		n.Hostname = id
+	}
+	if n.Role == "" {
+		n.Role = Worker
+	}
+	if n.InstallDisk == "" {
+		n.InstallDisk = c.InstallDisk
+	}
+	n.IP, _ = netip.ParseAddr(props.IP)
+	n.info = core.Init(n, c, id)
+	c.nodes = append(c.nodes, n)
+	if n.VM != nil {
+		n.VM.SetAddress(n.IP, n.info.Path())
+		n.VM.SetBootISO(c.ISO)
+	}
+	return n
+}
+
+// Info returns the construct's place in the tree.
+func (n *Node) Info() *core.Info { return n.info }
+
+// ToString overrides the jsii method; it returns the construct path.
+func (n *Node) ToString() *string { return core.PathString(n.info) }

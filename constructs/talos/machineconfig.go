@@ -1,0 +1,160 @@
+package talos
+
+import (
+	"fmt"
+
+	"github.com/siderolabs/talos/pkg/machinery/cel"
+	"github.com/siderolabs/talos/pkg/machinery/cel/celenv"
+	"github.com/siderolabs/talos/pkg/machinery/config"
+	"github.com/siderolabs/talos/pkg/machinery/config/configpatcher"
+	"github.com/siderolabs/talos/pkg/machinery/config/container"
+	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
+	"github.com/siderolabs/talos/pkg/machinery/config/generate"
+	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
+	"github.com/siderolabs/talos/pkg/machinery/config/machine"
+	"github.com/siderolabs/talos/pkg/machinery/config/types/block"
+	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
+
+	"github.com/funoffshore/homelab/constructs/core"
+)
+
+// appliesTo reports whether a need or patch for roles applies to role.
+func appliesTo(roles core.Roles, role machine.Type) bool {
+	switch roles {
+	case core.ControlPlanes:
+		return role == machine.TypeControlPlane
+	case core.Workers:
+		return role == machine.TypeWorker
+	}
+	return true
+}
+
+// Patches returns the typed patches for nodes of role: the cluster
+// networks, what the tree's constructs need, and the user's patches, in
+// that order.
+func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
+	out := []*v1alpha1.Config{{
+		ClusterConfig: &v1alpha1.ClusterConfig{ClusterNetwork: &v1alpha1.ClusterNetworkConfig{
+			PodSubnet: []string{c.PodCIDR}, ServiceSubnet: []string{c.ServiceCIDR},
+		}},
+	}}
+	for _, need := range c.info.Tree().NodeNeeds() {
+		if !appliesTo(need.Roles, role) {
+			continue
+		}
+		if len(need.KubeletMounts) > 0 {
+			var mounts []v1alpha1.ExtraMount
+			for _, m := range need.KubeletMounts {
+				mounts = append(mounts, v1alpha1.ExtraMount{Source: m.Source, Destination: m.Destination, Type: "bind", Options: m.Options})
+			}
+			out = append(out, &v1alpha1.Config{MachineConfig: &v1alpha1.MachineConfig{MachineKubelet: &v1alpha1.KubeletConfig{KubeletExtraMounts: mounts}}})
+		}
+		if need.ControlPlaneMetrics && role == machine.TypeControlPlane {
+			bind := v1alpha1.Args{"bind-address": v1alpha1.NewArgValue("0.0.0.0", nil)}
+			out = append(out, &v1alpha1.Config{ClusterConfig: &v1alpha1.ClusterConfig{
+				ControllerManagerConfig: &v1alpha1.ControllerManagerConfig{ExtraArgsConfig: bind},
+				SchedulerConfig:         &v1alpha1.SchedulerConfig{ExtraArgsConfig: bind},
+				EtcdConfig:              &v1alpha1.EtcdConfig{EtcdExtraArgs: v1alpha1.Args{"listen-metrics-urls": v1alpha1.NewArgValue("http://0.0.0.0:2381", nil)}},
+			}})
+		}
+		if a := need.TalosAPIAccess; a != nil && role == machine.TypeControlPlane {
+			enabled := true
+			out = append(out, &v1alpha1.Config{MachineConfig: &v1alpha1.MachineConfig{MachineFeatures: &v1alpha1.FeaturesConfig{
+				KubernetesTalosAPIAccessConfig: &v1alpha1.KubernetesTalosAPIAccessConfig{
+					AccessEnabled: &enabled, AccessAllowedRoles: a.Roles, AccessAllowedKubernetesNamespaces: a.Namespaces,
+				},
+			}}})
+		}
+	}
+	for _, p := range c.props.Patches {
+		if p.Config != nil && appliesTo(p.Roles, role) {
+			out = append(out, p.Config)
+		}
+	}
+	return out
+}
+
+// UserVolumes returns the Talos user volume documents for nodes of role.
+func (c *Cluster) UserVolumes(role machine.Type) []*block.UserVolumeConfigV1Alpha1 {
+	var out []*block.UserVolumeConfigV1Alpha1
+	for _, need := range c.info.Tree().NodeNeeds() {
+		if !appliesTo(need.Roles, role) {
+			continue
+		}
+		for _, uv := range need.UserVolumes {
+			doc := block.NewUserVolumeConfigV1Alpha1()
+			doc.MetaName = uv.Name
+			doc.ProvisioningSpec.DiskSelectorSpec.Match = systemDiskSelector
+			if uv.MinSize != "" {
+				doc.ProvisioningSpec.ProvisioningMinSize = block.MustByteSize(uv.MinSize)
+			}
+			if uv.MaxSize != "" {
+				doc.ProvisioningSpec.ProvisioningMaxSize = block.MustSize(uv.MaxSize)
+			}
+			out = append(out, doc)
+		}
+	}
+	return out
+}
+
+// systemDiskSelector places user volumes on the install disk, the VM's only disk.
+var systemDiskSelector = cel.MustExpression(cel.ParseBooleanExpression("system_disk", celenv.DiskLocator()))
+
+// patchBytes encodes a typed patch the way a patch file would hold it.
+func patchBytes(p *v1alpha1.Config) ([]byte, error) {
+	return encoder.NewEncoder(p, encoder.WithComments(encoder.CommentsDisabled)).Encode()
+}
+
+// MachineConfig renders the machine config of role from bundle: machinery's
+// generator, then every patch applied with machinery's patcher, then the
+// user volume documents. Synth passes PlaceholderBundle; the deployer the
+// real one.
+func (c *Cluster) MachineConfig(role machine.Type, bundle *secrets.Bundle) (config.Provider, error) {
+	contract, err := config.ParseContractFromVersion(c.TalosVersion)
+	if err != nil {
+		return nil, fmt.Errorf("talos version %q: %w", c.TalosVersion, err)
+	}
+	var cpIPs []string
+	for _, n := range c.ControlPlanes() {
+		cpIPs = append(cpIPs, n.IP.String())
+	}
+	in, err := generate.NewInput(c.Name, c.Endpoint(), c.KubernetesVersion,
+		generate.WithVersionContract(contract),
+		generate.WithSecretsBundle(bundle),
+		generate.WithEndpointList(cpIPs),
+		generate.WithInstallDisk(c.InstallDisk),
+		generate.WithInstallImage(c.InstallerImage()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("generating %s config: %w", role, err)
+	}
+	cfg, err := in.Config(role)
+	if err != nil {
+		return nil, fmt.Errorf("generating %s config: %w", role, err)
+	}
+	var patches []configpatcher.Patch
+	for _, p := range c.Patches(role) {
+		data, err := patchBytes(p)
+		if err != nil {
+			return nil, fmt.Errorf("encoding a %s patch: %w", role, err)
+		}
+		patch, err := configpatcher.LoadPatch(data)
+		if err != nil {
+			return nil, fmt.Errorf("loading a %s patch: %w", role, err)
+		}
+		patches = append(patches, patch)
+	}
+	out, err := configpatcher.Apply(configpatcher.WithConfig(cfg), patches)
+	if err != nil {
+		return nil, fmt.Errorf("patching %s config: %w", role, err)
+	}
+	patched, err := out.Config()
+	if err != nil {
+		return nil, fmt.Errorf("patching %s config: %w", role, err)
+	}
+	docs := patched.Documents()
+	for _, uv := range c.UserVolumes(role) {
+		docs = append(docs, uv)
+	}
+	return container.New(docs...)
+}

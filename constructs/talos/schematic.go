@@ -1,0 +1,56 @@
+package talos
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+
+	yaml "go.yaml.in/yaml/v4"
+)
+
+// Schematic is an Image Factory schematic: the customization of a Talos
+// image. Its ID is computed offline the way the Image Factory does.
+type Schematic struct {
+	Customization Customization `yaml:"customization"`
+}
+
+// Customization holds the system extensions of a schematic.
+type Customization struct {
+	SystemExtensions SystemExtensions `yaml:"systemExtensions,omitempty"`
+}
+
+// SystemExtensions lists official Talos extensions.
+type SystemExtensions struct {
+	OfficialExtensions []string `yaml:"officialExtensions,omitempty"`
+}
+
+// NewSchematic returns the schematic with the given extensions, sorted and
+// without duplicates.
+func NewSchematic(extensions ...string) Schematic {
+	set := map[string]bool{}
+	var exts []string
+	for _, e := range extensions {
+		if !set[e] {
+			set[e] = true
+			exts = append(exts, e)
+		}
+	}
+	sort.Strings(exts)
+	return Schematic{Customization: Customization{SystemExtensions: SystemExtensions{OfficialExtensions: exts}}}
+}
+
+// ID returns the schematic ID: the hex SHA-256 of its canonical YAML.
+func (s Schematic) ID() string {
+	data, err := yaml.Marshal(s)
+	if err != nil {
+		// Marshaling a struct of strings cannot fail.
+		panic(err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// Extensions returns the schematic's extensions.
+func (s Schematic) Extensions() []string {
+	return append([]string(nil), s.Customization.SystemExtensions.OfficialExtensions...)
+}

@@ -1,0 +1,216 @@
+package homelab_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/funoffshore/homelab/constructs/apps"
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/talos"
+	"github.com/funoffshore/homelab/homelab"
+)
+
+// invalidCase is a small mutation of the Funoffshore homelab: of its props
+// before the tree is built (props), or of the tree after (tree).
+type invalidCase struct {
+	name  string
+	props func(p *homelab.Props)
+	tree  func(app *core.App, h *homelab.Homelab)
+	// want is one whole validation message: construct path, bad value, fix.
+	want string
+}
+
+func funoffshoreProps() *homelab.Props {
+	return &homelab.Props{Machines: homelab.DefaultMachines(), Apps: homelab.DefaultApps(), Namespaces: homelab.DefaultNamespaces()}
+}
+
+var invalidCases = []invalidCase{
+	{
+		name:  "the memo's VMs on one 16 GB host",
+		props: func(p *homelab.Props) { p.Machines.Hosts = p.Machines.Hosts[:1] },
+		want:  `proxmox/talos-w-2: VM "talos-w-2" needs 4 GiB but no host has that much free (pve-1: 2 GiB free); add a host or shrink the VMs`,
+	},
+	{
+		name: "VMs pinned to a host bigger than it",
+		props: func(p *homelab.Props) {
+			for i := range p.Machines.Nodes {
+				p.Machines.Nodes[i].Host = "pve-1"
+			}
+		},
+		want: `proxmox/pve-1: VMs talos-cp-1+talos-w-1+talos-w-2 need 16 GiB but 14 GiB is free (16 GiB - 2 GiB reserve); add a host or shrink a VM`,
+	},
+	{
+		name:  "more vCPUs than the host allows",
+		props: func(p *homelab.Props) { p.Machines.Nodes[0].Cores = 10 },
+		want:  `proxmox/pve-1: VMs talos-cp-1 have 10 vCPUs but the host allows 8 (4 cores x 2.0 overcommit); add a host, give the VMs fewer cores or raise CPUOvercommit`,
+	},
+	{
+		name:  "a duplicate node IP",
+		props: func(p *homelab.Props) { p.Machines.Nodes[2].IP = "192.168.1.111" },
+		want:  `talos/talos-w-2: IP 192.168.1.111 is already used by "talos/talos-w-1"; give every node its own IP`,
+	},
+	{
+		name:  "a duplicate hostname",
+		props: func(p *homelab.Props) { p.Machines.Nodes[2].Name = "talos-w-1" },
+		want:  `talos/node-2: hostname "talos-w-1" is already used by "talos/talos-w-1"; give every node its own hostname`,
+	},
+	{
+		name:  "a node IP outside the subnet",
+		props: func(p *homelab.Props) { p.Machines.Nodes[1].IP = "10.0.0.5" },
+		want:  `talos/talos-w-1: IP 10.0.0.5 is outside the node subnet 192.168.1.0/24; use an address inside 192.168.1.0/24 or change the cluster subnet`,
+	},
+	{
+		name:  "a node IP that does not parse",
+		props: func(p *homelab.Props) { p.Machines.Nodes[1].IP = "192.168.1.300" },
+		want:  `talos/talos-w-1: IP "192.168.1.300" is not an IP address; set NodeProps.IP to an address inside the node subnet`,
+	},
+	{
+		name:  "an endpoint that is no control-plane IP",
+		props: func(p *homelab.Props) { p.Machines.Endpoint = "https://192.168.1.111:6443" },
+		want:  `talos: endpoint "https://192.168.1.111:6443" is neither a control-plane node IP nor the VIP; point the endpoint at a control-plane IP, or set VIP`,
+	},
+	{
+		name:  "a VIP outside the subnet",
+		props: func(p *homelab.Props) { p.Machines.VIP = "10.1.1.1" },
+		want:  `talos: VIP 10.1.1.1 is outside the node subnet 192.168.1.0/24; pick a free address inside the node subnet`,
+	},
+	{
+		name:  "a Kubernetes version the Talos version does not support",
+		props: func(p *homelab.Props) { p.Machines.KubernetesVersion = "1.30.4" },
+		want:  `talos: Kubernetes 1.30.4: version of Kubernetes 1.30.4 is too old to be used with Talos 1.13.9; pick a Kubernetes version the Talos release supports (default: 1.36.3)`,
+	},
+	{
+		name:  "a Talos version that does not parse",
+		props: func(p *homelab.Props) { p.Machines.TalosVersion = "latest" },
+		want:  `talos: Talos version "latest" does not parse`,
+	},
+	{
+		name: "no control plane",
+		props: func(p *homelab.Props) {
+			p.Machines.Nodes[0].Role = "worker"
+		},
+		want: `talos: the cluster has no control-plane node; add a node with Role ControlPlane`,
+	},
+	{
+		name:  "a hostname that is no DNS label",
+		props: func(p *homelab.Props) { p.Machines.Nodes[1].Name = "Talos_W1" },
+		want:  `talos/Talos_W1: hostname "Talos_W1" is not a valid DNS label; use lowercase letters, digits and '-', at most 63`,
+	},
+	{
+		name:  "an install disk that does not match the VM's disk bus",
+		props: func(p *homelab.Props) { p.Machines.Nodes[1].InstallDisk = "/dev/vda" },
+		want:  `talos/talos-w-1: install disk "/dev/vda" does not match the VM's disk bus (scsi); use "/dev/sda": the VM's disk is on virtio-scsi`,
+	},
+	{
+		name:  "a duplicate vmid",
+		props: func(p *homelab.Props) { p.Machines.Nodes[2].VMID = 111 },
+		want:  `proxmox/talos-w-2: vmid "111" is already used by "proxmox/talos-w-1"; give each vmid its own value`,
+	},
+	{
+		name:  "a vmid Proxmox refuses",
+		props: func(p *homelab.Props) { p.Machines.Nodes[0].VMID = 42 },
+		want:  `proxmox/talos-cp-1: vmid 42 is outside Proxmox's range; set VMProps.VMID between 100 and 999999999`,
+	},
+	{
+		name:  "a VLAN tag out of range",
+		props: func(p *homelab.Props) { p.Machines.VLAN = 5000 },
+		want:  `proxmox/talos-cp-1: VLAN 5000 is out of range; use a VLAN tag from 1 to 4094, or 0 for none`,
+	},
+	{
+		name:  "a host endpoint that is not https",
+		props: func(p *homelab.Props) { p.Machines.Hosts[1].Endpoint = "192.168.1.11:8006" },
+		want:  `proxmox/pve-2: endpoint "192.168.1.11:8006" is not an https URL; use the API URL, such as "https://192.168.1.10:8006"`,
+	},
+	{
+		name:  "a subnet that overlaps the pod network",
+		props: func(p *homelab.Props) { p.Machines.Subnet = "10.244.0.0/24" },
+		want:  `talos: pod CIDR 10.244.0.0/16 overlaps the node subnet 10.244.0.0/24; pick a range that does not overlap the node subnet`,
+	},
+	{
+		name:  "a namespace that is no Kubernetes name",
+		props: func(p *homelab.Props) { p.Namespaces = append(p.Namespaces, homelab.Namespace{Name: "Media_Apps"}) },
+		want:  `platform/namespaces/Media_Apps: metadata.name "Media_Apps" is not a valid Kubernetes name`,
+	},
+	{
+		name:  "an app image without a tag",
+		props: func(p *homelab.Props) { p.Apps = append(p.Apps, apps.AppProps{Name: "web", Image: "nginx", Port: 80}) },
+		want:  `apps/web: image "nginx" is not pinned; pin a tag or digest such as "nginx:1.27.3"`,
+	},
+	{
+		name:  "two apps with the same name",
+		props: func(p *homelab.Props) { p.Apps = append(p.Apps, p.Apps[0]) },
+		want:  `apps/app-1/deployment: Deployment.apps/apps/echo is defined twice (also at "apps/echo/deployment"); rename one of them or remove the duplicate at "apps/echo/deployment"`,
+	},
+	{
+		name: "a dependsOn cycle",
+		tree: func(_ *core.App, h *homelab.Homelab) { h.PlatformKustomization.AddDependsOn(h.AppsKustomization) },
+		want: `flux/apps/apps: dependsOn forms a cycle: apps -> platform -> apps; remove one of these dependsOn links`,
+	},
+	{
+		name: "a Kustomization path no chart renders",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			flux.NewKustomization(h.Flux, "media", &flux.KustomizationProps{Path: "./cluster/kubernetes/media"})
+		},
+		want: `flux/media: path "./cluster/kubernetes/media" is rendered by no chart`,
+	},
+	{
+		name: "an object no Kustomization applies",
+		tree: func(app *core.App, _ *homelab.Homelab) {
+			c := kube.NewChart(app, "media", &kube.ChartProps{Dir: "kubernetes/media"})
+			kube.NewObject(c, "config", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "media", Namespace: "apps"}})
+		},
+		want: `media/config: ConfigMap/apps/media in "kubernetes/media" is applied by no Flux Kustomization (orphan); add a Flux Kustomization for kubernetes/media or move the object into a directory a Kustomization applies`,
+	},
+	{
+		name: "a VM of another homelab",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			other := proxmox.NewDatacenter(core.NewApp(nil), "elsewhere", nil)
+			h.Cluster.AddNode("stray", &talos.NodeProps{IP: "192.168.1.120", VM: other.AddVM("stray", &proxmox.VMProps{VMID: 900})})
+		},
+		want: `talos/stray: VM "stray" is not in this homelab; use a VM of this homelab`,
+	},
+}
+
+func TestInvalidInputs(t *testing.T) {
+	if len(invalidCases) < 20 {
+		t.Fatalf("the suite has %d rows, want at least 20", len(invalidCases))
+	}
+	t.Run("the unmodified Funoffshore homelab passes", func(t *testing.T) {
+		app, _ := homelab.NewApp(funoffshoreProps())
+		if err := app.Tree().Validate(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, c := range invalidCases {
+		t.Run(c.name, func(t *testing.T) {
+			p := funoffshoreProps()
+			if c.props != nil {
+				c.props(p)
+			}
+			app, h := homelab.NewApp(p)
+			if c.tree != nil {
+				c.tree(app, h)
+			}
+			err := app.Tree().Validate()
+			var v *core.ValidationError
+			if !errors.As(err, &v) {
+				t.Fatalf("want a validation error, got %v", err)
+			}
+			var all []string
+			for _, e := range v.Errors {
+				if strings.HasPrefix(e.Error(), c.want) {
+					return
+				}
+				all = append(all, e.Error())
+			}
+			t.Errorf("no error starts with\n  %s\ngot:\n  %s", c.want, strings.Join(all, "\n  "))
+		})
+	}
+}
