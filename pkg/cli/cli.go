@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"runtime/debug"
 	"time"
 
@@ -133,12 +134,15 @@ directory differs from a fresh synth, 0 when it is current.`,
 
 func validateCommand(build Builder) *cobra.Command {
 	var server bool
+	var schema string
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Run every check that needs no cluster; write nothing",
-		Long: `validate runs every construct validation, renders the tree in memory and
-builds every kustomization.yaml with kustomize. It reports all problems at
-once and writes nothing.
+		Long: `validate runs every construct validation, renders the tree in memory,
+builds every kustomization.yaml with kustomize, loads the Talos machine
+configs with Talos machinery and validates them in metal mode, and, with
+--talconfig-schema, checks talconfig.yaml against talhelper's JSON schema.
+It reports all problems at once and writes nothing.
 
 With --server it also applies the tree to the cluster in KUBECONFIG in Flux
 order: CRDs and Namespaces for real, every other object as a server-side
@@ -153,13 +157,38 @@ dry-run, so the API server checks each object against its schema.`,
 			if err != nil {
 				return err
 			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "constructs: valid (%d objects, %d files)\n", len(app.Tree().Objects()), len(files))
 			n, errs := validate.Kustomize(files)
+			if len(errs) == 0 {
+				fmt.Fprintf(w, "kustomize: %d directories build\n", n)
+			}
+			talosFiles := 0
+			for _, p := range files.Paths() {
+				if p == "talos/controlplane.yaml" || p == "talos/worker.yaml" {
+					talosFiles++
+					warnings, err := validate.TalosConfig(p, files[p])
+					for _, wn := range warnings {
+						fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: %s\n", p, wn)
+					}
+					if err != nil {
+						errs = append(errs, err)
+					}
+				}
+				if path.Base(p) == "talconfig.yaml" && schema != "" {
+					if err := validate.TalConfig(p, files[p], schema); err != nil {
+						errs = append(errs, err)
+					} else {
+						fmt.Fprintf(w, "talhelper: %s matches the schema\n", p)
+					}
+				}
+			}
+			if talosFiles > 0 {
+				fmt.Fprintf(w, "talos: %d machine configs checked (metal mode)\n", talosFiles)
+			}
 			if len(errs) > 0 {
 				return errors.Join(errs...)
 			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "constructs: valid (%d objects, %d files)\n", len(app.Tree().Objects()), len(files))
-			fmt.Fprintf(w, "kustomize: %d directories build\n", n)
 			if !server {
 				return nil
 			}
@@ -180,6 +209,7 @@ dry-run, so the API server checks each object against its schema.`,
 			return err
 		},
 	}
+	cmd.Flags().StringVar(&schema, "talconfig-schema", "", "path of talhelper's talconfig JSON schema to check talconfig.yaml against")
 	cmd.Flags().BoolVar(&server, "server", false, "also dry-run every object against the cluster in KUBECONFIG (CRDs and namespaces are applied)")
 	return cmd
 }
