@@ -20,13 +20,33 @@ func Example() {
 	}
 	// Output:
 	// kubernetes/apps/echo.yaml
+	// kubernetes/apps/homepage.yaml
 	// kubernetes/apps/kustomization.yaml
+	// kubernetes/apps/uptime-kuma.yaml
 	// kubernetes/flux/apps.yaml
 	// kubernetes/flux/gotk-components.yaml
 	// kubernetes/flux/gotk-sync.yaml
 	// kubernetes/flux/kustomization.yaml
+	// kubernetes/platform-config/backup-daily.yaml
+	// kubernetes/platform-config/kustomization.yaml
+	// kubernetes/platform-config/monitors.yaml
+	// kubernetes/platform/backup/etcd-snapshots.yaml
+	// kubernetes/platform/backup/kustomization.yaml
+	// kubernetes/platform/ingress/cloudflared.yaml
+	// kubernetes/platform/ingress/ingress-nginx.yaml
+	// kubernetes/platform/ingress/kustomization.yaml
 	// kubernetes/platform/kustomization.yaml
+	// kubernetes/platform/monitoring/kube-prometheus-stack.yaml
+	// kubernetes/platform/monitoring/kustomization.yaml
 	// kubernetes/platform/namespaces.yaml
+	// kubernetes/platform/repositories.yaml
+	// kubernetes/platform/security/apps.yaml
+	// kubernetes/platform/security/cloudflared.yaml
+	// kubernetes/platform/security/kustomization.yaml
+	// kubernetes/platform/security/monitoring.yaml
+	// kubernetes/platform/storage/kustomization.yaml
+	// kubernetes/platform/storage/longhorn.yaml
+	// kubernetes/platform/storage/nfs.yaml
 	// proxmox/inventory.yaml
 	// talos/controlplane.yaml
 	// talos/talconfig.yaml

@@ -3,14 +3,18 @@ package homelab
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/constructs-go/constructs/v10"
 
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/monitoring"
 	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/constructs/talos"
 )
 
@@ -42,6 +46,8 @@ type Props struct {
 	// Machines are the Proxmox hosts and the Talos nodes on their VMs.
 	// Default: DefaultMachines().
 	Machines *Machines
+	// Platform holds the platform's values. Default: DefaultPlatform().
+	Platform *Platform
 }
 
 // Machines describes the hypervisor and OS layers.
@@ -107,24 +113,12 @@ func DefaultNamespaces() []Namespace {
 	return []Namespace{
 		{Name: "kube-system", Existing: true},
 		{Name: "longhorn-system", PodSecurity: "privileged"},
-		{Name: "nfs-provisioner", PodSecurity: "privileged"},
+		{Name: "nfs-provisioner", PodSecurity: "baseline"},
 		{Name: "ingress-nginx", PodSecurity: "baseline"},
 		{Name: "cloudflared", PodSecurity: "restricted"},
 		{Name: "monitoring", PodSecurity: "privileged"},
 		{Name: "apps", PodSecurity: "restricted"},
 	}
-}
-
-// DefaultApps returns the apps the Funoffshore homelab starts with: an echo
-// service to check the ingress path end to end.
-func DefaultApps() []apps.AppProps {
-	return []apps.AppProps{{
-		Name:      "echo",
-		Image:     "registry.k8s.io/e2e-test-images/agnhost:2.53",
-		Args:      []string{"netexec", "--http-port=8080"},
-		Port:      8080,
-		Resources: apps.Resources{CPU: "10m", Memory: "16Mi", MemoryLimit: "32Mi"},
-	}}
 }
 
 // Homelab is a whole homelab: its charts and the constructs in them.
@@ -145,6 +139,19 @@ type Homelab struct {
 	Datacenter *proxmox.Datacenter
 	// Cluster is the Talos cluster.
 	Cluster *talos.Cluster
+	// PlatformConfig is the chart for cluster/kubernetes/platform-config:
+	// custom resources of the platform charts' CRDs, applied by
+	// PlatformConfigKustomization after platform is ready.
+	PlatformConfig              *kube.Chart
+	PlatformConfigKustomization *flux.Kustomization
+	// The platform's constructs.
+	Longhorn   *storage.Longhorn
+	NFS        *storage.NFS
+	Nginx      *ingress.Nginx
+	Tunnel     *ingress.Tunnel
+	Monitoring *monitoring.Stack
+
+	app constructs.Construct
 }
 
 // New builds the homelab below scope (usually a core.App).
@@ -166,8 +173,11 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 	if p.Machines == nil {
 		p.Machines = DefaultMachines()
 	}
+	if p.Platform == nil {
+		p.Platform = DefaultPlatform()
+	}
 
-	h := &Homelab{}
+	h := &Homelab{app: scope}
 	h.machines(scope, p.Machines)
 	h.Flux = kube.NewChart(scope, "flux", &kube.ChartProps{Dir: "kubernetes/flux"})
 	h.Platform = kube.NewChart(scope, "platform", &kube.ChartProps{Dir: "kubernetes/platform"})
@@ -178,10 +188,18 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 	ks := kube.NewGroup(h.Flux, "apps")
 	h.PlatformKustomization = flux.NewKustomization(ks, "platform", &flux.KustomizationProps{
 		Chart: h.Platform, DependsOn: []*flux.Kustomization{h.Sync.Root},
+		// Installing every chart on N100 nodes takes a while.
+		Timeout: 15 * time.Minute,
 	})
 	h.AppsKustomization = flux.NewKustomization(ks, "apps", &flux.KustomizationProps{
 		Chart: h.Apps, DependsOn: []*flux.Kustomization{h.PlatformKustomization},
 	})
+
+	h.platform(p.Platform)
+	h.PlatformConfigKustomization = flux.NewKustomization(ks, "platform-config", &flux.KustomizationProps{
+		Chart: h.PlatformConfig, DependsOn: []*flux.Kustomization{h.PlatformKustomization},
+	})
+	p.Apps = h.wireApps(p.Apps, p.Platform.Domain)
 
 	nss := kube.NewGroup(h.Platform, "namespaces")
 	for _, ns := range p.Namespaces {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
 )
@@ -28,7 +30,7 @@ type invalidCase struct {
 }
 
 func funoffshoreProps() *homelab.Props {
-	return &homelab.Props{Machines: homelab.DefaultMachines(), Apps: homelab.DefaultApps(), Namespaces: homelab.DefaultNamespaces()}
+	return &homelab.Props{Machines: homelab.DefaultMachines(), Apps: homelab.DefaultApps(), Namespaces: homelab.DefaultNamespaces(), Platform: homelab.DefaultPlatform()}
 }
 
 var invalidCases = []invalidCase{
@@ -146,7 +148,7 @@ var invalidCases = []invalidCase{
 	{
 		name:  "two apps with the same name",
 		props: func(p *homelab.Props) { p.Apps = append(p.Apps, p.Apps[0]) },
-		want:  `apps/app-1/deployment: Deployment.apps/apps/echo is defined twice (also at "apps/echo/deployment"); rename one of them or remove the duplicate at "apps/echo/deployment"`,
+		want:  `apps/app-3/deployment: Deployment.apps/apps/echo is defined twice (also at "apps/echo/deployment"); rename one of them or remove the duplicate at "apps/echo/deployment"`,
 	},
 	{
 		name: "a dependsOn cycle",
@@ -176,6 +178,63 @@ var invalidCases = []invalidCase{
 		},
 		want: `talos/stray: VM "stray" is not in this homelab; use a VM of this homelab`,
 	},
+}
+
+func init() {
+	invalidCases = append(invalidCases, []invalidCase{
+		{
+			name: "two default storage classes",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				storage.NewStorageClass(h.Platform, "fast", &storage.StorageClassProps{Provisioner: "driver.longhorn.io", Default: true})
+			},
+			want: `platform/storage/nfs/storage-class: 2 storage classes are marked default; keep Default on one class only (platform/fast, platform/storage/nfs/storage-class)`,
+		},
+		{
+			name: "a volume on a class of another homelab",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				chart := kube.NewChart(core.NewApp(nil), "other", &kube.ChartProps{Dir: "kubernetes/other"})
+				other := storage.NewStorageClass(chart, "elsewhere", &storage.StorageClassProps{Provisioner: "x"})
+				storage.NewClaim(h.Apps, "orphan-volume", "data", "apps", storage.Volume{Class: other, Size: "1Gi"})
+			},
+			want: `apps/orphan-volume: storage class "elsewhere" is not in this homelab; use a StorageClass of this homelab`,
+		},
+		{
+			name: "a volume without a class",
+			props: func(p *homelab.Props) {
+				p.Apps = append(p.Apps, apps.AppProps{Name: "db", Image: "postgres:17.2", Port: 5432, Volume: &storage.Volume{Size: "5Gi"}})
+			},
+			want: `apps/db/volume: the volume has no storage class; set Volume.Class to a StorageClass construct (longhorn for databases, nfs-storage for shared data)`,
+		},
+		{
+			name:  "an app host outside the domain",
+			props: func(p *homelab.Props) { p.Apps[0].Host = "echo.example.org" },
+			want:  `apps/echo: host "echo.example.org" is outside the domain "funoffshore.com"; use a host under funoffshore.com, such as "app.funoffshore.com"`,
+		},
+		{
+			name: "a container without requests",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				kube.NewObject(h.Apps, "bare", &appsv1.Deployment{
+					ObjectMeta: metav1.ObjectMeta{Name: "bare", Namespace: "apps"},
+					Spec:       appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "nginx:1.27.3"}}}}},
+				})
+			},
+			want: `apps/bare: container "main" of Deployment.apps/apps/bare lacks a CPU request, a memory request and a memory limit; set resources.requests (cpu, memory) and resources.limits.memory sized for the nodes`,
+		},
+		{
+			name: "requests that do not fit the workers",
+			props: func(p *homelab.Props) {
+				p.Apps = append(p.Apps, apps.AppProps{Name: "llm", Image: "ollama/ollama:0.5.4", Port: 11434, Replicas: 2, Resources: apps.Resources{CPU: "500m", Memory: "3Gi"}})
+			},
+			want: `talos: workloads request 9056Mi of memory but the 2 workers have 7424Mi allocatable (VM RAM - 384Mi Talos reserve each); add a worker, give the worker VMs more RAM or lower the requests`,
+		},
+		{
+			name: "a custom resource ordered before its CRD",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				h.Longhorn.RecurringBackup(h.Platform, "snapshot-hourly", "0 * * * *", 24)
+			},
+			want: `platform/snapshot-hourly: RecurringJob.longhorn.io/longhorn-system/snapshot-hourly is applied by Kustomization "platform" together with HelmRelease "longhorn", which installs its CRD; apply it from a Kustomization that depends on "platform"`,
+		},
+	}...)
 }
 
 func TestInvalidInputs(t *testing.T) {

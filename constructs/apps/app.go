@@ -1,18 +1,22 @@
 package apps
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/storage"
 )
 
 // Resources are a container's CPU and memory requests and memory limit.
@@ -41,6 +45,35 @@ type AppProps struct {
 	Resources Resources
 	// Args passed to the container.
 	Args []string
+	// Host is the app's public name under the tunnel's domain
+	// ("echo.funoffshore.com"); empty keeps the app internal. With a Host,
+	// the app gets an Ingress and the tunnel a route.
+	Host string
+	// Tunnel routes Host from the Cloudflare edge. Required with Host.
+	Tunnel *ingress.Tunnel
+	// IngressClass of the Ingress. Default: "nginx".
+	IngressClass string
+	// Volume is a persistent volume mounted at VolumePath.
+	Volume *storage.Volume
+	// VolumePath is where Volume is mounted. Default: "/data".
+	VolumePath string
+	// Env sets environment variables.
+	Env []corev1.EnvVar
+	// EnvFromConfigMaps and EnvFromSecrets name ConfigMaps and Secrets
+	// whose keys become environment variables.
+	EnvFromConfigMaps, EnvFromSecrets []string
+	// Files are rendered into a ConfigMap mounted read-only at FilesPath.
+	Files map[string]string
+	// FilesPath is where Files are mounted. Default: "/config".
+	FilesPath string
+	// ScratchPaths get empty writable directories (the root file system is
+	// read-only).
+	ScratchPaths []string
+	// HealthPath is the HTTP path of the readiness and liveness probes;
+	// empty probes the TCP port.
+	HealthPath string
+	// RunAsUser is the UID the container runs as. Default: 65532.
+	RunAsUser int64
 }
 
 // App is an application: ServiceAccount, Deployment and Service.
@@ -77,6 +110,18 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 	if p.Resources.Memory == "" {
 		p.Resources.Memory = "64Mi"
 	}
+	if p.IngressClass == "" {
+		p.IngressClass = "nginx"
+	}
+	if p.VolumePath == "" {
+		p.VolumePath = "/data"
+	}
+	if p.FilesPath == "" {
+		p.FilesPath = "/config"
+	}
+	if p.RunAsUser == 0 {
+		p.RunAsUser = 65532
+	}
 	a := &App{Name: p.Name, Namespace: p.Namespace, props: p}
 	a.info = core.Init(a, scope, id)
 	a.info.Tree().AddValidation(a.validate)
@@ -84,7 +129,14 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 	labels := map[string]string{"app.kubernetes.io/name": p.Name}
 	meta := metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: labels}
 	a.ServiceAccount = kube.NewObject(a, "service-account", &corev1.ServiceAccount{ObjectMeta: meta, AutomountServiceAccountToken: ptr.To(false)})
-	a.Deployment = kube.NewObject(a, "deployment", a.deployment(meta, labels))
+	if len(p.Files) > 0 {
+		kube.NewObject(a, "files", &corev1.ConfigMap{ObjectMeta: meta, Data: p.Files})
+	}
+	if p.Volume != nil {
+		storage.NewClaim(a, "volume", p.Name, p.Namespace, *p.Volume)
+	}
+	dep := a.deployment(meta, labels)
+	a.Deployment = kube.NewObject(a, "deployment", dep)
 	a.Service = kube.NewObject(a, "service", &corev1.Service{
 		ObjectMeta: meta,
 		Spec: corev1.ServiceSpec{
@@ -92,7 +144,33 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}},
 		},
 	})
+	if p.Host != "" {
+		a.ingress(meta)
+		if p.Tunnel != nil {
+			p.Tunnel.Expose(p.Host, a.info.Path())
+		}
+	}
+	c := dep.Spec.Template.Spec.Containers[0]
+	a.info.Tree().AddWorkload(core.Workload{Source: a.info.Path(), Name: p.Name, Replicas: int(p.Replicas),
+		CPU: c.Resources.Requests[corev1.ResourceCPU], Memory: c.Resources.Requests[corev1.ResourceMemory], MemoryLimit: c.Resources.Limits[corev1.ResourceMemory]})
 	return a
+}
+
+func (a *App) ingress(meta metav1.ObjectMeta) {
+	prefix := networkingv1.PathTypePrefix
+	kube.NewObject(a, "ingress", &networkingv1.Ingress{
+		ObjectMeta: meta,
+		Spec: networkingv1.IngressSpec{
+			IngressClassName: ptr.To(a.props.IngressClass),
+			Rules: []networkingv1.IngressRule{{
+				Host: a.props.Host,
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+					Path: "/", PathType: &prefix,
+					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: a.Name, Port: networkingv1.ServiceBackendPort{Name: "http"}}},
+				}}}},
+			}},
+		},
+	})
 }
 
 // Info returns the construct's place in the tree.
@@ -120,6 +198,31 @@ func (a *App) deployment(meta metav1.ObjectMeta, labels map[string]string) *apps
 		}
 	}
 	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("http")}}}
+	if p.HealthPath != "" {
+		probe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p.HealthPath, Port: intstr.FromString("http")}}}
+	}
+	var mounts []corev1.VolumeMount
+	var volumes []corev1.Volume
+	if p.Volume != nil {
+		mounts = append(mounts, corev1.VolumeMount{Name: "data", MountPath: p.VolumePath})
+		volumes = append(volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: p.Name}}})
+	}
+	if len(p.Files) > 0 {
+		mounts = append(mounts, corev1.VolumeMount{Name: "files", MountPath: p.FilesPath, ReadOnly: true})
+		volumes = append(volumes, corev1.Volume{Name: "files", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: p.Name}}}})
+	}
+	for i, sp := range p.ScratchPaths {
+		name := fmt.Sprintf("scratch-%d", i)
+		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: sp})
+		volumes = append(volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	}
+	var envFrom []corev1.EnvFromSource
+	for _, cm := range p.EnvFromConfigMaps {
+		envFrom = append(envFrom, corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: cm}}})
+	}
+	for _, sec := range p.EnvFromSecrets {
+		envFrom = append(envFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: sec}}})
+	}
 	return &appsv1.Deployment{
 		ObjectMeta: meta,
 		Spec: appsv1.DeploymentSpec{
@@ -132,12 +235,19 @@ func (a *App) deployment(meta metav1.ObjectMeta, labels map[string]string) *apps
 					AutomountServiceAccountToken: ptr.To(false),
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot:   ptr.To(true),
+						RunAsUser:      ptr.To(p.RunAsUser),
+						RunAsGroup:     ptr.To(p.RunAsUser),
+						FSGroup:        ptr.To(p.RunAsUser),
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					},
+					Volumes: volumes,
 					Containers: []corev1.Container{{
 						Name:           "app",
 						Image:          p.Image,
 						Args:           p.Args,
+						Env:            p.Env,
+						EnvFrom:        envFrom,
+						VolumeMounts:   mounts,
 						Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: p.Port, Protocol: corev1.ProtocolTCP}},
 						Resources:      corev1.ResourceRequirements{Requests: requests, Limits: limits},
 						ReadinessProbe: probe,
@@ -163,6 +273,12 @@ func (a *App) validate() []error {
 		errs = append(errs, core.Errorf(p, "set AppProps.Image", "app %q has no image", a.Name))
 	} else if !pinned(img) {
 		errs = append(errs, core.Errorf(p, "pin a tag or digest such as \"nginx:1.27.3\"", "image %q is not pinned", img))
+	}
+	if a.props.Host != "" && a.props.Tunnel == nil {
+		errs = append(errs, core.Errorf(p, "set AppProps.Tunnel to the homelab's tunnel", "host %q has no tunnel to reach it", a.props.Host))
+	}
+	if a.props.Tunnel != nil && a.props.Tunnel.Info().Tree() != a.info.Tree() {
+		errs = append(errs, core.Errorf(p, "use the tunnel of this homelab", "tunnel %q is not in this homelab", a.props.Tunnel.Info().Path()))
 	}
 	if a.props.Port < 1 || a.props.Port > 65535 {
 		errs = append(errs, core.Errorf(p, "set AppProps.Port to the container's HTTP port (1-65535)", "port %d is out of range", a.props.Port))

@@ -17,6 +17,8 @@ type Tree struct {
 	repoDir     string
 	roots       map[string][]string
 	needs       []NodeNeed
+	workloads   []Workload
+	shared      map[string]any
 }
 
 // Object is a Kubernetes object in the tree, rendered by synth into the
@@ -178,4 +180,19 @@ func (t *Tree) Listed(dir string) []*Info {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].dir < out[j].dir })
 	return out
+}
+
+// Shared returns the value stored under key, creating it with make on
+// first use: per-App state a package keeps (such as the Flux objects that
+// cross-construct checks need), without package-level globals.
+func (t *Tree) Shared(key string, make func() any) any {
+	if t.shared == nil {
+		t.shared = map[string]any{}
+	}
+	v, ok := t.shared[key]
+	if !ok {
+		v = make()
+		t.shared[key] = v
+	}
+	return v
 }

@@ -86,6 +86,11 @@ type HelmReleaseProps struct {
 	Retries int
 	// DependsOn lists releases that must be ready first.
 	DependsOn []*HelmRelease
+	// CRDGroups are the API groups of the CRDs the chart installs
+	// ("monitoring.coreos.com"). Custom resources of these groups must be
+	// applied by a Kustomization that depends on (and waits for) the one
+	// holding this release; validation refuses any other order.
+	CRDGroups []string
 }
 
 // HelmRelease is a Flux HelmRelease: a pinned chart version with typed values.
@@ -133,7 +138,10 @@ func NewHelmRelease(scope constructs.Construct, id string, props *HelmReleasePro
 	}
 	r := &HelmRelease{Object: kube.NewObject(scope, id, spec), Spec: spec, props: p}
 	r.BeforeRender(r.render)
-	r.Info().Tree().AddValidation(r.validate)
+	tree := r.Info().Tree()
+	tree.AddValidation(r.validate)
+	registryOf(tree).releases = append(registryOf(tree).releases, r)
+	tree.AddCheck("flux/crd-ordering", func() []error { return crdOrdering(tree) })
 	return r
 }
 

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/kube"
 )
 
@@ -205,7 +206,11 @@ func (b *installBuilder) deployments() {
 			volumeOrder: []string{"data", "tmp"}, volumes: map[string]string{"data": "/data", "tmp": "/tmp"}},
 	}
 	for _, s := range specs {
-		b.add(s.name+"-deployment", b.deployment(s))
+		d := b.deployment(s)
+		b.add(s.name+"-deployment", d)
+		r := d.Spec.Template.Spec.Containers[0].Resources
+		b.in.info.Tree().AddWorkload(core.Workload{Source: b.in.info.Path(), Name: s.name, Replicas: 1,
+			CPU: r.Requests[corev1.ResourceCPU], Memory: r.Requests[corev1.ResourceMemory], MemoryLimit: r.Limits[corev1.ResourceMemory]})
 	}
 }
 

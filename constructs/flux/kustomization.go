@@ -100,6 +100,8 @@ func NewKustomization(scope constructs.Construct, id string, props *Kustomizatio
 	}
 	tree.AddValidation(k.validate)
 	tree.AddCheck("flux/reach", func() []error { return reach(tree) })
+	tree.AddCheck("flux/crd-ordering", func() []error { return crdOrdering(tree) })
+	registryOf(tree).kustomizations[k.Info().Path()] = k
 	return k
 }
 

@@ -35,6 +35,10 @@ type Object struct {
 // metadata.name is required.
 func NewObject(scope constructs.Construct, id string, obj Typed) *Object {
 	o := &Object{info: core.MustChild(core.InfoOf(scope), id, ""), typed: obj}
+	if o.info.Chart() == nil {
+		// cdk8s refuses an ApiObject outside a Chart with an obscure panic.
+		panic(fmt.Sprintf("kube.NewObject: %q is in no kube.Chart: create Kubernetes objects inside a chart", o.info.Path()))
+	}
 	gvk, err := apiutil.GVKForObject(obj, Scheme)
 	if err != nil {
 		o.gvkErr = fmt.Errorf("%T is not a known Kubernetes type: add it to kube.Scheme: %w", obj, err)
@@ -54,6 +58,7 @@ func NewObject(scope constructs.Construct, id string, obj Typed) *Object {
 	t.AddObject(o)
 	t.AddValidation(o.validate)
 	t.AddCheck("kube/unique-objects", func() []error { return uniqueObjects(t) })
+	t.AddCheck("kube/container-resources", func() []error { return containerResources(t) })
 	return o
 }
 

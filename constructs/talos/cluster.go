@@ -112,6 +112,9 @@ func (c *Cluster) Info() *core.Info { return c.info }
 // ToString overrides the jsii method; it returns the construct path.
 func (c *Cluster) ToString() *string { return core.PathString(c.info) }
 
+// Subnet returns the node subnet as given ("192.168.1.0/24").
+func (c *Cluster) Subnet() string { return c.props.Subnet }
+
 // Nodes returns the nodes in creation order.
 func (c *Cluster) Nodes() []*Node { return c.nodes }
 

@@ -38,15 +38,20 @@ func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
 			PodSubnet: []string{c.PodCIDR}, ServiceSubnet: []string{c.ServiceCIDR},
 		}},
 	}}
+	mounted := map[string]bool{}
 	for _, need := range c.info.Tree().NodeNeeds() {
 		if !appliesTo(need.Roles, role) {
 			continue
 		}
-		if len(need.KubeletMounts) > 0 {
-			var mounts []v1alpha1.ExtraMount
-			for _, m := range need.KubeletMounts {
+		var mounts []v1alpha1.ExtraMount
+		for _, m := range need.KubeletMounts {
+			// Two constructs needing the same mount share it.
+			if !mounted[m.Destination] {
+				mounted[m.Destination] = true
 				mounts = append(mounts, v1alpha1.ExtraMount{Source: m.Source, Destination: m.Destination, Type: "bind", Options: m.Options})
 			}
+		}
+		if len(mounts) > 0 {
 			out = append(out, &v1alpha1.Config{MachineConfig: &v1alpha1.MachineConfig{MachineKubelet: &v1alpha1.KubeletConfig{KubeletExtraMounts: mounts}}})
 		}
 		if need.ControlPlaneMetrics && role == machine.TypeControlPlane {
@@ -77,11 +82,18 @@ func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
 // UserVolumes returns the Talos user volume documents for nodes of role.
 func (c *Cluster) UserVolumes(role machine.Type) []*block.UserVolumeConfigV1Alpha1 {
 	var out []*block.UserVolumeConfigV1Alpha1
+	seen := map[string]bool{}
 	for _, need := range c.info.Tree().NodeNeeds() {
 		if !appliesTo(need.Roles, role) {
 			continue
 		}
 		for _, uv := range need.UserVolumes {
+			// Identical needs share the volume; conflicting ones are
+			// refused by validation (userVolumeConflicts).
+			if seen[uv.Name] {
+				continue
+			}
+			seen[uv.Name] = true
 			doc := block.NewUserVolumeConfigV1Alpha1()
 			doc.MetaName = uv.Name
 			doc.ProvisioningSpec.DiskSelectorSpec.Match = systemDiskSelector
@@ -157,4 +169,30 @@ func (c *Cluster) MachineConfig(role machine.Type, bundle *secrets.Bundle) (conf
 		docs = append(docs, uv)
 	}
 	return container.New(docs...)
+}
+
+// userVolumeConflicts refuses two needs that ask for the same user volume
+// with different sizes.
+func (c *Cluster) userVolumeConflicts() []error {
+	type decl struct {
+		vol    core.UserVolume
+		source string
+	}
+	first := map[string]decl{}
+	var errs []error
+	for _, need := range c.info.Tree().NodeNeeds() {
+		for _, uv := range need.UserVolumes {
+			d, ok := first[uv.Name]
+			if !ok {
+				first[uv.Name] = decl{uv, need.Source}
+				continue
+			}
+			if d.vol != uv {
+				errs = append(errs, core.Errorf(need.Source, "declare the volume once, or give it another name",
+					"user volume %q (min %q, max %q) conflicts with the one %q declares (min %q, max %q)",
+					uv.Name, uv.MinSize, uv.MaxSize, d.source, d.vol.MinSize, d.vol.MaxSize))
+			}
+		}
+	}
+	return errs
 }

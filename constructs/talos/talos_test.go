@@ -158,16 +158,16 @@ func TestOneIPEverywhere(t *testing.T) {
 }
 
 func TestNeedsReachTheNodes(t *testing.T) {
+	// The Funoffshore platform declares its needs: Longhorn (extensions,
+	// user volume, kubelet mount), monitoring (control-plane metrics) and
+	// etcd backups (Talos API access). A second, identical Longhorn need
+	// must be merged, not duplicated.
 	app, h := homelab.NewApp(nil)
 	tree := app.Tree()
-	tree.AddNodeNeed(core.NodeNeed{Source: "storage/longhorn", Roles: core.AllNodes,
-		Extensions:    []string{"siderolabs/iscsi-tools", "siderolabs/util-linux-tools"},
-		KubeletMounts: []core.Mount{{Source: "/var/lib/longhorn", Destination: "/var/lib/longhorn", Options: []string{"bind", "rshared", "rw"}}},
+	tree.AddNodeNeed(core.NodeNeed{Source: "storage/longhorn-again", Roles: core.AllNodes,
+		KubeletMounts: []core.Mount{{Source: "/var/mnt/longhorn", Destination: "/var/mnt/longhorn", Options: []string{"bind", "rshared", "rw"}}},
 		UserVolumes:   []core.UserVolume{{Name: "longhorn", MinSize: "10GiB"}},
 	})
-	tree.AddNodeNeed(core.NodeNeed{Source: "monitoring", Roles: core.ControlPlanes, ControlPlaneMetrics: true})
-	tree.AddNodeNeed(core.NodeNeed{Source: "backup/etcd", Roles: core.ControlPlanes,
-		TalosAPIAccess: &core.TalosAPIAccess{Roles: []string{"os:etcd:backup"}, Namespaces: []string{"kube-system"}}})
 	files, err := synth.Render(tree)
 	if err != nil {
 		t.Fatal(err)
@@ -176,12 +176,16 @@ func TestNeedsReachTheNodes(t *testing.T) {
 		t.Errorf("schematic %s", got)
 	}
 	cp, w := string(files["talos/controlplane.yaml"]), string(files["talos/worker.yaml"])
+	if n := strings.Count(w, "kind: UserVolumeConfig"); n != 1 {
+		t.Errorf("worker config holds %d UserVolumeConfigs, want 1", n)
+	}
+	if n := strings.Count(w, "destination: /var/mnt/longhorn"); n != 1 {
+		t.Errorf("worker config mounts /var/mnt/longhorn %d times, want 1", n)
+	}
 	for _, c := range []struct {
 		name, doc, want string
 		present         bool
 	}{
-		{"longhorn mount on workers", w, "destination: /var/lib/longhorn", true},
-		{"longhorn user volume on workers", w, "kind: UserVolumeConfig", true},
 		{"installer from the schematic", w, "factory.talos.dev/metal-installer/88d1f7a5c4f1d3aba7df787c448c1d3d008ed29cfb34af53fa0df4336a56040b:v1.13.9", true},
 		{"metrics bind address on the control plane", cp, "bind-address: 0.0.0.0", true},
 		{"etcd metrics on the control plane", cp, "listen-metrics-urls: http://0.0.0.0:2381", true},
@@ -204,4 +208,13 @@ func TestNeedsReachTheNodes(t *testing.T) {
 	if !bytes.Contains(files["proxmox/inventory.yaml"], []byte("88d1f7a5c4f1d3aba7df787c448c1d3d008ed29cfb34af53fa0df4336a56040b/v1.13.9/metal-amd64.iso")) {
 		t.Error("the VMs do not boot the ISO of the schematic the tree needs")
 	}
+	t.Run("conflicting user volume sizes are refused", func(t *testing.T) {
+		app, _ := homelab.NewApp(nil)
+		app.Tree().AddNodeNeed(core.NodeNeed{Source: "other/longhorn", UserVolumes: []core.UserVolume{{Name: "longhorn", MinSize: "50GiB"}}})
+		err := app.Tree().Validate()
+		want := `other/longhorn: user volume "longhorn" (min "50GiB", max "") conflicts with the one "platform/storage/longhorn" declares (min "10GiB", max ""); declare the volume once, or give it another name`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	})
 }

@@ -57,6 +57,8 @@ func (c *Cluster) validate() []error {
 	if c.props.Endpoint != "" && !c.endpointIsControlPlane() {
 		add(p, "point the endpoint at a control-plane IP, or set VIP", "endpoint %q is neither a control-plane node IP nor the VIP", c.props.Endpoint)
 	}
+	errs = append(errs, c.validateCapacity()...)
+	errs = append(errs, c.userVolumeConflicts()...)
 	ips, names := map[netip.Addr]string{}, map[string]string{}
 	for _, n := range c.nodes {
 		np := n.info.Path()

@@ -16,6 +16,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/validate"
 	"github.com/funoffshore/homelab/synth"
@@ -185,6 +186,11 @@ dry-run, so the API server checks each object against its schema.`,
 			}
 			if talosFiles > 0 {
 				fmt.Fprintf(w, "talos: %d machine configs checked (metal mode)\n", talosFiles)
+			}
+			for _, r := range app.Tree().FileRenderers() {
+				if c, ok := r.(*talos.Cluster); ok {
+					fmt.Fprintf(w, "capacity:\n%s", c.Capacity())
+				}
 			}
 			if len(errs) > 0 {
 				return errors.Join(errs...)

@@ -27,7 +27,7 @@ func TestValidate(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
 		for _, want := range []string{
-			"constructs: valid (46 objects, 12 files)", "kustomize: 3 directories build",
+			"constructs: valid (87 objects, 32 files)", "kustomize: 9 directories build", "allocatable (2 workers)",
 			"talos: 2 machine configs checked (metal mode)", "talhelper: talos/talconfig.yaml matches the schema",
 		} {
 			if !strings.Contains(out, want) {

@@ -55,6 +55,9 @@ type ReplayOptions struct {
 	// it (wait: true, or a health check on the HelmRelease), as Flux would
 	// make them available to the Kustomizations that depend on it.
 	ChartCRDs map[string][]byte
+	// ClusterCRDs are CRDs the cluster has before Flux runs (Talos installs
+	// talos.dev ServiceAccounts when Kubernetes Talos API access is on).
+	ClusterCRDs []*apiextensionsv1.CustomResourceDefinition
 }
 
 // ReplayWith is Replay with options.
@@ -70,6 +73,16 @@ func ReplayWith(ctx context.Context, c client.Client, files map[string][]byte, r
 		return nil, err
 	}
 	var errs []error
+	for _, crd := range opts.ClusterCRDs {
+		crd = crd.DeepCopy()
+		crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+		if err := c.Patch(ctx, crd, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+			return nil, fmt.Errorf("cluster CRD %s: %w", crd.Name, err)
+		}
+		if err := waitEstablished(ctx, c, crd.Name); err != nil {
+			return nil, fmt.Errorf("cluster CRD %s: %w", crd.Name, err)
+		}
+	}
 	var steps []Step
 	appliedBy := map[string]string{}
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())

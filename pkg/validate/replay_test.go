@@ -35,7 +35,7 @@ func TestReplay(t *testing.T) {
 
 	t.Run("the apiserver accepts the Funoffshore tree in Flux order", func(t *testing.T) {
 		start := time.Now()
-		steps, err := validate.Replay(ctx, api.Client, funoffshore(t), "cluster")
+		steps, err := validate.ReplayWith(ctx, api.Client, funoffshore(t), "cluster", testenv.ReplayOptions(t))
 		if err != nil {
 			t.Fatalf("replay:\n%v", err)
 		}
@@ -51,6 +51,7 @@ func TestReplay(t *testing.T) {
 			"flux-system/flux-system ./cluster/kubernetes/flux",
 			"flux-system/platform ./cluster/kubernetes/platform",
 			"flux-system/apps ./cluster/kubernetes/apps",
+			"flux-system/platform-config ./cluster/kubernetes/platform-config",
 		}
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("order (-want +got):\n%s", d)
@@ -64,10 +65,11 @@ func TestReplay(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, errb.String())
 		}
 		for _, want := range []string{
-			"kustomize: 3 directories build",
-			"server: Kustomization flux-system/flux-system (./cluster/kubernetes/flux): 36 objects",
-			"server: Kustomization flux-system/platform (./cluster/kubernetes/platform): 7 objects",
-			"server: Kustomization flux-system/apps (./cluster/kubernetes/apps): 3 objects",
+			"kustomize: 9 directories build",
+			"server: Kustomization flux-system/flux-system (./cluster/kubernetes/flux): 37 objects",
+			"server: Kustomization flux-system/platform (./cluster/kubernetes/platform): 29 objects",
+			"server: Kustomization flux-system/apps (./cluster/kubernetes/apps): 14 objects",
+			"server: Kustomization flux-system/platform-config (./cluster/kubernetes/platform-config): 7 objects",
 		} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, out.String())
@@ -78,7 +80,7 @@ func TestReplay(t *testing.T) {
 		files := funoffshore(t)
 		p := "kubernetes/flux/apps.yaml"
 		files[p] = bytes.Replace(files[p], []byte("  prune: true"), []byte("  prune: \"yes please\""), 1)
-		_, err := validate.Replay(ctx, api.Client, files, "cluster")
+		_, err := validate.ReplayWith(ctx, api.Client, files, "cluster", testenv.ReplayOptions(t))
 		if err == nil || !strings.Contains(err.Error(), `Kustomization.kustomize.toolkit.fluxcd.io/flux-system/platform rejected`) || !strings.Contains(err.Error(), "spec.prune") {
 			t.Fatalf("want the platform Kustomization rejected on spec.prune, got: %v", err)
 		}
@@ -86,7 +88,7 @@ func TestReplay(t *testing.T) {
 	t.Run("an object in no Kustomization's path is reported", func(t *testing.T) {
 		files := funoffshore(t)
 		files["kubernetes/extra/cm.yaml"] = []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stray\n  namespace: apps\n")
-		_, err := validate.Replay(ctx, api.Client, files, "cluster")
+		_, err := validate.ReplayWith(ctx, api.Client, files, "cluster", testenv.ReplayOptions(t))
 		if err == nil || !strings.Contains(err.Error(), "ConfigMap/apps/stray in kubernetes/extra/cm.yaml is applied by no Flux Kustomization") {
 			t.Fatalf("want an orphan error, got: %v", err)
 		}

@@ -1,0 +1,133 @@
+package backup
+
+import (
+	"fmt"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
+
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/storage"
+)
+
+// EtcdSnapshotsProps configures EtcdSnapshots.
+type EtcdSnapshotsProps struct {
+	// Namespace of the CronJob. Default: "kube-system".
+	Namespace string
+	// Schedule in cron syntax. Default: "0 2 * * *".
+	Schedule string
+	// RetainDays of snapshots. Default: 14.
+	RetainDays int
+	// Volume holds the snapshots (the memo: on nfs-storage). Required.
+	Volume storage.Volume
+	// Node is the control-plane address to snapshot. Required.
+	Node string
+	// TalosVersion picks the talosctl image. Required.
+	TalosVersion string
+}
+
+// EtcdSnapshots is a CronJob that takes an etcd snapshot through the Talos
+// API (a Talos ServiceAccount with the os:etcd:backup role; Talos mounts
+// its talosconfig) and keeps RetainDays of them. It asks the Talos control
+// planes to allow that role from its namespace.
+type EtcdSnapshots struct {
+	constructs.Construct
+	info *core.Info
+}
+
+// BusyboxImage runs the rotation step.
+const BusyboxImage = "busybox:1.37.0"
+
+// NewEtcdSnapshots adds the snapshot CronJob below scope.
+func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshotsProps) *EtcdSnapshots {
+	p := *props
+	if p.Namespace == "" {
+		p.Namespace = "kube-system"
+	}
+	if p.Schedule == "" {
+		p.Schedule = "0 2 * * *"
+	}
+	if p.RetainDays == 0 {
+		p.RetainDays = 14
+	}
+	e := &EtcdSnapshots{}
+	e.info = core.Init(e, scope, id)
+	const name = "etcd-snapshot"
+	// Talos turns this into a Secret "etcd-snapshot" holding a talosconfig
+	// limited to the role.
+	kube.NewObject(e, "talos-service-account", &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "talos.dev/v1alpha1", "kind": "ServiceAccount",
+		"metadata": map[string]any{"name": name, "namespace": p.Namespace},
+		"spec":     map[string]any{"roles": []any{"os:etcd:backup"}},
+	}})
+	storage.NewClaim(e, "volume", "etcd-snapshots", p.Namespace, p.Volume)
+	res := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
+	}
+	sc := &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true), RunAsNonRoot: ptr.To(true),
+		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+	mounts := []corev1.VolumeMount{{Name: "snapshots", MountPath: "/snapshots"}}
+	kube.NewObject(e, "cronjob", &batchv1.CronJob{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.Namespace},
+		Spec: batchv1.CronJobSpec{
+			Schedule: p.Schedule, ConcurrencyPolicy: batchv1.ForbidConcurrent,
+			SuccessfulJobsHistoryLimit: ptr.To[int32](3), FailedJobsHistoryLimit: ptr.To[int32](3),
+			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
+				BackoffLimit: ptr.To[int32](2),
+				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+					RestartPolicy:                corev1.RestartPolicyOnFailure,
+					AutomountServiceAccountToken: ptr.To(false),
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65534), FSGroup: ptr.To[int64](65534),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					InitContainers: []corev1.Container{{
+						Name: "snapshot", Image: "ghcr.io/siderolabs/talosctl:" + p.TalosVersion,
+						Args:            []string{"etcd", "snapshot", "/snapshots/etcd.snapshot.part", "--nodes", p.Node},
+						Env:             []corev1.EnvVar{{Name: "TALOSCONFIG", Value: "/var/run/secrets/talos.dev/config"}},
+						Resources:       res,
+						SecurityContext: sc,
+						VolumeMounts:    append(mounts, corev1.VolumeMount{Name: "talos", MountPath: "/var/run/secrets/talos.dev", ReadOnly: true}),
+					}},
+					Containers: []corev1.Container{{
+						Name: "rotate", Image: BusyboxImage,
+						Command:         []string{"sh", "-c"},
+						Args:            []string{fmt.Sprintf(`set -eu; mv /snapshots/etcd.snapshot.part "/snapshots/etcd-$(date -u +%%Y%%m%%dT%%H%%M%%SZ).db"; find /snapshots -name 'etcd-*.db' -mtime +%d -delete; ls -l /snapshots`, p.RetainDays)},
+						Resources:       res,
+						SecurityContext: sc,
+						VolumeMounts:    mounts,
+					}},
+					Volumes: []corev1.Volume{
+						{Name: "snapshots", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "etcd-snapshots"}}},
+						{Name: "talos", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}},
+					},
+				}},
+			}},
+		},
+	})
+	t := e.info.Tree()
+	t.AddNodeNeed(core.NodeNeed{Source: e.info.Path(), Roles: core.ControlPlanes,
+		TalosAPIAccess: &core.TalosAPIAccess{Roles: []string{"os:etcd:backup"}, Namespaces: []string{p.Namespace}}})
+	t.AddValidation(func() []error {
+		if p.Node == "" || p.TalosVersion == "" {
+			return []error{core.Errorf(e.info.Path(), "set Node to a control-plane IP and TalosVersion to the cluster's", "the snapshot job has no node or Talos version")}
+		}
+		return nil
+	})
+	return e
+}
+
+// Info returns the construct's place in the tree.
+func (e *EtcdSnapshots) Info() *core.Info { return e.info }
+
+// ToString overrides the jsii method; it returns the construct path.
+func (e *EtcdSnapshots) ToString() *string { return core.PathString(e.info) }

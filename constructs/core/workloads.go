@@ -1,0 +1,28 @@
+package core
+
+import "k8s.io/apimachinery/pkg/api/resource"
+
+// Workload is what one workload asks of the nodes' capacity: its pods'
+// requests, declared by the construct that sizes it (a Deployment it
+// renders, or Helm values it sets), so that capacity can be checked
+// against the nodes without reading charts.
+type Workload struct {
+	// Source is the construct path; Name names the workload.
+	Source, Name string
+	// Roles of the nodes it runs on (AllNodes means "anywhere"; a
+	// DaemonSet on all nodes sets PerNode).
+	Roles Roles
+	// Replicas of the pod; ignored with PerNode.
+	Replicas int
+	// PerNode marks a DaemonSet: one pod on every node of Roles.
+	PerNode bool
+	// CPU and Memory are the summed requests of one pod's containers;
+	// MemoryLimit their summed memory limits (zero when a container has none).
+	CPU, Memory, MemoryLimit resource.Quantity
+}
+
+// AddWorkload records a workload for the capacity check.
+func (t *Tree) AddWorkload(w Workload) { t.workloads = append(t.workloads, w) }
+
+// Workloads returns the recorded workloads in declaration order.
+func (t *Tree) Workloads() []Workload { return append([]Workload(nil), t.workloads...) }

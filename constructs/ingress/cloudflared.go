@@ -1,0 +1,223 @@
+package ingress
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/kube"
+)
+
+// CloudflaredImage is the pinned cloudflared image.
+const CloudflaredImage = "cloudflare/cloudflared:2026.9.3"
+
+// TunnelProps configures Tunnel.
+type TunnelProps struct {
+	// Domain the apps live under, such as "funoffshore.com". Required.
+	Domain string
+	// TunnelID is the Cloudflare Tunnel's UUID (not a secret). Required.
+	TunnelID string
+	// CredentialsSecret is the Secret holding the tunnel's credentials.json
+	// (key "credentials.json"). Default: "cloudflared-credentials".
+	CredentialsSecret string
+	// Namespace of cloudflared. Default: "cloudflared".
+	Namespace string
+	// Replicas of cloudflared. Default: 2.
+	Replicas int32
+	// Origin is the in-cluster address every route goes to: ingress-nginx.
+	Origin *Nginx
+}
+
+// Tunnel is cloudflared: a Deployment connecting the cluster to the
+// Cloudflare edge, whose ingress rules route every exposed host to
+// ingress-nginx and answer anything else with 404.
+type Tunnel struct {
+	constructs.Construct
+	info *core.Info
+
+	// Domain, Namespace after defaults.
+	Domain, Namespace string
+	// MetricsPort of cloudflared.
+	MetricsPort int32
+
+	props  TunnelProps
+	hosts  map[string]string // host -> construct path that exposed it
+	config *corev1.ConfigMap
+}
+
+// CloudflaredConfig is cloudflared's config.yaml.
+type CloudflaredConfig struct {
+	Tunnel          string        `json:"tunnel"`
+	CredentialsFile string        `json:"credentials-file"`
+	Metrics         string        `json:"metrics"`
+	NoAutoupdate    bool          `json:"no-autoupdate"`
+	Ingress         []IngressRule `json:"ingress"`
+}
+
+// IngressRule routes a hostname (or, without one, everything else) to a service.
+type IngressRule struct {
+	Hostname string `json:"hostname,omitempty"`
+	Service  string `json:"service"`
+}
+
+// NewTunnel adds cloudflared below scope.
+func NewTunnel(scope constructs.Construct, id string, props *TunnelProps) *Tunnel {
+	if props == nil {
+		props = &TunnelProps{}
+	}
+	t := &Tunnel{Domain: strings.TrimSuffix(props.Domain, "."), Namespace: props.Namespace, MetricsPort: 2000, props: *props, hosts: map[string]string{}}
+	if t.Namespace == "" {
+		t.Namespace = "cloudflared"
+	}
+	if t.props.CredentialsSecret == "" {
+		t.props.CredentialsSecret = "cloudflared-credentials"
+	}
+	if t.props.Replicas == 0 {
+		t.props.Replicas = 2
+	}
+	t.info = core.Init(t, scope, id)
+	labels := map[string]string{"app.kubernetes.io/name": "cloudflared"}
+	meta := metav1.ObjectMeta{Name: "cloudflared", Namespace: t.Namespace, Labels: labels}
+
+	kube.NewObject(t, "service-account", &corev1.ServiceAccount{ObjectMeta: meta, AutomountServiceAccountToken: ptr.To(false)})
+	t.config = &corev1.ConfigMap{ObjectMeta: meta}
+	cm := kube.NewObject(t, "config", t.config)
+	cm.BeforeRender(t.renderConfig)
+	res := requirements("20m", "48Mi", "128Mi")
+	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromString("metrics")}},
+		PeriodSeconds: 10, FailureThreshold: 3}
+	kube.NewObject(t, "deployment", &appsv1.Deployment{
+		ObjectMeta: meta,
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(t.props.Replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           "cloudflared",
+					AutomountServiceAccountToken: ptr.To(false),
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Containers: []corev1.Container{{
+						Name:          "cloudflared",
+						Image:         CloudflaredImage,
+						Args:          []string{"tunnel", "--config", "/etc/cloudflared/config/config.yaml", "run"},
+						Ports:         []corev1.ContainerPort{{Name: "metrics", ContainerPort: t.MetricsPort, Protocol: corev1.ProtocolTCP}},
+						LivenessProbe: probe, ReadinessProbe: probe,
+						Resources: res,
+						SecurityContext: &corev1.SecurityContext{
+							AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true), RunAsNonRoot: ptr.To(true),
+							Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+						},
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: "config", MountPath: "/etc/cloudflared/config", ReadOnly: true},
+							{Name: "credentials", MountPath: "/etc/cloudflared/creds", ReadOnly: true},
+						},
+					}},
+					Volumes: []corev1.Volume{
+						{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cloudflared"}}}},
+						{Name: "credentials", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: t.props.CredentialsSecret}}},
+					},
+				},
+			},
+		},
+	})
+	kube.NewObject(t, "metrics-service", &corev1.Service{
+		ObjectMeta: meta,
+		Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "metrics", Port: t.MetricsPort, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP}}},
+	})
+	tree := t.info.Tree()
+	tree.AddWorkload(core.Workload{Source: t.info.Path(), Name: "cloudflared", Replicas: int(t.props.Replicas),
+		CPU: res.Requests[corev1.ResourceCPU], Memory: res.Requests[corev1.ResourceMemory], MemoryLimit: res.Limits[corev1.ResourceMemory]})
+	tree.AddValidation(t.validate)
+	return t
+}
+
+// Info returns the construct's place in the tree.
+func (t *Tunnel) Info() *core.Info { return t.info }
+
+// ToString overrides the jsii method; it returns the construct path.
+func (t *Tunnel) ToString() *string { return core.PathString(t.info) }
+
+// Expose routes host (a name under the domain) through the tunnel to
+// ingress-nginx; source is the construct path asking for it.
+func (t *Tunnel) Expose(host, source string) {
+	if first, ok := t.hosts[host]; ok && first != source {
+		t.info.Tree().AddValidation(func() []error {
+			return []error{core.Errorf(source, "give each app its own host", "host %q is already exposed by %q", host, first)}
+		})
+		return
+	}
+	t.hosts[host] = source
+}
+
+// Hosts returns the exposed hosts, sorted.
+func (t *Tunnel) Hosts() []string {
+	out := make([]string, 0, len(t.hosts))
+	for h := range t.hosts {
+		out = append(out, h)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Config returns cloudflared's configuration: one rule per exposed host,
+// all to ingress-nginx, then a catch-all 404.
+func (t *Tunnel) Config() CloudflaredConfig {
+	cfg := CloudflaredConfig{
+		Tunnel: t.props.TunnelID, CredentialsFile: "/etc/cloudflared/creds/credentials.json",
+		Metrics: fmt.Sprintf("0.0.0.0:%d", t.MetricsPort), NoAutoupdate: true,
+	}
+	origin := ""
+	if t.props.Origin != nil {
+		origin = t.props.Origin.ServiceURL
+	}
+	for _, h := range t.Hosts() {
+		cfg.Ingress = append(cfg.Ingress, IngressRule{Hostname: h, Service: origin})
+	}
+	cfg.Ingress = append(cfg.Ingress, IngressRule{Service: "http_status:404"})
+	return cfg
+}
+
+func (t *Tunnel) renderConfig() error {
+	data, err := yaml.Marshal(t.Config())
+	if err != nil {
+		return err
+	}
+	t.config.Data = map[string]string{"config.yaml": string(data)}
+	return nil
+}
+
+func (t *Tunnel) validate() []error {
+	var errs []error
+	p := t.info.Path()
+	if msgs := validation.IsDNS1123Subdomain(t.Domain); t.Domain == "" || len(msgs) > 0 {
+		errs = append(errs, core.Errorf(p, `set TunnelProps.Domain, such as "funoffshore.com"`, "domain %q is not a DNS name", t.Domain))
+	}
+	if len(t.props.TunnelID) != 36 || strings.Count(t.props.TunnelID, "-") != 4 {
+		errs = append(errs, core.Errorf(p, "set TunnelProps.TunnelID to the tunnel's UUID (cloudflared tunnel list)", "tunnel ID %q is not a UUID", t.props.TunnelID))
+	}
+	if t.props.Origin == nil {
+		errs = append(errs, core.Errorf(p, "set TunnelProps.Origin to the ingress-nginx construct", "the tunnel has no origin"))
+	}
+	for _, h := range t.Hosts() {
+		if h != t.Domain && !strings.HasSuffix(h, "."+t.Domain) {
+			errs = append(errs, core.Errorf(t.hosts[h], fmt.Sprintf("use a host under %s, such as \"app.%s\"", t.Domain, t.Domain), "host %q is outside the domain %q", h, t.Domain))
+		} else if msgs := validation.IsDNS1123Subdomain(h); len(msgs) > 0 {
+			errs = append(errs, core.Errorf(t.hosts[h], "use lowercase letters, digits, '-' and '.'", "host %q is not a DNS name", h))
+		}
+	}
+	return errs
+}

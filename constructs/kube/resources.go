@@ -1,0 +1,75 @@
+package kube
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/funoffshore/homelab/constructs/core"
+)
+
+// podSpecOf returns the pod template of workload kinds, or nil.
+func podSpecOf(obj Typed) *corev1.PodSpec {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return &o.Spec.Template.Spec
+	case *appsv1.StatefulSet:
+		return &o.Spec.Template.Spec
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template.Spec
+	case *batchv1.Job:
+		return &o.Spec.Template.Spec
+	case *batchv1.CronJob:
+		return &o.Spec.JobTemplate.Spec.Template.Spec
+	case *corev1.Pod:
+		return &o.Spec
+	}
+	return nil
+}
+
+// containerResources checks that every container the tree renders has CPU
+// and memory requests and a memory limit: without them the scheduler
+// cannot place pods on small nodes and one pod can starve the others.
+func containerResources(t *core.Tree) []error {
+	var errs []error
+	for _, o := range t.Objects() {
+		ko, ok := o.(*Object)
+		if !ok {
+			continue
+		}
+		spec := podSpecOf(ko.typed)
+		if spec == nil {
+			continue
+		}
+		all := append(append([]corev1.Container(nil), spec.InitContainers...), spec.Containers...)
+		for _, c := range all {
+			var missing []string
+			if _, ok := c.Resources.Requests[corev1.ResourceCPU]; !ok {
+				missing = append(missing, "a CPU request")
+			}
+			if _, ok := c.Resources.Requests[corev1.ResourceMemory]; !ok {
+				missing = append(missing, "a memory request")
+			}
+			if _, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok {
+				missing = append(missing, "a memory limit")
+			}
+			if len(missing) > 0 {
+				errs = append(errs, core.Errorf(o.Info().Path(), "set resources.requests (cpu, memory) and resources.limits.memory sized for the nodes",
+					"container %q of %s lacks %s", c.Name, o.Identity(), joinAnd(missing)))
+			}
+		}
+	}
+	return errs
+}
+
+func joinAnd(s []string) string {
+	switch len(s) {
+	case 1:
+		return s[0]
+	case 2:
+		return s[0] + " and " + s[1]
+	}
+	return fmt.Sprintf("%s, %s", s[0], joinAnd(s[1:]))
+}

@@ -1,0 +1,252 @@
+package monitoring
+
+import (
+	"github.com/aws/constructs-go/constructs/v10"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/storage"
+)
+
+// StackVersion pins kube-prometheus-stack (prometheus-operator v0.93.1).
+const StackVersion = "88.5.3"
+
+// Dashboard is a grafana.com dashboard pinned by id and revision.
+type Dashboard struct {
+	// Name is the key in Grafana's provider ("talos-nodes").
+	Name string
+	// GnetID and Revision pin the dashboard on grafana.com.
+	GnetID, Revision int
+}
+
+// DefaultDashboards are the memo's dashboards that grafana.com provides;
+// the Flux one is built in Go (FluxDashboard).
+var DefaultDashboards = []Dashboard{
+	{Name: "talos-nodes", GnetID: 1860, Revision: 37},         // Node Exporter Full: the Talos nodes
+	{Name: "kubernetes-cluster", GnetID: 15757, Revision: 37}, // Kubernetes / Views / Global
+	{Name: "longhorn", GnetID: 13032, Revision: 6},            // Longhorn
+}
+
+// StackProps configures Stack.
+type StackProps struct {
+	// Namespace of the stack. Default: "monitoring".
+	Namespace string
+	// Retention of Prometheus data. Default: "7d".
+	Retention string
+	// Volume holds Prometheus' data. Required (the memo: on Longhorn).
+	Volume storage.Volume
+	// GrafanaAdminSecret holds keys "admin-user" and "admin-password".
+	// Default: "grafana-admin".
+	GrafanaAdminSecret string
+	// Dashboards from grafana.com. Default: DefaultDashboards.
+	Dashboards []Dashboard
+}
+
+// Stack is kube-prometheus-stack installed by a HelmRelease. It asks the
+// Talos nodes to serve control-plane metrics on their addresses.
+type Stack struct {
+	constructs.Construct
+	info *core.Info
+
+	// Release is the HelmRelease; Namespace after defaults.
+	Release   *flux.HelmRelease
+	Namespace string
+}
+
+func req(cpu, mem, limit string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(limit)},
+	}
+}
+
+// stackValues are the chart values this construct sets.
+type stackValues struct {
+	PrometheusOperator struct {
+		Resources corev1.ResourceRequirements `json:"resources"`
+	} `json:"prometheusOperator"`
+	Prometheus struct {
+		PrometheusSpec struct {
+			Retention                               string                      `json:"retention"`
+			Resources                               corev1.ResourceRequirements `json:"resources"`
+			ServiceMonitorSelectorNilUsesHelmValues bool                        `json:"serviceMonitorSelectorNilUsesHelmValues"`
+			PodMonitorSelectorNilUsesHelmValues     bool                        `json:"podMonitorSelectorNilUsesHelmValues"`
+			RuleSelectorNilUsesHelmValues           bool                        `json:"ruleSelectorNilUsesHelmValues"`
+			StorageSpec                             struct {
+				VolumeClaimTemplate struct {
+					Spec corev1.PersistentVolumeClaimSpec `json:"spec"`
+				} `json:"volumeClaimTemplate"`
+			} `json:"storageSpec"`
+		} `json:"prometheusSpec"`
+	} `json:"prometheus"`
+	Alertmanager struct {
+		AlertmanagerSpec struct {
+			Resources corev1.ResourceRequirements `json:"resources"`
+		} `json:"alertmanagerSpec"`
+	} `json:"alertmanager"`
+	Grafana struct {
+		Admin struct {
+			ExistingSecret string `json:"existingSecret"`
+			UserKey        string `json:"userKey"`
+			PasswordKey    string `json:"passwordKey"`
+		} `json:"admin"`
+		Resources          corev1.ResourceRequirements               `json:"resources"`
+		DashboardProviders map[string]dashboardProviders             `json:"dashboardProviders"`
+		Dashboards         map[string]map[string]grafanaNetDashboard `json:"dashboards"`
+		Sidecar            struct {
+			Dashboards struct {
+				Enabled         bool   `json:"enabled"`
+				Label           string `json:"label"`
+				LabelValue      string `json:"labelValue"`
+				SearchNamespace string `json:"searchNamespace"`
+			} `json:"dashboards"`
+		} `json:"sidecar"`
+	} `json:"grafana"`
+	KubeStateMetrics struct {
+		Resources corev1.ResourceRequirements `json:"resources"`
+		RBAC      struct {
+			ExtraRules []rbacv1.PolicyRule `json:"extraRules"`
+		} `json:"rbac"`
+		CustomResourceState struct {
+			Enabled bool      `json:"enabled"`
+			Config  ksmConfig `json:"config"`
+		} `json:"customResourceState"`
+	} `json:"kube-state-metrics"`
+	NodeExporter struct {
+		Resources corev1.ResourceRequirements `json:"resources"`
+	} `json:"prometheus-node-exporter"`
+	KubeEtcd struct {
+		Service struct {
+			Port       int `json:"port"`
+			TargetPort int `json:"targetPort"`
+		} `json:"service"`
+	} `json:"kubeEtcd"`
+	KubeProxy struct {
+		Enabled bool `json:"enabled"`
+	} `json:"kubeProxy"`
+}
+
+type dashboardProviders struct {
+	APIVersion int                 `json:"apiVersion"`
+	Providers  []dashboardProvider `json:"providers"`
+}
+
+type dashboardProvider struct {
+	Name            string            `json:"name"`
+	OrgID           int               `json:"orgId"`
+	Folder          string            `json:"folder"`
+	Type            string            `json:"type"`
+	DisableDeletion bool              `json:"disableDeletion"`
+	Editable        bool              `json:"editable"`
+	Options         map[string]string `json:"options"`
+}
+
+type grafanaNetDashboard struct {
+	GnetID     int    `json:"gnetId"`
+	Revision   int    `json:"revision"`
+	Datasource string `json:"datasource"`
+}
+
+// NewStack adds kube-prometheus-stack below scope.
+func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, props *StackProps) *Stack {
+	if props == nil {
+		props = &StackProps{}
+	}
+	s := &Stack{Namespace: props.Namespace}
+	if s.Namespace == "" {
+		s.Namespace = "monitoring"
+	}
+	retention := props.Retention
+	if retention == "" {
+		retention = "7d"
+	}
+	secret := props.GrafanaAdminSecret
+	if secret == "" {
+		secret = "grafana-admin"
+	}
+	dashboards := props.Dashboards
+	if dashboards == nil {
+		dashboards = DefaultDashboards
+	}
+	s.info = core.Init(s, scope, id)
+
+	var v stackValues
+	v.PrometheusOperator.Resources = req("50m", "96Mi", "192Mi")
+	ps := &v.Prometheus.PrometheusSpec
+	ps.Retention = retention
+	ps.Resources = req("200m", "768Mi", "1536Mi")
+	// Pick up every ServiceMonitor, PodMonitor and PrometheusRule, not only
+	// those labelled for this release.
+	ps.ServiceMonitorSelectorNilUsesHelmValues, ps.PodMonitorSelectorNilUsesHelmValues, ps.RuleSelectorNilUsesHelmValues = false, false, false
+	claim := corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}}
+	if props.Volume.Class != nil {
+		claim.StorageClassName = &props.Volume.Class.Name
+	}
+	if q, err := resource.ParseQuantity(props.Volume.Size); err == nil {
+		claim.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: q}
+	}
+	ps.StorageSpec.VolumeClaimTemplate.Spec = claim
+	v.Alertmanager.AlertmanagerSpec.Resources = req("10m", "32Mi", "64Mi")
+	g := &v.Grafana
+	g.Admin.ExistingSecret, g.Admin.UserKey, g.Admin.PasswordKey = secret, "admin-user", "admin-password"
+	g.Resources = req("50m", "128Mi", "256Mi")
+	g.DashboardProviders = map[string]dashboardProviders{"dashboardproviders.yaml": {APIVersion: 1, Providers: []dashboardProvider{{
+		Name: "homelab", OrgID: 1, Folder: "Homelab", Type: "file", DisableDeletion: true, Editable: false,
+		Options: map[string]string{"path": "/var/lib/grafana/dashboards/homelab"},
+	}}}}
+	g.Dashboards = map[string]map[string]grafanaNetDashboard{"homelab": {}}
+	for _, d := range dashboards {
+		g.Dashboards["homelab"][d.Name] = grafanaNetDashboard{GnetID: d.GnetID, Revision: d.Revision, Datasource: "Prometheus"}
+	}
+	g.Sidecar.Dashboards.Enabled, g.Sidecar.Dashboards.Label, g.Sidecar.Dashboards.LabelValue = true, DashboardLabel, "1"
+	g.Sidecar.Dashboards.SearchNamespace = "ALL"
+	v.KubeStateMetrics.Resources = req("10m", "64Mi", "128Mi")
+	v.KubeStateMetrics.RBAC.ExtraRules, v.KubeStateMetrics.CustomResourceState.Config = fluxStateMetrics()
+	v.KubeStateMetrics.CustomResourceState.Enabled = true
+	v.NodeExporter.Resources = req("10m", "24Mi", "48Mi")
+	// Talos serves etcd metrics on 2381 once the nodes are told to (the
+	// ControlPlaneMetrics need below); kube-proxy's stay on localhost.
+	v.KubeEtcd.Service.Port, v.KubeEtcd.Service.TargetPort = 2381, 2381
+	v.KubeProxy.Enabled = false
+
+	s.Release = flux.NewHelmRelease(s, "release", &flux.HelmReleaseProps{
+		Name: "kube-prometheus-stack", Namespace: s.Namespace, Repository: repo, Chart: "kube-prometheus-stack",
+		Version: StackVersion, Values: v, CRDGroups: []string{"monitoring.coreos.com"}, Timeout: 0,
+	})
+	t := s.info.Tree()
+	t.AddNodeNeed(core.NodeNeed{Source: s.info.Path(), Roles: core.ControlPlanes, ControlPlaneMetrics: true})
+	for _, w := range []struct {
+		name    string
+		r       corev1.ResourceRequirements
+		perNode bool
+	}{
+		{"prometheus-operator", v.PrometheusOperator.Resources, false},
+		{"prometheus", ps.Resources, false},
+		{"alertmanager", v.Alertmanager.AlertmanagerSpec.Resources, false},
+		{"grafana", g.Resources, false},
+		{"kube-state-metrics", v.KubeStateMetrics.Resources, false},
+		{"node-exporter", v.NodeExporter.Resources, true},
+	} {
+		t.AddWorkload(core.Workload{Source: s.info.Path(), Name: w.name, Replicas: 1, PerNode: w.perNode,
+			CPU: w.r.Requests[corev1.ResourceCPU], Memory: w.r.Requests[corev1.ResourceMemory], MemoryLimit: w.r.Limits[corev1.ResourceMemory]})
+	}
+	t.AddValidation(func() []error {
+		if props.Volume.Class == nil {
+			return []error{core.Errorf(s.info.Path(), "set StackProps.Volume to a volume on the longhorn class", "Prometheus has no volume")}
+		}
+		return nil
+	})
+	return s
+}
+
+// Info returns the construct's place in the tree.
+func (s *Stack) Info() *core.Info { return s.info }
+
+// ToString overrides the jsii method; it returns the construct path.
+func (s *Stack) ToString() *string { return core.PathString(s.info) }
+
+// DashboardLabel marks ConfigMaps Grafana's sidecar loads as dashboards.
+const DashboardLabel = "grafana_dashboard"

@@ -1,0 +1,150 @@
+package storage
+
+import (
+	"github.com/aws/constructs-go/constructs/v10"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/kube"
+)
+
+// LonghornVersion is the pinned Longhorn chart.
+const LonghornVersion = "1.12.1"
+
+// LonghornProps configures Longhorn.
+type LonghornProps struct {
+	// Namespace of Longhorn. Default: "longhorn-system".
+	Namespace string
+	// Replicas of each volume. Default: 2.
+	Replicas int
+	// BackupTarget is where backups go, such as
+	// "nfs://192.168.1.20:/volume1/longhorn-backups". Empty for none.
+	BackupTarget string
+	// UserVolumeMinSize is the minimum size of the Talos user volume that
+	// holds Longhorn's data. Default: "10GiB".
+	UserVolumeMinSize string
+}
+
+// Longhorn is Longhorn installed by a HelmRelease, with its StorageClass
+// (created by the chart) and what it needs from the nodes: the iscsi-tools
+// and util-linux-tools extensions, a Talos user volume for its data and
+// that volume mounted into the kubelet.
+type Longhorn struct {
+	constructs.Construct
+	info *core.Info
+
+	// Release is the HelmRelease; Class the "longhorn" StorageClass.
+	Release *flux.HelmRelease
+	Class   *StorageClass
+	// Namespace and DataPath after defaults.
+	Namespace, DataPath string
+}
+
+// longhornValues are the chart values this construct sets.
+type longhornValues struct {
+	Persistence struct {
+		DefaultClass             bool   `json:"defaultClass"`
+		DefaultClassReplicaCount int    `json:"defaultClassReplicaCount"`
+		ReclaimPolicy            string `json:"reclaimPolicy"`
+	} `json:"persistence"`
+	DefaultSettings struct {
+		DefaultDataPath     string `json:"defaultDataPath"`
+		DefaultReplicaCount int    `json:"defaultReplicaCount"`
+	} `json:"defaultSettings"`
+	DefaultBackupStore *struct {
+		BackupTarget string `json:"backupTarget"`
+	} `json:"defaultBackupStore,omitempty"`
+	CSI struct {
+		AttacherReplicaCount    int `json:"attacherReplicaCount"`
+		ProvisionerReplicaCount int `json:"provisionerReplicaCount"`
+		ResizerReplicaCount     int `json:"resizerReplicaCount"`
+		SnapshotterReplicaCount int `json:"snapshotterReplicaCount"`
+	} `json:"csi"`
+	LonghornUI struct {
+		Replicas int `json:"replicas"`
+	} `json:"longhornUI"`
+}
+
+// NewLonghorn adds Longhorn below scope (a chart applied by a Kustomization
+// that waits for it). repo is the Longhorn chart repository.
+func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepository, props *LonghornProps) *Longhorn {
+	if props == nil {
+		props = &LonghornProps{}
+	}
+	l := &Longhorn{Namespace: props.Namespace, DataPath: "/var/mnt/longhorn"}
+	if l.Namespace == "" {
+		l.Namespace = "longhorn-system"
+	}
+	replicas := props.Replicas
+	if replicas == 0 {
+		replicas = 2
+	}
+	minSize := props.UserVolumeMinSize
+	if minSize == "" {
+		minSize = "10GiB"
+	}
+	l.info = core.Init(l, scope, id)
+
+	var v longhornValues
+	v.Persistence.DefaultClass = false
+	v.Persistence.DefaultClassReplicaCount = replicas
+	v.Persistence.ReclaimPolicy = string(corev1.PersistentVolumeReclaimDelete)
+	v.DefaultSettings.DefaultDataPath = l.DataPath
+	v.DefaultSettings.DefaultReplicaCount = replicas
+	if props.BackupTarget != "" {
+		v.DefaultBackupStore = &struct {
+			BackupTarget string `json:"backupTarget"`
+		}{props.BackupTarget}
+	}
+	// One of each CSI sidecar and UI pod: an N100 homelab has no spare RAM.
+	v.CSI.AttacherReplicaCount, v.CSI.ProvisionerReplicaCount, v.CSI.ResizerReplicaCount, v.CSI.SnapshotterReplicaCount = 1, 1, 1, 1
+	v.LonghornUI.Replicas = 1
+
+	l.Release = flux.NewHelmRelease(l, "release", &flux.HelmReleaseProps{
+		Name: "longhorn", Namespace: l.Namespace, Repository: repo, Chart: "longhorn", Version: LonghornVersion,
+		Values: v, CRDGroups: []string{"longhorn.io"},
+	})
+	l.Class = NewStorageClass(l, "storage-class", &StorageClassProps{
+		Name: "longhorn", Provisioner: "driver.longhorn.io", ReclaimPolicy: corev1.PersistentVolumeReclaimDelete, ManagedBy: l.Release,
+	})
+
+	t := l.info.Tree()
+	t.AddNodeNeed(core.NodeNeed{
+		Source:        l.info.Path(),
+		Roles:         core.AllNodes,
+		Extensions:    []string{"siderolabs/iscsi-tools", "siderolabs/util-linux-tools"},
+		UserVolumes:   []core.UserVolume{{Name: "longhorn", MinSize: minSize}},
+		KubeletMounts: []core.Mount{{Source: l.DataPath, Destination: l.DataPath, Options: []string{"bind", "rshared", "rw"}}},
+	})
+	// The chart sets no resource requests for its pods and offers no value
+	// to set them; these are the measured footprints Longhorn documents for
+	// small clusters, declared so the capacity check counts them.
+	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-manager+instance-manager", Roles: core.AllNodes, PerNode: true,
+		CPU: resource.MustParse("250m"), Memory: resource.MustParse("384Mi")})
+	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-csi+ui+driver", Replicas: 1,
+		CPU: resource.MustParse("100m"), Memory: resource.MustParse("256Mi")})
+	return l
+}
+
+// Info returns the construct's place in the tree.
+func (l *Longhorn) Info() *core.Info { return l.info }
+
+// ToString overrides the jsii method; it returns the construct path.
+func (l *Longhorn) ToString() *string { return core.PathString(l.info) }
+
+// RecurringBackup is a Longhorn RecurringJob that backs up every volume of
+// the "default" group to the backup target.
+func (l *Longhorn) RecurringBackup(scope constructs.Construct, id, cron string, retain int) *kube.Object {
+	return kube.NewObject(scope, id, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "longhorn.io/v1beta2",
+		"kind":       "RecurringJob",
+		"metadata":   map[string]any{"name": id, "namespace": l.Namespace},
+		"spec": map[string]any{
+			"cron": cron, "task": "backup", "retain": int64(retain), "concurrency": int64(1),
+			"groups": []any{"default"}, "labels": map[string]any{},
+		},
+	}})
+}

@@ -1,0 +1,168 @@
+package storage
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/kube"
+)
+
+// StorageClassProps configures a StorageClass.
+type StorageClassProps struct {
+	// Name of the class. Default: the construct id.
+	Name string
+	// Provisioner of the class. Required.
+	Provisioner string
+	// ReclaimPolicy of its volumes. Default: Delete.
+	ReclaimPolicy corev1.PersistentVolumeReclaimPolicy
+	// Default marks the cluster's default class; exactly one class is.
+	Default bool
+	// Parameters for the provisioner.
+	Parameters map[string]string
+	// ManagedBy is the HelmRelease whose chart creates the class from its
+	// values; then no object is rendered and the construct only stands for
+	// the class.
+	ManagedBy *flux.HelmRelease
+}
+
+// StorageClass is a Kubernetes StorageClass.
+type StorageClass struct {
+	constructs.Construct
+	info *core.Info
+
+	// Props after defaults.
+	Name, Provisioner string
+	ReclaimPolicy     corev1.PersistentVolumeReclaimPolicy
+	Default           bool
+	// Object is the rendered StorageClass, nil when ManagedBy is set.
+	Object *kube.Object
+}
+
+type classRegistry struct{ classes []*StorageClass }
+
+func classesOf(t *core.Tree) *classRegistry {
+	return t.Shared("storage/classes", func() any { return &classRegistry{} }).(*classRegistry)
+}
+
+// NewStorageClass adds a StorageClass below scope.
+func NewStorageClass(scope constructs.Construct, id string, props *StorageClassProps) *StorageClass {
+	if props == nil {
+		props = &StorageClassProps{}
+	}
+	c := &StorageClass{Name: props.Name, Provisioner: props.Provisioner, ReclaimPolicy: props.ReclaimPolicy, Default: props.Default}
+	if c.Name == "" {
+		c.Name = id
+	}
+	if c.ReclaimPolicy == "" {
+		c.ReclaimPolicy = corev1.PersistentVolumeReclaimDelete
+	}
+	c.info = core.Init(c, scope, id)
+	if props.ManagedBy == nil {
+		sc := &storagev1.StorageClass{
+			ObjectMeta:           metav1.ObjectMeta{Name: c.Name},
+			Provisioner:          c.Provisioner,
+			ReclaimPolicy:        ptr.To(c.ReclaimPolicy),
+			Parameters:           props.Parameters,
+			AllowVolumeExpansion: ptr.To(true),
+			VolumeBindingMode:    ptr.To(storagev1.VolumeBindingImmediate),
+		}
+		if c.Default {
+			sc.Annotations = map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}
+		}
+		c.Object = kube.NewObject(c, "class", sc)
+	}
+	t := c.info.Tree()
+	classesOf(t).classes = append(classesOf(t).classes, c)
+	t.AddCheck("storage/default-class", func() []error { return oneDefault(t) })
+	t.AddValidation(func() []error {
+		if c.Provisioner == "" {
+			return []error{core.Errorf(c.info.Path(), "set StorageClassProps.Provisioner", "storage class %q has no provisioner", c.Name)}
+		}
+		return nil
+	})
+	return c
+}
+
+// Info returns the construct's place in the tree.
+func (c *StorageClass) Info() *core.Info { return c.info }
+
+// ToString overrides the jsii method; it returns the construct path.
+func (c *StorageClass) ToString() *string { return core.PathString(c.info) }
+
+func oneDefault(t *core.Tree) []error {
+	var defaults []string
+	for _, c := range classesOf(t).classes {
+		if c.Default {
+			defaults = append(defaults, c.info.Path())
+		}
+	}
+	sort.Strings(defaults)
+	switch {
+	case len(defaults) > 1:
+		return []error{core.Errorf(defaults[1], fmt.Sprintf("keep Default on one class only (%s)", strings.Join(defaults, ", ")),
+			"%d storage classes are marked default", len(defaults))}
+	case len(defaults) == 0 && len(classesOf(t).classes) > 0:
+		return []error{core.Errorf(classesOf(t).classes[0].info.Path(), "mark one class Default",
+			"no storage class is the default, so claims without a class stay pending")}
+	}
+	return nil
+}
+
+// Volume is a persistent volume claim on a storage class construct.
+type Volume struct {
+	// Class the volume is provisioned by. Required.
+	Class *StorageClass
+	// Size of the volume ("10Gi"). Required.
+	Size string
+	// AccessMode of the volume. Default: ReadWriteOnce.
+	AccessMode corev1.PersistentVolumeAccessMode
+}
+
+// NewClaim adds a PersistentVolumeClaim for v below scope and registers the
+// checks that its class belongs to this homelab and its size parses.
+func NewClaim(scope constructs.Construct, id, name, namespace string, v Volume) *kube.Object {
+	mode := v.AccessMode
+	if mode == "" {
+		mode = corev1.ReadWriteOnce
+	}
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{mode},
+		},
+	}
+	if q, err := resource.ParseQuantity(v.Size); err == nil {
+		pvc.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: q}
+	}
+	if v.Class != nil {
+		pvc.Spec.StorageClassName = ptr.To(v.Class.Name)
+	}
+	o := kube.NewObject(scope, id, pvc)
+	o.Info().Tree().AddValidation(func() []error { return v.validate(o.Info()) })
+	return o
+}
+
+func (v Volume) validate(at *core.Info) []error {
+	var errs []error
+	p := at.Path()
+	switch {
+	case v.Class == nil:
+		errs = append(errs, core.Errorf(p, "set Volume.Class to a StorageClass construct (longhorn for databases, nfs-storage for shared data)", "the volume has no storage class"))
+	case v.Class.info.Tree() != at.Tree():
+		errs = append(errs, core.Errorf(p, "use a StorageClass of this homelab", "storage class %q is not in this homelab", v.Class.Name))
+	}
+	if _, err := resource.ParseQuantity(v.Size); err != nil {
+		errs = append(errs, core.Errorf(p, `use a size such as "10Gi"`, "volume size %q is not a quantity", v.Size))
+	}
+	return errs
+}
