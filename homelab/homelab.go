@@ -14,6 +14,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/monitoring"
 	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/secret"
 	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/constructs/talos"
 )
@@ -48,6 +49,9 @@ type Props struct {
 	Machines *Machines
 	// Platform holds the platform's values. Default: DefaultPlatform().
 	Platform *Platform
+	// Secrets supplies the encrypted Secrets (the store under secrets/,
+	// read by the CLI). Default: none, so every Secret is pending.
+	Secrets secret.Source
 }
 
 // Machines describes the hypervisor and OS layers.
@@ -151,7 +155,11 @@ type Homelab struct {
 	Tunnel     *ingress.Tunnel
 	Monitoring *monitoring.Stack
 
-	app constructs.Construct
+	// Secrets are the Secrets the homelab declares; values in the store.
+	Secrets []*secret.Secret
+
+	app                           constructs.Construct
+	ingressChart, monitoringChart *kube.Chart
 }
 
 // New builds the homelab below scope (usually a core.App).
@@ -196,6 +204,7 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 	})
 
 	h.platform(p.Platform)
+	h.secrets(p.Secrets)
 	h.PlatformConfigKustomization = flux.NewKustomization(ks, "platform-config", &flux.KustomizationProps{
 		Chart: h.PlatformConfig, DependsOn: []*flux.Kustomization{h.PlatformKustomization},
 	})

@@ -228,6 +228,13 @@ func init() {
 			want: `talos: workloads request 9056Mi of memory but the 2 workers have 7424Mi allocatable (VM RAM - 384Mi Talos reserve each); add a worker, give the worker VMs more RAM or lower the requests`,
 		},
 		{
+			name: "a missing secret reference",
+			props: func(p *homelab.Props) {
+				p.Apps = append(p.Apps, apps.AppProps{Name: "paperless", Image: "ghcr.io/paperless-ngx/paperless-ngx:2.14.7", Port: 8000, EnvFromSecrets: []string{"paperless-db"}})
+			},
+			want: `apps/paperless: secret apps/paperless-db is referenced but no construct declares it; declare it with secret.New in namespace "apps"`,
+		},
+		{
 			name: "a custom resource ordered before its CRD",
 			tree: func(_ *core.App, h *homelab.Homelab) {
 				h.Longhorn.RecurringBackup(h.Platform, "snapshot-hourly", "0 * * * *", 24)

@@ -10,6 +10,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/monitoring"
+	"github.com/funoffshore/homelab/constructs/secret"
 	"github.com/funoffshore/homelab/constructs/security"
 	"github.com/funoffshore/homelab/constructs/storage"
 
@@ -61,10 +62,12 @@ func (h *Homelab) platform(p *Platform) {
 	h.NFS = storage.NewNFS(storageChart, "nfs", nfsRepo, &storage.NFSProps{Server: p.NFSServer, Path: p.NFSPath})
 
 	ingressChart := kube.NewChart(h.Platform, "ingress", &kube.ChartProps{Dir: "kubernetes/platform/ingress"})
+	h.ingressChart = ingressChart
 	h.Nginx = ingress.NewNginx(ingressChart, "ingress-nginx", nginxRepo, nil)
 	h.Tunnel = ingress.NewTunnel(ingressChart, "cloudflared", &ingress.TunnelProps{Domain: p.Domain, TunnelID: p.TunnelID, Origin: h.Nginx})
 
 	monChart := kube.NewChart(h.Platform, "monitoring", &kube.ChartProps{Dir: "kubernetes/platform/monitoring"})
+	h.monitoringChart = monChart
 	h.Monitoring = monitoring.NewStack(monChart, "kube-prometheus-stack", promRepo, &monitoring.StackProps{
 		Retention: p.PrometheusRetention,
 		Volume:    storage.Volume{Class: h.Longhorn.Class, Size: p.PrometheusVolume},
@@ -182,4 +185,22 @@ func (h *Homelab) wireApps(list []apps.AppProps, domain string) []apps.AppProps 
 		}
 	}
 	return out
+}
+
+// secrets declares every Secret the platform needs; their values come
+// encrypted from src (`homelab secrets set NAMESPACE/NAME KEY`).
+func (h *Homelab) secrets(src secret.Source) {
+	h.Secrets = append(h.Secrets,
+		secret.New(h.ingressChart, "cloudflared-credentials", &secret.Props{
+			Namespace: h.Tunnel.Namespace, Name: h.Tunnel.CredentialsSecret(), Keys: []string{"credentials.json"}, Source: src,
+		}),
+		secret.New(h.monitoringChart, "grafana-admin", &secret.Props{
+			Namespace: h.Monitoring.Namespace, Name: h.Monitoring.AdminSecret, Keys: []string{"admin-user", "admin-password"}, Source: src,
+		}),
+		// The Flux Git credentials: applied by the deployer before Flux
+		// can read the repository, so never rendered into it.
+		secret.New(h.Flux, "flux-git-credentials", &secret.Props{
+			Namespace: "flux-system", Name: "flux-system", Keys: []string{"identity", "identity.pub", "known_hosts"}, Source: src, Bootstrap: true,
+		}),
+	)
 }

@@ -105,6 +105,21 @@ func Render(tree *core.Tree) (Files, error) {
 			}
 			resources = append(resources, file)
 		}
+		for _, f := range tree.ChartFiles() {
+			c := f.Owner.Chart()
+			if c == nil || c.Dir() != dir {
+				continue
+			}
+			data, ok := f.Content()
+			if !ok {
+				continue
+			}
+			out := append([]byte(header("construct "+f.Owner.Path())), data...)
+			if err := add(path.Join(dir, f.Name), out, f.Owner.Path()); err != nil {
+				return nil, err
+			}
+			resources = append(resources, f.Name)
+		}
 		sort.Strings(resources)
 		for _, sub := range tree.Listed(dir) {
 			rel := strings.TrimPrefix(sub.Dir(), dir+"/")

@@ -150,6 +150,9 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 			p.Tunnel.Expose(p.Host, a.info.Path())
 		}
 	}
+	for _, sec := range p.EnvFromSecrets {
+		a.info.Tree().ReferSecret(core.SecretRef{Namespace: p.Namespace, Name: sec, Source: a.info.Path()})
+	}
 	c := dep.Spec.Template.Spec.Containers[0]
 	a.info.Tree().AddWorkload(core.Workload{Source: a.info.Path(), Name: p.Name, Replicas: int(p.Replicas),
 		CPU: c.Resources.Requests[corev1.ResourceCPU], Memory: c.Resources.Requests[corev1.ResourceMemory], MemoryLimit: c.Resources.Limits[corev1.ResourceMemory]})

@@ -19,6 +19,9 @@ type Tree struct {
 	needs       []NodeNeed
 	workloads   []Workload
 	shared      map[string]any
+	secretDecls []SecretDecl
+	secretRefs  []SecretRef
+	chartFiles  []ChartFile
 }
 
 // Object is a Kubernetes object in the tree, rendered by synth into the

@@ -138,7 +138,39 @@ func (k *Kustomization) renderDependsOn() error {
 		deps = nil
 	}
 	k.Spec.Spec.DependsOn = deps
+	k.Spec.Spec.Decryption = nil
+	if k.needsDecryption() {
+		k.Spec.Spec.Decryption = &kustomizev1.Decryption{Provider: DecryptionProvider, SecretRef: &meta.LocalObjectReference{Name: DecryptionSecret}}
+	}
 	return nil
+}
+
+// DecryptionProvider and DecryptionSecret are how Flux decrypts the
+// SOPS-encrypted Secrets: the age identity in the Secret "sops-age" in
+// flux-system, which the deployer creates.
+const (
+	DecryptionProvider = "sops"
+	DecryptionSecret   = "sops-age"
+)
+
+// needsDecryption reports whether k applies an encrypted chart file.
+func (k *Kustomization) needsDecryption() bool {
+	tree := k.Info().Tree()
+	for _, f := range tree.ChartFiles() {
+		c := f.Owner.Chart()
+		if !f.NeedsDecryption || c == nil {
+			continue
+		}
+		if _, ok := f.Content(); !ok {
+			continue
+		}
+		for _, r := range tree.RootsOf(c.Dir()) {
+			if r == k.Info().Path() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (k *Kustomization) validate() []error {

@@ -142,8 +142,12 @@ func NewTunnel(scope constructs.Construct, id string, props *TunnelProps) *Tunne
 	tree.AddWorkload(core.Workload{Source: t.info.Path(), Name: "cloudflared", Replicas: int(t.props.Replicas),
 		CPU: res.Requests[corev1.ResourceCPU], Memory: res.Requests[corev1.ResourceMemory], MemoryLimit: res.Limits[corev1.ResourceMemory]})
 	tree.AddValidation(t.validate)
+	tree.ReferSecret(core.SecretRef{Namespace: t.Namespace, Name: t.props.CredentialsSecret, Key: "credentials.json", Source: t.info.Path()})
 	return t
 }
+
+// CredentialsSecret is the Secret holding the tunnel's credentials.json.
+func (t *Tunnel) CredentialsSecret() string { return t.props.CredentialsSecret }
 
 // Info returns the construct's place in the tree.
 func (t *Tunnel) Info() *core.Info { return t.info }

@@ -51,9 +51,10 @@ type Stack struct {
 	constructs.Construct
 	info *core.Info
 
-	// Release is the HelmRelease; Namespace after defaults.
-	Release   *flux.HelmRelease
-	Namespace string
+	// Release is the HelmRelease; Namespace and AdminSecret (Grafana's
+	// admin credentials) after defaults.
+	Release                *flux.HelmRelease
+	Namespace, AdminSecret string
 }
 
 func req(cpu, mem, limit string) corev1.ResourceRequirements {
@@ -217,6 +218,10 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 		Version: StackVersion, Values: v, CRDGroups: []string{"monitoring.coreos.com"}, Timeout: 0,
 	})
 	t := s.info.Tree()
+	for _, k := range []string{g.Admin.UserKey, g.Admin.PasswordKey} {
+		t.ReferSecret(core.SecretRef{Namespace: s.Namespace, Name: secret, Key: k, Source: s.info.Path()})
+	}
+	s.AdminSecret = secret
 	t.AddNodeNeed(core.NodeNeed{Source: s.info.Path(), Roles: core.ControlPlanes, ControlPlaneMetrics: true})
 	for _, w := range []struct {
 		name    string

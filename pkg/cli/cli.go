@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/secrets"
 	"github.com/funoffshore/homelab/pkg/validate"
 	"github.com/funoffshore/homelab/synth"
 )
@@ -36,9 +39,17 @@ const (
 // the Funoffshore homelab; tests and other homelabs pass their own.
 type Builder func() (*core.App, error)
 
-// DefaultBuilder builds the Funoffshore homelab with its default values.
+// SecretsDir is the encrypted secret store the default builder reads.
+var SecretsDir = "secrets"
+
+// DefaultBuilder builds the Funoffshore homelab with its default values and
+// the encrypted Secrets of the store in SecretsDir.
 func DefaultBuilder() (*core.App, error) {
-	app, _ := homelab.NewApp(nil)
+	src, err := secrets.Store{Dir: SecretsDir}.Source()
+	if err != nil {
+		return nil, err
+	}
+	app, _ := homelab.NewApp(&homelab.Props{Secrets: src})
 	return app, nil
 }
 
@@ -54,7 +65,13 @@ type usageError struct{ error }
 
 // Run runs the command line against the tree build returns.
 func Run(build Builder, args []string, stdout, stderr io.Writer) int {
+	return RunIO(build, args, os.Stdin, stdout, stderr)
+}
+
+// RunIO is Run with standard input.
+func RunIO(build Builder, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := NewCommand(build)
+	root.SetIn(stdin)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -86,7 +103,7 @@ func NewCommand(build Builder) *cobra.Command {
 renders it into cluster/ (Talos and Kubernetes YAML reconciled by Flux from Git).`,
 		Args: cobra.NoArgs,
 	}
-	root.AddCommand(synthCommand(build), validateCommand(build), versionCommand())
+	root.AddCommand(synthCommand(build), validateCommand(build), secretsCommand(), versionCommand())
 	return root
 }
 
@@ -190,6 +207,12 @@ dry-run, so the API server checks each object against its schema.`,
 			for _, r := range app.Tree().FileRenderers() {
 				if c, ok := r.(*talos.Cluster); ok {
 					fmt.Fprintf(w, "capacity:\n%s", c.Capacity())
+				}
+			}
+			for _, d := range app.Tree().Secrets() {
+				if d.Pending {
+					fmt.Fprintf(w, "pending secret: %s/%s (keys %s) is not in the store: homelab secrets set %s/%s KEY < value\n",
+						d.Namespace, d.Name, strings.Join(d.Keys, ", "), d.Namespace, d.Name)
 				}
 			}
 			if len(errs) > 0 {

@@ -58,12 +58,23 @@ type ReplayOptions struct {
 	// ClusterCRDs are CRDs the cluster has before Flux runs (Talos installs
 	// talos.dev ServiceAccounts when Kubernetes Talos API access is on).
 	ClusterCRDs []*apiextensionsv1.CustomResourceDefinition
+	// Decrypt decrypts a SOPS-encrypted file in memory, as Flux's
+	// kustomize-controller does with the sops-age key; without it,
+	// encrypted Secrets reach the API server as they are (and fail).
+	Decrypt func(encrypted []byte) ([]byte, error)
 }
 
 // ReplayWith is Replay with options.
 func ReplayWith(ctx context.Context, c client.Client, files map[string][]byte, repoDir string, opts ReplayOptions) ([]Step, error) {
 	fs := filesys.MakeFsInMemory()
 	for p, data := range files {
+		if opts.Decrypt != nil && bytes.Contains(data, []byte("\nsops:")) {
+			plain, err := opts.Decrypt(data)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
+			data = plain
+		}
 		if err := fs.WriteFile("/"+repoDir+"/"+p, data); err != nil {
 			return nil, err
 		}

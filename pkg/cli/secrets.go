@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/funoffshore/homelab/constructs/talos"
+	"github.com/funoffshore/homelab/pkg/secrets"
+)
+
+type secretsFlags struct {
+	identity, store, sopsConfig, talosSecrets string
+}
+
+func (f *secretsFlags) identityPath() (string, error) {
+	if f.identity != "" {
+		return f.identity, nil
+	}
+	return secrets.DefaultIdentityPath()
+}
+
+func secretsCommand() *cobra.Command {
+	f := &secretsFlags{}
+	cmd := &cobra.Command{
+		Use:   "secrets",
+		Short: "Manage the SOPS/age-encrypted secrets (init, set, get)",
+		Long: `Secrets live encrypted in Git: Kubernetes Secrets under secrets/<namespace>/<name>.sops.yaml
+(only their data encrypted, so names and keys stay reviewable) and the Talos secrets bundle
+at cluster/talos/talsecret.sops.yaml. The age identity that decrypts them stays outside the
+repository. synth copies the encrypted files as they are; Flux decrypts them in the cluster.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.PersistentFlags().StringVar(&f.identity, "identity", "", "age identity file (default $HOMELAB_AGE_KEY_FILE or <user config dir>/homelab/age.key)")
+	cmd.PersistentFlags().StringVar(&f.store, "store", "secrets", "directory of the encrypted Secret store")
+	cmd.PersistentFlags().StringVar(&f.sopsConfig, "sops-config", ".sops.yaml", "SOPS creation rules holding the age recipients")
+	cmd.PersistentFlags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
+	cmd.AddCommand(secretsInitCommand(f), secretsSetCommand(f), secretsGetCommand(f))
+	return cmd
+}
+
+func secretsInitCommand(f *secretsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Create the age identity, .sops.yaml and the encrypted Talos secrets bundle (each only if missing)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w := cmd.OutOrStdout()
+			path, err := f.identityPath()
+			if err != nil {
+				return err
+			}
+			var recipient string
+			if id, err := secrets.LoadIdentity(path); err == nil {
+				recipient = id.Recipient
+				fmt.Fprintf(w, "age identity: %s (exists; public key %s)\n", path, recipient)
+			} else if _, statErr := os.Stat(path); errors.Is(statErr, fs.ErrNotExist) {
+				if recipient, err = secrets.GenerateIdentity(path); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "age identity: %s (created, mode 0600; public key %s)\n", path, recipient)
+				fmt.Fprintln(w, "back it up outside the repository: it decrypts every secret")
+			} else {
+				return err
+			}
+			cfg, err := secrets.LoadSopsConfig(f.sopsConfig)
+			switch {
+			case err == nil:
+				found := false
+				for _, r := range cfg.Recipients() {
+					found = found || r == recipient
+				}
+				if !found {
+					return fmt.Errorf("%s does not list your public key %s: add it to the age recipients and re-encrypt with sops updatekeys", f.sopsConfig, recipient)
+				}
+				fmt.Fprintf(w, "sops config: %s (exists)\n", f.sopsConfig)
+			default:
+				if _, statErr := os.Stat(f.sopsConfig); !errors.Is(statErr, fs.ErrNotExist) {
+					return err
+				}
+				cfg = secrets.NewSopsConfig([]string{recipient})
+				if err := cfg.Write(f.sopsConfig); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "sops config: %s (created)\n", f.sopsConfig)
+			}
+			if _, err := os.Stat(f.talosSecrets); err == nil {
+				fmt.Fprintf(w, "talos secrets: %s (exists)\n", f.talosSecrets)
+				return nil
+			}
+			enc, err := secrets.NewTalosSecrets(talos.DefaultTalosVersion, cfg.Recipients())
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(f.talosSecrets), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(f.talosSecrets, enc, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "talos secrets: %s (created, encrypted)\n", f.talosSecrets)
+			return nil
+		},
+	}
+}
+
+func secretsSetCommand(f *secretsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set NAMESPACE/NAME KEY",
+		Short: "Set a key of an encrypted Secret to the value read from standard input",
+		Example: `  homelab secrets set cloudflared/cloudflared-credentials credentials.json < ~/.cloudflared/<tunnel-id>.json
+  printf %s "$PASSWORD" | homelab secrets set monitoring/grafana-admin admin-password`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ns, name, err := secrets.ParseRef(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			value, err := io.ReadAll(cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			if len(value) == 0 {
+				return errors.New("no value on standard input: pipe the value in")
+			}
+			path, err := f.identityPath()
+			if err != nil {
+				return err
+			}
+			id, err := secrets.LoadIdentity(path)
+			if err != nil {
+				return err
+			}
+			cfg, err := secrets.LoadSopsConfig(f.sopsConfig)
+			if err != nil {
+				return err
+			}
+			store := secrets.Store{Dir: f.store}
+			if err := store.Set(ns, name, args[1], value, id, cfg.Recipients()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "set %s/%s %s in %s (encrypted for %d recipient(s)); run `go run . synth`\n", ns, name, args[1], store.Path(ns, name), len(cfg.Recipients()))
+			return nil
+		},
+	}
+}
+
+func secretsGetCommand(f *secretsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get NAMESPACE/NAME KEY",
+		Short: "Decrypt a key of a Secret and print its value to standard output",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ns, name, err := secrets.ParseRef(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			path, err := f.identityPath()
+			if err != nil {
+				return err
+			}
+			id, err := secrets.LoadIdentity(path)
+			if err != nil {
+				return err
+			}
+			v, err := secrets.Store{Dir: f.store}.Get(ns, name, args[1], id)
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(v)
+			return err
+		},
+	}
+}
