@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/funoffshore/homelab/constructs/apps"
+	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/synth"
 )
@@ -18,7 +20,7 @@ func generatedApps(n int) []apps.AppProps {
 			Name:      fmt.Sprintf("app-%04d", i),
 			Image:     fmt.Sprintf("ghcr.io/example/app-%04d:1.0.%d", i, i),
 			Port:      8080,
-			Resources: apps.Resources{CPU: "20m", Memory: "32Mi"},
+			Resources: apps.Resources{CPU: "10m", Memory: "24Mi"},
 		}
 	}
 	return out
@@ -53,10 +55,27 @@ func benchSynth(b *testing.B, props *homelab.Props) {
 
 func BenchmarkSynthFunoffshore(b *testing.B) { benchSynth(b, nil) }
 
+// generatedMachines sizes the cluster for n apps: one 8 GiB, 4 vCPU worker
+// per 100 apps (at least two), two workers per 32 GiB host.
+func generatedMachines(n int) *homelab.Machines {
+	m := homelab.DefaultMachines()
+	workers := max(2, (n+99)/100)
+	m.Nodes = m.Nodes[:1]
+	m.Hosts = m.Hosts[:1]
+	for i := 0; i < workers; i++ {
+		if i%2 == 0 {
+			m.Hosts = append(m.Hosts, proxmox.HostProps{Name: fmt.Sprintf("pve-w%d", i/2), Endpoint: fmt.Sprintf("https://192.168.2.%d:8006", 10+i/2), Cores: 8, MemoryGiB: 32})
+		}
+		m.Nodes = append(m.Nodes, homelab.Node{Name: fmt.Sprintf("talos-w-%d", i+1), Role: talos.Worker, IP: fmt.Sprintf("192.168.1.%d", 111+i),
+			VMID: 111 + i, Cores: 4, MemoryGiB: 8, DiskGiB: 32})
+	}
+	return m
+}
+
 func BenchmarkSynthApps(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("apps=%d", n), func(b *testing.B) {
-			benchSynth(b, &homelab.Props{Apps: generatedApps(n)})
+			benchSynth(b, &homelab.Props{Apps: generatedApps(n), Machines: generatedMachines(n)})
 		})
 	}
 }
