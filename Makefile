@@ -21,9 +21,11 @@ build:
 envtest:
 	@bash hack/envtest.sh
 
-## test: the whole test suite (needs Go, Node.js >= 20; builds envtest assets once)
+## test: the whole test suite (needs Go, Node.js >= 20; builds envtest assets once),
+## including the example module that imports the library
 test:
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest.sh)" $(GO) test -count=1 ./...
+	cd examples/single-node && $(GO) build ./... && $(GO) test -count=1 ./...
 
 ## bench: synth benchmarks (Funoffshore, 10/100/1000 apps)
 bench:
@@ -36,4 +38,5 @@ generate:
 ## lint: gofmt and go vet
 lint:
 	@test -z "$$(gofmt -l . | grep -v '^tools/' )" || (gofmt -l . ; exit 1)
+	cd examples/single-node && $(GO) vet ./...
 	$(GO) vet ./...

@@ -11,6 +11,7 @@ import (
 
 // NginxVersion pins the last ingress-nginx chart: the project stopped
 // releasing in March 2026.
+// renovate: datasource=helm depName=ingress-nginx registryUrl=https://kubernetes.github.io/ingress-nginx
 const NginxVersion = "4.15.1"
 
 // NginxProps configures Nginx.

@@ -12,6 +12,7 @@ import (
 )
 
 // StackVersion pins kube-prometheus-stack (prometheus-operator v0.93.1).
+// renovate: datasource=helm depName=kube-prometheus-stack registryUrl=https://prometheus-community.github.io/helm-charts
 const StackVersion = "88.5.3"
 
 // Dashboard is a grafana.com dashboard pinned by id and revision.

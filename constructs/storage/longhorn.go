@@ -12,6 +12,7 @@ import (
 )
 
 // LonghornVersion is the pinned Longhorn chart.
+// renovate: datasource=helm depName=longhorn registryUrl=https://charts.longhorn.io
 const LonghornVersion = "1.12.1"
 
 // LonghornProps configures Longhorn.

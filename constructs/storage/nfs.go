@@ -12,6 +12,7 @@ import (
 )
 
 // NFSProvisionerVersion is the pinned nfs-subdir-external-provisioner chart.
+// renovate: datasource=helm depName=nfs-subdir-external-provisioner registryUrl=https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner
 const NFSProvisionerVersion = "4.0.18"
 
 // NFSProps configures NFS.

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/funoffshore/homelab/pkg/nodeenv"
+	"github.com/funoffshore/homelab/pkg/validate"
+	"github.com/funoffshore/homelab/synth"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/cluster")
+
+func TestMain(m *testing.M) {
+	nodeenv.Ensure()
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+// TestSnapshot is this homelab's snapshot test: a change to the library or
+// to lab.go that changes the output shows up as a diff here.
+func TestSnapshot(t *testing.T) {
+	files, err := synth.Render(Build().Tree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "cluster")
+	if *update {
+		if err := synth.Write(golden, files); err != nil {
+			t.Fatal(err)
+		}
+	}
+	diff, err := synth.Diff(golden, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff != "" {
+		t.Errorf("output differs from testdata/cluster (go test -update to accept):\n%s", diff)
+	}
+	cp := string(files["talos/controlplane.yaml"])
+	if !strings.Contains(cp, "allowSchedulingOnControlPlanes: true") {
+		t.Error("the single node does not schedule workloads")
+	}
+	for _, f := range []string{"talos/controlplane.yaml", "talos/worker.yaml"} {
+		if _, err := validate.TalosConfig(f, files[f]); err != nil {
+			t.Error(err)
+		}
+	}
+	if strings.Contains(string(files["talos/worker.yaml"]), "longhorn") || strings.Contains(cp, "iscsi-tools") {
+		t.Error("Longhorn's needs leaked into a homelab without Longhorn")
+	}
+}
