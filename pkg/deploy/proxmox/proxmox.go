@@ -1,0 +1,418 @@
+// Package proxmox is the deployer's hypervisor layer: it reads the live
+// state of the Proxmox hosts, plans what to change so the VMs match the
+// model (the Talos ISO on each host, each VM created or updated with the
+// exact config, then started), and carries the plan out, checking every
+// task's exit status (go-proxmox's Task.Wait returns nil on a failed task).
+// VMs the model does not know are reported, never deleted.
+package proxmox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	gp "github.com/luthermonson/go-proxmox"
+
+	model "github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
+)
+
+// Token is a Proxmox API token.
+type Token struct {
+	// ID is "user@realm!name"; Secret the token's UUID secret.
+	ID, Secret string
+}
+
+// Options configure Plan.
+type Options struct {
+	// Token authenticates every call.
+	Token Token
+	// HTTPClient is used for the API (tests pass the simulator's client).
+	HTTPClient *http.Client
+	// Concurrency bounds parallel VM changes. Default: 2.
+	Concurrency int
+	// Retries of a call that failed transiently (502, 503, 504, network).
+	// Default: 3.
+	Retries int
+	// Backoff before the first retry; doubles each time. Default: 200ms.
+	Backoff time.Duration
+	// TaskTimeout bounds each task. Default: 10m.
+	TaskTimeout time.Duration
+	// Log records every action.
+	Log *actionlog.Log
+}
+
+// Change is one planned action.
+type Change struct {
+	// Host, Target and Action say what changes: "pve-1", "vm 101 talos-cp-1", "create".
+	Host, Target, Action string
+	// Detail lists the differences for updates.
+	Detail string
+
+	vm  *model.VM
+	run func(ctx context.Context) error
+}
+
+// String renders the change for `homelab plan`.
+func (c Change) String() string {
+	s := fmt.Sprintf("%s: %s %s", c.Host, c.Action, c.Target)
+	if c.Detail != "" {
+		s += " (" + c.Detail + ")"
+	}
+	return s
+}
+
+// Plan is what Apply would change.
+type Plan struct {
+	// ISOs are downloaded first; VMs are created or updated, then started.
+	ISOs, VMs, Starts []Change
+	// Unmanaged lists VMs on the hosts that the model does not know.
+	Unmanaged []string
+
+	opts Options
+}
+
+// Changes returns every change in the order Apply makes them.
+func (p *Plan) Changes() []Change {
+	return append(append(append([]Change(nil), p.ISOs...), p.VMs...), p.Starts...)
+}
+
+// Empty reports whether nothing would change.
+func (p *Plan) Empty() bool { return len(p.Changes()) == 0 }
+
+type deployer struct {
+	opts    Options
+	clients map[string]*gp.Client
+}
+
+func (o Options) withDefaults() Options {
+	if o.Concurrency == 0 {
+		o.Concurrency = 2
+	}
+	if o.Retries == 0 {
+		o.Retries = 3
+	}
+	if o.Backoff == 0 {
+		o.Backoff = 200 * time.Millisecond
+	}
+	if o.TaskTimeout == 0 {
+		o.TaskTimeout = 10 * time.Minute
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = http.DefaultClient
+	}
+	// go-proxmox decodes a 503's body as JSON and loses the status; see
+	// gateway errors at the transport instead, where they can be retried.
+	c := *o.HTTPClient
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = transientTransport{base: base}
+	o.HTTPClient = &c
+	return o
+}
+
+// errTransient is a gateway error worth retrying.
+type errTransient struct{ status string }
+
+func (e errTransient) Error() string { return "transient: " + e.status }
+
+type transientTransport struct{ base http.RoundTripper }
+
+func (t transientTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := t.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	switch res.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		res.Body.Close()
+		return nil, errTransient{status: res.Status}
+	}
+	return res, nil
+}
+
+// DesiredConfig is the exact VM config the model asks for, as Proxmox
+// parameters.
+func DesiredConfig(v *model.VM) map[string]string {
+	cfg := map[string]string{
+		"name":   v.Name,
+		"cores":  strconv.Itoa(v.Cores),
+		"memory": strconv.FormatInt(v.MemoryMiB, 10),
+		"cpu":    "host",
+		"scsihw": "virtio-scsi-single",
+		"agent":  "1",
+		"onboot": boolString(v.OnBoot),
+		"ostype": "l26",
+		"boot":   "order=scsi0;ide2",
+		"net0":   netConfig(v),
+	}
+	if _, file := v.BootISO(); file != "" && v.Host() != nil {
+		cfg["ide2"] = v.Host().ISOStorage + ":iso/" + file + ",media=cdrom"
+	}
+	return cfg
+}
+
+func netConfig(v *model.VM) string {
+	s := "virtio=" + strings.ToUpper(v.MAC) + ",bridge=" + v.Bridge()
+	if v.VLAN > 0 {
+		s += ",tag=" + strconv.Itoa(v.VLAN)
+	}
+	return s
+}
+
+func boolString(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// driftKeys are compared between the live config and the model.
+var driftKeys = []string{"name", "cores", "memory", "cpu", "scsihw", "agent", "onboot", "boot", "net0", "ide2"}
+
+// NewPlan reads the live state of every host of dc and plans the changes.
+func NewPlan(ctx context.Context, dc *model.Datacenter, opts Options) (*Plan, error) {
+	opts = opts.withDefaults()
+	d := &deployer{opts: opts, clients: map[string]*gp.Client{}}
+	p := &Plan{opts: opts}
+	placement := dc.Placement()
+	managed := map[int]bool{}
+	for _, v := range dc.VMs() {
+		managed[v.VMID] = true
+	}
+	for _, h := range dc.Hosts() {
+		c := gp.NewClient(strings.TrimSuffix(h.Endpoint, "/")+"/api2/json",
+			gp.WithAPIToken(opts.Token.ID, opts.Token.Secret), gp.WithHTTPClient(opts.HTTPClient))
+		d.clients[h.Name] = c
+		node := (&gp.Node{}).New(c, h.Name)
+		var live gp.VirtualMachines
+		if err := d.retry(ctx, func() (err error) { live, err = node.VirtualMachines(ctx); return err }); err != nil {
+			return nil, fmt.Errorf("proxmox %s: listing VMs: %w", h.Name, err)
+		}
+		liveByID := map[int]*gp.VirtualMachine{}
+		for _, lv := range live {
+			liveByID[int(lv.VMID)] = lv
+			if !managed[int(lv.VMID)] {
+				p.Unmanaged = append(p.Unmanaged, fmt.Sprintf("%s: vm %d %s is not in the model (left alone; remove it by hand)", h.Name, lv.VMID, lv.Name))
+			}
+		}
+		var vms []*model.VM
+		for _, v := range dc.VMs() {
+			if placement[v] == h {
+				vms = append(vms, v)
+			}
+		}
+		if len(vms) == 0 {
+			continue
+		}
+		if iso := d.planISO(ctx, h, vms[0]); iso != nil {
+			p.ISOs = append(p.ISOs, *iso)
+		}
+		for _, v := range vms {
+			ch, start, err := d.planVM(ctx, h, node, v, liveByID[v.VMID])
+			if err != nil {
+				return nil, err
+			}
+			if ch != nil {
+				p.VMs = append(p.VMs, *ch)
+			}
+			if start != nil {
+				p.Starts = append(p.Starts, *start)
+			}
+		}
+	}
+	sort.Strings(p.Unmanaged)
+	return p, nil
+}
+
+func (d *deployer) planISO(ctx context.Context, h *model.Host, v *model.VM) *Change {
+	url, file := v.BootISO()
+	if file == "" {
+		return nil
+	}
+	c := d.clients[h.Name]
+	var content []map[string]any
+	err := d.retry(ctx, func() error {
+		return c.Get(ctx, fmt.Sprintf("/nodes/%s/storage/%s/content", h.Name, h.ISOStorage), &content)
+	})
+	if err == nil {
+		for _, item := range content {
+			if item["volid"] == h.ISOStorage+":iso/"+file {
+				return nil
+			}
+		}
+	}
+	return &Change{Host: h.Name, Target: "iso " + file, Action: "download", Detail: url, run: func(ctx context.Context) error {
+		var upid gp.UPID
+		err := d.retry(ctx, func() error {
+			return c.Post(ctx, fmt.Sprintf("/nodes/%s/storage/%s/download-url", h.Name, h.ISOStorage),
+				map[string]string{"content": "iso", "filename": file, "url": url}, &upid)
+		})
+		if err != nil {
+			return err
+		}
+		return d.wait(ctx, gp.NewTask(upid, c))
+	}}
+}
+
+func (d *deployer) planVM(ctx context.Context, h *model.Host, node *gp.Node, v *model.VM, live *gp.VirtualMachine) (change, start *Change, err error) {
+	target := fmt.Sprintf("vm %d %s", v.VMID, v.Name)
+	want := DesiredConfig(v)
+	c := d.clients[h.Name]
+	if live == nil {
+		create := map[string]any{"vmid": v.VMID, "scsi0": fmt.Sprintf("%s:%d,iothread=1", v.Storage(), v.DiskGiB)}
+		for k, val := range want {
+			create[k] = val
+		}
+		change = &Change{Host: h.Name, Target: target, Action: "create", vm: v, run: func(ctx context.Context) error {
+			var upid gp.UPID
+			if err := d.retry(ctx, func() error { return c.Post(ctx, fmt.Sprintf("/nodes/%s/qemu", h.Name), create, &upid) }); err != nil {
+				return err
+			}
+			return d.wait(ctx, gp.NewTask(upid, c))
+		}}
+		return change, d.startChange(h, v, target), nil
+	}
+	var have map[string]any
+	if err := d.retry(ctx, func() error {
+		return c.Get(ctx, fmt.Sprintf("/nodes/%s/qemu/%d/config", h.Name, v.VMID), &have)
+	}); err != nil {
+		return nil, nil, fmt.Errorf("proxmox %s: reading %s: %w", h.Name, target, err)
+	}
+	update := map[string]any{}
+	var diffs []string
+	for _, k := range driftKeys {
+		w, ok := want[k]
+		if !ok {
+			continue
+		}
+		h := fmt.Sprint(have[k])
+		if have[k] == nil {
+			h = ""
+		}
+		if !strings.EqualFold(h, w) {
+			update[k] = w
+			diffs = append(diffs, fmt.Sprintf("%s %q -> %q", k, h, w))
+		}
+	}
+	if len(update) > 0 {
+		change = &Change{Host: h.Name, Target: target, Action: "update", Detail: strings.Join(diffs, ", "), vm: v, run: func(ctx context.Context) error {
+			var upid gp.UPID
+			if err := d.retry(ctx, func() error {
+				return c.Post(ctx, fmt.Sprintf("/nodes/%s/qemu/%d/config", h.Name, v.VMID), update, &upid)
+			}); err != nil {
+				return err
+			}
+			return d.wait(ctx, gp.NewTask(upid, c))
+		}}
+	}
+	if live.Status != "running" {
+		start = d.startChange(h, v, target)
+	}
+	return change, start, nil
+}
+
+func (d *deployer) startChange(h *model.Host, v *model.VM, target string) *Change {
+	c := d.clients[h.Name]
+	return &Change{Host: h.Name, Target: target, Action: "start", vm: v, run: func(ctx context.Context) error {
+		var upid gp.UPID
+		if err := d.retry(ctx, func() error {
+			return c.Post(ctx, fmt.Sprintf("/nodes/%s/qemu/%d/status/start", h.Name, v.VMID), nil, &upid)
+		}); err != nil {
+			return err
+		}
+		return d.wait(ctx, gp.NewTask(upid, c))
+	}}
+}
+
+// wait waits for a task and turns a failed one into an error.
+func (d *deployer) wait(ctx context.Context, t *gp.Task) error {
+	if err := t.Wait(ctx, 50*time.Millisecond, d.opts.TaskTimeout); err != nil {
+		return fmt.Errorf("task %s: %w", t.UPID, err)
+	}
+	if t.IsFailed || (t.ExitStatus != "" && t.ExitStatus != "OK") {
+		return fmt.Errorf("task %s failed: %s", t.UPID, t.ExitStatus)
+	}
+	return nil
+}
+
+// retry retries fn on transient failures with exponential backoff.
+func (d *deployer) retry(ctx context.Context, fn func() error) error {
+	backoff := d.opts.Backoff
+	var err error
+	for attempt := 0; attempt <= d.opts.Retries; attempt++ {
+		if err = fn(); err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+	return err
+}
+
+func transient(err error) bool {
+	var te errTransient
+	if errors.As(err, &te) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	s := err.Error()
+	for _, code := range []string{"502 ", "503 ", "504 "} {
+		if strings.Contains(s, code) {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply carries the plan out: ISOs, then VM creates and updates (at most
+// Concurrency at once), then starts. It stops at the first failed phase and
+// returns every error of that phase; re-running NewPlan and Apply resumes.
+func (p *Plan) Apply(ctx context.Context) error {
+	for _, phase := range [][]Change{p.ISOs, p.VMs, p.Starts} {
+		if err := p.run(ctx, phase); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Plan) run(ctx context.Context, changes []Change) error {
+	sem := make(chan struct{}, p.opts.Concurrency)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for _, c := range changes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(c Change) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := p.opts.Log.Record("proxmox", c.Host+"/"+c.Target, c.Action, func() error { return c.run(ctx) })
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("proxmox %s: %s %s: %w", c.Host, c.Action, c.Target, err))
+				mu.Unlock()
+			}
+		}(c)
+	}
+	wg.Wait()
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errors.Join(errs...)
+}

@@ -1,0 +1,221 @@
+package proxmox_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
+	"github.com/funoffshore/homelab/pkg/deploy/proxmox"
+	"github.com/funoffshore/homelab/pkg/testenv"
+	"github.com/funoffshore/homelab/pkg/testenv/pvesim"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const tokenSecret = "3f1c9a52-5b9e-4c7a-9d0e-7a1b2c3d4e5f"
+
+// setup starts a simulator with the Funoffshore hosts and a homelab whose
+// hosts point at it.
+func setup(t testing.TB) (*pvesim.Server, *homelab.Homelab, proxmox.Options) {
+	t.Helper()
+	sim, err := pvesim.New(testenv.Fixture("proxmox/pve-api-schema.json"), "pve-1", "pve-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	m := homelab.DefaultMachines()
+	for i := range m.Hosts {
+		m.Hosts[i].Endpoint = sim.TS.URL
+	}
+	var h *homelab.Homelab
+	_, h = homelab.NewApp(&homelab.Props{Machines: m})
+	opts := proxmox.Options{
+		Token:      proxmox.Token{ID: "root@pam!homelab", Secret: tokenSecret},
+		HTTPClient: sim.TS.Client(), Backoff: time.Millisecond,
+		Log: &actionlog.Log{Path: filepath.Join(t.TempDir(), "actions.jsonl")},
+	}
+	return sim, h, opts
+}
+
+func changes(p *proxmox.Plan) []string {
+	var out []string
+	for _, c := range p.Changes() {
+		out = append(out, c.Host+": "+c.Action+" "+c.Target)
+	}
+	return out
+}
+
+func newPlan(h *homelab.Homelab, opts proxmox.Options) (*proxmox.Plan, error) {
+	return proxmox.NewPlan(context.Background(), h.Datacenter, opts)
+}
+
+func plan(t *testing.T, h *homelab.Homelab, opts proxmox.Options) *proxmox.Plan {
+	t.Helper()
+	p, err := newPlan(h, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDeploy(t *testing.T) {
+	sim, h, opts := setup(t)
+	ctx := context.Background()
+	_, iso := h.Cluster.ISO()
+
+	t.Run("plan on empty hosts lists exactly the pending changes", func(t *testing.T) {
+		want := []string{
+			"pve-1: download iso " + iso, "pve-2: download iso " + iso,
+			"pve-1: create vm 101 talos-cp-1", "pve-2: create vm 111 talos-w-1", "pve-2: create vm 112 talos-w-2",
+			"pve-1: start vm 101 talos-cp-1", "pve-2: start vm 111 talos-w-1", "pve-2: start vm 112 talos-w-2",
+		}
+		if d := cmp.Diff(want, changes(plan(t, h, opts))); d != "" {
+			t.Errorf("plan (-want +got):\n%s", d)
+		}
+		if sim.Writes() != 0 {
+			t.Errorf("planning made %d changing calls", sim.Writes())
+		}
+	})
+	t.Run("deploy creates every VM with the exact config and starts it", func(t *testing.T) {
+		if err := plan(t, h, opts).Apply(ctx); err != nil {
+			t.Fatal(err)
+		}
+		vms := sim.VMs()
+		if len(vms) != 3 {
+			t.Fatalf("%d VMs, want 3", len(vms))
+		}
+		cp := vms[101]
+		want := map[string]string{
+			"name": "talos-cp-1", "cores": "2", "memory": "8192", "cpu": "host", "scsihw": "virtio-scsi-single",
+			"scsi0": "local-lvm:40,iothread=1", "ide2": "local:iso/" + iso + ",media=cdrom",
+			"net0":  "virtio=" + strings.ToUpper(h.Datacenter.VMs()[0].MAC) + ",bridge=vmbr0",
+			"agent": "1", "onboot": "1", "ostype": "l26", "boot": "order=scsi0;ide2",
+		}
+		if d := cmp.Diff(want, cp.Config); d != "" || cp.Node != "pve-1" || cp.Status != "running" {
+			t.Errorf("vm 101 on %s, %s, config (-want +got):\n%s", cp.Node, cp.Status, d)
+		}
+		if vms[111].Node != "pve-2" || vms[112].Node != "pve-2" {
+			t.Errorf("workers placed on %s and %s, want pve-2", vms[111].Node, vms[112].Node)
+		}
+		for _, node := range []string{"pve-1", "pve-2"} {
+			if d := cmp.Diff([]string{"iso/" + iso}, sim.Files(node, "local")); d != "" {
+				t.Errorf("%s ISO storage (-want +got):\n%s", node, d)
+			}
+		}
+	})
+	t.Run("a second deploy makes zero changing calls", func(t *testing.T) {
+		before := sim.Writes()
+		p := plan(t, h, opts)
+		if !p.Empty() {
+			t.Errorf("second plan: %v", changes(p))
+		}
+		if err := p.Apply(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := sim.Writes() - before; got != 0 {
+			t.Errorf("second deploy made %d changing calls", got)
+		}
+	})
+	t.Run("drift is planned as an update and repaired", func(t *testing.T) {
+		c := sim.TS.Client()
+		req, _ := newConfigPost(sim.URL()+"/nodes/pve-2/qemu/111/config", "cores=1")
+		if resp, err := c.Do(req); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("drifting the VM: %v %v", resp, err)
+		}
+		p := plan(t, h, opts)
+		if d := cmp.Diff([]string{`pve-2: update vm 111 talos-w-1`}, changes(p)); d != "" {
+			t.Fatalf("plan (-want +got):\n%s", d)
+		}
+		if !strings.Contains(p.Changes()[0].Detail, `cores "1" -> "2"`) {
+			t.Errorf("detail %q", p.Changes()[0].Detail)
+		}
+		if err := p.Apply(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if sim.VMs()[111].Config["cores"] != "2" {
+			t.Error("drift not repaired")
+		}
+	})
+	t.Run("VMs outside the model are reported, never deleted", func(t *testing.T) {
+		req, _ := newConfigPost(sim.URL()+"/nodes/pve-1/qemu", "vmid=900&name=legacy&memory=1024")
+		if resp, err := sim.TS.Client().Do(req); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("creating a stray VM: %v %v", resp, err)
+		}
+		p := plan(t, h, opts)
+		if d := cmp.Diff([]string{"pve-1: vm 900 legacy is not in the model (left alone; remove it by hand)"}, p.Unmanaged); d != "" {
+			t.Errorf("unmanaged (-want +got):\n%s", d)
+		}
+		if err := p.Apply(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := sim.VMs()[900]; !ok {
+			t.Error("the stray VM was deleted")
+		}
+	})
+	t.Run("the action log holds every change and no secret", func(t *testing.T) {
+		data, err := os.ReadFile(opts.Log.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		if len(lines) != 9 { // 8 first-deploy changes + 1 drift repair
+			t.Errorf("%d log lines, want 9:\n%s", len(lines), data)
+		}
+		if strings.Contains(string(data), tokenSecret) {
+			t.Error("the action log holds the API token secret")
+		}
+		if !strings.Contains(lines[0], `"layer":"proxmox"`) || !strings.Contains(lines[0], `"result":"ok"`) {
+			t.Errorf("log line %s", lines[0])
+		}
+	})
+}
+
+func TestFaults(t *testing.T) {
+	ctx := context.Background()
+	t.Run("transient 503s are retried", func(t *testing.T) {
+		sim, h, opts := setup(t)
+		sim.Inject(pvesim.Fault{Method: "POST", PathContains: "/qemu", Status: 503, Times: 2})
+		if err := plan(t, h, opts).Apply(ctx); err != nil {
+			t.Fatalf("deploy with two 503s: %v", err)
+		}
+		if len(sim.VMs()) != 3 {
+			t.Errorf("%d VMs", len(sim.VMs()))
+		}
+	})
+	t.Run("a failed task fails the deploy with its exit status, and a re-run converges", func(t *testing.T) {
+		sim, h, opts := setup(t)
+		sim.Inject(pvesim.Fault{Method: "POST", PathContains: "/qemu", FailTask: "unable to create VM 101 - no space left", Times: 1})
+		err := plan(t, h, opts).Apply(ctx)
+		if err == nil || !strings.Contains(err.Error(), "failed: unable to create VM 101 - no space left") {
+			t.Fatalf("want the task's exit status, got %v", err)
+		}
+		for i := 0; i < 2; i++ {
+			if err := plan(t, h, opts).Apply(ctx); err != nil {
+				t.Fatalf("re-run %d: %v", i, err)
+			}
+		}
+		if p := plan(t, h, opts); !p.Empty() || len(sim.VMs()) != 3 {
+			t.Errorf("not converged: %v, %d VMs", changes(p), len(sim.VMs()))
+		}
+	})
+	t.Run("the simulator refuses what the Proxmox schema refuses", func(t *testing.T) {
+		sim, _, _ := setup(t)
+		for _, body := range []string{"vmid=100&memory=lots", "vmid=100&bogus=1", "vmid=100&ostype=plan9", "vmid=100&net0=virtio%3D02:00:00:00:00:01,colour%3Dred"} {
+			req, _ := newConfigPost(sim.URL()+"/nodes/pve-1/qemu", body)
+			resp, err := sim.TS.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 400 {
+				t.Errorf("%s: status %d, want 400", body, resp.StatusCode)
+			}
+		}
+	})
+}

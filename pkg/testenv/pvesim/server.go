@@ -1,0 +1,421 @@
+// Package pvesim is a Proxmox VE API simulator for the deployer's tests: an
+// httptest TLS server that keeps nodes, storages, VMs and tasks, validates
+// every request against the real Proxmox VE API schema (unknown or missing
+// parameters, types, enums, patterns, property strings) and answers as
+// Proxmox does (the data envelope, 400 "Parameter verification failed."
+// with per-parameter errors, task UPIDs with status and exitstatus), with
+// fault injection.
+package pvesim
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// VM is a simulated QEMU VM.
+type VM struct {
+	Node   string
+	VMID   int
+	Config map[string]string
+	Status string // "running" or "stopped"
+}
+
+// Task is a simulated task.
+type Task struct {
+	UPID, Node, Type string
+	ExitStatus       string // "OK" or an error
+}
+
+// Server is the simulator.
+type Server struct {
+	// TS is the TLS test server; TS.Client() trusts its certificate.
+	TS *httptest.Server
+
+	schema *Schema
+	mu     sync.Mutex                     // guards everything below
+	nodes  map[string]map[string][]string // node -> storage -> content files ("iso/x.iso")
+	vms    map[int]*VM
+	tasks  map[string]*Task
+	seq    int
+	writes int
+	calls  []string
+	faults []Fault
+	closed bool
+}
+
+// Fault injects a failure into the matching requests.
+type Fault struct {
+	// Method and PathContains select requests.
+	Method, PathContains string
+	// Status answers with this HTTP status (500, 503) instead of handling.
+	Status int
+	// FailTask makes the task the request starts end with this exit status.
+	FailTask string
+	// Delay is added before answering.
+	Delay time.Duration
+	// Times limits how often the fault fires; 0 means always.
+	Times int
+}
+
+// New starts a simulator with the schema at schemaPath and the given nodes
+// (each with storages "local" for ISOs and "local-lvm" for disks).
+func New(schemaPath string, nodes ...string) (*Server, error) {
+	sc, err := LoadSchema(schemaPath)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{schema: sc, nodes: map[string]map[string][]string{}, vms: map[int]*VM{}, tasks: map[string]*Task{}}
+	for _, n := range nodes {
+		s.nodes[n] = map[string][]string{"local": nil, "local-lvm": nil}
+	}
+	s.TS = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	return s, nil
+}
+
+// Close stops the server; calling it twice is safe.
+func (s *Server) Close() {
+	s.mu.Lock()
+	closed := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if !closed {
+		s.TS.Close()
+	}
+}
+
+// URL is the API base URL (".../api2/json").
+func (s *Server) URL() string { return s.TS.URL + "/api2/json" }
+
+// Inject adds a fault.
+func (s *Server) Inject(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, f)
+}
+
+// Writes counts the changing calls (POST, PUT, DELETE) handled so far.
+func (s *Server) Writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
+}
+
+// Calls returns "METHOD path" of every request, in order.
+func (s *Server) Calls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.calls...)
+}
+
+// VMs returns a copy of the VMs by vmid.
+func (s *Server) VMs() map[int]VM {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int]VM{}
+	for id, v := range s.vms {
+		c := *v
+		c.Config = map[string]string{}
+		for k, val := range v.Config {
+			c.Config[k] = val
+		}
+		out[id] = c
+	}
+	return out
+}
+
+// Files returns the content of a node's storage.
+func (s *Server) Files(node, storage string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.nodes[node][storage]...)
+}
+
+type apiError struct {
+	status  int
+	message string
+	errors  map[string]string
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, "/api2/json")
+	params, err := readParams(r)
+	if err != nil {
+		writeErr(w, apiError{status: 400, message: "invalid request body: " + err.Error()})
+		return
+	}
+	s.mu.Lock()
+	s.calls = append(s.calls, r.Method+" "+path)
+	var fault *Fault
+	for i := range s.faults {
+		f := &s.faults[i]
+		if (f.Method == "" || f.Method == r.Method) && strings.Contains(path, f.PathContains) && f.Times >= 0 {
+			fault = f
+			if f.Times > 0 {
+				f.Times--
+				if f.Times == 0 {
+					f.Times = -1
+				}
+			}
+			break
+		}
+	}
+	s.mu.Unlock()
+	if fault != nil {
+		if fault.Delay > 0 {
+			time.Sleep(fault.Delay)
+		}
+		if fault.Status != 0 {
+			http.Error(w, fmt.Sprintf("%d simulated failure", fault.Status), fault.Status)
+			return
+		}
+	}
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "PVEAPIToken=") {
+		writeErr(w, apiError{status: 401, message: "authentication failure"})
+		return
+	}
+	node, pathParams := s.schema.match(path)
+	if node == nil {
+		writeErr(w, apiError{status: 501, message: fmt.Sprintf("Method '%s %s' not implemented", r.Method, path)})
+		return
+	}
+	method, ok := node.Info[r.Method]
+	if !ok {
+		writeErr(w, apiError{status: 501, message: fmt.Sprintf("Method '%s %s' not implemented", r.Method, path)})
+		return
+	}
+	all := map[string]string{}
+	for k, v := range params {
+		all[k] = v
+	}
+	for k, v := range pathParams {
+		all[k] = v
+	}
+	if errs := method.validate(all); len(errs) > 0 {
+		writeErr(w, apiError{status: 400, message: "Parameter verification failed.", errors: errs})
+		return
+	}
+	failTask := ""
+	if fault != nil {
+		failTask = fault.FailTask
+	}
+	data, aerr := s.handle(r.Method, node.Path, pathParams, params, failTask)
+	if aerr != nil {
+		writeErr(w, *aerr)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"data": data})
+}
+
+func readParams(r *http.Request) (map[string]string, error) {
+	out := map[string]string{}
+	for k, v := range r.URL.Query() {
+		out[k] = v[0]
+	}
+	if r.Body == nil {
+		return out, nil
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil || len(body) == 0 {
+		return out, err
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			return nil, err
+		}
+		for k, v := range m {
+			switch t := v.(type) {
+			case string:
+				out[k] = t
+			case bool:
+				out[k] = map[bool]string{true: "1", false: "0"}[t]
+			case float64:
+				out[k] = strconv.FormatFloat(t, 'f', -1, 64)
+			default:
+				b, _ := json.Marshal(t)
+				out[k] = string(b)
+			}
+		}
+		return out, nil
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range form {
+		out[k] = v[0]
+	}
+	return out, nil
+}
+
+func writeErr(w http.ResponseWriter, e apiError) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.status)
+	body := map[string]any{"data": nil, "message": e.message + "\n"}
+	if len(e.errors) > 0 {
+		body["errors"] = e.errors
+	}
+	json.NewEncoder(w).Encode(body)
+}
+
+// newTask records a finished task and returns its UPID.
+func (s *Server) newTask(node, typ, id, fail string) string {
+	s.seq++
+	upid := fmt.Sprintf("UPID:%s:%08X:%08X:%08X:%s:%s:root@pam!homelab:", node, 1000+s.seq, 5000+s.seq, 0x67000000+s.seq, typ, id)
+	exit := "OK"
+	if fail != "" {
+		exit = fail
+	}
+	s.tasks[upid] = &Task{UPID: upid, Node: node, Type: typ, ExitStatus: exit}
+	return upid
+}
+
+func (s *Server) handle(method, tmpl string, pp, params map[string]string, fail string) (any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if method != http.MethodGet {
+		s.writes++
+	}
+	node := pp["node"]
+	if node != "" {
+		if _, ok := s.nodes[node]; !ok {
+			return nil, &apiError{status: 500, message: fmt.Sprintf("hostname lookup '%s' failed - failed to get address info for: %s: Name or service not known", node, node)}
+		}
+	}
+	vmid, _ := strconv.Atoi(pp["vmid"])
+	switch method + " " + tmpl {
+	case "GET /version":
+		return map[string]any{"version": "9.1.0", "release": "9.1", "repoid": "simulated"}, nil
+	case "GET /nodes":
+		var out []map[string]any
+		for n := range s.nodes {
+			out = append(out, map[string]any{"node": n, "status": "online", "type": "node"})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i]["node"].(string) < out[j]["node"].(string) })
+		return out, nil
+	case "GET /nodes/{node}/status":
+		return map[string]any{"uptime": 1000, "cpuinfo": map[string]any{"cpus": 4}, "memory": map[string]any{"total": 16 << 30}}, nil
+	case "GET /nodes/{node}/storage":
+		var out []map[string]any
+		for st := range s.nodes[node] {
+			out = append(out, s.storageInfo(node, st))
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i]["storage"].(string) < out[j]["storage"].(string) })
+		return out, nil
+	case "GET /nodes/{node}/storage/{storage}/status":
+		if _, ok := s.nodes[node][pp["storage"]]; !ok {
+			return nil, &apiError{status: 500, message: fmt.Sprintf("storage '%s' does not exist", pp["storage"])}
+		}
+		return s.storageInfo(node, pp["storage"]), nil
+	case "GET /nodes/{node}/storage/{storage}/content":
+		var out []map[string]any
+		for _, f := range s.nodes[node][pp["storage"]] {
+			out = append(out, map[string]any{"volid": pp["storage"] + ":" + f, "content": strings.SplitN(f, "/", 2)[0], "format": "iso", "size": 100 << 20})
+		}
+		return out, nil
+	case "POST /nodes/{node}/storage/{storage}/download-url":
+		st := pp["storage"]
+		if _, ok := s.nodes[node][st]; !ok {
+			return nil, &apiError{status: 500, message: fmt.Sprintf("storage '%s' does not exist", st)}
+		}
+		if fail == "" {
+			s.nodes[node][st] = append(s.nodes[node][st], params["content"]+"/"+params["filename"])
+		}
+		return s.newTask(node, "download", st, fail), nil
+	case "GET /nodes/{node}/tasks/{upid}/status":
+		t, ok := s.tasks[pp["upid"]]
+		if !ok {
+			return nil, &apiError{status: 500, message: "no such task"}
+		}
+		return map[string]any{"upid": t.UPID, "node": t.Node, "type": t.Type, "status": "stopped", "exitstatus": t.ExitStatus,
+			"pid": 1000, "pstart": 5000, "starttime": 1764000000, "user": "root@pam!homelab", "id": ""}, nil
+	case "GET /nodes/{node}/qemu":
+		var out []map[string]any
+		for _, v := range s.vms {
+			if v.Node == node {
+				out = append(out, map[string]any{"vmid": v.VMID, "name": v.Config["name"], "status": v.Status})
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i]["vmid"].(int) < out[j]["vmid"].(int) })
+		return out, nil
+	case "POST /nodes/{node}/qemu":
+		id, _ := strconv.Atoi(params["vmid"])
+		if _, exists := s.vms[id]; exists {
+			return nil, &apiError{status: 500, message: fmt.Sprintf("unable to create VM %d - VM %d already exists on node '%s'", id, id, s.vms[id].Node)}
+		}
+		if fail == "" {
+			cfg := map[string]string{}
+			for k, v := range params {
+				if k != "vmid" && k != "node" {
+					cfg[k] = v
+				}
+			}
+			s.vms[id] = &VM{Node: node, VMID: id, Config: cfg, Status: "stopped"}
+		}
+		return s.newTask(node, "qmcreate", strconv.Itoa(id), fail), nil
+	}
+	v, ok := s.vms[vmid]
+	if !ok || v.Node != node {
+		return nil, &apiError{status: 500, message: fmt.Sprintf("Configuration file 'nodes/%s/qemu-server/%d.conf' does not exist", node, vmid)}
+	}
+	switch method + " " + tmpl {
+	case "GET /nodes/{node}/qemu/{vmid}/status/current":
+		return map[string]any{"vmid": v.VMID, "name": v.Config["name"], "status": v.Status, "qmpstatus": v.Status, "agent": 1}, nil
+	case "GET /nodes/{node}/qemu/{vmid}/config":
+		out := map[string]any{"digest": "0000000000000000000000000000000000000000"}
+		for k, val := range v.Config {
+			if n, err := strconv.Atoi(val); err == nil && k != "name" {
+				out[k] = n
+			} else {
+				out[k] = val
+			}
+		}
+		return out, nil
+	case "POST /nodes/{node}/qemu/{vmid}/config", "PUT /nodes/{node}/qemu/{vmid}/config":
+		if fail == "" {
+			for k, val := range params {
+				if k == "delete" {
+					for _, d := range strings.Split(val, ",") {
+						delete(v.Config, d)
+					}
+				} else if k != "vmid" && k != "node" && k != "digest" {
+					v.Config[k] = val
+				}
+			}
+		}
+		if method == http.MethodPut {
+			return nil, nil
+		}
+		return s.newTask(node, "qmconfig", strconv.Itoa(vmid), fail), nil
+	case "POST /nodes/{node}/qemu/{vmid}/status/start":
+		if fail == "" {
+			v.Status = "running"
+		}
+		return s.newTask(node, "qmstart", strconv.Itoa(vmid), fail), nil
+	case "POST /nodes/{node}/qemu/{vmid}/status/stop":
+		if fail == "" {
+			v.Status = "stopped"
+		}
+		return s.newTask(node, "qmstop", strconv.Itoa(vmid), fail), nil
+	}
+	return nil, &apiError{status: 501, message: fmt.Sprintf("Method '%s %s' not implemented by the simulator", method, tmpl)}
+}
+
+func (s *Server) storageInfo(node, st string) map[string]any {
+	content := "images,rootdir"
+	typ := "lvmthin"
+	if st == "local" {
+		content, typ = "iso,vztmpl,backup", "dir"
+	}
+	return map[string]any{"storage": st, "content": content, "type": typ, "active": 1, "enabled": 1, "total": 100 << 30, "used": 10 << 30, "avail": 90 << 30}
+}
