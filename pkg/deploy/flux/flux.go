@@ -1,0 +1,214 @@
+// Package flux is the deployer's last layer and the only thing it applies
+// to Kubernetes (the memo: no direct kubectl edits): the Flux install, the
+// sops-age Secret and the Git credentials from the local encrypted store,
+// and the Git sync, server-side applied with field manager "homelab"; then
+// it waits until the flux-system Kustomization is ready. Objects already
+// as desired are not written.
+package flux
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
+)
+
+// FieldManager owns every field the deployer applies.
+const FieldManager = "homelab"
+
+// Inputs are what the bootstrap applies, in order.
+type Inputs struct {
+	// Components is gotk-components.yaml, Sync is gotk-sync.yaml.
+	Components, Sync []byte
+	// AgeKey is the age identity's secret key line, for Flux to decrypt
+	// the SOPS-encrypted Secrets (Secret flux-system/sops-age).
+	AgeKey string
+	// GitCredentials is the decrypted flux-system/flux-system Secret
+	// manifest (identity, identity.pub, known_hosts).
+	GitCredentials []byte
+}
+
+// Options configure Bootstrap.
+type Options struct {
+	// Log records every action (targets only, never values).
+	Log *actionlog.Log
+	// ReadyTimeout bounds the wait for the flux-system Kustomization.
+	// Default: 10m.
+	ReadyTimeout time.Duration
+	// DryRun plans only: it lists what would change and writes nothing.
+	DryRun bool
+}
+
+// Change is one object the bootstrap creates or updates.
+type Change struct {
+	Action, Object string
+}
+
+// Bootstrap applies in into the cluster behind c and waits for Flux. It
+// returns the changes made (or, with DryRun, that would be made).
+func Bootstrap(ctx context.Context, c client.Client, in Inputs, opts Options) ([]Change, error) {
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = 10 * time.Minute
+	}
+	components, err := decode(in.Components)
+	if err != nil {
+		return nil, fmt.Errorf("gotk-components.yaml: %w", err)
+	}
+	sync, err := decode(in.Sync)
+	if err != nil {
+		return nil, fmt.Errorf("gotk-sync.yaml: %w", err)
+	}
+	if in.AgeKey == "" {
+		return nil, errors.New("no age key for Flux: run `homelab secrets init`")
+	}
+	ageSecret := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata":   map[string]any{"name": "sops-age", "namespace": "flux-system"},
+		"stringData": map[string]any{"age.agekey": in.AgeKey + "\n"},
+	}}
+	git, err := decode(in.GitCredentials)
+	if err != nil || len(git) != 1 {
+		return nil, errors.New("the Flux Git credentials (flux-system/flux-system) are not in the store: set identity, identity.pub and known_hosts with `homelab secrets set`")
+	}
+	var changes []Change
+	steps := [][]*unstructured.Unstructured{components, {ageSecret}, git, sync}
+	for _, step := range steps {
+		for _, u := range step {
+			ch, err := apply(ctx, c, u, opts)
+			if err != nil {
+				return changes, err
+			}
+			if ch != nil {
+				changes = append(changes, *ch)
+			}
+			if u.GetKind() == "CustomResourceDefinition" && !opts.DryRun {
+				if err := established(ctx, c, u.GetName()); err != nil {
+					return changes, err
+				}
+			}
+		}
+	}
+	if opts.DryRun {
+		return changes, nil
+	}
+	err = opts.Log.Record("flux", "Kustomization/flux-system/flux-system", "wait-ready", func() error {
+		return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, opts.ReadyTimeout, true, func(ctx context.Context) (bool, error) {
+			k := &unstructured.Unstructured{}
+			k.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
+			k.SetKind("Kustomization")
+			if err := c.Get(ctx, types.NamespacedName{Namespace: "flux-system", Name: "flux-system"}, k); err != nil {
+				return false, nil
+			}
+			conds, _, _ := unstructured.NestedSlice(k.Object, "status", "conditions")
+			for _, cond := range conds {
+				m, _ := cond.(map[string]any)
+				if m["type"] == "Ready" && m["status"] == "True" {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+	})
+	if err != nil {
+		return changes, fmt.Errorf("flux-system Kustomization not ready after %s: %w", opts.ReadyTimeout, err)
+	}
+	return changes, nil
+}
+
+// apply server-side applies u unless the cluster already holds it as
+// desired (a dry-run apply changes nothing).
+func apply(ctx context.Context, c client.Client, u *unstructured.Unstructured, opts Options) (*Change, error) {
+	id := u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
+	if u.GetNamespace() == "" {
+		id = u.GetKind() + "/" + u.GetName()
+	}
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(u.GroupVersionKind())
+	err := c.Get(ctx, client.ObjectKeyFromObject(u), live)
+	action := "update"
+	switch {
+	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+		// Not there yet (or its CRD is not: a dry run on an empty cluster).
+		action = "create"
+	case err != nil:
+		return nil, fmt.Errorf("%s: reading: %w", id, err)
+	default:
+		dry := u.DeepCopy()
+		if err := c.Patch(ctx, dry, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership, client.DryRunAll); err != nil {
+			return nil, fmt.Errorf("%s: dry-run apply: %w", id, err)
+		}
+		if sameContent(live, dry) {
+			return nil, nil
+		}
+	}
+	if opts.DryRun {
+		return &Change{Action: action, Object: id}, nil
+	}
+	err = opts.Log.Record("flux", id, action, func() error {
+		return c.Patch(ctx, u.DeepCopy(), client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: apply: %w", id, err)
+	}
+	return &Change{Action: action, Object: id}, nil
+}
+
+// sameContent compares two objects without the fields the server manages.
+func sameContent(a, b *unstructured.Unstructured) bool {
+	strip := func(u *unstructured.Unstructured) map[string]any {
+		o := u.DeepCopy().Object
+		unstructured.RemoveNestedField(o, "metadata", "managedFields")
+		unstructured.RemoveNestedField(o, "metadata", "resourceVersion")
+		unstructured.RemoveNestedField(o, "metadata", "generation")
+		unstructured.RemoveNestedField(o, "metadata", "creationTimestamp")
+		unstructured.RemoveNestedField(o, "metadata", "uid")
+		unstructured.RemoveNestedField(o, "status")
+		return o
+	}
+	return equality.Semantic.DeepEqual(strip(a), strip(b))
+}
+
+func established(ctx context.Context, c client.Client, name string) error {
+	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := c.Get(ctx, types.NamespacedName{Name: name}, crd); err != nil {
+			return false, nil
+		}
+		for _, cond := range crd.Status.Conditions {
+			if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+func decode(data []byte) ([]*unstructured.Unstructured, error) {
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if err.Error() == "EOF" {
+				return out, nil
+			}
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
+}
