@@ -5,6 +5,7 @@ import (
 
 	"github.com/siderolabs/talos/pkg/machinery/cel"
 	"github.com/siderolabs/talos/pkg/machinery/cel/celenv"
+	clientconfig "github.com/siderolabs/talos/pkg/machinery/client/config"
 	"github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/configpatcher"
 	"github.com/siderolabs/talos/pkg/machinery/config/container"
@@ -122,21 +123,7 @@ func patchBytes(p *v1alpha1.Config) ([]byte, error) {
 // user volume documents. Synth passes PlaceholderBundle; the deployer the
 // real one.
 func (c *Cluster) MachineConfig(role machine.Type, bundle *secrets.Bundle) (config.Provider, error) {
-	contract, err := config.ParseContractFromVersion(c.TalosVersion)
-	if err != nil {
-		return nil, fmt.Errorf("talos version %q: %w", c.TalosVersion, err)
-	}
-	var cpIPs []string
-	for _, n := range c.ControlPlanes() {
-		cpIPs = append(cpIPs, n.IP.String())
-	}
-	in, err := generate.NewInput(c.Name, c.Endpoint(), c.KubernetesVersion,
-		generate.WithVersionContract(contract),
-		generate.WithSecretsBundle(bundle),
-		generate.WithEndpointList(cpIPs),
-		generate.WithInstallDisk(c.InstallDisk),
-		generate.WithInstallImage(c.InstallerImage()),
-	)
+	in, err := c.input(bundle)
 	if err != nil {
 		return nil, fmt.Errorf("generating %s config: %w", role, err)
 	}
@@ -195,4 +182,34 @@ func (c *Cluster) userVolumeConflicts() []error {
 		}
 	}
 	return errs
+}
+
+// input is machinery's generator input for the cluster and bundle.
+func (c *Cluster) input(bundle *secrets.Bundle) (*generate.Input, error) {
+	contract, err := config.ParseContractFromVersion(c.TalosVersion)
+	if err != nil {
+		return nil, fmt.Errorf("talos version %q: %w", c.TalosVersion, err)
+	}
+	var cpIPs []string
+	for _, n := range c.ControlPlanes() {
+		cpIPs = append(cpIPs, n.IP.String())
+	}
+	return generate.NewInput(c.Name, c.Endpoint(), c.KubernetesVersion,
+		generate.WithVersionContract(contract),
+		generate.WithSecretsBundle(bundle),
+		generate.WithEndpointList(cpIPs),
+		generate.WithInstallDisk(c.InstallDisk),
+		generate.WithInstallImage(c.InstallerImage()),
+	)
+}
+
+// Talosconfig returns the admin client configuration (os:admin) for the
+// cluster, signed by the bundle's Talos API CA. The deployer writes it
+// outside the repository.
+func (c *Cluster) Talosconfig(bundle *secrets.Bundle) (*clientconfig.Config, error) {
+	in, err := c.input(bundle)
+	if err != nil {
+		return nil, err
+	}
+	return in.Talosconfig()
 }

@@ -1,0 +1,255 @@
+// Package talos is the deployer's OS layer: it renders the full machine
+// configs in memory from the decrypted secrets bundle, applies them to the
+// nodes still in maintenance mode (insecure, as Talos expects there), waits
+// for every node to answer with mutual TLS, bootstraps etcd on the first
+// control plane exactly once, and returns the kubeconfig and talosconfig
+// for the caller to save outside the repository.
+package talos
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/siderolabs/talos/pkg/machinery/api/machine"
+	talosclient "github.com/siderolabs/talos/pkg/machinery/client"
+	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
+	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
+	mtype "github.com/siderolabs/talos/pkg/machinery/config/machine"
+	"github.com/siderolabs/talos/pkg/machinery/constants"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	model "github.com/funoffshore/homelab/constructs/talos"
+	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
+)
+
+// Options configure Plan and Deploy.
+type Options struct {
+	// Address returns a node's Talos API address. Default: IP:50000.
+	Address func(n *model.Node) string
+	// Log records every action.
+	Log *actionlog.Log
+	// Timeout bounds waiting for nodes and etcd. Default: 10m.
+	Timeout time.Duration
+	// Concurrency bounds parallel config applies. Default: 2.
+	Concurrency int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Address == nil {
+		o.Address = func(n *model.Node) string {
+			return net.JoinHostPort(n.IP.String(), strconv.Itoa(constants.ApidPort))
+		}
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Minute
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 2
+	}
+	return o
+}
+
+// Plan lists what Deploy would do.
+type Plan struct {
+	// Configure lists the nodes in maintenance mode, to configure.
+	Configure []*model.Node
+	// Bootstrap is the control plane to bootstrap etcd on, or nil.
+	Bootstrap *model.Node
+}
+
+// Changes renders the plan for `homelab plan`.
+func (p *Plan) Changes() []string {
+	var out []string
+	for _, n := range p.Configure {
+		out = append(out, fmt.Sprintf("%s: apply %s config (maintenance mode)", n.Hostname, n.Role))
+	}
+	if p.Bootstrap != nil {
+		out = append(out, fmt.Sprintf("%s: bootstrap etcd", p.Bootstrap.Hostname))
+	}
+	return out
+}
+
+// Result is what Deploy hands back to save.
+type Result struct {
+	// Talosconfig and Kubeconfig are secret: save them with mode 0600
+	// outside the repository.
+	Talosconfig, Kubeconfig []byte
+}
+
+type deployer struct {
+	cluster *model.Cluster
+	bundle  *secrets.Bundle
+	opts    Options
+}
+
+func (d *deployer) secure(ctx context.Context, n *model.Node) (*talosclient.Client, error) {
+	cfg, err := d.cluster.Talosconfig(d.bundle)
+	if err != nil {
+		return nil, err
+	}
+	return talosclient.New(ctx, talosclient.WithConfig(cfg), talosclient.WithEndpoints(d.opts.Address(n)))
+}
+
+func (d *deployer) insecure(ctx context.Context, n *model.Node) (*talosclient.Client, error) {
+	return talosclient.New(ctx, talosclient.WithEndpoints(d.opts.Address(n)),
+		talosclient.WithTLSConfig(&tls.Config{InsecureSkipVerify: true})) //nolint:gosec // maintenance mode has no trust yet, as talosctl --insecure
+}
+
+// configured reports whether n answers with mutual TLS (it has a config).
+func (d *deployer) configured(ctx context.Context, n *model.Node) bool {
+	c, err := d.secure(ctx, n)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = c.Version(cctx)
+	return err == nil
+}
+
+// etcdRunning reports whether etcd runs on the control plane n.
+func (d *deployer) etcdRunning(ctx context.Context, n *model.Node) (bool, error) {
+	c, err := d.secure(ctx, n)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	svcs, err := c.ServiceInfo(ctx, "etcd")
+	if err != nil {
+		return false, err
+	}
+	for _, s := range svcs {
+		if s.Service.State == "Running" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// NewPlan reads the nodes' state.
+func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle, opts Options) (*Plan, error) {
+	d := &deployer{cluster: cluster, bundle: bundle, opts: opts.withDefaults()}
+	p := &Plan{}
+	for _, n := range cluster.Nodes() {
+		if !d.configured(ctx, n) {
+			p.Configure = append(p.Configure, n)
+		}
+	}
+	cps := cluster.ControlPlanes()
+	if len(cps) == 0 {
+		return nil, errors.New("talos: the cluster has no control plane")
+	}
+	first := cps[0]
+	running := false
+	if d.configured(ctx, first) {
+		var err error
+		if running, err = d.etcdRunning(ctx, first); err != nil {
+			return nil, fmt.Errorf("talos %s: reading etcd state: %w", first.Hostname, err)
+		}
+	}
+	if !running {
+		p.Bootstrap = first
+	}
+	return p, nil
+}
+
+// Apply carries the plan out and returns the client configs.
+func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle, opts Options) (*Result, error) {
+	d := &deployer{cluster: cluster, bundle: bundle, opts: opts.withDefaults()}
+	configs := map[model.Role][]byte{}
+	for _, r := range []struct {
+		role model.Role
+		t    mtype.Type
+	}{{model.ControlPlane, mtype.TypeControlPlane}, {model.Worker, mtype.TypeWorker}} {
+		cfg, err := cluster.MachineConfig(r.t, bundle)
+		if err != nil {
+			return nil, err
+		}
+		if configs[r.role], err = cfg.EncodeBytes(encoder.WithComments(encoder.CommentsDisabled)); err != nil {
+			return nil, err
+		}
+	}
+	sem := make(chan struct{}, d.opts.Concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, n := range p.Configure {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(n *model.Node) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := d.opts.Log.Record("talos", n.Hostname, "apply-config", func() error {
+				c, err := d.insecure(ctx, n)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				_, err = c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: configs[n.Role], Mode: machine.ApplyConfigurationRequest_AUTO})
+				return err
+			})
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("talos %s: apply config: %w", n.Hostname, err))
+				mu.Unlock()
+			}
+		}(n)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, n := range cluster.Nodes() {
+		err := d.opts.Log.Record("talos", n.Hostname, "wait-secure-api", func() error {
+			return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
+				return d.configured(ctx, n), nil
+			})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("talos %s: no answer with mutual TLS: %w", n.Hostname, err)
+		}
+	}
+	if n := p.Bootstrap; n != nil {
+		err := d.opts.Log.Record("talos", n.Hostname, "bootstrap-etcd", func() error {
+			c, err := d.secure(ctx, n)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return c.Bootstrap(ctx, &machine.BootstrapRequest{})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("talos %s: bootstrap: %w", n.Hostname, err)
+		}
+	}
+	first := cluster.ControlPlanes()[0]
+	var kubeconfig []byte
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
+		c, err := d.secure(ctx, first)
+		if err != nil {
+			return false, nil
+		}
+		defer c.Close()
+		kubeconfig, err = c.Kubeconfig(ctx)
+		return err == nil, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("talos %s: kubeconfig: %w", first.Hostname, err)
+	}
+	tc, err := cluster.Talosconfig(bundle)
+	if err != nil {
+		return nil, err
+	}
+	talosconfig, err := tc.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Talosconfig: talosconfig, Kubeconfig: kubeconfig}, nil
+}

@@ -1,0 +1,130 @@
+package talos_test
+
+import (
+	"context"
+	"crypto/tls"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/siderolabs/talos/pkg/machinery/api/machine"
+	talosclient "github.com/siderolabs/talos/pkg/machinery/client"
+	"github.com/siderolabs/talos/pkg/machinery/config"
+	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
+	mtype "github.com/siderolabs/talos/pkg/machinery/config/machine"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/google/go-cmp/cmp"
+
+	model "github.com/funoffshore/homelab/constructs/talos"
+	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/deploy/talos"
+	"github.com/funoffshore/homelab/pkg/testenv"
+	"github.com/funoffshore/homelab/pkg/testenv/talossim"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func bundle(t *testing.T) *secrets.Bundle {
+	t.Helper()
+	contract, _ := config.ParseContractFromVersion(model.DefaultTalosVersion)
+	b, err := secrets.NewBundle(secrets.NewFixedClock(time.Now()), contract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDeploy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, h := homelab.NewApp(nil)
+	b := bundle(t)
+	sim, err := talossim.New(b.Certs.OS, "talos-cp-1", "talos-w-1", "talos-w-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	opts := talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: 20 * time.Second}
+
+	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"talos-cp-1: apply controlplane config (maintenance mode)", "talos-w-1: apply worker config (maintenance mode)",
+		"talos-w-2: apply worker config (maintenance mode)", "talos-cp-1: bootstrap etcd",
+	}
+	if d := cmp.Diff(want, p.Changes()); d != "" {
+		t.Fatalf("plan (-want +got):\n%s", d)
+	}
+	if sim.Writes() != 0 {
+		t.Fatalf("planning wrote %d times", sim.Writes())
+	}
+	res, err := p.Apply(ctx, h.Cluster, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, role := range map[string]mtype.Type{"talos-cp-1": mtype.TypeControlPlane, "talos-w-1": mtype.TypeWorker, "talos-w-2": mtype.TypeWorker} {
+		if ok, got := sim.Node(name).Configured(); !ok || got != role {
+			t.Errorf("%s configured=%v role=%v, want %v", name, ok, got, role)
+		}
+	}
+	if !sim.Node("talos-cp-1").Bootstrapped() {
+		t.Error("etcd was not bootstrapped on talos-cp-1")
+	}
+	if _, err := clientcmd.Load(res.Kubeconfig); err != nil {
+		t.Errorf("kubeconfig: %v", err)
+	}
+	if !strings.Contains(string(res.Talosconfig), "context: prox-n100") {
+		t.Errorf("talosconfig:\n%s", res.Talosconfig)
+	}
+
+	t.Run("a second deploy plans nothing and writes nothing", func(t *testing.T) {
+		before := sim.Writes()
+		p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Changes()) != 0 {
+			t.Errorf("second plan: %v", p.Changes())
+		}
+		if _, err := p.Apply(ctx, h.Cluster, b, opts); err != nil {
+			t.Fatal(err)
+		}
+		if sim.Writes() != before {
+			t.Errorf("second deploy wrote %d times", sim.Writes()-before)
+		}
+	})
+	t.Run("a configured node refuses an insecure client", func(t *testing.T) {
+		c, err := talosclient.New(ctx, talosclient.WithEndpoints(sim.Node("talos-w-1").Addr), talosclient.WithTLSConfig(&tls.Config{InsecureSkipVerify: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: []byte("version: v1alpha1")}); err == nil {
+			t.Error("an insecure client re-configured a node")
+		}
+	})
+}
+
+func TestDeployRefusesAnotherClustersCA(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, h := homelab.NewApp(nil)
+	sim, err := talossim.New(bundle(t).Certs.OS, "talos-cp-1", "talos-w-1", "talos-w-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	opts := talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: 2 * time.Second}
+	other := bundle(t)
+	p, err := talos.NewPlan(ctx, h.Cluster, other, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Apply(ctx, h.Cluster, other, opts)
+	if err == nil || !strings.Contains(err.Error(), "machine.ca is not the cluster's Talos API CA") {
+		t.Fatalf("want the nodes to refuse a config from another CA, got %v", err)
+	}
+}

@@ -1,0 +1,291 @@
+// Package talossim simulates Talos nodes for the deployer's tests: one gRPC
+// MachineService per node on a loopback port. A node in maintenance mode
+// serves a self-signed certificate, asks for no client certificate and
+// accepts only ApplyConfiguration, with a config that Talos machinery loads
+// and validates (metal mode) and whose machine CA is the cluster's. Once
+// configured it serves a certificate signed by the cluster's Talos API CA
+// and requires client certificates from it (mutual TLS), as a real node
+// does; a control plane then accepts Bootstrap exactly once and serves the
+// kubeconfig.
+package talossim
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	stdx509 "crypto/x509"
+
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/siderolabs/crypto/x509"
+	"github.com/siderolabs/talos/pkg/machinery/api/common"
+	machineapi "github.com/siderolabs/talos/pkg/machinery/api/machine"
+	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
+	"github.com/siderolabs/talos/pkg/machinery/config/machine"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/funoffshore/homelab/pkg/validate"
+)
+
+// Node is one simulated Talos node.
+type Node struct {
+	// Name and Addr ("127.0.0.1:port") of the node.
+	Name, Addr string
+
+	sim          *Sim
+	srv          *grpc.Server
+	lis          net.Listener
+	configured   bool
+	role         machine.Type
+	config       []byte
+	bootstrapped bool
+}
+
+// Sim is a set of simulated nodes sharing a cluster CA.
+type Sim struct {
+	mu     sync.Mutex // guards the nodes' state and writes
+	nodes  map[string]*Node
+	ca     *x509.CertificateAuthority
+	caPEM  []byte
+	self   tls.Certificate
+	served tls.Certificate
+	writes int
+}
+
+// New starts one node per name. ca is the cluster's Talos API CA (the
+// bundle's Certs.OS): the simulator stands in for trustd, which hands
+// configured nodes certificates from it.
+func New(ca *x509.PEMEncodedCertificateAndKey, names ...string) (*Sim, error) {
+	authority, err := x509.NewCertificateAuthorityFromCertificateAndKey(ca)
+	if err != nil {
+		return nil, fmt.Errorf("talossim: cluster CA: %w", err)
+	}
+	s := &Sim{nodes: map[string]*Node{}, ca: authority, caPEM: ca.Crt}
+	loopback := x509.IPAddresses([]net.IP{net.ParseIP("127.0.0.1")})
+	serverUse := x509.ExtKeyUsage([]stdx509.ExtKeyUsage{stdx509.ExtKeyUsageServerAuth})
+	kp, err := x509.NewKeyPair(authority, loopback, serverUse, x509.NotAfter(time.Now().Add(24*time.Hour)))
+	if err != nil {
+		return nil, err
+	}
+	s.served = *kp.Certificate
+	selfCA, err := x509.NewSelfSignedCertificateAuthority()
+	if err != nil {
+		return nil, err
+	}
+	selfKP, err := x509.NewKeyPair(selfCA, loopback, serverUse)
+	if err != nil {
+		return nil, err
+	}
+	s.self = *selfKP.Certificate
+	for _, name := range names {
+		n := &Node{Name: name, sim: s}
+		if err := n.start(); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.nodes[name] = n
+	}
+	return s, nil
+}
+
+// Node returns the node called name.
+func (s *Sim) Node(name string) *Node { return s.nodes[name] }
+
+// Writes counts the changing calls (ApplyConfiguration, Bootstrap).
+func (s *Sim) Writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
+}
+
+// Close stops every node; calling it twice is safe.
+func (s *Sim) Close() {
+	for _, n := range s.nodes {
+		n.srv.Stop()
+	}
+}
+
+// Configured reports whether the node has a config, and its role.
+func (n *Node) Configured() (bool, machine.Type) {
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	return n.configured, n.role
+}
+
+// Bootstrapped reports whether etcd was bootstrapped on the node.
+func (n *Node) Bootstrapped() bool {
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	return n.bootstrapped
+}
+
+func (n *Node) start() error {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	n.lis, n.Addr = lis, lis.Addr().String()
+	pool := stdx509.NewCertPool()
+	pool.AppendCertsFromPEM(n.sim.caPEM)
+	tlsConfig := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			if configured, _ := n.Configured(); configured {
+				return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{n.sim.served},
+					ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}, nil
+			}
+			return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{n.sim.self}, ClientAuth: tls.NoClientCert}, nil
+		},
+	}
+	n.srv = grpc.NewServer(grpc.Creds(credentials.NewTLS(tlsConfig)))
+	machineapi.RegisterMachineServiceServer(n.srv, &service{node: n})
+	go n.srv.Serve(lis)
+	return nil
+}
+
+type service struct {
+	machineapi.UnimplementedMachineServiceServer
+	node *Node
+}
+
+// authenticated reports whether the caller presented a verified client
+// certificate (mutual TLS).
+func authenticated(ctx context.Context) bool {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return false
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	return ok && len(ti.State.VerifiedChains) > 0
+}
+
+func (s *service) secure(ctx context.Context) error {
+	if configured, _ := s.node.Configured(); !configured {
+		return status.Error(codes.Unimplemented, "API is not implemented in maintenance mode")
+	}
+	if !authenticated(ctx) {
+		return status.Error(codes.PermissionDenied, "not authorized")
+	}
+	return nil
+}
+
+func (s *service) ApplyConfiguration(ctx context.Context, req *machineapi.ApplyConfigurationRequest) (*machineapi.ApplyConfigurationResponse, error) {
+	n := s.node
+	if configured, _ := n.Configured(); configured && !authenticated(ctx) {
+		return nil, status.Error(codes.PermissionDenied, "not authorized")
+	}
+	cfg, err := configloader.NewFromBytes(req.Data)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "failed to parse config: %v", err)
+	}
+	if _, err := cfg.Validate(validate.MetalMode{}); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "configuration validation failed: %v", err)
+	}
+	ca := cfg.Machine().Security().IssuingCA()
+	if ca == nil || !bytes.Equal(bytes.TrimSpace(ca.Crt), bytes.TrimSpace(n.sim.caPEM)) {
+		return nil, status.Error(codes.InvalidArgument, "machine.ca is not the cluster's Talos API CA")
+	}
+	n.sim.mu.Lock()
+	n.configured, n.role, n.config = true, cfg.Machine().Type(), req.Data
+	n.sim.writes++
+	n.sim.mu.Unlock()
+	return &machineapi.ApplyConfigurationResponse{Messages: []*machineapi.ApplyConfiguration{{
+		Metadata: &common.Metadata{Hostname: n.Name}, Mode: req.Mode, ModeDetails: "Applied configuration with a reboot",
+	}}}, nil
+}
+
+func (s *service) Version(ctx context.Context, _ *emptypb.Empty) (*machineapi.VersionResponse, error) {
+	if err := s.secure(ctx); err != nil {
+		return nil, err
+	}
+	return &machineapi.VersionResponse{Messages: []*machineapi.Version{{
+		Metadata: &common.Metadata{Hostname: s.node.Name},
+		Version:  &machineapi.VersionInfo{Tag: "v1.13.9", Arch: "amd64"},
+	}}}, nil
+}
+
+func (s *service) Bootstrap(ctx context.Context, _ *machineapi.BootstrapRequest) (*machineapi.BootstrapResponse, error) {
+	if err := s.secure(ctx); err != nil {
+		return nil, err
+	}
+	n := s.node
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	if n.role != machine.TypeControlPlane {
+		return nil, status.Error(codes.FailedPrecondition, "bootstrap is not available on a worker")
+	}
+	for _, other := range n.sim.nodes {
+		if other.bootstrapped {
+			return nil, status.Error(codes.AlreadyExists, "etcd data directory is not empty")
+		}
+	}
+	n.bootstrapped = true
+	n.sim.writes++
+	return &machineapi.BootstrapResponse{Messages: []*machineapi.Bootstrap{{Metadata: &common.Metadata{Hostname: n.Name}}}}, nil
+}
+
+func (s *service) ServiceList(ctx context.Context, _ *emptypb.Empty) (*machineapi.ServiceListResponse, error) {
+	if err := s.secure(ctx); err != nil {
+		return nil, err
+	}
+	n := s.node
+	n.sim.mu.Lock()
+	etcd := "Waiting"
+	if n.bootstrapped || (n.role == machine.TypeControlPlane && anyBootstrapped(n.sim)) {
+		etcd = "Running"
+	}
+	n.sim.mu.Unlock()
+	return &machineapi.ServiceListResponse{Messages: []*machineapi.ServiceList{{
+		Metadata: &common.Metadata{Hostname: n.Name},
+		Services: []*machineapi.ServiceInfo{{Id: "apid", State: "Running"}, {Id: "etcd", State: etcd}},
+	}}}, nil
+}
+
+func anyBootstrapped(s *Sim) bool {
+	for _, n := range s.nodes {
+		if n.bootstrapped {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *service) Kubeconfig(_ *emptypb.Empty, stream grpc.ServerStreamingServer[common.Data]) error {
+	if err := s.secure(stream.Context()); err != nil {
+		return err
+	}
+	if !s.node.Bootstrapped() {
+		return status.Error(codes.Unavailable, "kubernetes is not ready: etcd is not bootstrapped")
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["talos"] = &clientcmdapi.Cluster{Server: "https://" + s.node.Addr}
+	cfg.AuthInfos["admin@talos"] = &clientcmdapi.AuthInfo{Token: "simulated"}
+	cfg.Contexts["admin@talos"] = &clientcmdapi.Context{Cluster: "talos", AuthInfo: "admin@talos"}
+	cfg.CurrentContext = "admin@talos"
+	kc, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	if err := tw.WriteHeader(&tar.Header{Name: "kubeconfig", Mode: 0o600, Size: int64(len(kc))}); err != nil {
+		return err
+	}
+	tw.Write(kc)
+	tw.Close()
+	gz.Close()
+	return stream.Send(&common.Data{Bytes: buf.Bytes()})
+}
