@@ -84,6 +84,8 @@ func RunIO(build Builder, args []string, stdin io.Reader, stdout, stderr io.Writ
 		return ExitOK
 	case errors.Is(err, errStale):
 		return ExitFailed
+	case errors.Is(err, errPending):
+		return ExitPending
 	}
 	fmt.Fprintf(stderr, "error: %v\n", err)
 	var u usageError
@@ -103,7 +105,7 @@ func NewCommand(build Builder) *cobra.Command {
 renders it into cluster/ (Talos and Kubernetes YAML reconciled by Flux from Git).`,
 		Args: cobra.NoArgs,
 	}
-	root.AddCommand(synthCommand(build), validateCommand(build), secretsCommand(), versionCommand())
+	root.AddCommand(synthCommand(build), validateCommand(build), planCommand(build), deployCommand(build), secretsCommand(), versionCommand())
 	return root
 }
 

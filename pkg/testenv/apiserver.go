@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,22 +49,39 @@ func StartAPIServer(t testing.TB) *APIServer {
 		}
 		t.Skip(msg)
 	}
-	env := &envtest.Environment{BinaryAssetsDirectory: dir}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting kube-apiserver from %s: %v", dir, err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping kube-apiserver: %v", err)
-		}
-	})
-	c, err := client.New(cfg, client.Options{Scheme: kube.Scheme})
+	api, err := StartAPIServerAt(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &APIServer{env: env, Config: cfg, Client: c}
+	t.Cleanup(func() {
+		if err := api.Stop(); err != nil {
+			t.Errorf("stopping kube-apiserver: %v", err)
+		}
+	})
+	return api
 }
+
+// StartAPIServerAt starts a kube-apiserver and etcd from the binaries in
+// dir, outside tests (`homelab deploy --simulate`). Call Stop when done.
+func StartAPIServerAt(dir string) (*APIServer, error) {
+	if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err != nil {
+		return nil, fmt.Errorf("kube-apiserver not found in %s: run `make envtest` (or `bash hack/envtest.sh`)", dir)
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: dir}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting kube-apiserver from %s: %w", dir, err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: kube.Scheme})
+	if err != nil {
+		env.Stop()
+		return nil, err
+	}
+	return &APIServer{env: env, Config: cfg, Client: c}, nil
+}
+
+// Stop stops the API server and etcd.
+func (a *APIServer) Stop() error { return a.env.Stop() }
 
 // Kubeconfig writes a kubeconfig for an admin user of the API server to a
 // file in the test's temp dir and returns its path.

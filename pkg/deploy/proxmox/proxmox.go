@@ -47,6 +47,8 @@ type Options struct {
 	TaskTimeout time.Duration
 	// Log records every action.
 	Log *actionlog.Log
+	// Endpoint returns a host's API URL. Default: the host's Endpoint.
+	Endpoint func(h *model.Host) string
 }
 
 // Change is one planned action.
@@ -190,7 +192,11 @@ func NewPlan(ctx context.Context, dc *model.Datacenter, opts Options) (*Plan, er
 		managed[v.VMID] = true
 	}
 	for _, h := range dc.Hosts() {
-		c := gp.NewClient(strings.TrimSuffix(h.Endpoint, "/")+"/api2/json",
+		endpoint := h.Endpoint
+		if opts.Endpoint != nil {
+			endpoint = opts.Endpoint(h)
+		}
+		c := gp.NewClient(strings.TrimSuffix(endpoint, "/")+"/api2/json",
 			gp.WithAPIToken(opts.Token.ID, opts.Token.Secret), gp.WithHTTPClient(opts.HTTPClient))
 		d.clients[h.Name] = c
 		node := (&gp.Node{}).New(c, h.Name)

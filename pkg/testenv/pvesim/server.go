@@ -66,12 +66,50 @@ type Fault struct {
 	Times int
 }
 
-// New starts a simulator with the schema at schemaPath and the given nodes
-// (each with storages "local" for ISOs and "local-lvm" for disks).
+// routes are the API paths the simulator implements.
+var routes = []string{
+	"/version", "/nodes", "/nodes/{node}/status", "/nodes/{node}/storage", "/nodes/{node}/storage/{storage}/status",
+	"/nodes/{node}/storage/{storage}/content", "/nodes/{node}/storage/{storage}/download-url",
+	"/nodes/{node}/tasks/{upid}/status", "/nodes/{node}/qemu", "/nodes/{node}/qemu/{vmid}/status/current",
+	"/nodes/{node}/qemu/{vmid}/config", "/nodes/{node}/qemu/{vmid}/status/start", "/nodes/{node}/qemu/{vmid}/status/stop",
+}
+
+// route matches a concrete path against the implemented routes.
+func route(path string) (string, map[string]string) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	for _, r := range routes {
+		tsegs := strings.Split(strings.Trim(r, "/"), "/")
+		if len(tsegs) != len(segs) {
+			continue
+		}
+		params := map[string]string{}
+		ok := true
+		for i, t := range tsegs {
+			if strings.HasPrefix(t, "{") {
+				params[t[1:len(t)-1]] = segs[i]
+			} else if t != segs[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return r, params
+		}
+	}
+	return "", nil
+}
+
+// New starts a simulator with the given nodes (each with storages "local"
+// for ISOs and "local-lvm" for disks). With a schemaPath (the Proxmox VE
+// API schema) every request is validated against it; with "" requests are
+// only routed, for local demos without the schema.
 func New(schemaPath string, nodes ...string) (*Server, error) {
-	sc, err := LoadSchema(schemaPath)
-	if err != nil {
-		return nil, err
+	var sc *Schema
+	if schemaPath != "" {
+		var err error
+		if sc, err = LoadSchema(schemaPath); err != nil {
+			return nil, err
+		}
 	}
 	s := &Server{schema: sc, nodes: map[string]map[string][]string{}, vms: map[int]*VM{}, tasks: map[string]*Task{}}
 	for _, n := range nodes {
@@ -182,32 +220,39 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, apiError{status: 401, message: "authentication failure"})
 		return
 	}
-	node, pathParams := s.schema.match(path)
-	if node == nil {
+	tmpl, pathParams := route(path)
+	if tmpl == "" {
 		writeErr(w, apiError{status: 501, message: fmt.Sprintf("Method '%s %s' not implemented", r.Method, path)})
 		return
 	}
-	method, ok := node.Info[r.Method]
-	if !ok {
-		writeErr(w, apiError{status: 501, message: fmt.Sprintf("Method '%s %s' not implemented", r.Method, path)})
-		return
-	}
-	all := map[string]string{}
-	for k, v := range params {
-		all[k] = v
-	}
-	for k, v := range pathParams {
-		all[k] = v
-	}
-	if errs := method.validate(all); len(errs) > 0 {
-		writeErr(w, apiError{status: 400, message: "Parameter verification failed.", errors: errs})
-		return
+	if s.schema != nil {
+		node, _ := s.schema.match(path)
+		if node == nil || node.Path != tmpl {
+			writeErr(w, apiError{status: 501, message: fmt.Sprintf("Method '%s %s' not implemented", r.Method, path)})
+			return
+		}
+		method, ok := node.Info[r.Method]
+		if !ok {
+			writeErr(w, apiError{status: 501, message: fmt.Sprintf("Method '%s %s' not implemented", r.Method, path)})
+			return
+		}
+		all := map[string]string{}
+		for k, v := range params {
+			all[k] = v
+		}
+		for k, v := range pathParams {
+			all[k] = v
+		}
+		if errs := method.validate(all); len(errs) > 0 {
+			writeErr(w, apiError{status: 400, message: "Parameter verification failed.", errors: errs})
+			return
+		}
 	}
 	failTask := ""
 	if fault != nil {
 		failTask = fault.FailTask
 	}
-	data, aerr := s.handle(r.Method, node.Path, pathParams, params, failTask)
+	data, aerr := s.handle(r.Method, tmpl, pathParams, params, failTask)
 	if aerr != nil {
 		writeErr(w, *aerr)
 		return

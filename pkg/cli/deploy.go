@@ -1,0 +1,245 @@
+package cli
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/pkg/deploy"
+	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
+	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
+	"github.com/funoffshore/homelab/pkg/secrets"
+	"github.com/funoffshore/homelab/pkg/testenv"
+	"github.com/funoffshore/homelab/synth"
+)
+
+// ExitPending is `homelab plan`'s exit code when changes are pending.
+const ExitPending = 2
+
+// errPending marks plan finding changes (already printed).
+var errPending = errors.New("changes pending")
+
+type deployFlags struct {
+	secretsFlags
+	simulate, yes, proxmoxInsecure bool
+	logPath, stateDir              string
+}
+
+func (f *deployFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.simulate, "simulate", false, "run against local simulators of Proxmox and Talos and a local kube-apiserver instead of the real hosts (needs `make envtest`)")
+	cmd.Flags().BoolVar(&f.proxmoxInsecure, "proxmox-insecure", false, "accept the Proxmox hosts' self-signed TLS certificates")
+	cmd.Flags().StringVar(&f.identity, "identity", "", "age identity file (default $HOMELAB_AGE_KEY_FILE or <user config dir>/homelab/age.key)")
+	cmd.Flags().StringVar(&f.store, "store", "secrets", "directory of the encrypted Secret store")
+	cmd.Flags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
+	cmd.Flags().StringVar(&f.logPath, "log", "", "action log (default <user state dir>/homelab/actions.jsonl; a temporary file with --simulate)")
+}
+
+// prepare builds the tree, finds what to deploy and the inputs: real
+// credentials, or a simulation (closed by the returned function).
+func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target, deploy.Inputs, func(), error) {
+	var none deploy.Inputs
+	app, err := build()
+	if err != nil {
+		return deploy.Target{}, none, nil, err
+	}
+	files, err := synth.Render(app.Tree())
+	if err != nil {
+		return deploy.Target{}, none, nil, err
+	}
+	target, err := deploy.FindTarget(app, files)
+	if err != nil {
+		return target, none, nil, err
+	}
+	if f.simulate {
+		sim, err := testenv.NewSimulation(target, testenv.DefaultSchemaPath())
+		if err != nil {
+			return target, none, nil, err
+		}
+		in := sim.Inputs
+		if f.logPath == "" {
+			dir, err := os.MkdirTemp("", "homelab-simulate-")
+			if err != nil {
+				sim.Close()
+				return target, none, nil, err
+			}
+			f.logPath = filepath.Join(dir, "actions.jsonl")
+			if f.stateDir == "" {
+				f.stateDir = dir
+			}
+		}
+		in.Log = &actionlog.Log{Path: f.logPath}
+		fmt.Fprintf(cmd.ErrOrStderr(), "simulating: Proxmox API %s, %d Talos nodes, kube-apiserver %s\n", sim.PVE.TS.URL, len(target.Cluster.Nodes()), sim.API.Config.Host)
+		return target, in, sim.Close, nil
+	}
+	in, err := f.realInputs()
+	return target, in, func() {}, err
+}
+
+func (f *deployFlags) realInputs() (deploy.Inputs, error) {
+	var in deploy.Inputs
+	id, secret := os.Getenv("PROXMOX_TOKEN_ID"), os.Getenv("PROXMOX_TOKEN_SECRET")
+	if id == "" || secret == "" {
+		return in, errors.New("set PROXMOX_TOKEN_ID (user@realm!token) and PROXMOX_TOKEN_SECRET to a Proxmox API token, or use --simulate")
+	}
+	httpClient := http.DefaultClient
+	if f.proxmoxInsecure {
+		httpClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the operator asked for it
+	}
+	in.Proxmox = pvedeploy.Options{Token: pvedeploy.Token{ID: id, Secret: secret}, HTTPClient: httpClient}
+	path, err := f.identityPath()
+	if err != nil {
+		return in, err
+	}
+	ident, err := secrets.LoadIdentity(path)
+	if err != nil {
+		return in, err
+	}
+	if in.Bundle, err = secrets.LoadTalosSecrets(f.talosSecrets, ident); err != nil {
+		return in, err
+	}
+	store := secrets.Store{Dir: f.store}
+	enc, err := os.ReadFile(store.Path("flux-system", "flux-system"))
+	if err != nil {
+		return in, fmt.Errorf("the Flux Git credentials are not in the store (%w): set them with `homelab secrets set flux-system/flux-system identity`", err)
+	}
+	if in.GitCredentials, err = secrets.Decrypt(enc, ident); err != nil {
+		return in, err
+	}
+	in.AgeKey = ident.SecretKey()
+	in.Kube = func(kubeconfig []byte) (client.Client, error) {
+		cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		return client.New(cfg, client.Options{Scheme: kube.Scheme})
+	}
+	if f.logPath == "" {
+		if f.logPath, err = actionlog.DefaultPath(); err != nil {
+			return in, err
+		}
+	}
+	in.Log = &actionlog.Log{Path: f.logPath}
+	return in, nil
+}
+
+func planCommand(build Builder) *cobra.Command {
+	f := &deployFlags{}
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Print what deploy would change, per layer; change nothing (exit 2 when changes are pending)",
+		Long: `plan reads the live state of the Proxmox hosts, the Talos nodes and, once it exists, the
+cluster, and prints per layer what deploy would do. It changes nothing. Exit codes: 0 when
+everything is as the homelab says, 2 when changes are pending, 1 on errors.
+
+It needs a Proxmox API token in PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET, and your age
+identity to read the Talos secrets; --simulate runs it against local simulators instead.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			target, in, done, err := f.prepare(cmd, build)
+			if err != nil {
+				return err
+			}
+			defer done()
+			r, err := deploy.Plan(cmd.Context(), target, in)
+			if err != nil {
+				return err
+			}
+			r.Print(cmd.OutOrStdout())
+			if r.Pending() > 0 {
+				return errPending
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func deployCommand(build Builder) *cobra.Command {
+	f := &deployFlags{}
+	cmd := &cobra.Command{
+		Use:   "deploy",
+		Short: "Create the VMs, configure Talos, bootstrap Flux: what Flux cannot do itself",
+		Long: `deploy carries out the plan: the Talos ISO on each Proxmox host and the VMs created or
+updated and started; the machine configs, rendered in memory from the encrypted Talos
+secrets, applied to the nodes in maintenance mode, etcd bootstrapped once; then the Flux
+bootstrap (gotk-components, the sops-age and Git credential Secrets, gotk-sync) until the
+flux-system Kustomization is ready. It is idempotent and resumable: run it again after a
+failure. Every action is appended to the action log; no secret is ever logged. It asks
+before changing anything unless --yes. kubeconfig and talosconfig are saved (mode 0600)
+under --state-dir.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			target, in, done, err := f.prepare(cmd, build)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx := cmd.Context()
+			w := cmd.OutOrStdout()
+			r, err := deploy.Plan(ctx, target, in)
+			if err != nil {
+				return err
+			}
+			r.Print(w)
+			if r.Pending() == 0 {
+				fmt.Fprintln(w, "nothing to do")
+				return nil
+			}
+			if !f.yes && !confirm(cmd, fmt.Sprintf("apply %d change(s)? [y/N] ", r.Pending())) {
+				return errors.New("aborted: nothing changed")
+			}
+			res, err := deploy.Deploy(ctx, target, in, cmd.ErrOrStderr())
+			if err != nil {
+				return fmt.Errorf("%w (re-run deploy to resume; log: %s)", err, f.logPath)
+			}
+			dir := f.stateDir
+			if dir == "" {
+				base, err := os.UserConfigDir()
+				if err != nil {
+					return err
+				}
+				dir = filepath.Join(base, "homelab", target.Cluster.Name)
+			}
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return err
+			}
+			for name, data := range map[string][]byte{"kubeconfig": res.Kubeconfig, "talosconfig": res.Talosconfig} {
+				if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(w, "deployed; kubeconfig and talosconfig in %s (mode 0600); action log %s\n", dir, f.logPath)
+			if f.simulate {
+				again, err := deploy.Plan(ctx, target, in)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(w, "plan after deploy:")
+				again.Print(w)
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&f.yes, "yes", false, "do not ask before changing anything")
+	cmd.Flags().StringVar(&f.stateDir, "state-dir", "", "where kubeconfig and talosconfig are saved (default <user config dir>/homelab/<cluster>; a temporary directory with --simulate)")
+	return cmd
+}
+
+func confirm(cmd *cobra.Command, prompt string) bool {
+	fmt.Fprint(cmd.ErrOrStderr(), prompt)
+	line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	line = strings.ToLower(strings.TrimSpace(line))
+	return line == "y" || line == "yes"
+}

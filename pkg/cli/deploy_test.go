@@ -1,0 +1,69 @@
+package cli_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/funoffshore/homelab/pkg/cli"
+	"github.com/funoffshore/homelab/pkg/testenv"
+)
+
+func TestDeploySimulate(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(testenv.AssetsDir(), "kube-apiserver")); err != nil && os.Getenv("CI") != "true" {
+		t.Skip("run `make envtest` first")
+	}
+	dir := t.TempDir()
+	run := func(stdin string, args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := cli.RunIO(cli.DefaultBuilder, args, strings.NewReader(stdin), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	t.Run("plan exits 2 with the pending changes per layer", func(t *testing.T) {
+		code, out, stderr := run("", "plan", "--simulate")
+		if code != cli.ExitPending {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		for _, want := range []string{"proxmox:\n  pve-1: download iso", "pve-2: create vm 111 talos-w-1", "talos:\n  talos-cp-1: apply controlplane config", "talos-cp-1: bootstrap etcd", "13 change(s) pending"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("plan lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("deploy asks first and changes nothing on no", func(t *testing.T) {
+		code, _, stderr := run("n\n", "deploy", "--simulate")
+		if code != cli.ExitFailed || !strings.Contains(stderr, "aborted: nothing changed") {
+			t.Errorf("exit %d: %s", code, stderr)
+		}
+	})
+	t.Run("deploy --yes goes from empty hosts to Flux ready, then plans nothing", func(t *testing.T) {
+		log := filepath.Join(dir, "actions.jsonl")
+		code, out, stderr := run("", "deploy", "--simulate", "--yes", "--state-dir", dir, "--log", log)
+		if code != 0 {
+			t.Fatalf("exit %d: %s\n%s", code, out, stderr)
+		}
+		for _, want := range []string{"proxmox: ISOs and VMs done in", "talos: machine configs, etcd bootstrap done in", "flux: bootstrap done in"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("progress lacks %q:\n%s", want, stderr)
+			}
+		}
+		if !strings.Contains(out, "plan after deploy:") || !strings.HasSuffix(strings.TrimSpace(out), "0 change(s) pending") {
+			t.Errorf("output:\n%s", out)
+		}
+		for _, f := range []string{"kubeconfig", "talosconfig"} {
+			st, err := os.Stat(filepath.Join(dir, f))
+			if err != nil || st.Mode().Perm() != 0o600 {
+				t.Errorf("%s: %v", f, err)
+			}
+		}
+		data, _ := os.ReadFile(log)
+		if n := strings.Count(string(data), "\n"); n < 13 {
+			t.Errorf("action log has %d lines:\n%s", n, data)
+		}
+		if strings.Contains(string(data), "PRIVATE") || strings.Contains(string(data), strings.ToUpper("age-secret-key")) {
+			t.Error("the action log holds a secret")
+		}
+	})
+}

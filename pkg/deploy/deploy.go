@@ -1,0 +1,184 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/funoffshore/homelab/constructs/core"
+	proxmodel "github.com/funoffshore/homelab/constructs/proxmox"
+	talosmodel "github.com/funoffshore/homelab/constructs/talos"
+	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
+	fluxdeploy "github.com/funoffshore/homelab/pkg/deploy/flux"
+	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
+	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
+)
+
+// Target is the part of the tree the deployer acts on, and the rendered files.
+type Target struct {
+	Datacenter *proxmodel.Datacenter
+	Cluster    *talosmodel.Cluster
+	// Components and Sync are gotk-components.yaml and gotk-sync.yaml.
+	Components, Sync []byte
+}
+
+// FindTarget finds the Proxmox datacenter and Talos cluster of a tree.
+func FindTarget(app *core.App, files map[string][]byte) (Target, error) {
+	t := Target{Components: files["kubernetes/flux/gotk-components.yaml"], Sync: files["kubernetes/flux/gotk-sync.yaml"]}
+	for _, r := range app.Tree().FileRenderers() {
+		switch v := r.(type) {
+		case *proxmodel.Datacenter:
+			t.Datacenter = v
+		case *talosmodel.Cluster:
+			t.Cluster = v
+		}
+	}
+	if t.Datacenter == nil || t.Cluster == nil || t.Components == nil || t.Sync == nil {
+		return t, errors.New("the homelab has no Proxmox datacenter, Talos cluster or Flux sync to deploy")
+	}
+	return t, nil
+}
+
+// Inputs are the credentials and connections of a deploy.
+type Inputs struct {
+	Proxmox pvedeploy.Options
+	Talos   talosdeploy.Options
+	// Bundle is the decrypted Talos secrets bundle.
+	Bundle *secrets.Bundle
+	// AgeKey and GitCredentials go to Flux (see fluxdeploy.Inputs).
+	AgeKey         string
+	GitCredentials []byte
+	// Kube returns a client for the cluster's API from its kubeconfig.
+	Kube func(kubeconfig []byte) (client.Client, error)
+	// FluxReadyTimeout bounds the wait for Flux. Default: 10m.
+	FluxReadyTimeout time.Duration
+	// Log records every action.
+	Log *actionlog.Log
+}
+
+// Report is a plan per layer.
+type Report struct {
+	Proxmox *pvedeploy.Plan
+	Talos   *talosdeploy.Plan
+	// Flux lists the Flux objects to apply; FluxNote says why the list is
+	// not known yet (no cluster to ask).
+	Flux     []fluxdeploy.Change
+	FluxNote string
+}
+
+// Pending counts the changes.
+func (r *Report) Pending() int {
+	n := len(r.Proxmox.Changes()) + len(r.Talos.Changes()) + len(r.Flux)
+	if r.FluxNote != "" {
+		n++
+	}
+	return n
+}
+
+// Print writes the plan, layer by layer.
+func (r *Report) Print(w io.Writer) {
+	fmt.Fprintln(w, "proxmox:")
+	for _, c := range r.Proxmox.Changes() {
+		fmt.Fprintln(w, "  "+c.String())
+	}
+	for _, u := range r.Proxmox.Unmanaged {
+		fmt.Fprintln(w, "  note: "+u)
+	}
+	fmt.Fprintln(w, "talos:")
+	for _, c := range r.Talos.Changes() {
+		fmt.Fprintln(w, "  "+c)
+	}
+	fmt.Fprintln(w, "flux:")
+	if r.FluxNote != "" {
+		fmt.Fprintln(w, "  "+r.FluxNote)
+	}
+	for _, c := range r.Flux {
+		fmt.Fprintf(w, "  %s %s\n", c.Action, c.Object)
+	}
+	fmt.Fprintf(w, "%d change(s) pending\n", r.Pending())
+}
+
+func (in Inputs) fluxInputs(t Target) fluxdeploy.Inputs {
+	return fluxdeploy.Inputs{Components: t.Components, Sync: t.Sync, AgeKey: in.AgeKey, GitCredentials: in.GitCredentials}
+}
+
+// Plan reads the live state of every layer and returns what Deploy would change.
+func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
+	in.Proxmox.Log, in.Talos.Log = nil, nil
+	r := &Report{}
+	var err error
+	if r.Proxmox, err = pvedeploy.NewPlan(ctx, t.Datacenter, in.Proxmox); err != nil {
+		return nil, err
+	}
+	if r.Talos, err = talosdeploy.NewPlan(ctx, t.Cluster, in.Bundle, in.Talos); err != nil {
+		return nil, err
+	}
+	if len(r.Talos.Changes()) > 0 {
+		r.FluxNote = "bootstrap Flux once the Kubernetes API answers (gotk-components, sops-age, Git credentials, gotk-sync)"
+		return r, nil
+	}
+	res, err := r.Talos.Apply(ctx, t.Cluster, in.Bundle, in.Talos) // no changes: only reads the kubeconfig
+	if err != nil {
+		return nil, err
+	}
+	kc, err := in.Kube(res.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	if r.Flux, err = fluxdeploy.Bootstrap(ctx, kc, in.fluxInputs(t), fluxdeploy.Options{DryRun: true}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Deploy carries out every layer in order, printing each step with its
+// time to progress, and returns the Talos client configs to save.
+func Deploy(ctx context.Context, t Target, in Inputs, progress io.Writer) (*talosdeploy.Result, error) {
+	in.Proxmox.Log, in.Talos.Log = in.Log, in.Log
+	step := func(name string, fn func() error) error {
+		start := time.Now()
+		fmt.Fprintf(progress, "%s ...\n", name)
+		if err := fn(); err != nil {
+			fmt.Fprintf(progress, "%s failed after %s\n", name, time.Since(start).Round(time.Millisecond))
+			return err
+		}
+		fmt.Fprintf(progress, "%s done in %s\n", name, time.Since(start).Round(time.Millisecond))
+		return nil
+	}
+	err := step("proxmox: ISOs and VMs", func() error {
+		p, err := pvedeploy.NewPlan(ctx, t.Datacenter, in.Proxmox)
+		if err != nil {
+			return err
+		}
+		return p.Apply(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var res *talosdeploy.Result
+	err = step("talos: machine configs, etcd bootstrap", func() error {
+		p, err := talosdeploy.NewPlan(ctx, t.Cluster, in.Bundle, in.Talos)
+		if err != nil {
+			return err
+		}
+		res, err = p.Apply(ctx, t.Cluster, in.Bundle, in.Talos)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = step("flux: bootstrap", func() error {
+		kc, err := in.Kube(res.Kubeconfig)
+		if err != nil {
+			return err
+		}
+		_, err = fluxdeploy.Bootstrap(ctx, kc, in.fluxInputs(t), fluxdeploy.Options{Log: in.Log, ReadyTimeout: in.FluxReadyTimeout})
+		return err
+	})
+	return res, err
+}

@@ -1,0 +1,154 @@
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"time"
+
+	"filippo.io/age"
+	"github.com/siderolabs/talos/pkg/machinery/config"
+	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	proxmodel "github.com/funoffshore/homelab/constructs/proxmox"
+	talosmodel "github.com/funoffshore/homelab/constructs/talos"
+	"github.com/funoffshore/homelab/pkg/deploy"
+	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
+	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
+	"github.com/funoffshore/homelab/pkg/testenv/pvesim"
+	"github.com/funoffshore/homelab/pkg/testenv/talossim"
+)
+
+// Simulation runs the whole deploy flow without hardware: a Proxmox API
+// simulator with the homelab's hosts, a Talos simulator with its nodes, a
+// real kube-apiserver for the Flux bootstrap, and a stand-in for Flux's
+// kustomize-controller that reports flux-system ready. Its credentials are
+// throwaway ones made for the run.
+type Simulation struct {
+	PVE    *pvesim.Server
+	Talos  *talossim.Sim
+	API    *APIServer
+	Inputs deploy.Inputs
+	cancel context.CancelFunc
+}
+
+// NewSimulation starts the simulators for target. schemaPath is the
+// Proxmox API schema to validate requests with ("" to skip).
+func NewSimulation(target deploy.Target, schemaPath string) (*Simulation, error) {
+	contract, err := config.ParseContractFromVersion(target.Cluster.TalosVersion)
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := secrets.NewBundle(secrets.NewFixedClock(time.Now()), contract)
+	if err != nil {
+		return nil, err
+	}
+	s := &Simulation{}
+	var hosts []string
+	for _, h := range target.Datacenter.Hosts() {
+		hosts = append(hosts, h.Name)
+	}
+	if s.PVE, err = pvesim.New(schemaPath, hosts...); err != nil {
+		return nil, err
+	}
+	var nodes []string
+	for _, n := range target.Cluster.Nodes() {
+		nodes = append(nodes, n.Hostname)
+	}
+	if s.Talos, err = talossim.New(bundle.Certs.OS, nodes...); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.API, err = StartAPIServerAt(AssetsDir()); err != nil {
+		s.Close()
+		return nil, err
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	git, err := yaml.Marshal(&corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: "flux-system", Namespace: "flux-system"},
+		StringData: map[string]string{"identity": "simulated deploy key", "identity.pub": "simulated", "known_hosts": "simulated"},
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	tokenSecret := make([]byte, 16)
+	rand.Read(tokenSecret)
+	s.Inputs = deploy.Inputs{
+		Proxmox: pvedeploy.Options{
+			Token:      pvedeploy.Token{ID: "root@pam!homelab-simulate", Secret: hex.EncodeToString(tokenSecret)},
+			HTTPClient: s.PVE.TS.Client(), Backoff: 10 * time.Millisecond,
+			Endpoint: func(*proxmodel.Host) string { return s.PVE.TS.URL },
+		},
+		Talos: talosdeploy.Options{
+			Address: func(n *talosmodel.Node) string { return s.Talos.Node(n.Hostname).Addr },
+			Timeout: 30 * time.Second,
+		},
+		Bundle: bundle, AgeKey: id.String(), GitCredentials: git,
+		Kube:             func([]byte) (client.Client, error) { return s.API.Client, nil },
+		FluxReadyTimeout: time.Minute,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go s.reconcileFlux(ctx)
+	return s, nil
+}
+
+// reconcileFlux plays kustomize-controller: it reports the flux-system
+// Kustomization ready once it exists.
+func (s *Simulation) reconcileFlux(ctx context.Context) {
+	for ctx.Err() == nil {
+		k := &unstructured.Unstructured{}
+		k.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
+		k.SetKind("Kustomization")
+		if err := s.API.Client.Get(ctx, types.NamespacedName{Namespace: "flux-system", Name: "flux-system"}, k); err == nil {
+			conds, _, _ := unstructured.NestedSlice(k.Object, "status", "conditions")
+			if len(conds) == 0 {
+				unstructured.SetNestedSlice(k.Object, []any{map[string]any{
+					"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "simulated",
+					"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
+				}}, "status", "conditions")
+				s.API.Client.Status().Update(ctx, k)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Close stops everything.
+func (s *Simulation) Close() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.API != nil {
+		s.API.Stop()
+	}
+	if s.Talos != nil {
+		s.Talos.Close()
+	}
+	if s.PVE != nil {
+		s.PVE.Close()
+	}
+}
+
+// DefaultSchemaPath is where the Proxmox API schema sits beside the
+// repository (../shared/fixtures), if it does.
+func DefaultSchemaPath() string {
+	p := Fixture("proxmox/pve-api-schema.json")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
