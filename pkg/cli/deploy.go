@@ -31,8 +31,8 @@ var errPending = errors.New("changes pending")
 
 type deployFlags struct {
 	secretsFlags
-	simulate, yes, proxmoxInsecure bool
-	logPath, stateDir              string
+	simulate, yes, proxmoxInsecure, prune bool
+	logPath, stateDir, recoverFrom        string
 }
 
 func (f *deployFlags) register(cmd *cobra.Command) {
@@ -78,11 +78,31 @@ func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target,
 			}
 		}
 		in.Log = &actionlog.Log{Path: f.logPath}
+		if err := f.extras(&in); err != nil {
+			sim.Close()
+			return target, none, nil, err
+		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "simulating: Proxmox API %s, %d Talos nodes, kube-apiserver %s\n", sim.PVE.TS.URL, len(target.Cluster.Nodes()), sim.API.Config.Host)
 		return target, in, sim.Close, nil
 	}
 	in, err := f.realInputs()
+	if err == nil {
+		err = f.extras(&in)
+	}
 	return target, in, func() {}, err
+}
+
+// extras applies --prune and --recover-from.
+func (f *deployFlags) extras(in *deploy.Inputs) error {
+	in.Proxmox.Prune = f.prune
+	if f.recoverFrom != "" {
+		data, err := os.ReadFile(f.recoverFrom)
+		if err != nil {
+			return fmt.Errorf("--recover-from: %w", err)
+		}
+		in.Talos.RecoverFrom = data
+	}
+	return nil
 }
 
 func (f *deployFlags) realInputs() (deploy.Inputs, error) {
@@ -233,6 +253,8 @@ under --state-dir.`,
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&f.yes, "yes", false, "do not ask before changing anything")
+	cmd.Flags().BoolVar(&f.prune, "prune", false, "also stop and destroy VMs on the hosts that the homelab does not describe")
+	cmd.Flags().StringVar(&f.recoverFrom, "recover-from", "", "bootstrap etcd from this etcd snapshot (disaster recovery) instead of an empty etcd")
 	cmd.Flags().StringVar(&f.stateDir, "state-dir", "", "where kubeconfig and talosconfig are saved (default <user config dir>/homelab/<cluster>; a temporary directory with --simulate)")
 	return cmd
 }

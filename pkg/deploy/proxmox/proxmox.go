@@ -49,6 +49,9 @@ type Options struct {
 	Log *actionlog.Log
 	// Endpoint returns a host's API URL. Default: the host's Endpoint.
 	Endpoint func(h *model.Host) string
+	// Prune plans the removal (stop, then destroy with its disks) of VMs
+	// the model does not know. Default: off: they are only reported.
+	Prune bool
 }
 
 // Change is one planned action.
@@ -73,8 +76,9 @@ func (c Change) String() string {
 
 // Plan is what Apply would change.
 type Plan struct {
-	// ISOs are downloaded first; VMs are created or updated, then started.
-	ISOs, VMs, Starts []Change
+	// ISOs are downloaded first; VMs are created or updated, then started;
+	// with Prune, VMs outside the model are removed last.
+	ISOs, VMs, Starts, Removals []Change
 	// Unmanaged lists VMs on the hosts that the model does not know.
 	Unmanaged []string
 
@@ -83,7 +87,7 @@ type Plan struct {
 
 // Changes returns every change in the order Apply makes them.
 func (p *Plan) Changes() []Change {
-	return append(append(append([]Change(nil), p.ISOs...), p.VMs...), p.Starts...)
+	return append(append(append(append([]Change(nil), p.ISOs...), p.VMs...), p.Starts...), p.Removals...)
 }
 
 // Empty reports whether nothing would change.
@@ -208,7 +212,11 @@ func NewPlan(ctx context.Context, dc *model.Datacenter, opts Options) (*Plan, er
 		for _, lv := range live {
 			liveByID[int(lv.VMID)] = lv
 			if !managed[int(lv.VMID)] {
-				p.Unmanaged = append(p.Unmanaged, fmt.Sprintf("%s: vm %d %s is not in the model (left alone; remove it by hand)", h.Name, lv.VMID, lv.Name))
+				if opts.Prune {
+					p.Removals = append(p.Removals, d.removal(h, lv))
+				} else {
+					p.Unmanaged = append(p.Unmanaged, fmt.Sprintf("%s: vm %d %s is not in the model (left alone; deploy --prune removes it)", h.Name, lv.VMID, lv.Name))
+				}
 			}
 		}
 		var vms []*model.VM
@@ -327,6 +335,31 @@ func (d *deployer) planVM(ctx context.Context, h *model.Host, node *gp.Node, v *
 	return change, start, nil
 }
 
+func (d *deployer) removal(h *model.Host, lv *gp.VirtualMachine) Change {
+	c := d.clients[h.Name]
+	id := int(lv.VMID)
+	running := lv.Status == "running"
+	return Change{Host: h.Name, Target: fmt.Sprintf("vm %d %s", id, lv.Name), Action: "remove", Detail: "not in the model", run: func(ctx context.Context) error {
+		var upid gp.UPID
+		if running {
+			if err := d.retry(ctx, func() error {
+				return c.Post(ctx, fmt.Sprintf("/nodes/%s/qemu/%d/status/stop", h.Name, id), nil, &upid)
+			}); err != nil {
+				return err
+			}
+			if err := d.wait(ctx, gp.NewTask(upid, c)); err != nil {
+				return err
+			}
+		}
+		if err := d.retry(ctx, func() error {
+			return c.Delete(ctx, fmt.Sprintf("/nodes/%s/qemu/%d", h.Name, id), &upid)
+		}); err != nil {
+			return err
+		}
+		return d.wait(ctx, gp.NewTask(upid, c))
+	}}
+}
+
 func (d *deployer) startChange(h *model.Host, v *model.VM, target string) *Change {
 	c := d.clients[h.Name]
 	return &Change{Host: h.Name, Target: target, Action: "start", vm: v, run: func(ctx context.Context) error {
@@ -391,7 +424,7 @@ func transient(err error) bool {
 // Concurrency at once), then starts. It stops at the first failed phase and
 // returns every error of that phase; re-running NewPlan and Apply resumes.
 func (p *Plan) Apply(ctx context.Context) error {
-	for _, phase := range [][]Change{p.ISOs, p.VMs, p.Starts} {
+	for _, phase := range [][]Change{p.ISOs, p.VMs, p.Starts, p.Removals} {
 		if err := p.run(ctx, phase); err != nil {
 			return err
 		}

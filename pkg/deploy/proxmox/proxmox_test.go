@@ -149,7 +149,7 @@ func TestDeploy(t *testing.T) {
 			t.Fatalf("creating a stray VM: %v %v", resp, err)
 		}
 		p := plan(t, h, opts)
-		if d := cmp.Diff([]string{"pve-1: vm 900 legacy is not in the model (left alone; remove it by hand)"}, p.Unmanaged); d != "" {
+		if d := cmp.Diff([]string{"pve-1: vm 900 legacy is not in the model (left alone; deploy --prune removes it)"}, p.Unmanaged); d != "" {
 			t.Errorf("unmanaged (-want +got):\n%s", d)
 		}
 		if err := p.Apply(ctx); err != nil {
@@ -159,14 +159,28 @@ func TestDeploy(t *testing.T) {
 			t.Error("the stray VM was deleted")
 		}
 	})
+	t.Run("with Prune, VMs outside the model are stopped and removed", func(t *testing.T) {
+		pruning := opts
+		pruning.Prune = true
+		p := plan(t, h, pruning)
+		if d := cmp.Diff([]string{"pve-1: remove vm 900 legacy"}, changes(p)); d != "" {
+			t.Fatalf("plan (-want +got):\n%s", d)
+		}
+		if err := p.Apply(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := sim.VMs()[900]; ok || len(sim.VMs()) != 3 {
+			t.Errorf("VMs after prune: %v", sim.VMs())
+		}
+	})
 	t.Run("the action log holds every change and no secret", func(t *testing.T) {
 		data, err := os.ReadFile(opts.Log.Path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		if len(lines) != 9 { // 8 first-deploy changes + 1 drift repair
-			t.Errorf("%d log lines, want 9:\n%s", len(lines), data)
+		if len(lines) != 10 { // 8 first-deploy changes, 1 drift repair, 1 removal
+			t.Errorf("%d log lines, want 10:\n%s", len(lines), data)
 		}
 		if strings.Contains(string(data), tokenSecret) {
 			t.Error("the action log holds the API token secret")

@@ -7,6 +7,7 @@
 package talos
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -38,6 +39,9 @@ type Options struct {
 	Timeout time.Duration
 	// Concurrency bounds parallel config applies. Default: 2.
 	Concurrency int
+	// RecoverFrom is an etcd snapshot (the etcd-snapshot CronJob's) to
+	// bootstrap etcd from instead of an empty one, for disaster recovery.
+	RecoverFrom []byte
 }
 
 func (o Options) withDefaults() Options {
@@ -61,6 +65,8 @@ type Plan struct {
 	Configure []*model.Node
 	// Bootstrap is the control plane to bootstrap etcd on, or nil.
 	Bootstrap *model.Node
+
+	recoverNote string
 }
 
 // Changes renders the plan for `homelab plan`.
@@ -70,7 +76,7 @@ func (p *Plan) Changes() []string {
 		out = append(out, fmt.Sprintf("%s: apply %s config (maintenance mode)", n.Hostname, n.Role))
 	}
 	if p.Bootstrap != nil {
-		out = append(out, fmt.Sprintf("%s: bootstrap etcd", p.Bootstrap.Hostname))
+		out = append(out, fmt.Sprintf("%s: bootstrap etcd%s", p.Bootstrap.Hostname, p.recoverNote))
 	}
 	return out
 }
@@ -156,6 +162,9 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 	}
 	if !running {
 		p.Bootstrap = first
+		if len(d.opts.RecoverFrom) > 0 {
+			p.recoverNote = fmt.Sprintf(" from a %d-byte snapshot", len(d.opts.RecoverFrom))
+		}
 	}
 	return p, nil
 }
@@ -223,6 +232,12 @@ func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secret
 				return err
 			}
 			defer c.Close()
+			if len(d.opts.RecoverFrom) > 0 {
+				if _, err := c.EtcdRecover(ctx, bytes.NewReader(d.opts.RecoverFrom)); err != nil {
+					return fmt.Errorf("uploading the etcd snapshot: %w", err)
+				}
+				return c.Bootstrap(ctx, &machine.BootstrapRequest{RecoverEtcd: true})
+			}
 			return c.Bootstrap(ctx, &machine.BootstrapRequest{})
 		})
 		if err != nil {

@@ -128,3 +128,31 @@ func TestDeployRefusesAnotherClustersCA(t *testing.T) {
 		t.Fatalf("want the nodes to refuse a config from another CA, got %v", err)
 	}
 }
+
+func TestRecoverFromSnapshot(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, h := homelab.NewApp(nil)
+	b := bundle(t)
+	sim, err := talossim.New(b.Certs.OS, "talos-cp-1", "talos-w-1", "talos-w-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	snapshot := []byte("etcd snapshot bytes")
+	opts := talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: 20 * time.Second, RecoverFrom: snapshot}
+	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Changes()[len(p.Changes())-1]; got != "talos-cp-1: bootstrap etcd from a 19-byte snapshot" {
+		t.Errorf("plan says %q", got)
+	}
+	if _, err := p.Apply(ctx, h.Cluster, b, opts); err != nil {
+		t.Fatal(err)
+	}
+	ok, got := sim.Node("talos-cp-1").Recovered()
+	if !ok || string(got) != string(snapshot) {
+		t.Errorf("recovered=%v with %q, want the uploaded snapshot", ok, got)
+	}
+}

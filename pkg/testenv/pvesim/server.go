@@ -72,6 +72,7 @@ var routes = []string{
 	"/nodes/{node}/storage/{storage}/content", "/nodes/{node}/storage/{storage}/download-url",
 	"/nodes/{node}/tasks/{upid}/status", "/nodes/{node}/qemu", "/nodes/{node}/qemu/{vmid}/status/current",
 	"/nodes/{node}/qemu/{vmid}/config", "/nodes/{node}/qemu/{vmid}/status/start", "/nodes/{node}/qemu/{vmid}/status/stop",
+	"/nodes/{node}/qemu/{vmid}",
 }
 
 // route matches a concrete path against the implemented routes.
@@ -452,6 +453,14 @@ func (s *Server) handle(method, tmpl string, pp, params map[string]string, fail 
 			v.Status = "stopped"
 		}
 		return s.newTask(node, "qmstop", strconv.Itoa(vmid), fail), nil
+	case "DELETE /nodes/{node}/qemu/{vmid}":
+		if v.Status == "running" {
+			return nil, &apiError{status: 500, message: fmt.Sprintf("VM %d is running - destroy failed", vmid)}
+		}
+		if fail == "" {
+			delete(s.vms, vmid)
+		}
+		return s.newTask(node, "qmdestroy", strconv.Itoa(vmid), fail), nil
 	}
 	return nil, &apiError{status: 501, message: fmt.Sprintf("Method '%s %s' not implemented by the simulator", method, tmpl)}
 }

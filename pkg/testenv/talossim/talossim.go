@@ -18,6 +18,7 @@ import (
 	stdx509 "crypto/x509"
 
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -51,6 +52,8 @@ type Node struct {
 	role         machine.Type
 	config       []byte
 	bootstrapped bool
+	snapshot     []byte
+	recovered    bool
 }
 
 // Sim is a set of simulated nodes sharing a cluster CA.
@@ -62,6 +65,28 @@ type Sim struct {
 	self   tls.Certificate
 	served tls.Certificate
 	writes int
+	fail   map[string]int // rpc -> calls left to fail
+}
+
+// FailNext makes the next times calls of rpc ("ApplyConfiguration",
+// "Bootstrap") on any node fail with Unavailable, as a node rebooting does.
+func (s *Sim) FailNext(rpc string, times int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail == nil {
+		s.fail = map[string]int{}
+	}
+	s.fail[rpc] += times
+}
+
+func (s *Sim) injected(rpc string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail[rpc] > 0 {
+		s.fail[rpc]--
+		return status.Error(codes.Unavailable, "simulated: connection reset while the node reboots")
+	}
+	return nil
 }
 
 // New starts one node per name. ca is the cluster's Talos API CA (the
@@ -183,6 +208,9 @@ func (s *service) secure(ctx context.Context) error {
 
 func (s *service) ApplyConfiguration(ctx context.Context, req *machineapi.ApplyConfigurationRequest) (*machineapi.ApplyConfigurationResponse, error) {
 	n := s.node
+	if err := n.sim.injected("ApplyConfiguration"); err != nil {
+		return nil, err
+	}
 	if configured, _ := n.Configured(); configured && !authenticated(ctx) {
 		return nil, status.Error(codes.PermissionDenied, "not authorized")
 	}
@@ -216,8 +244,11 @@ func (s *service) Version(ctx context.Context, _ *emptypb.Empty) (*machineapi.Ve
 	}}}, nil
 }
 
-func (s *service) Bootstrap(ctx context.Context, _ *machineapi.BootstrapRequest) (*machineapi.BootstrapResponse, error) {
+func (s *service) Bootstrap(ctx context.Context, req *machineapi.BootstrapRequest) (*machineapi.BootstrapResponse, error) {
 	if err := s.secure(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.node.sim.injected("Bootstrap"); err != nil {
 		return nil, err
 	}
 	n := s.node
@@ -231,9 +262,45 @@ func (s *service) Bootstrap(ctx context.Context, _ *machineapi.BootstrapRequest)
 			return nil, status.Error(codes.AlreadyExists, "etcd data directory is not empty")
 		}
 	}
+	if req.RecoverEtcd {
+		if len(n.snapshot) == 0 {
+			return nil, status.Error(codes.FailedPrecondition, "recover requested, but no etcd snapshot was uploaded")
+		}
+		n.recovered = true
+	}
 	n.bootstrapped = true
 	n.sim.writes++
 	return &machineapi.BootstrapResponse{Messages: []*machineapi.Bootstrap{{Metadata: &common.Metadata{Hostname: n.Name}}}}, nil
+}
+
+// EtcdRecover receives an etcd snapshot to bootstrap from.
+func (s *service) EtcdRecover(stream grpc.ClientStreamingServer[common.Data, machineapi.EtcdRecoverResponse]) error {
+	if err := s.secure(stream.Context()); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	for {
+		d, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		buf.Write(d.Bytes)
+	}
+	s.node.sim.mu.Lock()
+	s.node.snapshot = buf.Bytes()
+	s.node.sim.mu.Unlock()
+	return stream.SendAndClose(&machineapi.EtcdRecoverResponse{Messages: []*machineapi.EtcdRecover{{Metadata: &common.Metadata{Hostname: s.node.Name}}}})
+}
+
+// Recovered reports whether etcd was bootstrapped from an uploaded
+// snapshot, and the snapshot's bytes.
+func (n *Node) Recovered() (bool, []byte) {
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	return n.recovered, append([]byte(nil), n.snapshot...)
 }
 
 func (s *service) ServiceList(ctx context.Context, _ *emptypb.Empty) (*machineapi.ServiceListResponse, error) {

@@ -1,0 +1,107 @@
+package deploy_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/deploy"
+	"github.com/funoffshore/homelab/pkg/testenv"
+	"github.com/funoffshore/homelab/pkg/testenv/pvesim"
+	"github.com/funoffshore/homelab/synth"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// failingClient fails the first n real (not dry-run) writes.
+type failingClient struct {
+	client.Client
+	n *int
+}
+
+func (f failingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	dry := false
+	for _, o := range opts {
+		if o == client.DryRunAll {
+			dry = true
+		}
+	}
+	if !dry && *f.n > 0 {
+		*f.n--
+		return errors.New("simulated: connection to the API server lost")
+	}
+	return f.Client.Patch(ctx, obj, patch, opts...)
+}
+
+// TestInterruptedDeployConverges breaks the deploy at every step in turn
+// and checks that re-running it converges to zero pending changes.
+func TestInterruptedDeployConverges(t *testing.T) {
+	app, _ := homelab.NewApp(nil)
+	files, err := synth.Render(app.Tree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := deploy.FindTarget(app, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := []struct {
+		name   string
+		inject func(s *testenv.Simulation, kubeFails *int)
+		want   string
+	}{
+		{"the ISO download task fails", func(s *testenv.Simulation, _ *int) {
+			s.PVE.Inject(pvesim.Fault{PathContains: "/download-url", FailTask: "download failed: 404", Times: 1})
+		}, "download failed: 404"},
+		{"a VM create task fails", func(s *testenv.Simulation, _ *int) {
+			s.PVE.Inject(pvesim.Fault{Method: "POST", PathContains: "/qemu", FailTask: "storage full", Times: 1})
+		}, "storage full"},
+		{"a VM start task fails", func(s *testenv.Simulation, _ *int) {
+			s.PVE.Inject(pvesim.Fault{PathContains: "/status/start", FailTask: "KVM not available", Times: 1})
+		}, "KVM not available"},
+		{"a node drops the config apply", func(s *testenv.Simulation, _ *int) {
+			s.Talos.FailNext("ApplyConfiguration", 1)
+		}, "connection reset while the node reboots"},
+		{"the etcd bootstrap fails", func(s *testenv.Simulation, _ *int) {
+			s.Talos.FailNext("Bootstrap", 1)
+		}, "connection reset while the node reboots"},
+		{"the API server connection drops during the Flux bootstrap", func(_ *testenv.Simulation, n *int) {
+			*n = 1
+		}, "connection to the API server lost"},
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			sim, err := testenv.NewSimulation(target, testenv.DefaultSchemaPath())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sim.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			kubeFails := 0
+			in := sim.Inputs
+			in.Kube = func([]byte) (client.Client, error) { return failingClient{Client: sim.API.Client, n: &kubeFails}, nil }
+			f.inject(sim, &kubeFails)
+			_, err = deploy.Deploy(ctx, target, in, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), f.want) {
+				t.Fatalf("first deploy: want an error with %q, got %v", f.want, err)
+			}
+			if _, err := deploy.Deploy(ctx, target, in, io.Discard); err != nil {
+				t.Fatalf("re-run: %v", err)
+			}
+			r, err := deploy.Plan(ctx, target, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Pending() != 0 {
+				t.Errorf("not converged after the re-run: %d pending", r.Pending())
+			}
+		})
+	}
+}
