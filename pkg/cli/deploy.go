@@ -31,8 +31,8 @@ var errPending = errors.New("changes pending")
 
 type deployFlags struct {
 	secretsFlags
-	simulate, yes, proxmoxInsecure, prune bool
-	logPath, stateDir, recoverFrom        string
+	simulate, yes, proxmoxInsecure, prune     bool
+	logPath, stateDir, recoverFrom, tokenFile string
 }
 
 func (f *deployFlags) register(cmd *cobra.Command) {
@@ -41,6 +41,7 @@ func (f *deployFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.identity, "identity", "", "age identity file (default $HOMELAB_AGE_KEY_FILE or <user config dir>/homelab/age.key)")
 	cmd.Flags().StringVar(&f.store, "store", "secrets", "directory of the encrypted Secret store")
 	cmd.Flags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
+	cmd.Flags().StringVar(&f.tokenFile, "proxmox-token-file", "", "file holding the Proxmox API token as USER@REALM!TOKEN=SECRET (instead of PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET)")
 	cmd.Flags().StringVar(&f.logPath, "log", "", "action log (default <user state dir>/homelab/actions.jsonl; a temporary file with --simulate)")
 }
 
@@ -108,8 +109,18 @@ func (f *deployFlags) extras(in *deploy.Inputs) error {
 func (f *deployFlags) realInputs() (deploy.Inputs, error) {
 	var in deploy.Inputs
 	id, secret := os.Getenv("PROXMOX_TOKEN_ID"), os.Getenv("PROXMOX_TOKEN_SECRET")
+	if f.tokenFile != "" {
+		data, err := os.ReadFile(f.tokenFile)
+		if err != nil {
+			return in, fmt.Errorf("--proxmox-token-file: %w", err)
+		}
+		var ok bool
+		if id, secret, ok = strings.Cut(strings.TrimSpace(string(data)), "="); !ok {
+			return in, fmt.Errorf("--proxmox-token-file %s: want USER@REALM!TOKEN=SECRET", f.tokenFile)
+		}
+	}
 	if id == "" || secret == "" {
-		return in, errors.New("set PROXMOX_TOKEN_ID (user@realm!token) and PROXMOX_TOKEN_SECRET to a Proxmox API token, or use --simulate")
+		return in, errors.New("set PROXMOX_TOKEN_ID (user@realm!token) and PROXMOX_TOKEN_SECRET, or --proxmox-token-file, to a Proxmox API token; or use --simulate")
 	}
 	httpClient := http.DefaultClient
 	if f.proxmoxInsecure {

@@ -19,6 +19,60 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
+// countingClient counts real (not dry-run) writes.
+type countingClient struct {
+	client.Client
+	n *int
+}
+
+func (c countingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	dry := false
+	for _, o := range opts {
+		dry = dry || o == client.DryRunAll
+	}
+	if !dry {
+		*c.n++
+	}
+	return c.Client.Patch(ctx, obj, patch, opts...)
+}
+
+func TestSecondDeployWritesNothing(t *testing.T) {
+	app, _ := homelab.NewApp(nil)
+	files, err := synth.Render(app.Tree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := deploy.FindTarget(app, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := testenv.NewSimulation(target, testenv.DefaultSchemaPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kubeWrites := 0
+	in := sim.Inputs
+	in.Kube = func([]byte) (client.Client, error) {
+		return countingClient{Client: sim.API.Client, n: &kubeWrites}, nil
+	}
+	if _, err := deploy.Deploy(ctx, target, in, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	pve, talos, kube := sim.PVE.Writes(), sim.Talos.Writes(), kubeWrites
+	if pve != 8 || talos != 4 || kube != 36 {
+		t.Errorf("first deploy wrote proxmox %d, talos %d, kubernetes %d times; want 8, 4, 36", pve, talos, kube)
+	}
+	if _, err := deploy.Deploy(ctx, target, in, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if d := [3]int{sim.PVE.Writes() - pve, sim.Talos.Writes() - talos, kubeWrites - kube}; d != [3]int{} {
+		t.Errorf("second deploy made changing calls: proxmox %d, talos %d, kubernetes %d", d[0], d[1], d[2])
+	}
+}
+
 // failingClient fails the first n real (not dry-run) writes.
 type failingClient struct {
 	client.Client
