@@ -36,7 +36,7 @@ type deployFlags struct {
 }
 
 func (f *deployFlags) register(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&f.simulate, "simulate", false, "run against local simulators of Proxmox and Talos and a local kube-apiserver instead of the real hosts (needs `make envtest`)")
+	cmd.Flags().BoolVar(&f.simulate, "simulate", false, "run against local simulators of Proxmox and Talos and a local kube-apiserver instead of the real hosts (needs: make envtest)")
 	cmd.Flags().BoolVar(&f.proxmoxInsecure, "proxmox-insecure", false, "accept the Proxmox hosts' self-signed TLS certificates")
 	cmd.Flags().StringVar(&f.identity, "identity", "", "age identity file (default $HOMELAB_AGE_KEY_FILE or <user config dir>/homelab/age.key)")
 	cmd.Flags().StringVar(&f.store, "store", "secrets", "directory of the encrypted Secret store")
