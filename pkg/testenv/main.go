@@ -1,9 +1,6 @@
 package testenv
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,8 +8,8 @@ import (
 
 	"github.com/aws/jsii-runtime-go"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/yaml"
 
+	"github.com/funoffshore/homelab/pkg/manifest"
 	"github.com/funoffshore/homelab/pkg/nodeenv"
 )
 
@@ -39,21 +36,12 @@ func Fixture(rel string) string {
 }
 
 // DecodeYAML returns the objects of a multi-document YAML stream, skipping
-// empty documents.
+// empty documents; it fails the test on malformed input.
 func DecodeYAML(t testing.TB, data []byte) []*unstructured.Unstructured {
 	t.Helper()
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out
-			}
-			t.Fatalf("decoding YAML: %v", err)
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
+	out, err := manifest.Decode(data)
+	if err != nil {
+		t.Fatalf("decoding YAML: %v", err)
 	}
+	return out
 }

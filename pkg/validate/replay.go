@@ -12,12 +12,11 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/funoffshore/homelab/pkg/manifest"
 )
 
 // FieldManager is the field manager of every apply Replay makes.
@@ -90,7 +89,7 @@ func ReplayWith(ctx context.Context, c client.Client, files map[string][]byte, r
 		if err := c.Patch(ctx, crd, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 			return nil, fmt.Errorf("cluster CRD %s: %w", crd.Name, err)
 		}
-		if err := waitEstablished(ctx, c, crd.Name); err != nil {
+		if err := manifest.WaitEstablished(ctx, c, crd.Name, 30*time.Second); err != nil {
 			return nil, fmt.Errorf("cluster CRD %s: %w", crd.Name, err)
 		}
 	}
@@ -131,7 +130,7 @@ func ReplayWith(ctx context.Context, c client.Client, files map[string][]byte, r
 					continue
 				}
 				if real && u.GetKind() == "CustomResourceDefinition" {
-					if err := waitEstablished(ctx, c, u.GetName()); err != nil {
+					if err := manifest.WaitEstablished(ctx, c, u.GetName(), 30*time.Second); err != nil {
 						errs = append(errs, fmt.Errorf("Kustomization %q: %s: %w", ks.name, id, err))
 					}
 				}
@@ -147,7 +146,7 @@ func ReplayWith(ctx context.Context, c client.Client, files map[string][]byte, r
 			if !ok || !ks.waitsFor(u) {
 				continue
 			}
-			crdObjs, err := decode(crds)
+			crdObjs, err := manifest.Decode(crds)
 			if err != nil {
 				return nil, fmt.Errorf("CRDs of chart %q: %w", chart, err)
 			}
@@ -156,7 +155,7 @@ func ReplayWith(ctx context.Context, c client.Client, files map[string][]byte, r
 					errs = append(errs, fmt.Errorf("Kustomization %q: CRD %s of chart %q: %w", ks.name, crd.GetName(), chart, err))
 					continue
 				}
-				if err := waitEstablished(ctx, c, crd.GetName()); err != nil {
+				if err := manifest.WaitEstablished(ctx, c, crd.GetName(), 30*time.Second); err != nil {
 					errs = append(errs, fmt.Errorf("Kustomization %q: CRD %s of chart %q: %w", ks.name, crd.GetName(), chart, err))
 				}
 			}
@@ -169,7 +168,7 @@ func ReplayWith(ctx context.Context, c client.Client, files map[string][]byte, r
 		if !strings.HasSuffix(p, ".yaml") || path.Base(p) == "kustomization.yaml" {
 			continue
 		}
-		objs, err := decode(files[p])
+		objs, err := manifest.Decode(files[p])
 		if err != nil {
 			continue // not Kubernetes YAML (Talos configs, inventories)
 		}
@@ -211,7 +210,7 @@ func (k fluxKustomization) waitsFor(obj *unstructured.Unstructured) bool {
 func fluxOrder(files map[string][]byte) ([]fluxKustomization, error) {
 	byName := map[string]fluxKustomization{}
 	for _, p := range sortedKeys(files) {
-		objs, err := decode(files[p])
+		objs, err := manifest.Decode(files[p])
 		if err != nil {
 			continue
 		}
@@ -281,21 +280,6 @@ func fluxOrder(files map[string][]byte) ([]fluxKustomization, error) {
 	return order, nil
 }
 
-func waitEstablished(ctx context.Context, c client.Client, name string) error {
-	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := c.Get(ctx, types.NamespacedName{Name: name}, crd); err != nil {
-			return false, nil
-		}
-		for _, cond := range crd.Status.Conditions {
-			if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-}
-
 func objectID(u *unstructured.Unstructured) string {
 	gvk := u.GroupVersionKind()
 	k := gvk.Kind
@@ -313,24 +297,7 @@ func decodeResMap(asYaml func() ([]byte, error)) ([]*unstructured.Unstructured, 
 	if err != nil {
 		return nil, err
 	}
-	return decode(data)
-}
-
-func decode(data []byte) ([]*unstructured.Unstructured, error) {
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if err.Error() == "EOF" {
-				return out, nil
-			}
-			return nil, err
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
-	}
+	return manifest.Decode(data)
 }
 
 func sortedKeys(m map[string][]byte) []string {

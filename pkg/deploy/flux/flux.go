@@ -7,23 +7,21 @@
 package flux
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
+	"github.com/funoffshore/homelab/pkg/manifest"
 )
 
 // FieldManager owns every field the deployer applies.
@@ -63,11 +61,11 @@ func Bootstrap(ctx context.Context, c client.Client, in Inputs, opts Options) ([
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 10 * time.Minute
 	}
-	components, err := decode(in.Components)
+	components, err := manifest.Decode(in.Components)
 	if err != nil {
 		return nil, fmt.Errorf("gotk-components.yaml: %w", err)
 	}
-	sync, err := decode(in.Sync)
+	sync, err := manifest.Decode(in.Sync)
 	if err != nil {
 		return nil, fmt.Errorf("gotk-sync.yaml: %w", err)
 	}
@@ -79,7 +77,7 @@ func Bootstrap(ctx context.Context, c client.Client, in Inputs, opts Options) ([
 		"metadata":   map[string]any{"name": "sops-age", "namespace": "flux-system"},
 		"stringData": map[string]any{"age.agekey": in.AgeKey + "\n"},
 	}}
-	git, err := decode(in.GitCredentials)
+	git, err := manifest.Decode(in.GitCredentials)
 	if err != nil || len(git) != 1 {
 		return nil, errors.New("the Flux Git credentials (flux-system/flux-system) are not in the store: set identity, identity.pub and known_hosts with `homelab secrets set`")
 	}
@@ -95,7 +93,7 @@ func Bootstrap(ctx context.Context, c client.Client, in Inputs, opts Options) ([
 				changes = append(changes, *ch)
 			}
 			if u.GetKind() == "CustomResourceDefinition" && !opts.DryRun {
-				if err := established(ctx, c, u.GetName()); err != nil {
+				if err := manifest.WaitEstablished(ctx, c, u.GetName(), time.Minute); err != nil {
 					return changes, err
 				}
 			}
@@ -179,36 +177,4 @@ func sameContent(a, b *unstructured.Unstructured) bool {
 		return o
 	}
 	return equality.Semantic.DeepEqual(strip(a), strip(b))
-}
-
-func established(ctx context.Context, c client.Client, name string) error {
-	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := c.Get(ctx, types.NamespacedName{Name: name}, crd); err != nil {
-			return false, nil
-		}
-		for _, cond := range crd.Status.Conditions {
-			if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-}
-
-func decode(data []byte) ([]*unstructured.Unstructured, error) {
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if err.Error() == "EOF" {
-				return out, nil
-			}
-			return nil, err
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
-	}
 }
