@@ -45,19 +45,18 @@ type VM struct {
 	info *core.Info
 
 	// Props after defaults.
-	Name             string
-	VMID, Cores      int
-	MemoryMiB        int64
-	DiskGiB          int
-	VLAN             int
-	MAC              string
-	OnBoot           bool
-	storage, bridge  string
-	props            VMProps
-	dc               *Datacenter
-	address          netip.Addr
-	bootISO          func() (url, file string)
-	addressOwnerPath string
+	Name            string
+	VMID, Cores     int
+	MemoryMiB       int64
+	DiskGiB         int
+	VLAN            int
+	MAC             string
+	OnBoot          bool
+	storage, bridge string
+	props           VMProps
+	dc              *Datacenter
+	address         netip.Addr
+	bootISO         func() (url, file string)
 }
 
 // AddVM adds a VM to the datacenter. It declares the QEMU guest agent
@@ -134,11 +133,8 @@ func (v *VM) Bridge() string {
 
 // SetAddress records the IP address the VM gets from its static DHCP
 // lease. The OS layer calls it with the node's IP, so the address is
-// defined once; owner is the construct path of the caller.
-func (v *VM) SetAddress(ip netip.Addr, owner string) {
-	v.address = ip
-	v.addressOwnerPath = owner
-}
+// defined once.
+func (v *VM) SetAddress(ip netip.Addr) { v.address = ip }
 
 // Address returns the VM's leased IP address (invalid when unset).
 func (v *VM) Address() netip.Addr { return v.address }

@@ -224,7 +224,7 @@ func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
 	n.info = core.Init(n, c, id)
 	c.nodes = append(c.nodes, n)
 	if n.VM != nil {
-		n.VM.SetAddress(n.IP, n.info.Path())
+		n.VM.SetAddress(n.IP)
 		n.VM.SetBootISO(c.ISO)
 	}
 	return n

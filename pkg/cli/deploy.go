@@ -67,13 +67,16 @@ func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target,
 			return target, none, nil, err
 		}
 		in := sim.Inputs
-		if f.logPath == "" {
+		// A simulation never writes the real action log or client configs.
+		if f.logPath == "" || f.stateDir == "" {
 			dir, err := os.MkdirTemp("", "homelab-simulate-")
 			if err != nil {
 				sim.Close()
 				return target, none, nil, err
 			}
-			f.logPath = filepath.Join(dir, "actions.jsonl")
+			if f.logPath == "" {
+				f.logPath = filepath.Join(dir, "actions.jsonl")
+			}
 			if f.stateDir == "" {
 				f.stateDir = dir
 			}

@@ -38,6 +38,18 @@ func TestDeploySimulate(t *testing.T) {
 			t.Errorf("exit %d: %s", code, stderr)
 		}
 	})
+	t.Run("a simulation never writes into the user config dir", func(t *testing.T) {
+		home := t.TempDir()
+		t.Setenv("XDG_CONFIG_HOME", home)
+		t.Setenv("HOME", home)
+		code, out, stderr := run("", "deploy", "--simulate", "--yes", "--log", filepath.Join(dir, "only-log.jsonl"))
+		if code != 0 {
+			t.Fatalf("exit %d: %s\n%s", code, out, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(home, "homelab")); !os.IsNotExist(err) {
+			t.Errorf("the simulated kubeconfig went to the user config dir: %v", err)
+		}
+	})
 	t.Run("deploy --yes goes from empty hosts to Flux ready, then plans nothing", func(t *testing.T) {
 		log := filepath.Join(dir, "actions.jsonl")
 		code, out, stderr := run("", "deploy", "--simulate", "--yes", "--state-dir", dir, "--log", log)

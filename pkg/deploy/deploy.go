@@ -122,7 +122,7 @@ func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
 		r.FluxNote = "bootstrap Flux once the Kubernetes API answers (gotk-components, sops-age, Git credentials, gotk-sync)"
 		return r, nil
 	}
-	res, err := r.Talos.Apply(ctx, t.Cluster, in.Bundle, in.Talos) // no changes: only reads the kubeconfig
+	res, err := talosdeploy.ClientConfigs(ctx, t.Cluster, in.Bundle, in.Talos)
 	if err != nil {
 		return nil, err
 	}

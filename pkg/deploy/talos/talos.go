@@ -244,7 +244,19 @@ func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secret
 			return nil, fmt.Errorf("talos %s: bootstrap: %w", n.Hostname, err)
 		}
 	}
-	first := cluster.ControlPlanes()[0]
+	return d.clientConfigs(ctx)
+}
+
+// ClientConfigs reads the kubeconfig from the first control plane (waiting
+// until Kubernetes serves it) and renders the talosconfig; it changes
+// nothing on the nodes.
+func ClientConfigs(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle, opts Options) (*Result, error) {
+	d := &deployer{cluster: cluster, bundle: bundle, opts: opts.withDefaults()}
+	return d.clientConfigs(ctx)
+}
+
+func (d *deployer) clientConfigs(ctx context.Context) (*Result, error) {
+	first := d.cluster.ControlPlanes()[0]
 	var kubeconfig []byte
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
 		c, err := d.secure(ctx, first)
@@ -258,7 +270,7 @@ func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secret
 	if err != nil {
 		return nil, fmt.Errorf("talos %s: kubeconfig: %w", first.Hostname, err)
 	}
-	tc, err := cluster.Talosconfig(bundle)
+	tc, err := d.cluster.Talosconfig(d.bundle)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -227,11 +226,6 @@ func checkPropertyString(raw json.RawMessage, v string) string {
 			if enumKey(format, k) {
 				continue
 			}
-			keys := make([]string, 0, len(format))
-			for fk := range format {
-				keys = append(keys, fk)
-			}
-			sort.Strings(keys)
 			return fmt.Sprintf("invalid format - property '%s' is not defined in the format", k)
 		}
 		if msg := f.check(val); msg != "" {
