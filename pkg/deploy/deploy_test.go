@@ -25,12 +25,18 @@ type countingClient struct {
 	n *int
 }
 
-func (c countingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-	dry := false
+// dryRun reports whether a patch is a server-side dry run.
+func dryRun(opts []client.PatchOption) bool {
 	for _, o := range opts {
-		dry = dry || o == client.DryRunAll
+		if o == client.DryRunAll {
+			return true
+		}
 	}
-	if !dry {
+	return false
+}
+
+func (c countingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	if !dryRun(opts) {
 		*c.n++
 	}
 	return c.Client.Patch(ctx, obj, patch, opts...)
@@ -80,13 +86,7 @@ type failingClient struct {
 }
 
 func (f failingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-	dry := false
-	for _, o := range opts {
-		if o == client.DryRunAll {
-			dry = true
-		}
-	}
-	if !dry && *f.n > 0 {
+	if !dryRun(opts) && *f.n > 0 {
 		*f.n--
 		return errors.New("simulated: connection to the API server lost")
 	}

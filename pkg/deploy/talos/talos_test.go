@@ -35,17 +35,24 @@ func bundle(t *testing.T) *secrets.Bundle {
 	return b
 }
 
+// start runs a simulator of the Funoffshore nodes trusting ca, and options
+// that reach them.
+func start(t *testing.T, ca *secrets.Bundle, timeout time.Duration) (*talossim.Sim, talos.Options) {
+	t.Helper()
+	sim, err := talossim.New(ca.Certs.OS, "talos-cp-1", "talos-w-1", "talos-w-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	return sim, talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: timeout}
+}
+
 func TestDeploy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, h := homelab.NewApp(nil)
 	b := bundle(t)
-	sim, err := talossim.New(b.Certs.OS, "talos-cp-1", "talos-w-1", "talos-w-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	opts := talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: 20 * time.Second}
+	sim, opts := start(t, b, 20*time.Second)
 
 	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
 	if err != nil {
@@ -112,12 +119,7 @@ func TestDeployRefusesAnotherClustersCA(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, h := homelab.NewApp(nil)
-	sim, err := talossim.New(bundle(t).Certs.OS, "talos-cp-1", "talos-w-1", "talos-w-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	opts := talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: 2 * time.Second}
+	_, opts := start(t, bundle(t), 2*time.Second)
 	other := bundle(t)
 	p, err := talos.NewPlan(ctx, h.Cluster, other, opts)
 	if err != nil {
@@ -134,13 +136,9 @@ func TestRecoverFromSnapshot(t *testing.T) {
 	defer cancel()
 	_, h := homelab.NewApp(nil)
 	b := bundle(t)
-	sim, err := talossim.New(b.Certs.OS, "talos-cp-1", "talos-w-1", "talos-w-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	sim, opts := start(t, b, 20*time.Second)
 	snapshot := []byte("etcd snapshot bytes")
-	opts := talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: 20 * time.Second, RecoverFrom: snapshot}
+	opts.RecoverFrom = snapshot
 	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
 	if err != nil {
 		t.Fatal(err)
