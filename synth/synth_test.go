@@ -21,6 +21,7 @@ import (
 	"github.com/funoffshore/homelab/pkg/cli"
 	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/synth"
+	"github.com/funoffshore/homelab/synth/synthtest"
 )
 
 var timestamp = regexp.MustCompile(`(?m)^\s*creationTimestamp:.*$`)
@@ -43,19 +44,7 @@ func render(t *testing.T, props *homelab.Props) synth.Files {
 // committed cluster/ tree, which is the golden snapshot; -update rewrites it.
 func TestGolden(t *testing.T) {
 	files := render(t, nil)
-	golden := filepath.Join(testenv.RepoRoot(), "cluster")
-	if *update {
-		if err := synth.Write(golden, files); err != nil {
-			t.Fatal(err)
-		}
-	}
-	diff, err := synth.Diff(golden, files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff != "" {
-		t.Errorf("cluster/ differs from a fresh synth (run `go test ./synth -update` or `go run . synth`):\n%s", diff)
-	}
+	synthtest.Golden(t, filepath.Join(testenv.RepoRoot(), "cluster"), files, *update)
 	want := []string{
 		"kubernetes/apps/echo.yaml",
 		"kubernetes/apps/homepage.yaml",

@@ -12,6 +12,7 @@ import (
 	"github.com/funoffshore/homelab/pkg/nodeenv"
 	"github.com/funoffshore/homelab/pkg/validate"
 	"github.com/funoffshore/homelab/synth"
+	"github.com/funoffshore/homelab/synth/synthtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/cluster")
@@ -30,19 +31,7 @@ func TestSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "cluster")
-	if *update {
-		if err := synth.Write(golden, files); err != nil {
-			t.Fatal(err)
-		}
-	}
-	diff, err := synth.Diff(golden, files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff != "" {
-		t.Errorf("output differs from testdata/cluster (go test -update to accept):\n%s", diff)
-	}
+	synthtest.Golden(t, filepath.Join("testdata", "cluster"), files, *update)
 	cp := string(files["talos/controlplane.yaml"])
 	if !strings.Contains(cp, "allowSchedulingOnControlPlanes: true") {
 		t.Error("the single node does not schedule workloads")
