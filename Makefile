@@ -3,7 +3,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 GO ?= go
 
-.PHONY: synth check test bench generate lint envtest build
+.PHONY: synth check test bench generate lint envtest fixtures build
 
 ## synth: render the Funoffshore homelab into ./cluster
 synth:
@@ -21,11 +21,16 @@ build:
 envtest:
 	@bash hack/envtest.sh
 
+## fixtures: fetch (once, cached) the upstream files the tests check against
+fixtures:
+	@bash hack/fixtures.sh
+
 ## test: the whole test suite (needs Go, Node.js >= 20; builds envtest assets once),
 ## including the example module that imports the library
 test:
-	KUBEBUILDER_ASSETS="$$(bash hack/envtest.sh)" $(GO) test -count=1 ./...
-	cd examples/single-node && $(GO) build ./... && $(GO) test -count=1 ./...
+	@fixtures="$$(bash hack/fixtures.sh)" && assets="$$(bash hack/envtest.sh)" && \
+	  HOMELAB_FIXTURES="$$fixtures" KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 ./...
+	cd examples/single-node && $(GO) build -o /dev/null . && $(GO) test -count=1 ./...
 
 ## bench: synth benchmarks (Funoffshore, 10/100/1000 apps)
 bench:

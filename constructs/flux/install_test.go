@@ -20,6 +20,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/testenv"
 )
 
@@ -32,7 +33,7 @@ func key(u *unstructured.Unstructured) string {
 
 func readFixture(t *testing.T) ([]string, map[string]*unstructured.Unstructured) {
 	t.Helper()
-	data, err := os.ReadFile(testenv.Fixture("flux/gotk-components-v2.9.0.yaml"))
+	data, err := os.ReadFile(testenv.Fixture(t, fixtures.FluxInstall))
 	if err != nil {
 		t.Fatalf("reading the Flux fixture: %v", err)
 	}

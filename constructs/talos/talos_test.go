@@ -16,6 +16,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/pkg/validate"
 	"github.com/funoffshore/homelab/synth"
@@ -59,13 +60,13 @@ func TestMachineConfigs(t *testing.T) {
 		}
 	})
 	t.Run("talconfig.yaml matches talhelper's schema", func(t *testing.T) {
-		if err := validate.TalConfig("talconfig.yaml", files["talos/talconfig.yaml"], testenv.Fixture("talhelper/talconfig.schema.json")); err != nil {
+		if err := validate.TalConfig("talconfig.yaml", files["talos/talconfig.yaml"], testenv.Fixture(t, fixtures.TalconfigSchema)); err != nil {
 			t.Error(err)
 		}
 	})
 	t.Run("talhelper's schema rejects a broken talconfig", func(t *testing.T) {
 		broken := bytes.Replace(files["talos/talconfig.yaml"], []byte("controlPlane: true"), []byte("controlPlane: yes-please"), 1)
-		if err := validate.TalConfig("talconfig.yaml", broken, testenv.Fixture("talhelper/talconfig.schema.json")); err == nil {
+		if err := validate.TalConfig("talconfig.yaml", broken, testenv.Fixture(t, fixtures.TalconfigSchema)); err == nil {
 			t.Error("a string controlPlane passed the schema")
 		}
 	})
@@ -202,7 +203,7 @@ func TestNeedsReachTheNodes(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if err := validate.TalConfig("talconfig.yaml", files["talos/talconfig.yaml"], testenv.Fixture("talhelper/talconfig.schema.json")); err != nil {
+	if err := validate.TalConfig("talconfig.yaml", files["talos/talconfig.yaml"], testenv.Fixture(t, fixtures.TalconfigSchema)); err != nil {
 		t.Error(err)
 	}
 	if !bytes.Contains(files["proxmox/inventory.yaml"], []byte("88d1f7a5c4f1d3aba7df787c448c1d3d008ed29cfb34af53fa0df4336a56040b/v1.13.9/metal-amd64.iso")) {

@@ -9,6 +9,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/cli"
+	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/testenv"
 )
 
@@ -22,7 +23,7 @@ func run(build cli.Builder, args ...string) (int, string, string) {
 
 func TestValidate(t *testing.T) {
 	t.Run("the Funoffshore homelab passes every offline check", func(t *testing.T) {
-		code, out, stderr := run(cli.DefaultBuilder, "validate", "--talconfig-schema", testenv.Fixture("talhelper/talconfig.schema.json"))
+		code, out, stderr := run(cli.DefaultBuilder, "validate", "--talconfig-schema", testenv.Fixture(t, fixtures.TalconfigSchema))
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}

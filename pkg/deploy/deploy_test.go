@@ -12,6 +12,7 @@ import (
 
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/deploy"
+	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/pkg/testenv/pvesim"
 	"github.com/funoffshore/homelab/synth"
@@ -52,7 +53,7 @@ func TestSecondDeployWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := testenv.NewSimulation(target, testenv.DefaultSchemaPath())
+	sim, err := testenv.NewSimulation(target, testenv.Fixture(t, fixtures.ProxmoxSchema))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestInterruptedDeployConverges(t *testing.T) {
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
-			sim, err := testenv.NewSimulation(target, testenv.DefaultSchemaPath())
+			sim, err := testenv.NewSimulation(target, testenv.Fixture(t, fixtures.ProxmoxSchema))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,13 +1,13 @@
 package testenv
 
 import (
-	"os"
 	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/validate"
 )
 
@@ -39,20 +39,13 @@ func TalosServiceAccountCRD() *apiextensionsv1.CustomResourceDefinition {
 
 // ReplayOptions returns the options that replay the Funoffshore tree the
 // way a fresh Talos cluster sees it: the CRDs of Longhorn and
-// kube-prometheus-stack from ../shared/fixtures, and Talos' own CRD.
+// kube-prometheus-stack from the fixture cache, and Talos' own CRD.
 func ReplayOptions(t testing.TB) validate.ReplayOptions {
 	t.Helper()
-	read := func(rel string) []byte {
-		data, err := os.ReadFile(Fixture(rel))
-		if err != nil {
-			t.Fatalf("reading fixture: %v", err)
-		}
-		return data
-	}
 	return validate.ReplayOptions{
 		ChartCRDs: map[string][]byte{
-			"longhorn":              read("crds/longhorn-v1.12.1.yaml"),
-			"kube-prometheus-stack": read("crds/prometheus-operator-v0.93.1.yaml"),
+			"longhorn":              ReadFixture(t, fixtures.LonghornCRDs),
+			"kube-prometheus-stack": ReadFixture(t, fixtures.PrometheusCRDs),
 		},
 		ClusterCRDs: []*apiextensionsv1.CustomResourceDefinition{TalosServiceAccountCRD()},
 	}

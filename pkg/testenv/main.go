@@ -9,6 +9,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/manifest"
 	"github.com/funoffshore/homelab/pkg/nodeenv"
 )
@@ -29,10 +30,26 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// Fixture returns the path of a file in ../shared/fixtures, the project's
-// read-only reference data next to the repository.
-func Fixture(rel string) string {
-	return filepath.Join(RepoRoot(), "..", "shared", "fixtures", filepath.FromSlash(rel))
+// Fixture returns the path of the upstream test file rel (see package
+// fixtures, e.g. fixtures.ProxmoxSchema) in the fixture cache. A missing
+// file fails the test with one line naming the script that fetches it.
+func Fixture(t testing.TB, rel string) string {
+	t.Helper()
+	p := fixtures.Path(rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("fixture %s is not in %s: run `%s` (make test does)", rel, fixtures.Dir(), fixtures.Script)
+	}
+	return p
+}
+
+// ReadFixture returns the content of the fixture rel, failing like Fixture.
+func ReadFixture(t testing.TB, rel string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(Fixture(t, rel))
+	if err != nil {
+		t.Fatalf("reading fixture: %v", err)
+	}
+	return data
 }
 
 // DecodeYAML returns the objects of a multi-document YAML stream, skipping

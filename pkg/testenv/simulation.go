@@ -22,6 +22,7 @@ import (
 	"github.com/funoffshore/homelab/pkg/deploy"
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
 	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
+	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/testenv/pvesim"
 	"github.com/funoffshore/homelab/pkg/testenv/talossim"
 )
@@ -143,10 +144,10 @@ func (s *Simulation) Close() {
 	}
 }
 
-// DefaultSchemaPath is where the Proxmox API schema sits beside the
-// repository (../shared/fixtures), if it does.
+// DefaultSchemaPath is where the Proxmox API schema sits in the fixture
+// cache (filled by hack/fixtures.sh), or "" when it is not there.
 func DefaultSchemaPath() string {
-	p := Fixture("proxmox/pve-api-schema.json")
+	p := fixtures.Path(fixtures.ProxmoxSchema)
 	if _, err := os.Stat(p); err != nil {
 		return ""
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
 	"github.com/funoffshore/homelab/pkg/deploy/proxmox"
+	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/pkg/testenv/pvesim"
 )
@@ -25,7 +26,7 @@ const tokenSecret = "3f1c9a52-5b9e-4c7a-9d0e-7a1b2c3d4e5f"
 // hosts point at it.
 func setup(t testing.TB) (*pvesim.Server, *homelab.Homelab, proxmox.Options) {
 	t.Helper()
-	sim, err := pvesim.New(testenv.Fixture("proxmox/pve-api-schema.json"), "pve-1", "pve-2")
+	sim, err := pvesim.New(testenv.Fixture(t, fixtures.ProxmoxSchema), "pve-1", "pve-2")
 	if err != nil {
 		t.Fatal(err)
 	}
