@@ -18,6 +18,9 @@ import (
 // directories. Generated files the tree no longer produces disappear. On any
 // error dir is left as it was.
 func Write(dir string, files Files) (err error) {
+	if err := CheckOutDir(dir); err != nil {
+		return err
+	}
 	dir = filepath.Clean(dir)
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -138,6 +141,9 @@ func writeFile(p string, data []byte, mode fs.FileMode) error {
 // unified diff, empty when dir is up to date. Hand-written files are
 // ignored.
 func Diff(dir string, files Files) (string, error) {
+	if err := CheckOutDir(dir); err != nil {
+		return "", err
+	}
 	onDisk := map[string][]byte{}
 	err := walkFiles(dir, func(rel string, data []byte, _ fs.FileMode) {
 		if bytes.HasPrefix(data, []byte(Marker)) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,7 +107,63 @@ renders it into cluster/ (Talos and Kubernetes YAML reconciled by Flux from Git)
 		Args: cobra.NoArgs,
 	}
 	root.AddCommand(synthCommand(build), validateCommand(build), planCommand(build), deployCommand(build), secretsCommand(), versionCommand())
+	strictArgs(root)
 	return root
+}
+
+// strictArgs makes every mistake on the command line a usage error (exit
+// ExitUsage): an unknown subcommand, at any level, is refused with the
+// nearest command names, and extra arguments are refused instead of
+// ignored. A command group run without a subcommand prints its help.
+func strictArgs(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		strictArgs(c)
+	}
+	cmd.SuggestionsMinimumDistance = 2
+	if cmd.HasSubCommands() && !cmd.Runnable() {
+		cmd.Args = cobra.ArbitraryArgs
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return c.Help()
+			}
+			return unknownCommand(c, args[0])
+		}
+		return
+	}
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			err := check(c, args)
+			switch {
+			case err == nil:
+				return nil
+			case len(args) > 0 && check(c, nil) == nil && check(c, args[:1]) != nil:
+				return usageError{fmt.Errorf("%s takes no arguments, got %q", c.CommandPath(), args)}
+			default:
+				return usageError{fmt.Errorf("%s: %w (usage: %s)", c.CommandPath(), err, c.UseLine())}
+			}
+		}
+	}
+}
+
+// unknownCommand is the usage error for `parent name` when parent has no
+// subcommand name, with the closest names as a hint.
+func unknownCommand(parent *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, parent.CommandPath())
+	if s := parent.SuggestionsFor(name); len(s) > 0 {
+		for i := range s {
+			s[i] = strconv.Quote(s[i])
+		}
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	} else {
+		var names []string
+		for _, c := range parent.Commands() {
+			if c.IsAvailableCommand() {
+				names = append(names, c.Name())
+			}
+		}
+		msg += "; commands: " + strings.Join(names, ", ")
+	}
+	return usageError{errors.New(msg)}
 }
 
 func synthCommand(build Builder) *cobra.Command {
@@ -123,6 +180,9 @@ With --check it writes nothing and exits 1 with a unified diff when the
 directory differs from a fresh synth, 0 when it is current.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := synth.CheckOutDir(out); err != nil {
+				return usageError{err}
+			}
 			files, err := render(build)
 			if err != nil {
 				return err

@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -76,4 +78,47 @@ func TestUsage(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "flux v2.9.0") || !strings.Contains(out, "ghcr.io/fluxcd/source-controller:v1.9.1") {
 		t.Errorf("version: exit %d, output %q", code, out)
 	}
+}
+
+func TestMistakes(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a misspelt command is refused with a hint", []string{"deplyo"}, `unknown command "deplyo" for "homelab"; did you mean "deploy"?`},
+		{"a misspelt subcommand is refused with a hint", []string{"secrets", "sett"}, `unknown command "sett" for "homelab secrets"; did you mean "get" or "set"?`},
+		{"an unknown word without a near name lists the commands", []string{"frobnicate"}, `unknown command "frobnicate" for "homelab"; commands: completion, deploy, plan, secrets, synth, validate, version`},
+		{"extra arguments are refused", []string{"synth", "cluster"}, `homelab synth takes no arguments, got ["cluster"]`},
+		{"missing arguments are refused with the usage line", []string{"secrets", "get", "apps/x"}, "homelab secrets get: accepts 2 arg(s), received 1 (usage: homelab secrets get NAMESPACE/NAME KEY [flags])"},
+		{"an unknown flag is refused", []string{"synth", "--outt", "x"}, "unknown flag: --outt"},
+		{"synth into the filesystem root is refused", []string{"synth", "--out", "/"}, `output "/" is the filesystem root; the output must be a directory of its own`},
+		{"synth into the working directory is refused", []string{"synth", "--out", "."}, `output "." is the working directory`},
+		{"synth into a parent of the working directory is refused", []string{"synth", "--out", ".."}, `output ".." holds the working directory`},
+		{"synth into a file is refused", []string{"synth", "--out", file}, "is a file, not a directory"},
+		{"synth --check against a file is refused", []string{"synth", "--check", "--out", file}, "is a file, not a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, stderr := run(cli.DefaultBuilder, tc.args...)
+			if code != cli.ExitUsage {
+				t.Errorf("exit %d, want %d (usage)", code, cli.ExitUsage)
+			}
+			if out != "" {
+				t.Errorf("stdout %q, want nothing", out)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, stderr)
+			}
+		})
+	}
+	t.Run("a command group alone prints its help and succeeds", func(t *testing.T) {
+		code, out, _ := run(cli.DefaultBuilder, "secrets")
+		if code != cli.ExitOK || !strings.Contains(out, "Available Commands:") {
+			t.Errorf("exit %d, output:\n%s", code, out)
+		}
+	})
 }
