@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
@@ -21,6 +24,8 @@ import (
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/fixtures"
+	"github.com/funoffshore/homelab/pkg/localenv"
 	"github.com/funoffshore/homelab/pkg/secrets"
 	"github.com/funoffshore/homelab/pkg/validate"
 	"github.com/funoffshore/homelab/synth"
@@ -213,7 +218,7 @@ directory differs from a fresh synth, 0 when it is current.`,
 }
 
 func validateCommand(build Builder) *cobra.Command {
-	var server bool
+	var server, local bool
 	var schema string
 	cmd := &cobra.Command{
 		Use:   "validate",
@@ -229,6 +234,9 @@ order: CRDs and Namespaces for real, every other object as a server-side
 dry-run, so the API server checks each object against its schema.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if server && local {
+				return usageError{errors.New("validate: --server and --local exclude each other")}
+			}
 			app, err := build()
 			if err != nil {
 				return err
@@ -273,27 +281,36 @@ dry-run, so the API server checks each object against its schema.`,
 			}
 			for _, d := range app.Tree().Secrets() {
 				if d.Pending {
-					fmt.Fprintf(w, "pending secret: %s/%s (keys %s) is not in the store: homelab secrets set %s/%s KEY < value\n",
-						d.Namespace, d.Name, strings.Join(d.Keys, ", "), d.Namespace, d.Name)
+					fmt.Fprintf(w, "pending secret: %s/%s is not in the store; set each key (see docs/secrets.md):\n", d.Namespace, d.Name)
+					for _, k := range d.Keys {
+						fmt.Fprintf(w, "  go run . secrets set %s/%s %s < FILE\n", d.Namespace, d.Name, k)
+					}
 				}
 			}
 			if len(errs) > 0 {
 				return errors.Join(errs...)
 			}
-			if !server {
+			if !server && !local {
 				return nil
-			}
-			cfg, err := config.GetConfig()
-			if err != nil {
-				return fmt.Errorf("validate --server: %w", err)
-			}
-			c, err := client.New(cfg, client.Options{Scheme: kube.Scheme})
-			if err != nil {
-				return fmt.Errorf("validate --server: %w", err)
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
 			defer cancel()
-			steps, err := validate.Replay(ctx, c, files, app.Tree().RepoDir())
+			var c client.Client
+			var opts validate.ReplayOptions
+			if local {
+				env, err := localenv.StartAPIServer(ctx, cmd.ErrOrStderr())
+				if err != nil {
+					return fmt.Errorf("validate --local: %w", err)
+				}
+				defer env.Close()
+				if c, err = env.Client(); err != nil {
+					return fmt.Errorf("validate --local: %w", err)
+				}
+				opts = localReplayOptions(cmd.ErrOrStderr())
+			} else if c, err = serverClient(); err != nil {
+				return err
+			}
+			steps, err := validate.ReplayWith(ctx, c, files, app.Tree().RepoDir(), opts)
 			for _, s := range steps {
 				fmt.Fprintf(w, "server: Kustomization %s (%s): %d objects\n", s.Kustomization, s.Path, s.Applied)
 			}
@@ -302,7 +319,46 @@ dry-run, so the API server checks each object against its schema.`,
 	}
 	cmd.Flags().StringVar(&schema, "talconfig-schema", "", "path of talhelper's talconfig JSON schema to check talconfig.yaml against")
 	cmd.Flags().BoolVar(&server, "server", false, "also dry-run every object against the cluster in KUBECONFIG (CRDs and namespaces are applied)")
+	cmd.Flags().BoolVar(&local, "local", false, "like --server, against a local kube-apiserver started for the run (needs the envtest binaries: make envtest)")
 	return cmd
+}
+
+// serverClient returns a client for the cluster in KUBECONFIG after one
+// request shows it answers, so a dead server is one error, not one per
+// object.
+func serverClient() (client.Client, error) {
+	cfg, err := config.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("validate --server: no cluster to check against (%v); set KUBECONFIG, or use --local to replay against a local kube-apiserver", err)
+	}
+	probe := rest.CopyConfig(cfg)
+	probe.Timeout = 10 * time.Second
+	dc, err := discovery.NewDiscoveryClientForConfig(probe)
+	if err == nil {
+		_, err = dc.ServerVersion()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("validate --server: the API server at %s does not answer (%v); check KUBECONFIG, or use --local", cfg.Host, err)
+	}
+	return client.New(cfg, client.Options{Scheme: kube.Scheme})
+}
+
+// localReplayOptions are the CRDs a fresh Talos cluster has (Talos' own)
+// and those the platform charts install, read from the fixture cache.
+func localReplayOptions(log io.Writer) validate.ReplayOptions {
+	opts := validate.ReplayOptions{
+		ClusterCRDs: []*apiextensionsv1.CustomResourceDefinition{validate.TalosServiceAccountCRD()},
+		ChartCRDs:   map[string][]byte{},
+	}
+	for chart, rel := range map[string]string{"longhorn": fixtures.LonghornCRDs, "kube-prometheus-stack": fixtures.PrometheusCRDs} {
+		data, err := os.ReadFile(fixtures.Path(rel))
+		if err != nil {
+			fmt.Fprintf(log, "warning: the %s CRDs are not in %s (run `%s`): its custom resources will be refused\n", chart, fixtures.Dir(), fixtures.Script)
+			continue
+		}
+		opts.ChartCRDs[chart] = data
+	}
+	return opts
 }
 
 func versionCommand() *cobra.Command {

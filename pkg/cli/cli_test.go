@@ -2,20 +2,36 @@ package cli_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/cli"
 	"github.com/funoffshore/homelab/pkg/fixtures"
+	"github.com/funoffshore/homelab/pkg/nodeenv"
 	"github.com/funoffshore/homelab/pkg/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	nodeenv.Ensure()
+	cleanup, err := testenv.BuildHelper()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	jsii.Close()
+	cleanup()
+	os.Exit(code)
+}
 
 func run(build cli.Builder, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
@@ -121,4 +137,58 @@ func TestMistakes(t *testing.T) {
 			t.Errorf("exit %d, output:\n%s", code, out)
 		}
 	})
+}
+
+func TestValidateCluster(t *testing.T) {
+	t.Run("--local replays the tree in Flux order against a local kube-apiserver", func(t *testing.T) {
+		code, out, stderr := run(cli.DefaultBuilder, "validate", "--local")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		for _, want := range []string{
+			"server: Kustomization flux-system/flux-system (./cluster/kubernetes/flux)",
+			"server: Kustomization flux-system/platform-config (./cluster/kubernetes/platform-config)",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("--server without a cluster says so and offers --local", func(t *testing.T) {
+		t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
+		t.Setenv("HOME", t.TempDir())
+		code, _, stderr := run(cli.DefaultBuilder, "validate", "--server")
+		if code != cli.ExitFailed || !strings.Contains(stderr, "validate --server: no cluster to check against") || !strings.Contains(stderr, "use --local") {
+			t.Errorf("exit %d: %s", code, stderr)
+		}
+	})
+	t.Run("--server against a dead server fails in one line", func(t *testing.T) {
+		kc := filepath.Join(t.TempDir(), "kubeconfig")
+		data := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: x}\n"
+		if err := os.WriteFile(kc, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("KUBECONFIG", kc)
+		code, _, stderr := run(cli.DefaultBuilder, "validate", "--server")
+		if code != cli.ExitFailed || strings.Count(stderr, "error:") != 1 || !strings.Contains(stderr, "the API server at https://127.0.0.1:1 does not answer") {
+			t.Errorf("exit %d: %s", code, stderr)
+		}
+	})
+	t.Run("--server and --local together are a usage error", func(t *testing.T) {
+		if code, _, _ := run(cli.DefaultBuilder, "validate", "--server", "--local"); code != cli.ExitUsage {
+			t.Errorf("exit %d, want %d", code, cli.ExitUsage)
+		}
+	})
+}
+
+func TestCommandLinksNoTestServers(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", testenv.RepoRoot()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v: %s", err, out)
+	}
+	for _, pkg := range []string{"sigs.k8s.io/controller-runtime/pkg/envtest", "github.com/funoffshore/homelab/pkg/testenv", "helm.sh/helm/v3/pkg/action"} {
+		if strings.Contains(string(out), pkg+"\n") {
+			t.Errorf("the homelab command links %s (it belongs in the homelab-testenv helper or tests)", pkg)
+		}
+	}
 }

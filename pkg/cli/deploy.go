@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -18,8 +19,9 @@ import (
 	"github.com/funoffshore/homelab/pkg/deploy"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
+	"github.com/funoffshore/homelab/pkg/fixtures"
+	"github.com/funoffshore/homelab/pkg/localenv"
 	"github.com/funoffshore/homelab/pkg/secrets"
-	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/synth"
 )
 
@@ -36,7 +38,7 @@ type deployFlags struct {
 }
 
 func (f *deployFlags) register(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&f.simulate, "simulate", false, "run against local simulators of Proxmox and Talos and a local kube-apiserver instead of the real hosts (needs: make envtest)")
+	cmd.Flags().BoolVar(&f.simulate, "simulate", false, "run against local simulators of Proxmox and Talos and a local kube-apiserver instead of the real hosts (needs the envtest binaries: make envtest)")
 	cmd.Flags().BoolVar(&f.proxmoxInsecure, "proxmox-insecure", false, "accept the Proxmox hosts' self-signed TLS certificates")
 	cmd.Flags().StringVar(&f.identity, "identity", "", "age identity file (default $HOMELAB_AGE_KEY_FILE or <user config dir>/homelab/age.key)")
 	cmd.Flags().StringVar(&f.store, "store", "secrets", "directory of the encrypted Secret store")
@@ -62,32 +64,50 @@ func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target,
 		return target, none, nil, err
 	}
 	if f.simulate {
-		sim, err := testenv.NewSimulation(target, testenv.DefaultSchemaPath())
+		spec := localenv.Simulation{TalosVersion: target.Cluster.TalosVersion, ProxmoxSchema: fixtures.Existing(fixtures.ProxmoxSchema)}
+		for _, h := range target.Datacenter.Hosts() {
+			spec.Hosts = append(spec.Hosts, h.Name)
+		}
+		for _, n := range target.Cluster.Nodes() {
+			spec.Nodes = append(spec.Nodes, n.Hostname)
+		}
+		env, err := localenv.StartSimulation(cmd.Context(), spec, cmd.ErrOrStderr())
 		if err != nil {
 			return target, none, nil, err
 		}
-		in := sim.Inputs
-		// A simulation never writes the real action log or client configs.
+		in, err := env.Inputs()
+		if err != nil {
+			env.Close()
+			return target, none, nil, err
+		}
+		// A simulation never writes the real action log or client
+		// configs: they go to a temporary directory removed at the end.
+		tmp := ""
 		if f.logPath == "" || f.stateDir == "" {
-			dir, err := os.MkdirTemp("", "homelab-simulate-")
-			if err != nil {
-				sim.Close()
+			if tmp, err = os.MkdirTemp("", "homelab-simulate-"); err != nil {
+				env.Close()
 				return target, none, nil, err
 			}
 			if f.logPath == "" {
-				f.logPath = filepath.Join(dir, "actions.jsonl")
+				f.logPath = filepath.Join(tmp, "actions.jsonl")
 			}
 			if f.stateDir == "" {
-				f.stateDir = dir
+				f.stateDir = tmp
+			}
+		}
+		done := func() {
+			env.Close()
+			if tmp != "" {
+				os.RemoveAll(tmp)
 			}
 		}
 		in.Log = &actionlog.Log{Path: f.logPath}
 		if err := f.extras(&in); err != nil {
-			sim.Close()
+			done()
 			return target, none, nil, err
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "simulating: Proxmox API %s, %d Talos nodes, kube-apiserver %s\n", sim.PVE.TS.URL, len(target.Cluster.Nodes()), sim.API.Config.Host)
-		return target, in, sim.Close, nil
+		fmt.Fprintf(cmd.ErrOrStderr(), "simulating: Proxmox API %s, %d Talos nodes, a local kube-apiserver; temporary state in %s (removed at exit)\n", env.Proxmox.URL, len(spec.Nodes), cmp.Or(tmp, f.stateDir))
+		return target, in, done, nil
 	}
 	in, err := f.realInputs()
 	if err == nil {

@@ -26,6 +26,13 @@ func TestDeploySimulate(t *testing.T) {
 		if code != cli.ExitPending {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
+		_, rest, ok := strings.Cut(stderr, "temporary state in ")
+		tmp, _, _ := strings.Cut(rest, " (removed at exit)")
+		if !ok || tmp == "" {
+			t.Errorf("stderr does not name the temporary state:\n%s", stderr)
+		} else if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+			t.Errorf("plan --simulate left %s behind (%v)", tmp, err)
+		}
 		for _, want := range []string{"proxmox:\n  pve-1: download iso", "pve-2: create vm 111 talos-w-1", "talos:\n  talos-cp-1: apply controlplane config", "talos-cp-1: bootstrap etcd", "13 change(s) pending"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("plan lacks %q:\n%s", want, out)

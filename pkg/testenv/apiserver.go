@@ -83,15 +83,21 @@ func StartAPIServerAt(dir string) (*APIServer, error) {
 // Stop stops the API server and etcd.
 func (a *APIServer) Stop() error { return a.env.Stop() }
 
+// AdminKubeconfig returns a kubeconfig for an admin user of the API
+// server.
+func (a *APIServer) AdminKubeconfig() ([]byte, error) {
+	user, err := a.env.AddUser(envtest.User{Name: "homelab-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return user.KubeConfig()
+}
+
 // Kubeconfig writes a kubeconfig for an admin user of the API server to a
 // file in the test's temp dir and returns its path.
 func (a *APIServer) Kubeconfig(t testing.TB) string {
 	t.Helper()
-	user, err := a.env.AddUser(envtest.User{Name: "homelab-test", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := user.KubeConfig()
+	data, err := a.AdminKubeconfig()
 	if err != nil {
 		t.Fatal(err)
 	}

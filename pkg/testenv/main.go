@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/funoffshore/homelab/pkg/fixtures"
+	"github.com/funoffshore/homelab/pkg/localenv"
 	"github.com/funoffshore/homelab/pkg/manifest"
 	"github.com/funoffshore/homelab/pkg/nodeenv"
 )
@@ -61,4 +64,29 @@ func DecodeYAML(t testing.TB, data []byte) []*unstructured.Unstructured {
 		t.Fatalf("decoding YAML: %v", err)
 	}
 	return out
+}
+
+// BuildHelper builds the homelab-testenv helper (package localenv starts
+// it for `validate --local` and the simulations) into a temporary
+// directory and points $HOMELAB_TESTENV at it, so CLI tests neither look
+// for an installed one nor build it into the user cache. Call the
+// returned function to remove it.
+func BuildHelper() (func(), error) {
+	dir, err := os.MkdirTemp("", "homelab-testenv-")
+	if err != nil {
+		return nil, err
+	}
+	out := filepath.Join(dir, "homelab-testenv")
+	cmd := exec.Command("go", "build", "-o", out, localenv.HelperPackage)
+	cmd.Dir = RepoRoot()
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("building %s: %v: %s", localenv.HelperPackage, err, msg)
+	}
+	os.Setenv(localenv.HelperEnv, out)
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		// Tests may move HOME; the helper must still find the binaries.
+		os.Setenv("KUBEBUILDER_ASSETS", AssetsDir())
+	}
+	return func() { os.RemoveAll(dir) }, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/pem"
 	"os"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
 	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
 	"github.com/funoffshore/homelab/pkg/fixtures"
+	"github.com/funoffshore/homelab/pkg/localenv"
 	"github.com/funoffshore/homelab/pkg/testenv/pvesim"
 	"github.com/funoffshore/homelab/pkg/testenv/talossim"
 )
@@ -38,12 +40,27 @@ type Simulation struct {
 	API    *APIServer
 	Inputs deploy.Inputs
 	cancel context.CancelFunc
+	token  pvedeploy.Token
+	nodes  []string
 }
 
 // NewSimulation starts the simulators for target. schemaPath is the
 // Proxmox API schema to validate requests with ("" to skip).
 func NewSimulation(target deploy.Target, schemaPath string) (*Simulation, error) {
-	contract, err := config.ParseContractFromVersion(target.Cluster.TalosVersion)
+	spec := localenv.Simulation{TalosVersion: target.Cluster.TalosVersion, ProxmoxSchema: schemaPath}
+	for _, h := range target.Datacenter.Hosts() {
+		spec.Hosts = append(spec.Hosts, h.Name)
+	}
+	for _, n := range target.Cluster.Nodes() {
+		spec.Nodes = append(spec.Nodes, n.Hostname)
+	}
+	return Simulate(spec)
+}
+
+// Simulate starts the simulators that spec describes (what the
+// homelab-testenv helper runs for `deploy --simulate`).
+func Simulate(spec localenv.Simulation) (*Simulation, error) {
+	contract, err := config.ParseContractFromVersion(spec.TalosVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -51,19 +68,12 @@ func NewSimulation(target deploy.Target, schemaPath string) (*Simulation, error)
 	if err != nil {
 		return nil, err
 	}
-	s := &Simulation{}
-	var hosts []string
-	for _, h := range target.Datacenter.Hosts() {
-		hosts = append(hosts, h.Name)
-	}
-	if s.PVE, err = pvesim.New(schemaPath, hosts...); err != nil {
+	s := &Simulation{token: pvedeploy.Token{ID: "root@pam!homelab-simulate"}}
+	if s.PVE, err = pvesim.New(spec.ProxmoxSchema, spec.Hosts...); err != nil {
 		return nil, err
 	}
-	var nodes []string
-	for _, n := range target.Cluster.Nodes() {
-		nodes = append(nodes, n.Hostname)
-	}
-	if s.Talos, err = talossim.New(bundle.Certs.OS, nodes...); err != nil {
+	s.nodes = spec.Nodes
+	if s.Talos, err = talossim.New(bundle.Certs.OS, s.nodes...); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -87,9 +97,10 @@ func NewSimulation(target deploy.Target, schemaPath string) (*Simulation, error)
 	}
 	tokenSecret := make([]byte, 16)
 	rand.Read(tokenSecret)
+	s.token.Secret = hex.EncodeToString(tokenSecret)
 	s.Inputs = deploy.Inputs{
 		Proxmox: pvedeploy.Options{
-			Token:      pvedeploy.Token{ID: "root@pam!homelab-simulate", Secret: hex.EncodeToString(tokenSecret)},
+			Token:      s.token,
 			HTTPClient: s.PVE.TS.Client(), Backoff: 10 * time.Millisecond,
 			Endpoint: func(*proxmodel.Host) string { return s.PVE.TS.URL },
 		},
@@ -105,6 +116,33 @@ func NewSimulation(target deploy.Target, schemaPath string) (*Simulation, error)
 	s.cancel = cancel
 	go s.reconcileFlux(ctx)
 	return s, nil
+}
+
+// Handle describes the simulation for another process (the
+// homelab-testenv helper prints it): the addresses, the Proxmox CA and
+// token, the Talos bundle and an admin kubeconfig.
+func (s *Simulation) Handle() (*localenv.Handle, error) {
+	kubeconfig, err := s.API.AdminKubeconfig()
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := yaml.Marshal(s.Inputs.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	h := &localenv.Handle{
+		Kubeconfig: kubeconfig,
+		Proxmox: &localenv.Proxmox{
+			URL: s.PVE.TS.URL, TokenID: s.token.ID, TokenSecret: s.token.Secret,
+			CA: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.PVE.TS.Certificate().Raw}),
+		},
+		TalosNodes:  map[string]string{},
+		TalosBundle: bundle, AgeKey: s.Inputs.AgeKey, GitCredentials: s.Inputs.GitCredentials,
+	}
+	for _, n := range s.nodes {
+		h.TalosNodes[n] = s.Talos.Node(n).Addr
+	}
+	return h, nil
 }
 
 // reconcileFlux plays kustomize-controller: it reports the flux-system
@@ -142,14 +180,4 @@ func (s *Simulation) Close() {
 	if s.PVE != nil {
 		s.PVE.Close()
 	}
-}
-
-// DefaultSchemaPath is where the Proxmox API schema sits in the fixture
-// cache (filled by hack/fixtures.sh), or "" when it is not there.
-func DefaultSchemaPath() string {
-	p := fixtures.Path(fixtures.ProxmoxSchema)
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	return p
 }
