@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/pem"
-	"os"
 	"time"
 
 	"filippo.io/age"
@@ -23,7 +22,6 @@ import (
 	"github.com/funoffshore/homelab/pkg/deploy"
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
 	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
-	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/localenv"
 	"github.com/funoffshore/homelab/pkg/testenv/pvesim"
 	"github.com/funoffshore/homelab/pkg/testenv/talossim"
