@@ -30,6 +30,7 @@ func (l *list) String() string     { return fmt.Sprint(*l) }
 func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
+	testenv.QuietLogs()
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "homelab-testenv:", err)
 		os.Exit(1)

@@ -12,12 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
@@ -76,6 +78,9 @@ func Run(build Builder, args []string, stdout, stderr io.Writer) int {
 
 // RunIO is Run with standard input.
 func RunIO(build Builder, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// The commands report through their own output; controller-runtime's
+	// client logs would only add a stack dump about a missing logger.
+	ctrllog.SetLogger(logr.Discard())
 	root := NewCommand(build)
 	root.SetIn(stdin)
 	root.SetArgs(args)

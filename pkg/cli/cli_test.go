@@ -22,6 +22,7 @@ import (
 
 func TestMain(m *testing.M) {
 	nodeenv.Ensure()
+	testenv.QuietLogs()
 	cleanup, err := testenv.BuildHelper()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/localenv"
@@ -22,10 +24,16 @@ import (
 // Use it as `func TestMain(m *testing.M) { testenv.Main(m) }`.
 func Main(m *testing.M) {
 	nodeenv.Ensure()
+	QuietLogs()
 	code := m.Run()
 	jsii.Close()
 	os.Exit(code)
 }
+
+// QuietLogs gives controller-runtime a logger that discards, so clients
+// and envtest never print the "log.SetLogger(...) was never called" stack
+// dump into test output.
+func QuietLogs() { ctrllog.SetLogger(logr.Discard()) }
 
 // RepoRoot returns the repository root (the directory holding go.mod).
 func RepoRoot() string {
