@@ -3,6 +3,9 @@
 package synthtest
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"testing"
 
 	"github.com/funoffshore/homelab/synth"
@@ -17,6 +20,9 @@ func Golden(t testing.TB, dir string, files synth.Files, update bool) {
 		if err := synth.Write(dir, files); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("%s does not exist yet: run the test once with -update to write the first snapshot (%d files), then commit it", dir, len(files))
 	}
 	diff, err := synth.Diff(dir, files)
 	if err != nil {
