@@ -1,7 +1,9 @@
 package homelab
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -211,7 +213,8 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 	p.Apps = h.wireApps(p.Apps, p.Platform.Domain)
 
 	nss := kube.NewGroup(h.Platform, "namespaces")
-	for _, ns := range p.Namespaces {
+	// Sorted by name: the order of the list has no meaning.
+	for _, ns := range slices.SortedFunc(slices.Values(p.Namespaces), func(a, b Namespace) int { return cmp.Compare(a.Name, b.Name) }) {
 		np := &kube.NamespaceProps{Name: ns.Name, PodSecurity: ns.PodSecurity}
 		if ns.Existing {
 			// Flux must never delete a namespace the cluster owns.

@@ -1,7 +1,10 @@
 package homelab
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/funoffshore/homelab/constructs/apps"
@@ -170,6 +173,11 @@ func (h *Homelab) wireApps(list []apps.AppProps, domain string) []apps.AppProps 
 		}
 		out[i] = a
 	}
+	// The apps' links sorted by name (Grafana stays first): the order of
+	// the app list has no meaning.
+	slices.SortStableFunc(links[1:], func(a, b map[string]homepageService) int {
+		return cmp.Compare(slices.Collect(maps.Keys(a))[0], slices.Collect(maps.Keys(b))[0])
+	})
 	for i, a := range out {
 		if a.Name == "homepage" && a.Files == nil {
 			services, err := yaml.Marshal([]map[string][]map[string]homepageService{{"Homelab": links}})

@@ -1,7 +1,9 @@
 package proxmox
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -79,9 +81,12 @@ func (d *Datacenter) Placement() map[*VM]*Host {
 		}
 		return auto[i].Name < auto[j].Name
 	})
+	// Ties go to the host whose name sorts first, whatever the order the
+	// hosts were added in.
+	hosts := slices.SortedFunc(slices.Values(d.hosts), func(a, b *Host) int { return cmp.Compare(a.Name, b.Name) })
 	for _, v := range auto {
 		var best *Host
-		for _, h := range d.hosts {
+		for _, h := range hosts {
 			if free[h] >= v.MemoryMiB && (best == nil || free[h] > free[best]) {
 				best = h
 			}

@@ -1,7 +1,9 @@
 package proxmox
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"sigs.k8s.io/yaml"
 
@@ -85,6 +87,11 @@ func (d *Datacenter) Inventory() Inventory {
 		iv.BootISO, _ = v.BootISO()
 		inv.VMs = append(inv.VMs, iv)
 	}
+	// The order of hosts and VMs in the model has no meaning: sort, so a
+	// model filled from a Go map renders the same file every time.
+	slices.SortFunc(inv.Hosts, func(a, b InventoryHost) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(inv.VMs, func(a, b InventoryVM) int { return cmp.Compare(a.VMID, b.VMID) })
+	slices.SortFunc(inv.Leases, func(a, b Lease) int { return cmp.Compare(a.Hostname, b.Hostname) })
 	return inv
 }
 

@@ -1,8 +1,10 @@
 package talos
 
 import (
+	"cmp"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
@@ -74,6 +76,17 @@ func (c *Cluster) TalConfig() (*TalConfig, error) {
 		}
 		tc.Nodes = append(tc.Nodes, tn)
 	}
+	// Control planes first, then by hostname: the order of AddNode calls
+	// has no meaning.
+	slices.SortStableFunc(tc.Nodes, func(a, b TalNode) int {
+		if a.ControlPlane != b.ControlPlane {
+			if a.ControlPlane {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.Hostname, b.Hostname)
+	})
 	for _, r := range []struct {
 		role machine.Type
 		dst  **TalNodeConfigs

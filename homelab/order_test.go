@@ -1,0 +1,49 @@
+package homelab_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/synth"
+)
+
+// TestOrderDoesNotMatter builds the Funoffshore homelab with every list
+// whose order has no meaning reversed (namespaces, apps, hosts, the
+// workers) and expects the same files, so user code that fills them from
+// a Go map synthesizes the same tree on every run.
+func TestOrderDoesNotMatter(t *testing.T) {
+	render := func(p *homelab.Props) synth.Files {
+		t.Helper()
+		app, _ := homelab.NewApp(p)
+		files, err := synth.Render(app.Tree())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	want := render(nil)
+
+	m := homelab.DefaultMachines()
+	slices.Reverse(m.Hosts)
+	// The control plane stays first (it is the default endpoint); the
+	// workers swap.
+	m.Nodes[1], m.Nodes[2] = m.Nodes[2], m.Nodes[1]
+	a := homelab.DefaultApps()
+	slices.Reverse(a)
+	ns := homelab.DefaultNamespaces()
+	slices.Reverse(ns)
+	got := render(&homelab.Props{Machines: m, Apps: a, Namespaces: ns})
+
+	for _, p := range want.Paths() {
+		if string(got[p]) != string(want[p]) {
+			d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{A: difflib.SplitLines(string(want[p])), B: difflib.SplitLines(string(got[p])), FromFile: p, ToFile: p, Context: 2})
+			t.Errorf("%s depends on the order of the props:\n%s", p, d)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d files, want %d", len(got), len(want))
+	}
+}
