@@ -40,7 +40,9 @@ repository. synth copies the encrypted files as they are; Flux decrypts them in 
 	cmd.PersistentFlags().StringVar(&f.store, "store", "secrets", "directory of the encrypted Secret store")
 	cmd.PersistentFlags().StringVar(&f.sopsConfig, "sops-config", ".sops.yaml", "SOPS creation rules holding the age recipients")
 	cmd.PersistentFlags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
-	cmd.AddCommand(secretsInitCommand(f), secretsSetCommand(f), secretsGetCommand(f))
+	cmd.AddCommand(secretsInitCommand(f), secretsSetCommand(f), secretsGetCommand(f),
+		secretsRecipientCommand(f, "add-recipient", "Let another age key (a second machine, a teammate) decrypt every secret: re-encrypt all files for it"),
+		secretsRecipientCommand(f, "remove-recipient", "Stop an age key from decrypting the secrets from now on: re-encrypt all files without it"))
 	return cmd
 }
 
@@ -76,7 +78,9 @@ func secretsInitCommand(f *secretsFlags) *cobra.Command {
 					found = found || r == recipient
 				}
 				if !found {
-					return fmt.Errorf("%s does not list your public key %s: add it to the age recipients and re-encrypt with sops updatekeys", f.sopsConfig, recipient)
+					return fmt.Errorf("%s does not list this machine's public key %s, so this machine cannot decrypt the secrets yet: "+
+						"on a machine that can, run `go run . secrets add-recipient %s`, commit, and pull here (the identity %s is kept for that; nothing else was written)",
+						f.sopsConfig, recipient, recipient, path)
 				}
 				fmt.Fprintf(w, "sops config: %s (exists)\n", f.sopsConfig)
 			default:
@@ -174,6 +178,48 @@ func secretsGetCommand(f *secretsFlags) *cobra.Command {
 			}
 			_, err = cmd.OutOrStdout().Write(v)
 			return err
+		},
+	}
+}
+
+func secretsRecipientCommand(f *secretsFlags, use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use + " AGE_PUBLIC_KEY",
+		Short: short,
+		Long: short + `.
+
+Every file of the store and the Talos secrets bundle is decrypted with your identity and
+encrypted again for the new list of recipients (sops updatekeys), and .sops.yaml is
+rewritten to name them; nothing is written unless every file re-encrypts. Commit the
+result. Removing a key does not remove it from Git history: rotate the values it could
+read.`,
+		Example: "  homelab secrets " + use + " age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := f.identityPath()
+			if err != nil {
+				return err
+			}
+			id, err := secrets.LoadIdentity(path)
+			if err != nil {
+				return err
+			}
+			repo := secrets.Repo{Store: secrets.Store{Dir: f.store}, TalosSecrets: f.talosSecrets, SopsConfig: f.sopsConfig}
+			var res *secrets.RekeyResult
+			if use == "add-recipient" {
+				res, err = repo.AddRecipient(args[0], id)
+			} else {
+				res, err = repo.RemoveRecipient(args[0], id)
+			}
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, p := range res.Files {
+				fmt.Fprintf(w, "re-encrypted %s\n", p)
+			}
+			fmt.Fprintf(w, "%s now lists %d recipient(s); commit the changed files\n", f.sopsConfig, len(res.Recipients))
+			return nil
 		},
 	}
 }

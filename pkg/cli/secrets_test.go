@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/funoffshore/homelab/pkg/cli"
+	"github.com/funoffshore/homelab/pkg/secrets"
 )
 
 func TestSecretsCommands(t *testing.T) {
@@ -60,4 +61,84 @@ func TestSecretsCommands(t *testing.T) {
 	if code, _, stderr := run("", "secrets", "set", "monitoring/grafana-admin", "admin-user"); code == 0 || !strings.Contains(stderr, "no value on standard input") {
 		t.Errorf("set with no value: exit %d: %s", code, stderr)
 	}
+}
+
+func TestSecondMachine(t *testing.T) {
+	dir := t.TempDir()
+	first, second := filepath.Join(t.TempDir(), "first.key"), filepath.Join(t.TempDir(), "second.key")
+	flags := []string{"--store", filepath.Join(dir, "secrets"), "--sops-config", filepath.Join(dir, ".sops.yaml"), "--talos-secrets", filepath.Join(dir, "cluster/talos/talsecret.sops.yaml")}
+	as := func(key, stdin string, args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := cli.RunIO(cli.DefaultBuilder, append(append(args, "--identity", key), flags...), strings.NewReader(stdin), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, _, stderr := as(first, "", "secrets", "init"); code != 0 {
+		t.Fatalf("init on the first machine: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := as(first, "s3cret-value", "secrets", "set", "apps/db", "password"); code != 0 {
+		t.Fatalf("set: exit %d: %s", code, stderr)
+	}
+	sops, _ := os.ReadFile(filepath.Join(dir, ".sops.yaml"))
+
+	t.Run("init on a machine whose key is not listed explains how to be added", func(t *testing.T) {
+		code, out, stderr := as(second, "", "secrets", "init")
+		if code != cli.ExitFailed {
+			t.Errorf("exit %d, want %d", code, cli.ExitFailed)
+		}
+		id, err := secrets.LoadIdentity(second)
+		if err != nil {
+			t.Fatalf("the second machine's identity: %v", err)
+		}
+		want := "on a machine that can, run `go run . secrets add-recipient " + id.Recipient + "`"
+		if !strings.Contains(stderr, want) || strings.Contains(stderr, "sops updatekeys") {
+			t.Errorf("stderr lacks %q:\n%s\n%s", want, out, stderr)
+		}
+		if now, _ := os.ReadFile(filepath.Join(dir, ".sops.yaml")); !bytes.Equal(now, sops) {
+			t.Error(".sops.yaml changed")
+		}
+		if code, _, _ := as(second, "", "secrets", "get", "apps/db", "password"); code == 0 {
+			t.Error("the second machine decrypts before it was added")
+		}
+	})
+	t.Run("add-recipient re-encrypts every file for the new key", func(t *testing.T) {
+		id, _ := secrets.LoadIdentity(second)
+		code, out, stderr := as(first, "", "secrets", "add-recipient", id.Recipient)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		for _, want := range []string{"re-encrypted " + filepath.Join(dir, "cluster/talos/talsecret.sops.yaml"), "re-encrypted " + filepath.Join(dir, "secrets/apps/db.sops.yaml"), "now lists 2 recipient(s)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+		if code, out, stderr := as(second, "", "secrets", "get", "apps/db", "password"); code != 0 || out != "s3cret-value" {
+			t.Errorf("the second machine reads: exit %d %q %s", code, out, stderr)
+		}
+		if code, out, stderr := as(second, "", "secrets", "init"); code != 0 || !strings.Contains(out, "(exists)") {
+			t.Errorf("init on the second machine now: exit %d: %s%s", code, out, stderr)
+		}
+	})
+	t.Run("remove-recipient takes the key away again", func(t *testing.T) {
+		id, _ := secrets.LoadIdentity(second)
+		if code, _, stderr := as(first, "", "secrets", "remove-recipient", id.Recipient); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if code, _, _ := as(second, "", "secrets", "get", "apps/db", "password"); code == 0 {
+			t.Error("the removed key still decrypts")
+		}
+		first, _ := secrets.LoadIdentity(first)
+		if code, _, stderr := as(second, "", "secrets", "remove-recipient", first.Recipient); code == 0 || !strings.Contains(stderr, "so it cannot decrypt the files") {
+			t.Errorf("a key that is not listed removes others: exit %d: %s", code, stderr)
+		}
+	})
+	t.Run("a malformed key is refused and nothing changes", func(t *testing.T) {
+		before, _ := os.ReadFile(filepath.Join(dir, ".sops.yaml"))
+		code, _, stderr := as(first, "", "secrets", "add-recipient", "age1nope")
+		if code == 0 || !strings.Contains(stderr, `"age1nope" is not an age public key`) {
+			t.Errorf("exit %d: %s", code, stderr)
+		}
+		if after, _ := os.ReadFile(filepath.Join(dir, ".sops.yaml")); !bytes.Equal(before, after) {
+			t.Error(".sops.yaml changed")
+		}
+	})
 }

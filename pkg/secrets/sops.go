@@ -127,3 +127,18 @@ func Recipients(data []byte) ([]string, error) {
 }
 
 var _ keys.MasterKey = (*sopsage.MasterKey)(nil)
+
+// Rekey re-encrypts a SOPS document for recipients (sops updatekeys): it
+// decrypts data with id, checking its MAC, and encrypts the same values
+// again with the document's own encrypted_regex.
+func Rekey(data []byte, id *Identity, recipients []string) ([]byte, error) {
+	tree, err := yaml.NewStore(&config.YAMLStoreConfig{}).LoadEncryptedFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("sops: not an encrypted SOPS document: %w", err)
+	}
+	plain, err := Decrypt(data, id)
+	if err != nil {
+		return nil, err
+	}
+	return Encrypt(plain, recipients, tree.Metadata.EncryptedRegex)
+}

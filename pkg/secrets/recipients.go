@@ -1,0 +1,118 @@
+package secrets
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"filippo.io/age"
+)
+
+// Repo is the set of encrypted files of a repository: the Secret store,
+// the Talos secrets bundle and the SOPS rules naming their recipients.
+type Repo struct {
+	Store        Store
+	TalosSecrets string
+	SopsConfig   string
+}
+
+// RekeyResult lists what SetRecipients changed.
+type RekeyResult struct {
+	// Files are the re-encrypted files, in path order.
+	Files []string
+	// Recipients is the new recipient list.
+	Recipients []string
+}
+
+// AddRecipient makes recipient (an age public key) able to decrypt every
+// file: see SetRecipients.
+func (r Repo) AddRecipient(recipient string, id *Identity) (*RekeyResult, error) {
+	if _, err := age.ParseX25519Recipient(recipient); err != nil {
+		return nil, fmt.Errorf("%q is not an age public key (age1...): %w", recipient, err)
+	}
+	cfg, err := LoadSopsConfig(r.SopsConfig)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.mayChange(cfg, id); err != nil {
+		return nil, err
+	}
+	if slices.Contains(cfg.Recipients(), recipient) {
+		return nil, fmt.Errorf("%s already lists %s", r.SopsConfig, recipient)
+	}
+	return r.SetRecipients(append(cfg.Recipients(), recipient), id)
+}
+
+// RemoveRecipient stops recipient from decrypting the files from now on
+// (Git history keeps the old encryptions: rotate the values it could read).
+func (r Repo) RemoveRecipient(recipient string, id *Identity) (*RekeyResult, error) {
+	cfg, err := LoadSopsConfig(r.SopsConfig)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.mayChange(cfg, id); err != nil {
+		return nil, err
+	}
+	rest := slices.DeleteFunc(slices.Clone(cfg.Recipients()), func(s string) bool { return s == recipient })
+	switch {
+	case len(rest) == len(cfg.Recipients()):
+		return nil, fmt.Errorf("%s does not list %s", r.SopsConfig, recipient)
+	case len(rest) == 0:
+		return nil, fmt.Errorf("%s is the last recipient: removing it would leave nobody able to decrypt", recipient)
+	case recipient == id.Recipient:
+		return nil, errors.New("you cannot remove your own key: ask another recipient to remove it")
+	}
+	return r.SetRecipients(rest, id)
+}
+
+// mayChange refuses an identity that is not a recipient itself: it could
+// not decrypt the files to re-encrypt them.
+func (r Repo) mayChange(cfg SopsConfig, id *Identity) error {
+	if !slices.Contains(cfg.Recipients(), id.Recipient) {
+		return fmt.Errorf("%s does not list your key %s, so it cannot decrypt the files to re-encrypt them: ask a listed recipient to run this", r.SopsConfig, id.Recipient)
+	}
+	return nil
+}
+
+// SetRecipients re-encrypts every file of the repository for recipients
+// and rewrites the SOPS rules to name them. Every file is decrypted with
+// id and re-encrypted in memory first; nothing is written unless all of
+// them succeed.
+func (r Repo) SetRecipients(recipients []string, id *Identity) (*RekeyResult, error) {
+	var paths []string
+	if r.TalosSecrets != "" {
+		if _, err := os.Stat(r.TalosSecrets); err == nil {
+			paths = append(paths, r.TalosSecrets)
+		}
+	}
+	entries, err := r.Store.Load()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		paths = append(paths, r.Store.Path(e.Namespace, e.Name))
+	}
+	slices.Sort(paths)
+	out := map[string][]byte{}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		enc, err := Rekey(data, id, recipients)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out[p] = enc
+	}
+	for _, p := range paths {
+		if err := writeAtomic(p, out[p], 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if err := NewSopsConfig(recipients).Write(r.SopsConfig); err != nil {
+		return nil, err
+	}
+	return &RekeyResult{Files: paths, Recipients: recipients}, nil
+}
