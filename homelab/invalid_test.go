@@ -241,6 +241,20 @@ func init() {
 			},
 			want: `platform/snapshot-hourly: RecurringJob.longhorn.io/longhorn-system/snapshot-hourly is applied by Kustomization "platform" together with HelmRelease "longhorn", which installs its CRD; apply it from a Kustomization that depends on "platform"`,
 		},
+		{
+			name: "an app in a namespace nobody declares",
+			props: func(p *homelab.Props) {
+				p.Apps = append(p.Apps, apps.AppProps{Name: "jellyfin", Namespace: "media", Image: "jellyfin/jellyfin:10.10.3", Port: 8096})
+			},
+			want: `apps/jellyfin/deployment: Deployment.apps/media/jellyfin is in namespace "media", which the tree does not declare; declare it with kube.NewNamespace(chart, "media", ...) in a chart Flux applies first, or use a declared namespace`,
+		},
+		{
+			name: "a raw object in a namespace nobody declares",
+			tree: func(app *core.App, h *homelab.Homelab) {
+				kube.NewObject(h.Apps, "note", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "note", Namespace: "notes"}})
+			},
+			want: `apps/note: ConfigMap/notes/note is in namespace "notes", which the tree does not declare`,
+		},
 	}...)
 }
 

@@ -22,6 +22,7 @@ type Tree struct {
 	secretDecls []SecretDecl
 	secretRefs  []SecretRef
 	chartFiles  []ChartFile
+	externals   map[ObjectID]string
 }
 
 // Object is a Kubernetes object in the tree, rendered by synth into the
@@ -89,6 +90,25 @@ func (t *Tree) AddObject(o Object) { t.objects = append(t.objects, o) }
 
 // AddFileRenderer registers a construct that renders files of its own.
 func (t *Tree) AddFileRenderer(f FileRenderer) { t.files = append(t.files, f) }
+
+// DeclareExternal records that the object id exists in the cluster
+// without the tree creating it (the namespace Flux runs in, a Secret made
+// by hand), for the checks that every referenced object exists; why says
+// who needs it. Declaring the same object twice is harmless.
+func (t *Tree) DeclareExternal(id ObjectID, why string) {
+	if t.externals == nil {
+		t.externals = map[ObjectID]string{}
+	}
+	if _, ok := t.externals[id]; !ok {
+		t.externals[id] = why
+	}
+}
+
+// IsExternal reports whether id was declared with DeclareExternal.
+func (t *Tree) IsExternal(id ObjectID) bool {
+	_, ok := t.externals[id]
+	return ok
+}
 
 // AddValidation registers a validation that runs before synth. It returns
 // every problem it finds; nil means valid.

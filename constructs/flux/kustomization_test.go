@@ -150,6 +150,7 @@ func TestHelmRelease(t *testing.T) {
 		}
 		var v values
 		v.DefaultSettings.DefaultReplicaCount = 2
+		kube.NewNamespace(tr.plat, "longhorn-system", nil)
 		rel := flux.NewHelmRelease(tr.plat, "longhorn", &flux.HelmReleaseProps{Namespace: "longhorn-system", Repository: repo, Chart: "longhorn", Version: "1.12.1", Values: v})
 		if err := tr.app.Tree().Validate(); err != nil {
 			t.Fatal(err)

@@ -65,6 +65,9 @@ func NewSync(scope constructs.Construct, id string, props *SyncProps) *Sync {
 	ns := orDefault(props.Namespace, "flux-system")
 	s := &Sync{}
 	s.info = core.Init(s, scope, id)
+	// Flux runs in ns before it applies anything of the tree: the
+	// namespace exists whether or not the tree's Install declares it.
+	s.info.Tree().DeclareExternal(core.ObjectID{Kind: "Namespace", Name: ns}, "Flux runs in it")
 	repo := &sourcev1.GitRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: ns},
 		Spec: sourcev1.GitRepositorySpec{

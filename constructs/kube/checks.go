@@ -50,3 +50,36 @@ func uniqueObjects(t *core.Tree) []error {
 	}
 	return errs
 }
+
+// BuiltinNamespaces exist on every Kubernetes cluster; objects may use
+// them without declaring them.
+func BuiltinNamespaces() []string {
+	return []string{"default", "kube-node-lease", "kube-public", "kube-system"}
+}
+
+// declaredNamespaces fails for every object in a namespace that no
+// Namespace object of the tree declares, that is not built in and not
+// declared external (core.Tree.DeclareExternal): Flux would fail to apply
+// it on a fresh cluster.
+func declaredNamespaces(t *core.Tree) []error {
+	declared := map[string]bool{}
+	for _, n := range BuiltinNamespaces() {
+		declared[n] = true
+	}
+	for _, o := range t.Objects() {
+		if id := o.Identity(); id.Kind == "Namespace" && id.Group == "" {
+			declared[id.Name] = true
+		}
+	}
+	var errs []error
+	for _, o := range t.Objects() {
+		id := o.Identity()
+		if id.Namespace == "" || declared[id.Namespace] || t.IsExternal(core.ObjectID{Kind: "Namespace", Name: id.Namespace}) {
+			continue
+		}
+		errs = append(errs, core.Errorf(o.Info().Path(),
+			fmt.Sprintf("declare it with kube.NewNamespace(chart, %q, ...) in a chart Flux applies first, or use a declared namespace", id.Namespace),
+			"%s is in namespace %q, which the tree does not declare", id, id.Namespace))
+	}
+	return errs
+}

@@ -58,6 +58,7 @@ func NewObject(scope constructs.Construct, id string, obj Typed) *Object {
 	t.AddObject(o)
 	t.AddValidation(o.validate)
 	t.AddCheck("kube/unique-objects", func() []error { return uniqueObjects(t) })
+	t.AddCheck("kube/declared-namespaces", func() []error { return declaredNamespaces(t) })
 	t.AddCheck("kube/container-resources", func() []error { return containerResources(t) })
 	return o
 }

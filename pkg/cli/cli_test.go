@@ -193,3 +193,28 @@ func TestCommandLinksNoTestServers(t *testing.T) {
 		}
 	}
 }
+
+// TestWalkthroughIsCompiled keeps docs/your-own-homelab.md equal to the
+// code ExampleRun_yourOwnHomelab compiles and runs.
+func TestWalkthroughIsCompiled(t *testing.T) {
+	src, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "your-own-homelab.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(src), "\t// begin walkthrough\n")
+	body, _, ok := strings.Cut(rest, "\t// end walkthrough\n")
+	if !ok {
+		t.Fatal("example_test.go has no walkthrough markers")
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "\t"))
+	}
+	if want := "```go\n" + strings.Join(lines, "\n") + "\n```"; !strings.Contains(string(doc), want) {
+		t.Errorf("docs/your-own-homelab.md does not quote the walkthrough of example_test.go; replace its first go block with:\n%s", want)
+	}
+}

@@ -1,0 +1,86 @@
+package cli_test
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
+
+	"github.com/funoffshore/homelab/constructs/apps"
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/storage"
+	"github.com/funoffshore/homelab/constructs/talos"
+	"github.com/funoffshore/homelab/pkg/cli"
+)
+
+// The walkthrough in docs/your-own-homelab.md: a homelab of one's own,
+// synthesized through the homelab command line. The lines between the
+// walkthrough markers are quoted in that document (a test keeps them
+// equal).
+func ExampleRun_yourOwnHomelab() {
+	// begin walkthrough
+	build := func() (*core.App, error) {
+		app := core.NewApp(nil) // output root: cluster/ in your repository
+
+		// Hypervisor: one Proxmox host and one VM.
+		dc := proxmox.NewDatacenter(app, "proxmox", nil)
+		dc.AddHost("pve", &proxmox.HostProps{Endpoint: "https://10.0.0.2:8006", Cores: 8, MemoryGiB: 32})
+		vm := dc.AddVM("talos", &proxmox.VMProps{VMID: 200, Cores: 4, MemoryGiB: 12, DiskGiB: 64})
+
+		// OS: a one-node Talos cluster whose control plane runs workloads.
+		allowPods := true
+		cluster := talos.NewCluster(app, "talos", &talos.ClusterProps{
+			Name: "lab", Subnet: "10.0.0.0/24",
+			Patches: []talos.Patch{{Roles: core.ControlPlanes, Config: &v1alpha1.Config{
+				ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: &allowPods},
+			}}},
+		})
+		cluster.AddNode("talos", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, VM: vm})
+
+		// GitOps: Flux, then the platform, then the apps.
+		fluxChart := kube.NewChart(app, "flux", &kube.ChartProps{Dir: "kubernetes/flux"})
+		platform := kube.NewChart(app, "platform", &kube.ChartProps{Dir: "kubernetes/platform"})
+		appsChart := kube.NewChart(app, "apps", &kube.ChartProps{Dir: "kubernetes/apps"})
+		install := flux.NewInstall(fluxChart, "gotk-components", nil)
+		sync := flux.NewSync(fluxChart, "gotk-sync", &flux.SyncProps{URL: "ssh://git@git.example.org/me/lab", Chart: fluxChart, Install: install})
+		pk := flux.NewKustomization(fluxChart, "platform", &flux.KustomizationProps{Chart: platform, DependsOn: []*flux.Kustomization{sync.Root}, Timeout: 10 * time.Minute})
+		flux.NewKustomization(fluxChart, "apps", &flux.KustomizationProps{Chart: appsChart, DependsOn: []*flux.Kustomization{pk}})
+
+		// Platform: every namespace an object uses is declared; NFS storage
+		// from its Helm repository.
+		kube.NewNamespace(platform, "nfs-provisioner", &kube.NamespaceProps{PodSecurity: "baseline"})
+		kube.NewNamespace(platform, "apps", &kube.NamespaceProps{PodSecurity: "restricted"})
+		repo := flux.NewHelmRepository(platform, "nfs-repo", &flux.HelmRepositoryProps{
+			Name: "nfs-subdir-external-provisioner", URL: "https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner",
+		})
+		nfs := storage.NewNFS(platform, "nfs", repo, &storage.NFSProps{Server: "10.0.0.5", Path: "/export/k8s"})
+
+		// One app with a volume.
+		apps.NewApp(appsChart, "whoami", &apps.AppProps{
+			Image: "traefik/whoami:v1.10.3", Port: 8080, Args: []string{"--port", "8080"},
+			Volume: &storage.Volume{Class: nfs.Class, Size: "1Gi"},
+		})
+		return app, nil
+	}
+	// end walkthrough
+
+	out, _ := os.MkdirTemp("", "lab-")
+	defer os.RemoveAll(out)
+	code := cli.Run(build, []string{"synth", "--out", out}, os.Stdout, io.Discard)
+	fmt.Println("exit", code)
+	for _, f := range []string{"kubernetes/apps/whoami.yaml", "talos/controlplane.yaml", "proxmox/inventory.yaml"} {
+		_, err := os.Stat(filepath.Join(out, f))
+		fmt.Println(f, err == nil)
+	}
+	// Output:
+	// exit 0
+	// kubernetes/apps/whoami.yaml true
+	// talos/controlplane.yaml true
+	// proxmox/inventory.yaml true
+}
