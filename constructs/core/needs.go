@@ -1,5 +1,11 @@
 package core
 
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+)
+
 // Roles say which nodes a need applies to.
 type Roles int
 
@@ -67,3 +73,59 @@ func (t *Tree) AddNodeNeed(need NodeNeed) { t.needs = append(t.needs, need) }
 
 // NodeNeeds returns every recorded need in the order they were declared.
 func (t *Tree) NodeNeeds() []NodeNeed { return append([]NodeNeed(nil), t.needs...) }
+
+// NodeAddress is a node as the platform sees it. The OS layer (the Talos
+// construct) publishes one per node; platform constructs read them when
+// they render (control-plane scrape endpoints, say), so neither imports
+// the other.
+type NodeAddress struct {
+	Hostname     string
+	IP           netip.Addr
+	ControlPlane bool
+}
+
+// PublishNode records a node's address for the platform.
+func (t *Tree) PublishNode(n NodeAddress) { t.nodes = append(t.nodes, n) }
+
+// Nodes returns the published nodes, control planes first, each group by
+// hostname.
+func (t *Tree) Nodes() []NodeAddress {
+	out := slices.Clone(t.nodes)
+	slices.SortStableFunc(out, func(a, b NodeAddress) int {
+		if a.ControlPlane != b.ControlPlane {
+			if a.ControlPlane {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.Hostname, b.Hostname)
+	})
+	return out
+}
+
+// MetricsTarget is where a control-plane component serves metrics: the
+// labels of its (static) pods and its port on the node address.
+type MetricsTarget struct {
+	Labels map[string]string
+	Port   int
+}
+
+// ControlPlaneMetrics describes the control plane's metrics endpoints as
+// the OS layer runs them, once a NodeNeed asked for ControlPlaneMetrics.
+// Etcd runs outside Kubernetes, so it has a port but no pods.
+type ControlPlaneMetrics struct {
+	ControllerManager, Scheduler MetricsTarget
+	EtcdPort                     int
+}
+
+// PublishControlPlaneMetrics records how the OS layer serves control-plane
+// metrics (the Talos construct does).
+func (t *Tree) PublishControlPlaneMetrics(m ControlPlaneMetrics) { t.cpMetrics = &m }
+
+// ControlPlaneMetrics returns what the OS layer published, if anything.
+func (t *Tree) ControlPlaneMetrics() (ControlPlaneMetrics, bool) {
+	if t.cpMetrics == nil {
+		return ControlPlaneMetrics{}, false
+	}
+	return *t.cpMetrics, true
+}

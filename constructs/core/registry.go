@@ -23,6 +23,8 @@ type Tree struct {
 	secretRefs  []SecretRef
 	chartFiles  []ChartFile
 	externals   map[ObjectID]string
+	nodes       []NodeAddress
+	cpMetrics   *ControlPlaneMetrics
 }
 
 // Object is a Kubernetes object in the tree, rendered by synth into the

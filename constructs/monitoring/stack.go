@@ -1,6 +1,8 @@
 package monitoring
 
 import (
+	"encoding/json"
+
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -56,6 +58,8 @@ type Stack struct {
 	// admin credentials) after defaults.
 	Release                *flux.HelmRelease
 	Namespace, AdminSecret string
+
+	values *stackValues
 }
 
 func req(cpu, mem, limit string) corev1.ResourceRequirements {
@@ -120,8 +124,13 @@ type stackValues struct {
 	NodeExporter struct {
 		Resources corev1.ResourceRequirements `json:"resources"`
 	} `json:"prometheus-node-exporter"`
-	KubeEtcd struct {
-		Service struct {
+	KubeControllerManager *controlPlaneComponent `json:"kubeControllerManager,omitempty"`
+	KubeScheduler         *controlPlaneComponent `json:"kubeScheduler,omitempty"`
+	KubeEtcd              struct {
+		// Endpoints are the control-plane addresses: etcd is no pod
+		// on Talos, so the chart's Service gets explicit endpoints.
+		Endpoints []string `json:"endpoints,omitempty"`
+		Service   struct {
 			Port       int `json:"port"`
 			TargetPort int `json:"targetPort"`
 		} `json:"service"`
@@ -129,6 +138,42 @@ type stackValues struct {
 	KubeProxy struct {
 		Enabled bool `json:"enabled"`
 	} `json:"kubeProxy"`
+}
+
+// controlPlaneComponent points the chart's Service for a control-plane
+// component at the pods the OS layer runs.
+type controlPlaneComponent struct {
+	Service struct {
+		Selector   map[string]string `json:"selector,omitempty"`
+		Port       int               `json:"port,omitempty"`
+		TargetPort int               `json:"targetPort,omitempty"`
+	} `json:"service"`
+}
+
+func component(t core.MetricsTarget) *controlPlaneComponent {
+	c := &controlPlaneComponent{}
+	c.Service.Selector, c.Service.Port, c.Service.TargetPort = t.Labels, t.Port, t.Port
+	return c
+}
+
+// lazyValues marshals the stack's values when the HelmRelease renders,
+// after every node and the OS layer's metrics endpoints are known.
+type lazyValues struct{ s *Stack }
+
+func (l lazyValues) MarshalJSON() ([]byte, error) {
+	v := *l.s.values
+	t := l.s.info.Tree()
+	if m, ok := t.ControlPlaneMetrics(); ok {
+		v.KubeControllerManager, v.KubeScheduler = component(m.ControllerManager), component(m.Scheduler)
+		v.KubeEtcd.Service.Port, v.KubeEtcd.Service.TargetPort = m.EtcdPort, m.EtcdPort
+		v.KubeEtcd.Endpoints = nil
+		for _, n := range t.Nodes() {
+			if n.ControlPlane && n.IP.IsValid() {
+				v.KubeEtcd.Endpoints = append(v.KubeEtcd.Endpoints, n.IP.String())
+			}
+		}
+	}
+	return json.Marshal(v)
 }
 
 type dashboardProviders struct {
@@ -209,14 +254,15 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	v.KubeStateMetrics.RBAC.ExtraRules, v.KubeStateMetrics.CustomResourceState.Config = fluxStateMetrics()
 	v.KubeStateMetrics.CustomResourceState.Enabled = true
 	v.NodeExporter.Resources = req("10m", "24Mi", "48Mi")
-	// Talos serves etcd metrics on 2381 once the nodes are told to (the
-	// ControlPlaneMetrics need below); kube-proxy's stay on localhost.
-	v.KubeEtcd.Service.Port, v.KubeEtcd.Service.TargetPort = 2381, 2381
+	// The control plane's scrape targets (selectors, ports, etcd's
+	// addresses) come from the OS layer when the release renders (see
+	// lazyValues); kube-proxy's metrics stay on localhost.
 	v.KubeProxy.Enabled = false
+	s.values = &v
 
 	s.Release = flux.NewHelmRelease(s, "release", &flux.HelmReleaseProps{
 		Name: "kube-prometheus-stack", Namespace: s.Namespace, Repository: repo, Chart: "kube-prometheus-stack",
-		Version: StackVersion, Values: v, CRDGroups: []string{"monitoring.coreos.com"}, Timeout: 0,
+		Version: StackVersion, Values: lazyValues{s}, CRDGroups: []string{"monitoring.coreos.com"}, Timeout: 0,
 	})
 	t := s.info.Tree()
 	for _, k := range []string{g.Admin.UserKey, g.Admin.PasswordKey} {

@@ -101,6 +101,7 @@ func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Clu
 	def(&c.ImageFactory, "factory.talos.dev")
 	def(&c.Dir, "talos")
 	c.info = core.Init(c, scope, id)
+	c.info.Tree().PublishControlPlaneMetrics(controlPlaneMetrics())
 	c.info.Tree().AddValidation(c.validate)
 	c.info.Tree().AddFileRenderer(c)
 	return c
@@ -223,6 +224,7 @@ func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
 	n.IP, _ = netip.ParseAddr(props.IP)
 	n.info = core.Init(n, c, id)
 	c.nodes = append(c.nodes, n)
+	n.info.Tree().PublishNode(core.NodeAddress{Hostname: n.Hostname, IP: n.IP, ControlPlane: n.Role == ControlPlane})
 	if n.VM != nil {
 		n.VM.SetAddress(n.IP)
 		n.VM.SetBootISO(c.ISO)

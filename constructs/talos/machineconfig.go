@@ -60,7 +60,7 @@ func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
 			out = append(out, &v1alpha1.Config{ClusterConfig: &v1alpha1.ClusterConfig{
 				ControllerManagerConfig: &v1alpha1.ControllerManagerConfig{ExtraArgsConfig: bind},
 				SchedulerConfig:         &v1alpha1.SchedulerConfig{ExtraArgsConfig: bind},
-				EtcdConfig:              &v1alpha1.EtcdConfig{EtcdExtraArgs: v1alpha1.Args{"listen-metrics-urls": v1alpha1.NewArgValue("http://0.0.0.0:2381", nil)}},
+				EtcdConfig:              &v1alpha1.EtcdConfig{EtcdExtraArgs: v1alpha1.Args{"listen-metrics-urls": v1alpha1.NewArgValue(etcdMetricsURL, nil)}},
 			}})
 		}
 		if a := need.TalosAPIAccess; a != nil && role == machine.TypeControlPlane {

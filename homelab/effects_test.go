@@ -1,0 +1,108 @@
+package homelab_test
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
+	k8sres "github.com/siderolabs/talos/pkg/machinery/resources/k8s"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/testenv"
+	"github.com/funoffshore/homelab/synth"
+)
+
+// find returns the rendered object of kind, namespace and name, or nil.
+func find(objs []*unstructured.Unstructured, kind, namespace, name string) *unstructured.Unstructured {
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetNamespace() == namespace && o.GetName() == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// TestControlPlaneScrapeTargets renders kube-prometheus-stack with the
+// tree's values and checks that its control-plane Services select what
+// Talos runs: static pods labelled as Talos labels them, and etcd on the
+// control-plane addresses at the port its machine config listens on.
+func TestControlPlaneScrapeTargets(t *testing.T) {
+	app, h := homelab.NewApp(nil)
+	files, err := synth.Render(app.Tree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := testenv.RenderRelease(t, h.Monitoring.Release)
+
+	// Talos' static pods carry these labels (its ControlPlaneStaticPod
+	// controller: tier=control-plane, k8s-app=<component ID>).
+	for _, c := range []struct{ service, id string }{
+		{"kube-prometheus-stack-kube-controller-manager", k8sres.ControllerManagerID},
+		{"kube-prometheus-stack-kube-scheduler", k8sres.SchedulerID},
+	} {
+		svc := find(objs, "Service", "kube-system", c.service)
+		if svc == nil {
+			t.Fatalf("the chart renders no Service %s", c.service)
+		}
+		sel, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector")
+		pod := labels.Set{"tier": "control-plane", "k8s-app": c.id}
+		if len(sel) == 0 || !labels.SelectorFromSet(sel).Matches(pod) {
+			t.Errorf("Service %s selects %v, which does not match Talos' %s pods %v", c.service, sel, c.id, pod)
+		}
+	}
+
+	// etcd is a host service on Talos: the Service needs endpoints, at the
+	// addresses of the control planes and the port etcd listens on for
+	// metrics in the machine config the nodes get.
+	cfg, err := configloader.NewFromBytes(files["talos/controlplane.yaml"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := cfg.Cluster().Etcd().ExtraArgs()["listen-metrics-urls"]
+	_, portStr, ok := strings.Cut(strings.TrimPrefix(strings.Join(url, ""), "http://"), ":")
+	port, _ := strconv.ParseInt(portStr, 10, 64)
+	if !ok || port == 0 {
+		t.Fatalf("the control plane config serves no etcd metrics (listen-metrics-urls %q)", url)
+	}
+	ep := find(objs, "Endpoints", "kube-system", "kube-prometheus-stack-kube-etcd")
+	if ep == nil {
+		t.Fatal("the chart renders no Endpoints for etcd")
+	}
+	var endpoints corev1.Endpoints
+	decodeInto(t, ep, &endpoints)
+	var addrs []string
+	var ports []int64
+	for _, s := range endpoints.Subsets {
+		for _, a := range s.Addresses {
+			addrs = append(addrs, a.IP)
+		}
+		for _, p := range s.Ports {
+			ports = append(ports, int64(p.Port))
+		}
+	}
+	var want []string
+	for _, n := range h.Cluster.ControlPlanes() {
+		want = append(want, n.IP.String())
+	}
+	if !slices.Equal(addrs, want) || !slices.Contains(ports, port) {
+		t.Errorf("etcd endpoints %v ports %v, want %v port %d", addrs, ports, want, port)
+	}
+}
+
+// decodeInto decodes a rendered object into its typed form.
+func decodeInto(t *testing.T, o *unstructured.Unstructured, typed any) {
+	t.Helper()
+	raw, err := json.Marshal(o.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, typed); err != nil {
+		t.Fatalf("%s %s: %v", o.GetKind(), o.GetName(), err)
+	}
+}
