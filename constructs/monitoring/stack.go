@@ -72,7 +72,12 @@ func req(cpu, mem, limit string) corev1.ResourceRequirements {
 // stackValues are the chart values this construct sets.
 type stackValues struct {
 	PrometheusOperator struct {
-		Resources corev1.ResourceRequirements `json:"resources"`
+		Resources         corev1.ResourceRequirements `json:"resources"`
+		AdmissionWebhooks struct {
+			Patch struct {
+				Resources corev1.ResourceRequirements `json:"resources"`
+			} `json:"patch"`
+		} `json:"admissionWebhooks"`
 	} `json:"prometheusOperator"`
 	Prometheus struct {
 		PrometheusSpec struct {
@@ -102,7 +107,12 @@ type stackValues struct {
 		Resources          corev1.ResourceRequirements               `json:"resources"`
 		DashboardProviders map[string]dashboardProviders             `json:"dashboardProviders"`
 		Dashboards         map[string]map[string]grafanaNetDashboard `json:"dashboards"`
-		Sidecar            struct {
+		DownloadDashboards struct {
+			Resources corev1.ResourceRequirements `json:"resources"`
+		} `json:"downloadDashboards"`
+		Sidecar struct {
+			// Resources of both sidecars (dashboards, datasources).
+			Resources  corev1.ResourceRequirements `json:"resources"`
 			Dashboards struct {
 				Enabled         bool   `json:"enabled"`
 				Label           string `json:"label"`
@@ -222,6 +232,8 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 
 	var v stackValues
 	v.PrometheusOperator.Resources = req("50m", "96Mi", "192Mi")
+	// The admission webhook's certificate jobs run once per install/upgrade.
+	v.PrometheusOperator.AdmissionWebhooks.Patch.Resources = req("10m", "32Mi", "64Mi")
 	ps := &v.Prometheus.PrometheusSpec
 	ps.Retention = retention
 	ps.Resources = req("200m", "768Mi", "1536Mi")
@@ -240,6 +252,8 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	g := &v.Grafana
 	g.Admin.ExistingSecret, g.Admin.UserKey, g.Admin.PasswordKey = secret, "admin-user", "admin-password"
 	g.Resources = req("50m", "128Mi", "256Mi")
+	g.Sidecar.Resources = req("10m", "48Mi", "96Mi")
+	g.DownloadDashboards.Resources = req("10m", "32Mi", "64Mi")
 	g.DashboardProviders = map[string]dashboardProviders{"dashboardproviders.yaml": {APIVersion: 1, Providers: []dashboardProvider{{
 		Name: "homelab", OrgID: 1, Folder: "Homelab", Type: "file", DisableDeletion: true, Editable: false,
 		Options: map[string]string{"path": "/var/lib/grafana/dashboards/homelab"},
@@ -279,6 +293,8 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 		{"prometheus", ps.Resources, false},
 		{"alertmanager", v.Alertmanager.AlertmanagerSpec.Resources, false},
 		{"grafana", g.Resources, false},
+		{"grafana-sc-dashboard", g.Sidecar.Resources, false},
+		{"grafana-sc-datasources", g.Sidecar.Resources, false},
 		{"kube-state-metrics", v.KubeStateMetrics.Resources, false},
 		{"node-exporter", v.NodeExporter.Resources, true},
 	} {

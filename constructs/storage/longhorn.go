@@ -67,6 +67,21 @@ type longhornValues struct {
 	LonghornUI struct {
 		Replicas int `json:"replicas"`
 	} `json:"longhornUI"`
+	LonghornManager struct {
+		Resources corev1.ResourceRequirements `json:"resources"`
+	} `json:"longhornManager"`
+}
+
+// longhornManagerResources are longhorn-manager's (the chart's only
+// resources value). The chart has none for its UI, driver deployer,
+// CSI sidecars, the share-manager image pre-pull container or its
+// upgrade and uninstall jobs, and the instance managers are made at run
+// time: those stay estimates in the capacity check.
+func longhornManagerResources() corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("192Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
 }
 
 // NewLonghorn adds Longhorn below scope (a chart applied by a Kustomization
@@ -103,6 +118,7 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	// One of each CSI sidecar and UI pod: an N100 homelab has no spare RAM.
 	v.CSI.AttacherReplicaCount, v.CSI.ProvisionerReplicaCount, v.CSI.ResizerReplicaCount, v.CSI.SnapshotterReplicaCount = 1, 1, 1, 1
 	v.LonghornUI.Replicas = 1
+	v.LonghornManager.Resources = longhornManagerResources()
 
 	l.Release = flux.NewHelmRelease(l, "release", &flux.HelmReleaseProps{
 		Name: "longhorn", Namespace: l.Namespace, Repository: repo, Chart: "longhorn", Version: LonghornVersion,
@@ -123,9 +139,13 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	// The chart sets no resource requests for its pods and offers no value
 	// to set them; these are the measured footprints Longhorn documents for
 	// small clusters, declared so the capacity check counts them.
-	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-manager+instance-manager", Roles: core.AllNodes, PerNode: true,
-		CPU: resource.MustParse("250m"), Memory: resource.MustParse("384Mi")})
-	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-csi+ui+driver", Replicas: 1,
+	mgr := v.LonghornManager.Resources
+	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-manager", Roles: core.AllNodes, PerNode: true,
+		CPU: mgr.Requests[corev1.ResourceCPU], Memory: mgr.Requests[corev1.ResourceMemory], MemoryLimit: mgr.Limits[corev1.ResourceMemory]})
+	// Estimates: the chart has no resources values for these.
+	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-instance-manager (estimate)", Roles: core.AllNodes, PerNode: true,
+		CPU: resource.MustParse("150m"), Memory: resource.MustParse("192Mi")})
+	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-csi+ui+driver (estimate)", Replicas: 1,
 		CPU: resource.MustParse("100m"), Memory: resource.MustParse("256Mi")})
 	return l
 }

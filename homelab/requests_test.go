@@ -1,0 +1,101 @@
+package homelab_test
+
+import (
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/testenv"
+)
+
+// podSpec returns the pod template of a workload object, or nil.
+func podSpec(t *testing.T, o *unstructured.Unstructured) *corev1.PodSpec {
+	t.Helper()
+	switch o.GetKind() {
+	case "Deployment":
+		var d appsv1.Deployment
+		decodeInto(t, o, &d)
+		return &d.Spec.Template.Spec
+	case "DaemonSet":
+		var d appsv1.DaemonSet
+		decodeInto(t, o, &d)
+		return &d.Spec.Template.Spec
+	case "StatefulSet":
+		var d appsv1.StatefulSet
+		decodeInto(t, o, &d)
+		return &d.Spec.Template.Spec
+	case "Job":
+		var j batchv1.Job
+		decodeInto(t, o, &j)
+		return &j.Spec.Template.Spec
+	case "CronJob":
+		var j batchv1.CronJob
+		decodeInto(t, o, &j)
+		return &j.Spec.JobTemplate.Spec.Template.Spec
+	}
+	return nil
+}
+
+func releases(h *homelab.Homelab) []*flux.HelmRelease {
+	var out []*flux.HelmRelease
+	for _, r := range []*flux.HelmRelease{h.Longhorn.Release, h.NFS.Release, h.Nginx.Release, h.Monitoring.Release} {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// noChartValue are the containers whose chart has no value for their
+// resources (checked in the chart's values.yaml and templates): the
+// capacity check counts an estimate for them instead.
+var noChartValue = map[string]bool{
+	"longhorn-system/longhorn-driver-deployer/wait-longhorn-manager":    true,
+	"longhorn-system/longhorn-driver-deployer/longhorn-driver-deployer": true,
+	"longhorn-system/longhorn-ui/longhorn-ui":                           true,
+	"longhorn-system/longhorn-manager/pre-pull-share-manager-image":     true,
+	"longhorn-system/longhorn-pre-upgrade/longhorn-pre-upgrade":         true,
+	"longhorn-system/longhorn-post-upgrade/longhorn-post-upgrade":       true,
+	"longhorn-system/longhorn-uninstall/longhorn-uninstall":             true,
+}
+
+// TestRenderedContainersHaveRequests renders every chart of the tree with
+// its values: each container gets a memory request and limit, except
+// those whose chart offers no value for it (and that list is exact).
+func TestRenderedContainersHaveRequests(t *testing.T) {
+	_, h := homelab.NewApp(nil)
+	seen := map[string]bool{}
+	for _, rel := range releases(h) {
+		for _, o := range testenv.RenderRelease(t, rel) {
+			spec := podSpec(t, o)
+			if spec == nil {
+				continue
+			}
+			for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+				key := o.GetNamespace() + "/" + o.GetName() + "/" + c.Name
+				_, req := c.Resources.Requests[corev1.ResourceMemory]
+				_, lim := c.Resources.Limits[corev1.ResourceMemory]
+				if noChartValue[key] {
+					seen[key] = true
+					if req || lim {
+						t.Errorf("%s now has resources: take it off the noChartValue list and count it in the capacity check", key)
+					}
+					continue
+				}
+				if !req || !lim {
+					t.Errorf("%s: %s %s container %s has memory request %v, limit %v; set them through the chart's values", rel.Info().Path(), o.GetKind(), key, c.Name, req, lim)
+				}
+			}
+		}
+	}
+	for key := range noChartValue {
+		if !seen[key] {
+			t.Errorf("%s is no longer rendered: take it off the noChartValue list", key)
+		}
+	}
+}
