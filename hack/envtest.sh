@@ -17,6 +17,7 @@ fi
 mkdir -p "$out"
 cd "$root/tools/envtest"
 start=$SECONDS
+echo "envtest: building kube-apiserver and etcd into $out (first run: about 10 minutes on 2 cores)" >&2
 GOFLAGS=-mod=mod go build -trimpath -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver >&2
 GOFLAGS=-mod=mod go build -trimpath -o "$out/etcd.tmp" ./etcd >&2
 mv "$out/kube-apiserver.tmp" "$out/kube-apiserver"
