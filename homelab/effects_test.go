@@ -106,3 +106,37 @@ func decodeInto(t *testing.T, o *unstructured.Unstructured, typed any) {
 		t.Fatalf("%s %s: %v", o.GetKind(), o.GetName(), err)
 	}
 }
+
+// TestNetworkPoliciesAreEnforced resolves the machine configs the way
+// Talos does: with NetworkPolicies in the tree, every node runs Flannel
+// with kube-network-policies, or the policies would be accepted and do
+// nothing.
+func TestNetworkPoliciesAreEnforced(t *testing.T) {
+	app, _ := homelab.NewApp(nil)
+	files, err := synth.Render(app.Tree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies := 0
+	for _, o := range app.Tree().Objects() {
+		if o.Identity().Kind == "NetworkPolicy" {
+			policies++
+		}
+	}
+	if policies == 0 {
+		t.Fatal("the Funoffshore tree holds no NetworkPolicy")
+	}
+	for _, f := range []string{"talos/controlplane.yaml", "talos/worker.yaml"} {
+		cfg, err := configloader.NewFromBytes(files[f])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cni := cfg.Cluster().Network().CNI()
+		if cni.Name() != "flannel" || !cni.Flannel().KubeNetworkPoliciesEnabled() {
+			t.Errorf("%s: CNI %q with kube-network-policies %v: the tree's %d NetworkPolicies would not be enforced", f, cni.Name(), cni.Flannel().KubeNetworkPoliciesEnabled(), policies)
+		}
+	}
+	if !strings.Contains(string(files["talos/talconfig.yaml"]), "kubeNetworkPoliciesEnabled: true") {
+		t.Error("talconfig.yaml (the talhelper route) does not enable NetworkPolicy enforcement")
+	}
+}

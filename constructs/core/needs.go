@@ -66,6 +66,9 @@ type NodeNeed struct {
 	ControlPlaneMetrics bool
 	// TalosAPIAccess grants pods access to the Talos API.
 	TalosAPIAccess *TalosAPIAccess
+	// NetworkPolicies asks the nodes' CNI to enforce NetworkPolicy
+	// objects (without it they are accepted and do nothing).
+	NetworkPolicies bool
 }
 
 // AddNodeNeed records a need of the construct at need.Source.

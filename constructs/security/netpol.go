@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/kube"
 )
 
@@ -56,6 +57,8 @@ type IsolationProps struct {
 func NewIsolation(scope constructs.Construct, id string, props *IsolationProps) {
 	g := kube.NewGroup(scope, id)
 	ns := props.Namespace
+	// A NetworkPolicy does nothing unless the CNI enforces it.
+	g.Info().Tree().AddNodeNeed(core.NodeNeed{Source: g.Info().Path(), Roles: core.AllNodes, NetworkPolicies: true})
 	kube.NewObject(g, "default-deny", &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "default-deny", Namespace: ns},
 		Spec: networkingv1.NetworkPolicySpec{

@@ -15,6 +15,9 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 	"github.com/siderolabs/talos/pkg/machinery/config/types/block"
 	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
+	"github.com/siderolabs/talos/pkg/machinery/constants"
+
+	"k8s.io/utils/ptr"
 
 	"github.com/funoffshore/homelab/constructs/core"
 )
@@ -62,6 +65,11 @@ func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
 				SchedulerConfig:         &v1alpha1.SchedulerConfig{ExtraArgsConfig: bind},
 				EtcdConfig:              &v1alpha1.EtcdConfig{EtcdExtraArgs: v1alpha1.Args{"listen-metrics-urls": v1alpha1.NewArgValue(etcdMetricsURL, nil)}},
 			}})
+		}
+		if need.NetworkPolicies && out[0].ClusterConfig.ClusterNetwork.CNI == nil {
+			// Talos' default CNI, Flannel, enforces NetworkPolicies only
+			// with kube-network-policies deployed beside it.
+			out[0].ClusterConfig.ClusterNetwork.CNI = &v1alpha1.CNIConfig{CNIName: constants.FlannelCNI, CNIFlannel: &v1alpha1.FlannelCNIConfig{FlannelKubeNetworkPoliciesEnabled: ptr.To(true)}}
 		}
 		if a := need.TalosAPIAccess; a != nil && role == machine.TypeControlPlane {
 			enabled := true

@@ -25,9 +25,21 @@ type TalConfig struct {
 	Endpoint          string          `json:"endpoint"`
 	ClusterPodNets    []string        `json:"clusterPodNets"`
 	ClusterSvcNets    []string        `json:"clusterSvcNets"`
+	CNIConfig         *TalCNIConfig   `json:"cniConfig,omitempty"`
 	Nodes             []TalNode       `json:"nodes"`
 	ControlPlane      *TalNodeConfigs `json:"controlPlane,omitempty"`
 	Worker            *TalNodeConfigs `json:"worker,omitempty"`
+}
+
+// TalCNIConfig is talconfig's cniConfig (Talos' cluster.network.cni).
+type TalCNIConfig struct {
+	Name    string      `json:"name"`
+	Flannel *TalFlannel `json:"flannel,omitempty"`
+}
+
+// TalFlannel is talconfig's cniConfig.flannel.
+type TalFlannel struct {
+	KubeNetworkPoliciesEnabled bool `json:"kubeNetworkPoliciesEnabled,omitempty"`
 }
 
 // TalNode is a node in talconfig.yaml.
@@ -92,8 +104,16 @@ func (c *Cluster) TalConfig() (*TalConfig, error) {
 		dst  **TalNodeConfigs
 	}{{machine.TypeControlPlane, &tc.ControlPlane}, {machine.TypeWorker, &tc.Worker}} {
 		cfgs := &TalNodeConfigs{}
-		// The first patch (cluster networks) is talconfig's clusterPodNets/SvcNets.
-		for _, p := range c.Patches(r.role)[1:] {
+		// The first patch (cluster networks) is talconfig's
+		// clusterPodNets/SvcNets and cniConfig.
+		patches := c.Patches(r.role)
+		if cni := patches[0].ClusterConfig.ClusterNetwork.CNI; cni != nil {
+			tc.CNIConfig = &TalCNIConfig{Name: cni.CNIName}
+			if f := cni.CNIFlannel; f != nil {
+				tc.CNIConfig.Flannel = &TalFlannel{KubeNetworkPoliciesEnabled: f.KubeNetworkPoliciesEnabled()}
+			}
+		}
+		for _, p := range patches[1:] {
 			data, err := patchBytes(p)
 			if err != nil {
 				return nil, err
