@@ -9,6 +9,7 @@ import (
 
 	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
 	k8sres "github.com/siderolabs/talos/pkg/machinery/resources/k8s"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -138,5 +139,71 @@ func TestNetworkPoliciesAreEnforced(t *testing.T) {
 	}
 	if !strings.Contains(string(files["talos/talconfig.yaml"]), "kubeNetworkPoliciesEnabled: true") {
 		t.Error("talconfig.yaml (the talhelper route) does not enable NetworkPolicy enforcement")
+	}
+}
+
+// TestRolloutsDoNotHang checks the Deployments as the API server gets
+// them: an app on a ReadWriteOnce volume is replaced (Recreate), since a
+// rolling update's second pod could never attach the volume on another
+// node; Homepage can write into its config directory; its links are URLs
+// a browser can open.
+func TestRolloutsDoNotHang(t *testing.T) {
+	app, h := homelab.NewApp(nil)
+	if _, err := synth.Render(app.Tree()); err != nil {
+		t.Fatal(err)
+	}
+	deployments := map[string]*appsv1.Deployment{}
+	for _, o := range app.Tree().Objects() {
+		if o.Identity().Kind != "Deployment" {
+			continue
+		}
+		m, err := o.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &appsv1.Deployment{}
+		decodeInto(t, &unstructured.Unstructured{Object: m}, d)
+		deployments[d.Name] = d
+	}
+	for _, a := range h.AppConstructs {
+		d := deployments[a.Name]
+		if d == nil {
+			t.Fatalf("app %s renders no Deployment", a.Name)
+		}
+		var claims []string
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.PersistentVolumeClaim != nil {
+				claims = append(claims, v.PersistentVolumeClaim.ClaimName)
+			}
+		}
+		if len(claims) > 0 && (d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType || *d.Spec.Replicas != 1) {
+			t.Errorf("%s mounts claims %v (ReadWriteOnce) with strategy %q and %d replicas: a rollout would hang on Multi-Attach", a.Name, claims, d.Spec.Strategy.Type, *d.Spec.Replicas)
+		}
+	}
+
+	home := deployments["homepage"]
+	c := home.Spec.Template.Spec.Containers[0]
+	var dirWritable bool
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == "/app/config" && !m.ReadOnly && m.SubPath == "" {
+			dirWritable = true
+		}
+		if strings.HasPrefix(m.MountPath, "/app/config/") && m.SubPath != "" && !m.ReadOnly {
+			t.Errorf("given file %s is writable", m.MountPath)
+		}
+	}
+	if !dirWritable {
+		t.Errorf("Homepage cannot write its skeleton files into /app/config: mounts %+v", c.VolumeMounts)
+	}
+	for _, o := range app.Tree().Objects() {
+		if id := o.Identity(); id.Kind == "ConfigMap" && id.Name == "homepage" {
+			m, _ := o.Manifest()
+			services, _, _ := unstructured.NestedString(m, "data", "services.yaml")
+			for _, line := range strings.Split(services, "\n") {
+				if href, ok := strings.CutPrefix(strings.TrimSpace(line), "href: "); ok && !strings.HasPrefix(href, "https://") {
+					t.Errorf("Homepage links to %s, which a browser cannot open", href)
+				}
+			}
+		}
 	}
 }

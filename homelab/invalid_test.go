@@ -242,6 +242,14 @@ func init() {
 			want: `platform/snapshot-hourly: RecurringJob.longhorn.io/longhorn-system/snapshot-hourly is applied by Kustomization "platform" together with HelmRelease "longhorn", which installs its CRD; apply it from a Kustomization that depends on "platform"`,
 		},
 		{
+			name: "replicas sharing a ReadWriteOnce volume",
+			props: func(p *homelab.Props) {
+				p.Apps = append(p.Apps, apps.AppProps{Name: "wiki", Image: "requarks/wiki:2.5.306", Port: 3000, Replicas: 2,
+					Volume: &storage.Volume{Size: "1Gi"}})
+			},
+			want: `apps/wiki: 2 replicas share a ReadWriteOnce volume, which attaches to one node at a time; use Replicas: 1, or a ReadWriteMany volume (NFS)`,
+		},
+		{
 			name: "an app in a namespace nobody declares",
 			props: func(p *homelab.Props) {
 				p.Apps = append(p.Apps, apps.AppProps{Name: "jellyfin", Namespace: "media", Image: "jellyfin/jellyfin:10.10.3", Port: 8096})

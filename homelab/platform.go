@@ -141,7 +141,7 @@ func DefaultApps() []apps.AppProps {
 		},
 		{
 			Name: "homepage", Host: "home", Image: "ghcr.io/gethomepage/homepage:v1.13.2", Port: 3000, RunAsUser: 1000,
-			FilesPath: "/app/config", ScratchPaths: []string{"/app/config/logs", "/app/.next/cache", "/tmp"},
+			FilesPath: "/app/config", ScratchPaths: []string{"/app/.next/cache", "/tmp"},
 			Resources: apps.Resources{CPU: "20m", Memory: "96Mi", MemoryLimit: "192Mi"},
 		},
 	}
@@ -157,7 +157,9 @@ type homepageService struct {
 // Kuma its Longhorn volume, and writes Homepage's links.
 func (h *Homelab) wireApps(list []apps.AppProps, domain string) []apps.AppProps {
 	out := make([]apps.AppProps, len(list))
-	links := []map[string]homepageService{{"Grafana": {Href: "http://kube-prometheus-stack-grafana.monitoring.svc", Description: "Dashboards (in-cluster)"}}}
+	// Only public hosts: Homepage's links open in the browser, which cannot
+	// reach in-cluster Services (Grafana has no public host yet).
+	var links []map[string]homepageService
 	for i, a := range list {
 		if a.Host != "" && !strings.Contains(a.Host, ".") {
 			a.Host = a.Host + "." + domain
@@ -173,9 +175,9 @@ func (h *Homelab) wireApps(list []apps.AppProps, domain string) []apps.AppProps 
 		}
 		out[i] = a
 	}
-	// The apps' links sorted by name (Grafana stays first): the order of
-	// the app list has no meaning.
-	slices.SortStableFunc(links[1:], func(a, b map[string]homepageService) int {
+	// The apps' links sorted by name: the order of the app list has no
+	// meaning.
+	slices.SortStableFunc(links, func(a, b map[string]homepageService) int {
 		return cmp.Compare(slices.Collect(maps.Keys(a))[0], slices.Collect(maps.Keys(b))[0])
 	})
 	for i, a := range out {

@@ -2,6 +2,9 @@ package apps
 
 import (
 	"fmt"
+	"maps"
+	"path"
+	"slices"
 	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -62,7 +65,8 @@ type AppProps struct {
 	// EnvFromConfigMaps and EnvFromSecrets name ConfigMaps and Secrets
 	// whose keys become environment variables.
 	EnvFromConfigMaps, EnvFromSecrets []string
-	// Files are rendered into a ConfigMap mounted read-only at FilesPath.
+	// Files are rendered into a ConfigMap; each is mounted read-only into
+	// FilesPath, which stays writable for files the app makes itself.
 	Files map[string]string
 	// FilesPath is where Files are mounted. Default: "/config".
 	FilesPath string
@@ -211,7 +215,14 @@ func (a *App) deployment(meta metav1.ObjectMeta, labels map[string]string) *apps
 		volumes = append(volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: p.Name}}})
 	}
 	if len(p.Files) > 0 {
-		mounts = append(mounts, corev1.VolumeMount{Name: "files", MountPath: p.FilesPath, ReadOnly: true})
+		// FilesPath is a writable directory (apps such as Homepage write
+		// their own files beside the given ones) with each file mounted
+		// read-only into it.
+		mounts = append(mounts, corev1.VolumeMount{Name: "files-dir", MountPath: p.FilesPath})
+		volumes = append(volumes, corev1.Volume{Name: "files-dir", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		for _, name := range slices.Sorted(maps.Keys(p.Files)) {
+			mounts = append(mounts, corev1.VolumeMount{Name: "files", MountPath: path.Join(p.FilesPath, name), SubPath: name, ReadOnly: true})
+		}
 		volumes = append(volumes, corev1.Volume{Name: "files", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: p.Name}}}})
 	}
 	for i, sp := range p.ScratchPaths {
@@ -226,10 +237,18 @@ func (a *App) deployment(meta metav1.ObjectMeta, labels map[string]string) *apps
 	for _, sec := range p.EnvFromSecrets {
 		envFrom = append(envFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: sec}}})
 	}
+	// A ReadWriteOnce volume attaches to one node: a rolling update's new
+	// pod on another node would wait for it forever (Multi-Attach), so the
+	// old pod goes first.
+	strategy := appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
+	if rwo(p.Volume) {
+		strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	}
 	return &appsv1.Deployment{
 		ObjectMeta: meta,
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(p.Replicas),
+			Strategy: strategy,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
@@ -283,6 +302,10 @@ func (a *App) validate() []error {
 	if a.props.Tunnel != nil && a.props.Tunnel.Info().Tree() != a.info.Tree() {
 		errs = append(errs, core.Errorf(p, "use the tunnel of this homelab", "tunnel %q is not in this homelab", a.props.Tunnel.Info().Path()))
 	}
+	if rwo(a.props.Volume) && a.props.Replicas > 1 {
+		errs = append(errs, core.Errorf(p, "use Replicas: 1, or a ReadWriteMany volume (NFS)",
+			"%d replicas share a ReadWriteOnce volume, which attaches to one node at a time", a.props.Replicas))
+	}
 	if a.props.Port < 1 || a.props.Port > 65535 {
 		errs = append(errs, core.Errorf(p, "set AppProps.Port to the container's HTTP port (1-65535)", "port %d is out of range", a.props.Port))
 	}
@@ -296,6 +319,11 @@ func (a *App) validate() []error {
 		}
 	}
 	return errs
+}
+
+// rwo reports whether v is a ReadWriteOnce volume (the default mode).
+func rwo(v *storage.Volume) bool {
+	return v != nil && (v.AccessMode == "" || v.AccessMode == corev1.ReadWriteOnce || v.AccessMode == corev1.ReadWriteOncePod)
 }
 
 // pinned reports whether an image reference has a tag other than latest, or a digest.
