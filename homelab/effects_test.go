@@ -207,3 +207,114 @@ func TestRolloutsDoNotHang(t *testing.T) {
 		}
 	}
 }
+
+// TestFluxDashboardAsGrafanaReadsIt decodes the synthesized dashboard the
+// way Grafana's frontend reads it, with case-sensitive keys (Go's
+// encoding/json would accept "H" for "h" and hide the bug): every panel
+// has a position on the 24-column grid, and no two overlap.
+func TestFluxDashboardAsGrafanaReadsIt(t *testing.T) {
+	app, _ := homelab.NewApp(nil)
+	var dash string
+	for _, o := range app.Tree().Objects() {
+		if id := o.Identity(); id.Kind == "ConfigMap" && id.Name == "flux-dashboard" {
+			m, _ := o.Manifest()
+			dash, _, _ = unstructured.NestedString(m, "data", "flux.json")
+		}
+	}
+	var model map[string]any
+	if err := json.Unmarshal([]byte(dash), &model); err != nil {
+		t.Fatalf("flux.json: %v", err)
+	}
+	panels, _ := model["panels"].([]any)
+	if len(panels) == 0 {
+		t.Fatal("the dashboard has no panels")
+	}
+	type rect struct{ x, y, w, h float64 }
+	var placed []rect
+	for i, p := range panels {
+		pos, _ := p.(map[string]any)["gridPos"].(map[string]any)
+		r := rect{}
+		for key, dst := range map[string]*float64{"x": &r.x, "y": &r.y, "w": &r.w, "h": &r.h} {
+			v, ok := pos[key].(float64)
+			if !ok {
+				t.Fatalf("panel %d: gridPos %v has no %q", i, pos, key)
+			}
+			*dst = v
+		}
+		if r.w <= 0 || r.h <= 0 || r.x+r.w > 24 {
+			t.Errorf("panel %d is off the grid: %+v", i, r)
+		}
+		for j, q := range placed {
+			if r.x < q.x+q.w && q.x < r.x+r.w && r.y < q.y+q.h && q.y < r.y+r.h {
+				t.Errorf("panels %d and %d overlap: %+v %+v", j, i, q, r)
+			}
+		}
+		placed = append(placed, r)
+	}
+}
+
+// metricNames returns the metric names a PromQL expression selects.
+func metricNames(expr string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(expr, func(r rune) bool { return !(r == '_' || r == ':' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') }) {
+		if strings.Count(f, "_") >= 2 && !strings.HasPrefix(f, "_") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// TestRulesAddToTheChart renders kube-prometheus-stack's rules and checks
+// that the homelab's own alerts watch what the chart does not (a second
+// alert on the same metric only doubles the pages), and that the
+// snapshot alert stays quiet on a fresh install until a run was due.
+func TestRulesAddToTheChart(t *testing.T) {
+	app, h := homelab.NewApp(nil)
+	chartMetrics := map[string]string{}
+	for _, o := range testenv.RenderRelease(t, h.Monitoring.Release) {
+		if o.GetKind() != "PrometheusRule" {
+			continue
+		}
+		groups, _, _ := unstructured.NestedSlice(o.Object, "spec", "groups")
+		for _, g := range groups {
+			rules, _ := g.(map[string]any)["rules"].([]any)
+			for _, r := range rules {
+				rm := r.(map[string]any)
+				alert, _ := rm["alert"].(string)
+				expr, _ := rm["expr"].(string)
+				for _, m := range metricNames(expr) {
+					if alert != "" {
+						chartMetrics[m] = alert
+					}
+				}
+			}
+		}
+	}
+	if len(chartMetrics) < 50 {
+		t.Fatalf("found only %d metrics in the chart's alerts", len(chartMetrics))
+	}
+	for _, o := range app.Tree().Objects() {
+		if o.Identity().Kind != "PrometheusRule" {
+			continue
+		}
+		m, _ := o.Manifest()
+		groups, _, _ := unstructured.NestedSlice(m, "spec", "groups")
+		for _, g := range groups {
+			rules, _ := g.(map[string]any)["rules"].([]any)
+			for _, r := range rules {
+				rm := r.(map[string]any)
+				alert, expr := rm["alert"].(string), rm["expr"].(string)
+				for _, metric := range metricNames(expr) {
+					if other, dup := chartMetrics[metric]; dup {
+						t.Errorf("%s watches %s, which the chart's %s already alerts on", alert, metric, other)
+					}
+				}
+				if alert == "EtcdSnapshotMissing" {
+					if strings.Contains(expr, "absent(kube_cronjob_status_last_successful_time") || !strings.Contains(expr, "time() - max(kube_cronjob_created") {
+						t.Errorf("EtcdSnapshotMissing fires before the first snapshot was due: %s", expr)
+					}
+				}
+			}
+		}
+	}
+}

@@ -22,9 +22,13 @@ type Panel struct {
 	Targets    []PanelTarget  `json:"targets"`
 }
 
-// GridPos places a panel.
+// GridPos places a panel on Grafana's 24-column grid. Grafana reads the
+// keys case-sensitively (h, w, x, y).
 type GridPos struct {
-	H, W, X, Y int
+	H int `json:"h"`
+	W int `json:"w"`
+	X int `json:"x"`
+	Y int `json:"y"`
 }
 
 // PanelTarget is a panel's query.

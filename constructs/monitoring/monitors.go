@@ -87,9 +87,17 @@ func rule(name, expr, forDur, severity, summary string) monitoringv1.Rule {
 	}
 }
 
-// Rules returns the homelab's alerts: Flux objects not ready, a degraded
-// Longhorn volume, a node not ready, no etcd snapshot in 24 hours.
+// Rules returns the homelab's alerts beyond kube-prometheus-stack's own
+// (which already covers nodes, pods and the control plane): Flux objects
+// not ready, a degraded or faulted Longhorn volume, no etcd snapshot in
+// 25 hours.
 func Rules() []monitoringv1.RuleGroup {
+	const (
+		lastSuccess = `kube_cronjob_status_last_successful_time{namespace="kube-system", cronjob="etcd-snapshot"}`
+		created     = `kube_cronjob_created{namespace="kube-system", cronjob="etcd-snapshot"}`
+		// A day plus an hour of slack for the daily schedule.
+		maxAge = "90000"
+	)
 	return []monitoringv1.RuleGroup{
 		{Name: "flux", Rules: []monitoringv1.Rule{
 			rule("FluxKustomizationNotReady", `max by (exported_namespace, name) (gotk_resource_info{customresource_kind="Kustomization", ready="False"}) > 0`, "15m", "warning",
@@ -101,12 +109,15 @@ func Rules() []monitoringv1.RuleGroup {
 			rule("LonghornVolumeDegraded", `longhorn_volume_robustness == 2`, "10m", "warning", "Longhorn volume {{ $labels.volume }} is degraded"),
 			rule("LonghornVolumeFaulted", `longhorn_volume_robustness == 3`, "2m", "critical", "Longhorn volume {{ $labels.volume }} is faulted"),
 		}},
-		{Name: "nodes", Rules: []monitoringv1.Rule{
-			rule("NodeNotReady", `kube_node_status_condition{condition="Ready", status="true"} == 0`, "5m", "critical", "Node {{ $labels.node }} is not ready"),
-		}},
 		{Name: "backups", Rules: []monitoringv1.Rule{
-			rule("EtcdSnapshotMissing", `time() - max(kube_cronjob_status_last_successful_time{namespace="kube-system", cronjob="etcd-snapshot"}) > 86400 or absent(kube_cronjob_status_last_successful_time{namespace="kube-system", cronjob="etcd-snapshot"})`,
-				"1h", "critical", "No etcd snapshot was taken in the last 24 hours"),
+			// The last success is too old; or there never was one although
+			// the CronJob has existed for longer than a day (a fresh install
+			// is quiet until its first run is due); or the CronJob is gone.
+			rule("EtcdSnapshotMissing",
+				`(time() - max(`+lastSuccess+`) > `+maxAge+`)`+
+					` or (time() - max(`+created+`) > `+maxAge+` unless max(`+lastSuccess+`))`+
+					` or absent(`+created+`)`,
+				"1h", "critical", "No etcd snapshot was taken in the last 25 hours"),
 		}},
 	}
 }
