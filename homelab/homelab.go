@@ -206,6 +206,7 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 	})
 
 	h.platform(p.Platform)
+	h.siteValues(p.Platform)
 	h.secrets(p.Secrets)
 	h.PlatformConfigKustomization = flux.NewKustomization(ks, "platform-config", &flux.KustomizationProps{
 		Chart: h.PlatformConfig, DependsOn: []*flux.Kustomization{h.PlatformKustomization},

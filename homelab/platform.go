@@ -9,6 +9,7 @@ import (
 
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/backup"
+	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
@@ -40,12 +41,36 @@ type Platform struct {
 func DefaultPlatform() *Platform {
 	return &Platform{
 		Domain:              "funoffshore.com",
-		TunnelID:            "6f1c2f5e-3a4b-4c8d-9e0f-1a2b3c4d5e6f",
-		NFSServer:           "192.168.1.20",
+		TunnelID:            ExampleTunnelID,
+		NFSServer:           ExampleNFSServer,
 		NFSPath:             "/volume1/k8s",
-		BackupTarget:        "nfs://192.168.1.20:/volume1/longhorn-backups",
+		BackupTarget:        "nfs://" + ExampleNFSServer + ":/volume1/longhorn-backups",
 		PrometheusRetention: "7d",
 		PrometheusVolume:    "10Gi",
+	}
+}
+
+// Example site values: DefaultPlatform uses them where the memo gives no
+// value. A tree that still holds them renders and validates, but
+// `homelab validate` lists them as blocking and deploy will not bootstrap
+// Flux onto it: the tunnel would never connect, the NFS class never bind.
+const (
+	ExampleTunnelID  = "6f1c2f5e-3a4b-4c8d-9e0f-1a2b3c4d5e6f"
+	ExampleNFSServer = "192.168.1.20"
+)
+
+// siteValues records the site values still at their examples.
+func (h *Homelab) siteValues(p *Platform) {
+	t := h.Platform.Info().Tree()
+	if p.TunnelID == ExampleTunnelID {
+		t.AddBlocker(core.Blocker{Source: h.Tunnel.Info().Path(),
+			What: fmt.Sprintf("Platform.TunnelID is the example %q", p.TunnelID),
+			Fix:  "set it to your tunnel's ID (`cloudflared tunnel list`) and its credentials with `go run . secrets set cloudflared/cloudflared-credentials credentials.json < ~/.cloudflared/<ID>.json`"})
+	}
+	if p.NFSServer == ExampleNFSServer || strings.Contains(p.BackupTarget, "//"+ExampleNFSServer+":") {
+		t.AddBlocker(core.Blocker{Source: h.NFS.Info().Path(),
+			What: fmt.Sprintf("Platform.NFSServer (and the Longhorn BackupTarget on it) is the example address %s", ExampleNFSServer),
+			Fix:  "set Platform.NFSServer, NFSPath and BackupTarget to your NAS's address and exports"})
 	}
 }
 

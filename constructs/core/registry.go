@@ -25,6 +25,7 @@ type Tree struct {
 	externals   map[ObjectID]string
 	nodes       []NodeAddress
 	cpMetrics   *ControlPlaneMetrics
+	blockers    []Blocker
 }
 
 // Object is a Kubernetes object in the tree, rendered by synth into the

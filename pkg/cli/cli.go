@@ -39,9 +39,16 @@ const (
 	ExitOK = 0
 	// ExitFailed means the command failed or the tree is stale.
 	ExitFailed = 1
+	// ExitBlocked means validate found the tree valid but not ready to
+	// reconcile: Secrets without values or site values at their examples
+	// (listed under "blocking:").
+	ExitBlocked = 3
 	// ExitUsage means the command line was wrong.
 	ExitUsage = 64
 )
+
+// errBlocked marks validate finding blockers (already printed).
+var errBlocked = errors.New("the tree has blockers")
 
 // Builder builds the construct tree the commands act on. The default builds
 // the Funoffshore homelab; tests and other homelabs pass their own.
@@ -97,6 +104,8 @@ func RunIO(build Builder, args []string, stdin io.Reader, stdout, stderr io.Writ
 		return ExitFailed
 	case errors.Is(err, errPending):
 		return ExitPending
+	case errors.Is(err, errBlocked):
+		return ExitBlocked
 	}
 	fmt.Fprintf(stderr, "error: %v\n", err)
 	var u usageError
@@ -232,7 +241,10 @@ func validateCommand(build Builder) *cobra.Command {
 builds every kustomization.yaml with kustomize, loads the Talos machine
 configs with Talos machinery and validates them in metal mode, and, with
 --talconfig-schema, checks talconfig.yaml against talhelper's JSON schema.
-It reports all problems at once and writes nothing.
+It reports all problems at once and writes nothing. A valid tree that
+would still stall on a real cluster (a Secret without its value, a site
+value such as the tunnel ID still at its example) is listed under
+"blocking:" with the fix for each, and validate exits 3.
 
 With --server it also applies the tree to the cluster in KUBECONFIG in Flux
 order: CRDs and Namespaces for real, every other object as a server-side
@@ -284,18 +296,20 @@ dry-run, so the API server checks each object against its schema.`,
 					fmt.Fprintf(w, "capacity:\n%s", c.Capacity())
 				}
 			}
-			for _, d := range app.Tree().Secrets() {
-				if d.Pending {
-					fmt.Fprintf(w, "pending secret: %s/%s is not in the store; set each key (see docs/secrets.md):\n", d.Namespace, d.Name)
-					for _, k := range d.Keys {
-						fmt.Fprintf(w, "  go run . secrets set %s/%s %s < FILE\n", d.Namespace, d.Name, k)
-					}
+			blockers := app.Tree().Blockers()
+			if len(blockers) > 0 {
+				fmt.Fprintf(w, "blocking: %d thing(s) keep this tree from reconciling on a real cluster:\n", len(blockers))
+				for _, b := range blockers {
+					fmt.Fprintf(w, "  - %s: %s\n    fix: %s\n", b.Source, b.What, b.Fix)
 				}
 			}
 			if len(errs) > 0 {
 				return errors.Join(errs...)
 			}
 			if !server && !local {
+				if len(blockers) > 0 {
+					return errBlocked
+				}
 				return nil
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
@@ -318,6 +332,9 @@ dry-run, so the API server checks each object against its schema.`,
 			steps, err := validate.ReplayWith(ctx, c, files, app.Tree().RepoDir(), opts)
 			for _, s := range steps {
 				fmt.Fprintf(w, "server: Kustomization %s (%s): %d objects\n", s.Kustomization, s.Path, s.Applied)
+			}
+			if err == nil && len(blockers) > 0 {
+				return errBlocked
 			}
 			return err
 		},

@@ -17,6 +17,7 @@ import (
 	"github.com/funoffshore/homelab/pkg/cli"
 	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/nodeenv"
+	"github.com/funoffshore/homelab/pkg/secrets"
 	"github.com/funoffshore/homelab/pkg/testenv"
 )
 
@@ -41,18 +42,60 @@ func run(build cli.Builder, args ...string) (int, string, string) {
 }
 
 func TestValidate(t *testing.T) {
-	t.Run("the Funoffshore homelab passes every offline check", func(t *testing.T) {
+	t.Run("the Funoffshore homelab passes every offline check and lists what blocks it", func(t *testing.T) {
 		code, out, stderr := run(cli.DefaultBuilder, "validate", "--talconfig-schema", testenv.Fixture(t, fixtures.TalconfigSchema))
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, stderr)
+		if code != cli.ExitBlocked {
+			t.Fatalf("exit %d, want %d (blockers): %s", code, cli.ExitBlocked, stderr)
 		}
 		for _, want := range []string{
 			"constructs: valid (87 objects, 32 files)", "kustomize: 9 directories build", "allocatable (2 workers)",
 			"talos: 2 machine configs checked (metal mode)", "talhelper: talos/talconfig.yaml matches the schema",
+			"blocking: 5 thing(s) keep this tree from reconciling on a real cluster:",
+			`  - platform/ingress/cloudflared: Platform.TunnelID is the example "6f1c2f5e-3a4b-4c8d-9e0f-1a2b3c4d5e6f"`,
+			"  - platform/storage/nfs: Platform.NFSServer (and the Longhorn BackupTarget on it) is the example address 192.168.1.20",
+			"fix: set each key (see docs/secrets.md): go run . secrets set monitoring/grafana-admin admin-user < FILE; go run . secrets set monitoring/grafana-admin admin-password < FILE",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
+		}
+	})
+	t.Run("with every site value and secret set nothing blocks", func(t *testing.T) {
+		keyPath := filepath.Join(t.TempDir(), "age.key")
+		if _, err := secrets.GenerateIdentity(keyPath); err != nil {
+			t.Fatal(err)
+		}
+		id, err := secrets.LoadIdentity(keyPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := secrets.Store{Dir: t.TempDir()}
+		for ref, keys := range map[string][]string{
+			"cloudflared/cloudflared-credentials": {"credentials.json"},
+			"monitoring/grafana-admin":            {"admin-user", "admin-password"},
+			"flux-system/flux-system":             {"identity", "identity.pub", "known_hosts"},
+		} {
+			ns, name, _ := strings.Cut(ref, "/")
+			for _, k := range keys {
+				if err := store.Set(ns, name, k, []byte("value"), id, []string{id.Recipient}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		src, err := store.Source()
+		if err != nil {
+			t.Fatal(err)
+		}
+		build := func() (*core.App, error) {
+			p := homelab.DefaultPlatform()
+			p.TunnelID = "0b4c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
+			p.NFSServer, p.BackupTarget = "192.168.1.30", "nfs://192.168.1.30:/volume1/longhorn-backups"
+			app, _ := homelab.NewApp(&homelab.Props{Platform: p, Secrets: src})
+			return app, nil
+		}
+		code, out, stderr := run(build, "validate")
+		if code != 0 || strings.Contains(out, "blocking:") {
+			t.Errorf("exit %d: %s%s", code, out, stderr)
 		}
 	})
 	t.Run("an invalid homelab lists every problem on stderr and exits 1", func(t *testing.T) {
@@ -143,7 +186,7 @@ func TestMistakes(t *testing.T) {
 func TestValidateCluster(t *testing.T) {
 	t.Run("--local replays the tree in Flux order against a local kube-apiserver", func(t *testing.T) {
 		code, out, stderr := run(cli.DefaultBuilder, "validate", "--local")
-		if code != 0 {
+		if code != cli.ExitBlocked {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
 		for _, want := range []string{
@@ -216,5 +259,17 @@ func TestWalkthroughIsCompiled(t *testing.T) {
 	}
 	if want := "```go\n" + strings.Join(lines, "\n") + "\n```"; !strings.Contains(string(doc), want) {
 		t.Errorf("docs/your-own-homelab.md does not quote the walkthrough of example_test.go; replace its first go block with:\n%s", want)
+	}
+}
+
+func TestDeployRefusesBlockers(t *testing.T) {
+	t.Setenv("PROXMOX_TOKEN_ID", "")
+	code, _, stderr := run(cli.DefaultBuilder, "deploy", "--yes")
+	if code != cli.ExitFailed || !strings.Contains(stderr, "the tree would not reconcile once Flux runs (5 blocker(s))") || !strings.Contains(stderr, "or pass --allow-pending") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	code, _, stderr = run(cli.DefaultBuilder, "deploy", "--yes", "--allow-pending")
+	if code != cli.ExitFailed || strings.Contains(stderr, "blocker") || !strings.Contains(stderr, "PROXMOX_TOKEN_ID") {
+		t.Errorf("with --allow-pending the next check (the token) must speak: exit %d: %s", code, stderr)
 	}
 }

@@ -34,6 +34,7 @@ var errPending = errors.New("changes pending")
 type deployFlags struct {
 	secretsFlags
 	simulate, yes, proxmoxInsecure, prune     bool
+	allowPending                              bool
 	logPath, stateDir, recoverFrom, tokenFile string
 }
 
@@ -44,6 +45,7 @@ func (f *deployFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.store, "store", "secrets", "directory of the encrypted Secret store")
 	cmd.Flags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
 	cmd.Flags().StringVar(&f.tokenFile, "proxmox-token-file", "", "file holding the Proxmox API token as USER@REALM!TOKEN=SECRET (instead of PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET)")
+	cmd.Flags().BoolVar(&f.allowPending, "allow-pending", false, "deploy although `homelab validate` lists blockers (Secrets without values, example site values): Flux will stall on them")
 	cmd.Flags().StringVar(&f.logPath, "log", "", "action log (default <user state dir>/homelab/actions.jsonl; a temporary file with --simulate)")
 }
 
@@ -62,6 +64,16 @@ func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target,
 	target, err := deploy.FindTarget(app, files)
 	if err != nil {
 		return target, none, nil, err
+	}
+	if b := app.Tree().Blockers(); len(b) > 0 && !f.allowPending {
+		var lines []string
+		for _, x := range b {
+			lines = append(lines, "  - "+x.String())
+		}
+		if !f.simulate {
+			return target, none, nil, fmt.Errorf("the tree would not reconcile once Flux runs (%d blocker(s)):\n%s\nfix them (see `homelab validate`) or pass --allow-pending", len(b), strings.Join(lines, "\n"))
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d blocker(s) would keep a real cluster from reconciling (see `homelab validate`); simulating anyway\n", len(b))
 	}
 	if f.simulate {
 		spec := localenv.Simulation{TalosVersion: target.Cluster.TalosVersion, ProxmoxSchema: fixtures.Existing(fixtures.ProxmoxSchema)}

@@ -16,7 +16,8 @@
 //	version                          versions of homelab and of the Flux release it installs
 //
 // Exit codes: ExitOK (0), ExitFailed (1, also a stale tree), ExitPending
-// (2, plan), ExitUsage (64, a wrong command line: unknown command, extra
+// (2, plan), ExitBlocked (3, validate: valid but Secrets or site values
+// missing), ExitUsage (64, a wrong command line: unknown command, extra
 // or missing arguments, unknown flag, an output directory synth must not
 // replace). `go run` reports any non-zero status as 1.
 //

@@ -1,0 +1,41 @@
+package core
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Blocker is something that keeps a valid tree from reconciling on a real
+// cluster: a Secret without its value, or a site value (a tunnel ID, a
+// NAS address) still at an example. The tree renders, but Flux would
+// stall on it.
+type Blocker struct {
+	// Source is the construct path.
+	Source string
+	// What is missing, and Fix how to provide it.
+	What, Fix string
+}
+
+func (b Blocker) String() string { return b.Source + ": " + b.What + "; " + b.Fix }
+
+// AddBlocker records a site value that still needs setting.
+func (t *Tree) AddBlocker(b Blocker) { t.blockers = append(t.blockers, b) }
+
+// Blockers returns every recorded blocker, then one per pending Secret
+// (naming each key and the command that sets it), in declaration order.
+func (t *Tree) Blockers() []Blocker {
+	out := append([]Blocker(nil), t.blockers...)
+	for _, d := range t.secretDecls {
+		if !d.Pending {
+			continue
+		}
+		var cmds []string
+		for _, k := range d.Keys {
+			cmds = append(cmds, fmt.Sprintf("go run . secrets set %s/%s %s < FILE", d.Namespace, d.Name, k))
+		}
+		out = append(out, Blocker{Source: d.Source,
+			What: fmt.Sprintf("secret %s/%s has no value in the store", d.Namespace, d.Name),
+			Fix:  "set each key (see docs/secrets.md): " + strings.Join(cmds, "; ")})
+	}
+	return out
+}
