@@ -21,7 +21,6 @@ import (
 	talosclient "github.com/siderolabs/talos/pkg/machinery/client"
 	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
-	mtype "github.com/siderolabs/talos/pkg/machinery/config/machine"
 	"github.com/siderolabs/talos/pkg/machinery/constants"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -172,16 +171,14 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 // Apply carries the plan out and returns the client configs.
 func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle, opts Options) (*Result, error) {
 	d := &deployer{cluster: cluster, bundle: bundle, opts: opts.withDefaults()}
-	configs := map[model.Role][]byte{}
-	for _, r := range []struct {
-		role model.Role
-		t    mtype.Type
-	}{{model.ControlPlane, mtype.TypeControlPlane}, {model.Worker, mtype.TypeWorker}} {
-		cfg, err := cluster.MachineConfig(r.t, bundle)
+	// Each node gets its own config: its role's, with its hostname.
+	configs := map[*model.Node][]byte{}
+	for _, n := range p.Configure {
+		cfg, err := cluster.NodeConfig(n, bundle)
 		if err != nil {
 			return nil, err
 		}
-		if configs[r.role], err = cfg.EncodeBytes(encoder.WithComments(encoder.CommentsDisabled)); err != nil {
+		if configs[n], err = cfg.EncodeBytes(encoder.WithComments(encoder.CommentsDisabled)); err != nil {
 			return nil, err
 		}
 	}
@@ -201,7 +198,7 @@ func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secret
 					return err
 				}
 				defer c.Close()
-				_, err = c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: configs[n.Role], Mode: machine.ApplyConfigurationRequest_AUTO})
+				_, err = c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: configs[n], Mode: machine.ApplyConfigurationRequest_AUTO})
 				return err
 			})
 			if err != nil {

@@ -76,6 +76,9 @@ func TestDeploy(t *testing.T) {
 		if ok, got := sim.Node(name).Configured(); !ok || got != role {
 			t.Errorf("%s configured=%v role=%v, want %v", name, ok, got, role)
 		}
+		if got := sim.Node(name).Hostname(); got != name {
+			t.Errorf("the node the model calls %s runs as %q: its config does not name it", name, got)
+		}
 	}
 	if !sim.Node("talos-cp-1").Bootstrapped() {
 		t.Error("etcd was not bootstrapped on talos-cp-1")

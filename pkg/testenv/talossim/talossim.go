@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	stdx509 "crypto/x509"
 
@@ -147,6 +148,26 @@ func (n *Node) Configured() (bool, machine.Type) {
 	n.sim.mu.Lock()
 	defer n.sim.mu.Unlock()
 	return n.configured, n.role
+}
+
+// Hostname is the name the node runs under once configured, as Talos
+// picks it: the config's static hostname, else (automatic "stable"
+// hostnames, no DHCP name in the simulation) a name derived from the
+// machine identity, so a config without the node's hostname shows.
+func (n *Node) Hostname() string {
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	if !n.configured {
+		return ""
+	}
+	cfg, err := configloader.NewFromBytes(n.config)
+	if err != nil {
+		return ""
+	}
+	if h := cfg.NetworkHostnameConfig(); h != nil && h.Hostname() != "" {
+		return h.Hostname()
+	}
+	return fmt.Sprintf("talos-%x", sha256.Sum256([]byte(n.Addr)))[:14]
 }
 
 // Bootstrapped reports whether etcd was bootstrapped on the node.
