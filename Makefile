@@ -3,7 +3,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 GO ?= go
 
-.PHONY: synth check test bench generate lint envtest fixtures build
+.PHONY: synth check test bench generate lint envtest fixtures talhelper build
 
 ## synth: render the Funoffshore homelab into ./cluster
 synth:
@@ -21,6 +21,10 @@ build:
 envtest:
 	@bash hack/envtest.sh
 
+## talhelper: build (once, cached) the talhelper the tests compare with
+talhelper:
+	@bash hack/talhelper.sh
+
 ## fixtures: fetch (once, cached) the upstream files the tests check against
 fixtures:
 	@bash hack/fixtures.sh
@@ -28,8 +32,8 @@ fixtures:
 ## test: the whole test suite (needs Go, Node.js >= 20; builds envtest assets once),
 ## including the example module that imports the library
 test:
-	@fixtures="$$(bash hack/fixtures.sh)" && assets="$$(bash hack/envtest.sh)" && \
-	  HOMELAB_FIXTURES="$$fixtures" KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 ./...
+	@fixtures="$$(bash hack/fixtures.sh)" && assets="$$(bash hack/envtest.sh)" && talhelper="$$(bash hack/talhelper.sh)" && \
+	  HOMELAB_FIXTURES="$$fixtures" KUBEBUILDER_ASSETS="$$assets" TALHELPER="$$talhelper" $(GO) test -count=1 ./...
 	cd examples/single-node && $(GO) build -o /dev/null . && $(GO) test -count=1 ./...
 
 ## bench: synth benchmarks (Funoffshore, 10/100/1000 apps)

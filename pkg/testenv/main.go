@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
@@ -97,4 +98,23 @@ func BuildHelper() (func(), error) {
 		os.Setenv("KUBEBUILDER_ASSETS", AssetsDir())
 	}
 	return func() { os.RemoveAll(dir) }, nil
+}
+
+// Talhelper returns the talhelper binary that hack/talhelper.sh builds
+// ($TALHELPER, or its place in the cache); a missing binary fails the
+// test with one line naming the script.
+func Talhelper(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("TALHELPER")
+	if p == "" {
+		out, err := exec.Command("bash", "-c", `echo "${HOMELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/homelab}/talhelper/talhelper"`).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = strings.TrimSpace(string(out))
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("talhelper is not at %s: run `bash hack/talhelper.sh` (make test does)", p)
+	}
+	return p
 }

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds talhelper (the version pinned in tools/talhelper) into the cache
+# ($HOMELAB_CACHE, default ~/.cache/homelab/talhelper) for the test that
+# compares talhelper's rendering of talconfig.yaml with the deployer's
+# per-node machine configs. Rebuilds only when the pin changes. Cold build:
+# about 2 minutes. Prints the binary's path.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="${HOMELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/homelab}/talhelper"
+stamp="$out/.stamp"
+want="$(cat "$root/tools/talhelper/go.mod" "$root/tools/talhelper/go.sum" | sha256sum | cut -d' ' -f1)"
+if [[ -x "$out/talhelper" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+  echo "$out/talhelper"
+  exit 0
+fi
+mkdir -p "$out"
+cd "$root/tools/talhelper"
+start=$SECONDS
+echo "talhelper: building $(grep -o 'budimanjojo/talhelper/v3 v[0-9.]*' go.mod) into $out (first run: about 2 minutes)" >&2
+GOFLAGS=-mod=mod go build -trimpath -o "$out/talhelper.tmp" github.com/budimanjojo/talhelper/v3 >&2
+mv "$out/talhelper.tmp" "$out/talhelper"
+echo "$want" > "$stamp"
+echo "talhelper: built in $((SECONDS - start))s" >&2
+echo "$out/talhelper"
