@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
 	k8sres "github.com/siderolabs/talos/pkg/machinery/resources/k8s"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -316,5 +318,103 @@ func TestRulesAddToTheChart(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// routeOf walks an Alertmanager route tree the way Alertmanager does (the
+// first child whose matchers all match takes the alert, else the node's
+// receiver) and returns the receiver for labels.
+func routeOf(t *testing.T, r monitoringv1alpha1.Route, labels map[string]string) string {
+	t.Helper()
+	for _, raw := range r.Routes {
+		var child monitoringv1alpha1.Route
+		if err := json.Unmarshal(raw.Raw, &child); err != nil {
+			t.Fatal(err)
+		}
+		match := true
+		for _, m := range child.Matchers {
+			switch m.MatchType {
+			case monitoringv1alpha1.MatchEqual, "":
+				match = match && labels[m.Name] == m.Value
+			case monitoringv1alpha1.MatchNotEqual:
+				match = match && labels[m.Name] != m.Value
+			default:
+				t.Fatalf("matcher type %q is not simulated", m.MatchType)
+			}
+		}
+		if match {
+			if child.Receiver == "" {
+				child.Receiver = r.Receiver
+			}
+			return routeOf(t, child, labels)
+		}
+	}
+	return r.Receiver
+}
+
+// TestAlertsReachSomeone routes alerts through the synthesized
+// Alertmanager configuration, and checks that the chart's Alertmanager
+// uses it and may reach the receiver through the network policies.
+func TestAlertsReachSomeone(t *testing.T) {
+	app, h := homelab.NewApp(nil)
+	cfg := h.Alerting.Config
+	receivers := map[string]monitoringv1alpha1.Receiver{}
+	for _, r := range cfg.Spec.Receivers {
+		receivers[r.Name] = r
+	}
+	critical := routeOf(t, *cfg.Spec.Route, map[string]string{"alertname": "KubeNodeNotReady", "severity": "critical", "namespace": "kube-system"})
+	r, ok := receivers[critical]
+	if !ok || len(r.TelegramConfigs) != 1 {
+		t.Fatalf("a critical alert goes to %q (%+v), want the Telegram receiver", critical, r)
+	}
+	token := r.TelegramConfigs[0].BotToken
+	declared := false
+	for _, d := range app.Tree().Secrets() {
+		declared = declared || d.Namespace == cfg.Namespace && d.Name == token.Name && slices.Contains(d.Keys, token.Key)
+	}
+	if !declared {
+		t.Errorf("the bot token %s/%s key %s is declared nowhere", cfg.Namespace, token.Name, token.Key)
+	}
+	if got := routeOf(t, *cfg.Spec.Route, map[string]string{"alertname": "Watchdog", "severity": "none"}); got != "null" || len(receivers[got].TelegramConfigs) != 0 {
+		t.Errorf("Watchdog goes to %q, want the null receiver", got)
+	}
+
+	var am *unstructured.Unstructured
+	for _, o := range testenv.RenderRelease(t, h.Monitoring.Release) {
+		if o.GetKind() == "Alertmanager" {
+			am = o
+		}
+	}
+	if am == nil {
+		t.Fatal("the chart renders no Alertmanager")
+	}
+	name, _, _ := unstructured.NestedString(am.Object, "spec", "alertmanagerConfiguration", "name")
+	if name != cfg.Name || am.GetNamespace() != cfg.Namespace {
+		t.Errorf("the chart's Alertmanager %s/%s uses configuration %q, want %s/%s", am.GetNamespace(), am.GetName(), name, cfg.Namespace, cfg.Name)
+	}
+
+	// With the monitoring namespace isolated, Alertmanager must still reach
+	// Telegram's API over HTTPS.
+	egress443 := false
+	for _, o := range app.Tree().Objects() {
+		if id := o.Identity(); id.Kind != "NetworkPolicy" || id.Namespace != cfg.Namespace {
+			continue
+		}
+		m, _ := o.Manifest()
+		var np networkingv1.NetworkPolicy
+		decodeInto(t, &unstructured.Unstructured{Object: m}, &np)
+		for _, e := range np.Spec.Egress {
+			for _, to := range e.To {
+				if to.IPBlock == nil || to.IPBlock.CIDR != "0.0.0.0/0" {
+					continue
+				}
+				for _, p := range e.Ports {
+					egress443 = egress443 || p.Port != nil && p.Port.IntValue() == 443
+				}
+			}
+		}
+	}
+	if !egress443 {
+		t.Error("the monitoring namespace's policies block Alertmanager's HTTPS egress to its receiver")
 	}
 }

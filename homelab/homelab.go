@@ -156,6 +156,8 @@ type Homelab struct {
 	Nginx      *ingress.Nginx
 	Tunnel     *ingress.Tunnel
 	Monitoring *monitoring.Stack
+	// Alerting routes the alerts to Platform.Alerts.
+	Alerting *monitoring.Alerting
 
 	// Secrets are the Secrets the homelab declares; values in the store.
 	Secrets []*secret.Secret
@@ -207,7 +209,7 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 
 	h.platform(p.Platform)
 	h.siteValues(p.Platform)
-	h.secrets(p.Secrets)
+	h.secrets(p.Secrets, p.Platform.Alerts)
 	h.PlatformConfigKustomization = flux.NewKustomization(ks, "platform-config", &flux.KustomizationProps{
 		Chart: h.PlatformConfig, DependsOn: []*flux.Kustomization{h.PlatformKustomization},
 	})

@@ -35,6 +35,10 @@ type Platform struct {
 	BackupTarget string
 	// PrometheusRetention and PrometheusVolume size Prometheus' data.
 	PrometheusRetention, PrometheusVolume string
+	// Alerts is where Alertmanager sends alerts: monitoring.TelegramReceiver,
+	// DiscordReceiver, EmailReceiver or WebhookReceiver; its Secret (in the
+	// monitoring namespace) is declared for the store.
+	Alerts monitoring.Receiver
 }
 
 // DefaultPlatform returns the memo's platform values.
@@ -47,6 +51,7 @@ func DefaultPlatform() *Platform {
 		BackupTarget:        "nfs://" + ExampleNFSServer + ":/volume1/longhorn-backups",
 		PrometheusRetention: "7d",
 		PrometheusVolume:    "10Gi",
+		Alerts:              monitoring.TelegramReceiver(ExampleTelegramChatID, "alertmanager-telegram"),
 	}
 }
 
@@ -57,6 +62,8 @@ func DefaultPlatform() *Platform {
 const (
 	ExampleTunnelID  = "6f1c2f5e-3a4b-4c8d-9e0f-1a2b3c4d5e6f"
 	ExampleNFSServer = "192.168.1.20"
+	// ExampleTelegramChatID is a placeholder chat for the alerts.
+	ExampleTelegramChatID = -1001234567890
 )
 
 // siteValues records the site values still at their examples.
@@ -66,6 +73,11 @@ func (h *Homelab) siteValues(p *Platform) {
 		t.AddBlocker(core.Blocker{Source: h.Tunnel.Info().Path(),
 			What: fmt.Sprintf("Platform.TunnelID is the example %q", p.TunnelID),
 			Fix:  "set it to your tunnel's ID (`cloudflared tunnel list`) and its credentials with `go run . secrets set cloudflared/cloudflared-credentials credentials.json < ~/.cloudflared/<ID>.json`"})
+	}
+	if p.Alerts.String() == monitoring.TelegramReceiver(ExampleTelegramChatID, "").String() {
+		t.AddBlocker(core.Blocker{Source: h.Alerting.Info().Path(),
+			What: fmt.Sprintf("Platform.Alerts is the example Telegram chat %d", int64(ExampleTelegramChatID)),
+			Fix:  "set Platform.Alerts to your receiver (monitoring.TelegramReceiver with your chat ID, DiscordReceiver, EmailReceiver or WebhookReceiver) and its Secret with `go run . secrets set`"})
 	}
 	if p.NFSServer == ExampleNFSServer || strings.Contains(p.BackupTarget, "//"+ExampleNFSServer+":") {
 		t.AddBlocker(core.Blocker{Source: h.NFS.Info().Path(),
@@ -123,6 +135,9 @@ func (h *Homelab) platform(p *Platform) {
 		Egress: []security.Peer{security.DNS, {AnyNamespace: true},
 			// Scrapes of host-network targets and the API server on the nodes.
 			{CIDR: nodes, Ports: []security.Port{security.TCP(6443), security.TCP(9100), security.TCP(10250), security.TCP(10257), security.TCP(10259), security.TCP(2381)}},
+			// Alertmanager's receivers (Telegram, Discord, webhooks on
+			// HTTPS; mail on submission ports) and grafana.com dashboards.
+			{CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(443), security.TCP(587), security.TCP(465)}},
 			// grafana.com, for the dashboards pinned by id.
 			{CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(443)}},
 		},
@@ -147,6 +162,7 @@ func (h *Homelab) platform(p *Platform) {
 		{Name: "cloudflared", Namespace: h.Tunnel.Namespace, Port: "metrics", Selector: map[string]string{"app.kubernetes.io/name": "cloudflared"}},
 	})
 	h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-daily", "0 3 * * *", 7)
+	h.Alerting = monitoring.NewAlerting(h.PlatformConfig, "alerting", h.Monitoring, &monitoring.AlertingProps{Receiver: p.Alerts})
 }
 
 // DefaultApps returns the core homelab apps for a domain: an echo service
@@ -224,7 +240,12 @@ func (h *Homelab) wireApps(list []apps.AppProps, domain string) []apps.AppProps 
 
 // secrets declares every Secret the platform needs; their values come
 // encrypted from src (`homelab secrets set NAMESPACE/NAME KEY`).
-func (h *Homelab) secrets(src secret.Source) {
+func (h *Homelab) secrets(src secret.Source, alerts monitoring.Receiver) {
+	if name, keys := alerts.Secret(); name != "" {
+		h.Secrets = append(h.Secrets, secret.New(h.monitoringChart, name, &secret.Props{
+			Namespace: h.Monitoring.Namespace, Name: name, Keys: keys, Source: src,
+		}))
+	}
 	h.Secrets = append(h.Secrets,
 		secret.New(h.ingressChart, "cloudflared-credentials", &secret.Props{
 			Namespace: h.Tunnel.Namespace, Name: h.Tunnel.CredentialsSecret(), Keys: []string{"credentials.json"}, Source: src,

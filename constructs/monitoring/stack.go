@@ -96,6 +96,11 @@ type stackValues struct {
 	Alertmanager struct {
 		AlertmanagerSpec struct {
 			Resources corev1.ResourceRequirements `json:"resources"`
+			// AlertmanagerConfiguration names the AlertmanagerConfig that
+			// is Alertmanager's whole configuration (see Alerting).
+			AlertmanagerConfiguration *struct {
+				Name string `json:"name"`
+			} `json:"alertmanagerConfiguration,omitempty"`
 		} `json:"alertmanagerSpec"`
 	} `json:"alertmanager"`
 	Grafana struct {

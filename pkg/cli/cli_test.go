@@ -13,6 +13,7 @@ import (
 
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/monitoring"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/cli"
 	"github.com/funoffshore/homelab/pkg/fixtures"
@@ -48,9 +49,9 @@ func TestValidate(t *testing.T) {
 			t.Fatalf("exit %d, want %d (blockers): %s", code, cli.ExitBlocked, stderr)
 		}
 		for _, want := range []string{
-			"constructs: valid (87 objects, 32 files)", "kustomize: 9 directories build", "allocatable (2 workers)",
+			"constructs: valid (88 objects, 33 files)", "kustomize: 9 directories build", "allocatable (2 workers)",
 			"talos: 2 machine configs checked (metal mode)", "talhelper: talos/talconfig.yaml matches the schema",
-			"blocking: 5 thing(s) keep this tree from reconciling on a real cluster:",
+			"blocking: 7 thing(s) keep this tree from reconciling on a real cluster:",
 			`  - platform/ingress/cloudflared: Platform.TunnelID is the example "6f1c2f5e-3a4b-4c8d-9e0f-1a2b3c4d5e6f"`,
 			"  - platform/storage/nfs: Platform.NFSServer (and the Longhorn BackupTarget on it) is the example address 192.168.1.20",
 			"fix: set each key (see docs/secrets.md): go run . secrets set monitoring/grafana-admin admin-user < FILE; go run . secrets set monitoring/grafana-admin admin-password < FILE",
@@ -74,6 +75,7 @@ func TestValidate(t *testing.T) {
 			"cloudflared/cloudflared-credentials": {"credentials.json"},
 			"monitoring/grafana-admin":            {"admin-user", "admin-password"},
 			"flux-system/flux-system":             {"identity", "identity.pub", "known_hosts"},
+			"monitoring/alertmanager-discord":     {"webhook-url"},
 		} {
 			ns, name, _ := strings.Cut(ref, "/")
 			for _, k := range keys {
@@ -90,6 +92,7 @@ func TestValidate(t *testing.T) {
 			p := homelab.DefaultPlatform()
 			p.TunnelID = "0b4c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
 			p.NFSServer, p.BackupTarget = "192.168.1.30", "nfs://192.168.1.30:/volume1/longhorn-backups"
+			p.Alerts = monitoring.DiscordReceiver("alertmanager-discord")
 			app, _ := homelab.NewApp(&homelab.Props{Platform: p, Secrets: src})
 			return app, nil
 		}
@@ -265,7 +268,7 @@ func TestWalkthroughIsCompiled(t *testing.T) {
 func TestDeployRefusesBlockers(t *testing.T) {
 	t.Setenv("PROXMOX_TOKEN_ID", "")
 	code, _, stderr := run(cli.DefaultBuilder, "deploy", "--yes")
-	if code != cli.ExitFailed || !strings.Contains(stderr, "the tree would not reconcile once Flux runs (5 blocker(s))") || !strings.Contains(stderr, "or pass --allow-pending") {
+	if code != cli.ExitFailed || !strings.Contains(stderr, "the tree would not reconcile once Flux runs (7 blocker(s))") || !strings.Contains(stderr, "or pass --allow-pending") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 	code, _, stderr = run(cli.DefaultBuilder, "deploy", "--yes", "--allow-pending")
