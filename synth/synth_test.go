@@ -54,6 +54,7 @@ func TestGolden(t *testing.T) {
 		"kubernetes/flux/gotk-components.yaml",
 		"kubernetes/flux/gotk-sync.yaml",
 		"kubernetes/flux/kustomization.yaml",
+		"kubernetes/platform-config/alerting.yaml",
 		"kubernetes/platform-config/backup-daily.yaml",
 		"kubernetes/platform-config/kustomization.yaml",
 		"kubernetes/platform-config/monitors.yaml",

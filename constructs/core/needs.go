@@ -35,6 +35,11 @@ type UserVolume struct {
 	// MinSize and MaxSize of the partition ("10GiB"); MaxSize empty grows
 	// to fill the disk.
 	MinSize, MaxSize string
+	// DiskGiB, when set, gives the volume a virtual disk of its own of
+	// that size on every node it applies to (the OS layer asks each VM
+	// for it), instead of space on the system disk, which Talos'
+	// EPHEMERAL volume grows to fill first.
+	DiskGiB int
 }
 
 // TalosAPIAccess lets pods in some namespaces call the Talos API with some

@@ -49,6 +49,8 @@ type InventoryVM struct {
 	IP        string `json:"ip,omitempty"`
 	BootISO   string `json:"bootISO,omitempty"`
 	OnBoot    bool   `json:"onboot"`
+	// DataDisks are the disks beside the boot disk (scsi1, ...).
+	DataDisks []DataDisk `json:"dataDisks,omitempty"`
 }
 
 // Lease is a static DHCP lease.
@@ -85,6 +87,7 @@ func (d *Datacenter) Inventory() Inventory {
 			inv.Leases = append(inv.Leases, Lease{Hostname: v.Name, MAC: v.MAC, IP: iv.IP, VLAN: v.VLAN})
 		}
 		iv.BootISO, _ = v.BootISO()
+		iv.DataDisks = v.DataDisks()
 		inv.VMs = append(inv.VMs, iv)
 	}
 	// The order of hosts and VMs in the model has no meaning: sort, so a

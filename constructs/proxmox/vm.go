@@ -1,10 +1,12 @@
 package proxmox
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 
 	"github.com/aws/constructs-go/constructs/v10"
 
@@ -57,6 +59,7 @@ type VM struct {
 	dc              *Datacenter
 	address         netip.Addr
 	bootISO         func() (url, file string)
+	dataDisks       func() []DataDisk
 }
 
 // AddVM adds a VM to the datacenter. It declares the QEMU guest agent
@@ -129,6 +132,28 @@ func (v *VM) Bridge() string {
 		return h.Bridge
 	}
 	return "vmbr0"
+}
+
+// DataDisk is a virtual disk beside the boot disk, for a user volume. The
+// guest finds it by its serial, the disk's name.
+type DataDisk struct {
+	Name    string `json:"name"`
+	SizeGiB int    `json:"sizeGiB"`
+}
+
+// SetDataDisks records the data disks the VM needs: a function the OS
+// layer gives, called at render time so it follows the needs of the whole
+// tree.
+func (v *VM) SetDataDisks(source func() []DataDisk) { v.dataDisks = source }
+
+// DataDisks returns the VM's data disks (scsi1, scsi2, ...), by name.
+func (v *VM) DataDisks() []DataDisk {
+	if v.dataDisks == nil {
+		return nil
+	}
+	out := slices.Clone(v.dataDisks())
+	slices.SortFunc(out, func(a, b DataDisk) int { return cmp.Compare(a.Name, b.Name) })
+	return out
 }
 
 // SetAddress records the IP address the VM gets from its static DHCP

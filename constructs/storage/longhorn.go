@@ -27,6 +27,10 @@ type LonghornProps struct {
 	// UserVolumeMinSize is the minimum size of the Talos user volume that
 	// holds Longhorn's data. Default: "10GiB".
 	UserVolumeMinSize string
+	// DiskGiB is the size of the virtual disk each worker VM gets for
+	// Longhorn's replicas (the control plane, tainted, holds none).
+	// Default: 50.
+	DiskGiB int
 }
 
 // Longhorn is Longhorn installed by a HelmRelease, with its StorageClass
@@ -102,6 +106,10 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	if minSize == "" {
 		minSize = "10GiB"
 	}
+	diskGiB := props.DiskGiB
+	if diskGiB == 0 {
+		diskGiB = 50
+	}
 	l.info = core.Init(l, scope, id)
 
 	var v longhornValues
@@ -129,11 +137,17 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	})
 
 	t := l.info.Tree()
+	// Every node attaches Longhorn volumes (iSCSI); the workers, where
+	// the replicas live, get a disk of their own for them.
+	t.AddNodeNeed(core.NodeNeed{
+		Source:     l.info.Path(),
+		Roles:      core.AllNodes,
+		Extensions: []string{"siderolabs/iscsi-tools", "siderolabs/util-linux-tools"},
+	})
 	t.AddNodeNeed(core.NodeNeed{
 		Source:        l.info.Path(),
-		Roles:         core.AllNodes,
-		Extensions:    []string{"siderolabs/iscsi-tools", "siderolabs/util-linux-tools"},
-		UserVolumes:   []core.UserVolume{{Name: "longhorn", MinSize: minSize}},
+		Roles:         core.Workers,
+		UserVolumes:   []core.UserVolume{{Name: "longhorn", MinSize: minSize, DiskGiB: diskGiB}},
 		KubeletMounts: []core.Mount{{Source: l.DataPath, Destination: l.DataPath, Options: []string{"bind", "rshared", "rw"}}},
 	})
 	// The chart sets no resource requests for its pods and offers no value

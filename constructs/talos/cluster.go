@@ -2,6 +2,7 @@ package talos
 
 import (
 	"fmt"
+	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 	"net/netip"
 	"strings"
 
@@ -228,6 +229,11 @@ func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
 	if n.VM != nil {
 		n.VM.SetAddress(n.IP)
 		n.VM.SetBootISO(c.ISO)
+		role := machine.TypeWorker
+		if n.Role == ControlPlane {
+			role = machine.TypeControlPlane
+		}
+		n.VM.SetDataDisks(func() []proxmox.DataDisk { return c.dataDisks(role) })
 	}
 	return n
 }

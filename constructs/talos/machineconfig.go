@@ -2,6 +2,7 @@ package talos
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/siderolabs/talos/pkg/machinery/cel"
 	"github.com/siderolabs/talos/pkg/machinery/cel/celenv"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/proxmox"
 )
 
 // appliesTo reports whether a need or patch for roles applies to role.
@@ -106,6 +108,10 @@ func (c *Cluster) UserVolumes(role machine.Type) []*block.UserVolumeConfigV1Alph
 			doc := block.NewUserVolumeConfigV1Alpha1()
 			doc.MetaName = uv.Name
 			doc.ProvisioningSpec.DiskSelectorSpec.Match = systemDiskSelector
+			if uv.DiskGiB > 0 {
+				// Its own disk, found by the serial the VM gives it.
+				doc.ProvisioningSpec.DiskSelectorSpec.Match = cel.MustExpression(cel.ParseBooleanExpression(fmt.Sprintf("disk.serial == %q", uv.Name), celenv.DiskLocator()))
+			}
 			if uv.MinSize != "" {
 				doc.ProvisioningSpec.ProvisioningMinSize = block.MustByteSize(uv.MinSize)
 			}
@@ -118,7 +124,23 @@ func (c *Cluster) UserVolumes(role machine.Type) []*block.UserVolumeConfigV1Alph
 	return out
 }
 
-// systemDiskSelector places user volumes on the install disk, the VM's only disk.
+// dataDisks are the disks of their own that user volumes ask for on
+// nodes of role.
+func (c *Cluster) dataDisks(role machine.Type) []proxmox.DataDisk {
+	var out []proxmox.DataDisk
+	for _, uv := range c.UserVolumes(role) {
+		for _, need := range c.info.Tree().NodeNeeds() {
+			for _, want := range need.UserVolumes {
+				if want.Name == uv.MetaName && want.DiskGiB > 0 && appliesTo(need.Roles, role) && !slices.ContainsFunc(out, func(d proxmox.DataDisk) bool { return d.Name == want.Name }) {
+					out = append(out, proxmox.DataDisk{Name: want.Name, SizeGiB: want.DiskGiB})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// systemDiskSelector places user volumes on the install disk.
 var systemDiskSelector = cel.MustExpression(cel.ParseBooleanExpression("system_disk", celenv.DiskLocator()))
 
 // patchBytes encodes a typed patch the way a patch file would hold it.
@@ -184,8 +206,8 @@ func (c *Cluster) userVolumeConflicts() []error {
 			}
 			if d.vol != uv {
 				errs = append(errs, core.Errorf(need.Source, "declare the volume once, or give it another name",
-					"user volume %q (min %q, max %q) conflicts with the one %q declares (min %q, max %q)",
-					uv.Name, uv.MinSize, uv.MaxSize, d.source, d.vol.MinSize, d.vol.MaxSize))
+					"user volume %q (min %q, max %q, own disk %d GiB) conflicts with the one %q declares (min %q, max %q, own disk %d GiB)",
+					uv.Name, uv.MinSize, uv.MaxSize, uv.DiskGiB, d.source, d.vol.MinSize, d.vol.MaxSize, d.vol.DiskGiB))
 			}
 		}
 	}

@@ -165,9 +165,9 @@ func TestNeedsReachTheNodes(t *testing.T) {
 	// must be merged, not duplicated.
 	app, h := homelab.NewApp(nil)
 	tree := app.Tree()
-	tree.AddNodeNeed(core.NodeNeed{Source: "storage/longhorn-again", Roles: core.AllNodes,
+	tree.AddNodeNeed(core.NodeNeed{Source: "storage/longhorn-again", Roles: core.Workers,
 		KubeletMounts: []core.Mount{{Source: "/var/mnt/longhorn", Destination: "/var/mnt/longhorn", Options: []string{"bind", "rshared", "rw"}}},
-		UserVolumes:   []core.UserVolume{{Name: "longhorn", MinSize: "10GiB"}},
+		UserVolumes:   []core.UserVolume{{Name: "longhorn", MinSize: "10GiB", DiskGiB: 50}},
 	})
 	files, err := synth.Render(tree)
 	if err != nil {
@@ -179,6 +179,9 @@ func TestNeedsReachTheNodes(t *testing.T) {
 	cp, w := string(files["talos/controlplane.yaml"]), string(files["talos/worker.yaml"])
 	if n := strings.Count(w, "kind: UserVolumeConfig"); n != 1 {
 		t.Errorf("worker config holds %d UserVolumeConfigs, want 1", n)
+	}
+	if n := strings.Count(cp, "kind: UserVolumeConfig"); n != 0 {
+		t.Errorf("control plane config holds %d UserVolumeConfigs, want none (it holds no replicas)", n)
 	}
 	if n := strings.Count(w, "destination: /var/mnt/longhorn"); n != 1 {
 		t.Errorf("worker config mounts /var/mnt/longhorn %d times, want 1", n)
@@ -213,7 +216,7 @@ func TestNeedsReachTheNodes(t *testing.T) {
 		app, _ := homelab.NewApp(nil)
 		app.Tree().AddNodeNeed(core.NodeNeed{Source: "other/longhorn", UserVolumes: []core.UserVolume{{Name: "longhorn", MinSize: "50GiB"}}})
 		err := app.Tree().Validate()
-		want := `other/longhorn: user volume "longhorn" (min "50GiB", max "") conflicts with the one "platform/storage/longhorn" declares (min "10GiB", max ""); declare the volume once, or give it another name`
+		want := `other/longhorn: user volume "longhorn" (min "50GiB", max "", own disk 0 GiB) conflicts with the one "platform/storage/longhorn" declares (min "10GiB", max "", own disk 50 GiB); declare the volume once, or give it another name`
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q, got %v", want, err)
 		}

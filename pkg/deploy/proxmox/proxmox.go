@@ -284,6 +284,11 @@ func (d *deployer) planVM(ctx context.Context, h *model.Host, node *gp.Node, v *
 	c := d.clients[h.Name]
 	if live == nil {
 		create := map[string]any{"vmid": v.VMID, "scsi0": fmt.Sprintf("%s:%d,iothread=1", v.Storage(), v.DiskGiB)}
+		// Data disks carry their name as serial: the guest's volume
+		// config selects them by it.
+		for i, dd := range v.DataDisks() {
+			create[fmt.Sprintf("scsi%d", i+1)] = fmt.Sprintf("%s:%d,iothread=1,serial=%s", v.Storage(), dd.SizeGiB, dd.Name)
+		}
 		for k, val := range want {
 			create[k] = val
 		}

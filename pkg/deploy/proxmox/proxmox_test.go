@@ -102,6 +102,14 @@ func TestDeploy(t *testing.T) {
 		if d := cmp.Diff(want, cp.Config); d != "" || cp.Node != "pve-1" || cp.Status != "running" {
 			t.Errorf("vm 101 on %s, %s, config (-want +got):\n%s", cp.Node, cp.Status, d)
 		}
+		for _, id := range []int{111, 112} {
+			if got := vms[id].Config["scsi1"]; got != "local-lvm:50,iothread=1,serial=longhorn" {
+				t.Errorf("worker vm %d's Longhorn disk is %q, want a 50 GiB disk with serial longhorn", id, got)
+			}
+		}
+		if got, ok := cp.Config["scsi1"]; ok {
+			t.Errorf("the control plane got a Longhorn disk %q", got)
+		}
 		if vms[111].Node != "pve-2" || vms[112].Node != "pve-2" {
 			t.Errorf("workers placed on %s and %s, want pve-2", vms[111].Node, vms[112].Node)
 		}
