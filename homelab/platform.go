@@ -117,7 +117,7 @@ func (h *Homelab) platform(p *Platform) {
 	nodes := h.Cluster.Subnet()
 	security.NewIsolation(secChart, "apps", &security.IsolationProps{
 		Namespace: "apps",
-		Ingress:   []security.Peer{{Namespace: h.Nginx.Namespace}, {Namespace: h.Monitoring.Namespace}, {SameNamespace: true}},
+		Ingress:   []security.Peer{{Namespace: h.Nginx.Namespace}, {SameNamespace: true}},
 		Egress:    []security.Peer{security.DNS, {SameNamespace: true}, {CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(443)}}},
 	})
 	security.NewIsolation(secChart, "cloudflared", &security.IsolationProps{
@@ -131,7 +131,11 @@ func (h *Homelab) platform(p *Platform) {
 	})
 	security.NewIsolation(secChart, "monitoring", &security.IsolationProps{
 		Namespace: h.Monitoring.Namespace,
-		Ingress:   []security.Peer{{SameNamespace: true}, {Namespace: h.Nginx.Namespace}},
+		Ingress: []security.Peer{{SameNamespace: true},
+			// The API server (host network on the control planes) calls the
+			// operator's admission webhook for PrometheusRules and
+			// AlertmanagerConfigs (the chart's port 10250).
+			{CIDR: nodes, Ports: []security.Port{security.TCP(10250)}}},
 		Egress: []security.Peer{security.DNS, {AnyNamespace: true},
 			// Scrapes of host-network targets and the API server on the nodes.
 			{CIDR: nodes, Ports: []security.Port{security.TCP(6443), security.TCP(9100), security.TCP(10250), security.TCP(10257), security.TCP(10259), security.TCP(2381)}},

@@ -1,0 +1,431 @@
+package homelab_test
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/testenv"
+)
+
+// endpoint is one side of a flow: pods in a namespace, or an address
+// outside the pod network (a node, the internet).
+type endpoint struct {
+	Namespace string
+	IP        netip.Addr
+}
+
+func (e endpoint) String() string {
+	if e.Namespace != "" {
+		return e.Namespace
+	}
+	return e.IP.String()
+}
+
+// flow is a connection the homelab needs to work.
+type flow struct {
+	From, To endpoint
+	Port     int32
+	Protocol corev1.Protocol
+	Why      string
+}
+
+func (f flow) String() string {
+	return fmt.Sprintf("%s -> %s %d/%s (%s)", f.From, f.To, f.Port, f.Protocol, f.Why)
+}
+
+// ruleRef names one rule of one policy, to find rules no flow needs.
+type ruleRef struct {
+	policy string
+	egress bool
+	index  int
+}
+
+// policySet evaluates NetworkPolicies the way the CNI enforces them: a
+// pod selected by some policy of a direction accepts only what one of
+// those policies' rules allows. Every policy of the tree selects all pods
+// of its namespace.
+type policySet struct {
+	policies []networkingv1.NetworkPolicy
+	used     map[ruleRef]bool
+}
+
+func (s *policySet) isolated(ns string, egress bool) bool {
+	for _, p := range s.policies {
+		if p.Namespace != ns {
+			continue
+		}
+		for _, pt := range p.Spec.PolicyTypes {
+			if (pt == networkingv1.PolicyTypeEgress) == egress {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func peerMatches(peer networkingv1.NetworkPolicyPeer, policyNS string, other endpoint) bool {
+	switch {
+	case peer.IPBlock != nil:
+		if other.Namespace != "" {
+			return false // pod traffic is matched by selectors
+		}
+		prefix := netip.MustParsePrefix(peer.IPBlock.CIDR)
+		if !prefix.Contains(other.IP) {
+			return false
+		}
+		for _, ex := range peer.IPBlock.Except {
+			if netip.MustParsePrefix(ex).Contains(other.IP) {
+				return false
+			}
+		}
+		return true
+	case other.Namespace == "":
+		return false
+	case peer.NamespaceSelector != nil:
+		if len(peer.NamespaceSelector.MatchLabels) == 0 && len(peer.NamespaceSelector.MatchExpressions) == 0 {
+			return true
+		}
+		return peer.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == other.Namespace
+	case peer.PodSelector != nil:
+		return other.Namespace == policyNS
+	}
+	return false
+}
+
+func portMatches(ports []networkingv1.NetworkPolicyPort, port int32, proto corev1.Protocol) bool {
+	if len(ports) == 0 {
+		return true
+	}
+	for _, p := range ports {
+		pp := corev1.ProtocolTCP
+		if p.Protocol != nil {
+			pp = *p.Protocol
+		}
+		if pp == proto && (p.Port == nil || p.Port.IntVal == port) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowed reports whether f passes the source's egress and the
+// destination's ingress policies, and marks the rules it used.
+func (s *policySet) allowed(f flow) bool {
+	side := func(ns string, egress bool, other endpoint) bool {
+		if ns == "" || !s.isolated(ns, egress) {
+			return true
+		}
+		ok := false
+		for _, p := range s.policies {
+			if p.Namespace != ns {
+				continue
+			}
+			if egress {
+				for i, r := range p.Spec.Egress {
+					if portMatches(r.Ports, f.Port, f.Protocol) && (len(r.To) == 0 || slices.ContainsFunc(r.To, func(pe networkingv1.NetworkPolicyPeer) bool { return peerMatches(pe, ns, other) })) {
+						s.used[ruleRef{p.Namespace + "/" + p.Name, true, i}] = true
+						ok = true
+					}
+				}
+			} else {
+				for i, r := range p.Spec.Ingress {
+					if portMatches(r.Ports, f.Port, f.Protocol) && (len(r.From) == 0 || slices.ContainsFunc(r.From, func(pe networkingv1.NetworkPolicyPeer) bool { return peerMatches(pe, ns, other) })) {
+						s.used[ruleRef{p.Namespace + "/" + p.Name, false, i}] = true
+						ok = true
+					}
+				}
+			}
+		}
+		return ok
+	}
+	out := side(f.From.Namespace, true, f.To)
+	in := side(f.To.Namespace, false, f.From)
+	return out && in
+}
+
+// cluster indexes the objects the cluster will run: the tree's and those
+// its charts render.
+type cluster struct {
+	objects []*unstructured.Unstructured
+}
+
+func (c *cluster) pods(t *testing.T, ns string) []corev1.PodTemplateSpec {
+	var out []corev1.PodTemplateSpec
+	for _, o := range c.objects {
+		// prometheus-operator makes the Prometheus and Alertmanager pods
+		// from these resources: their server and config-reloader ports.
+		if o.GetNamespace() == ns && (o.GetKind() == "Prometheus" || o.GetKind() == "Alertmanager") {
+			web := int32(9090)
+			if o.GetKind() == "Alertmanager" {
+				web = 9093
+			}
+			out = append(out, corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{
+				{Name: strings.ToLower(o.GetKind()), Ports: []corev1.ContainerPort{{Name: "http-web", ContainerPort: web}, {Name: "web", ContainerPort: web}}},
+				{Name: "config-reloader", Ports: []corev1.ContainerPort{{Name: "reloader-web", ContainerPort: 8080}}},
+			}}})
+		}
+		if o.GetNamespace() != ns {
+			continue
+		}
+		if spec := podSpec(t, o); spec != nil {
+			var meta struct {
+				Spec struct {
+					Template corev1.PodTemplateSpec `json:"template"`
+				} `json:"spec"`
+			}
+			decodeInto(t, o, &meta)
+			meta.Spec.Template.Spec = *spec
+			out = append(out, meta.Spec.Template)
+		}
+	}
+	return out
+}
+
+// containerPorts returns the numbers of the container ports named name
+// (or numbered so) in namespace ns, of pods matching selector (nil: all).
+func (c *cluster) containerPorts(t *testing.T, ns, name string, selector map[string]string) []int32 {
+	var out []int32
+	for _, p := range c.pods(t, ns) {
+		if selector != nil && !labelsMatch(selector, p.Labels) {
+			continue
+		}
+		for _, ct := range p.Spec.Containers {
+			for _, port := range ct.Ports {
+				if port.Name == name || fmt.Sprint(port.ContainerPort) == name {
+					out = append(out, port.ContainerPort)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func labelsMatch(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *cluster) find(kind, ns, name string) *unstructured.Unstructured {
+	return find(c.objects, kind, ns, name)
+}
+
+// TestNetworkPoliciesAllowWhatMustFlow derives from the tree every
+// connection the homelab needs (DNS, scrapes by every monitor, the tunnel
+// to ingress-nginx and the edge, ingress-nginx to each exposed app, the
+// API server to admission webhooks, the receivers of alerts) and checks
+// that the NetworkPolicies, as the CNI enforces them, let each through,
+// and that every allow rule is needed by some flow.
+func TestNetworkPoliciesAllowWhatMustFlow(t *testing.T) {
+	app, h := homelab.NewApp(nil)
+	c := &cluster{}
+	set := &policySet{used: map[ruleRef]bool{}}
+	for _, o := range app.Tree().Objects() {
+		m, err := o.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{Object: m}
+		c.objects = append(c.objects, u)
+		if u.GetKind() == "NetworkPolicy" {
+			var np networkingv1.NetworkPolicy
+			decodeInto(t, u, &np)
+			set.policies = append(set.policies, np)
+		}
+	}
+	for _, rel := range releases(h) {
+		objs := testenv.RenderRelease(t, rel)
+		for _, o := range objs {
+			if o.GetNamespace() == "" && o.GetKind() != "ValidatingWebhookConfiguration" && o.GetKind() != "MutatingWebhookConfiguration" {
+				o.SetNamespace(rel.Spec.Namespace)
+			}
+		}
+		c.objects = append(c.objects, objs...)
+	}
+
+	isolated := map[string]bool{}
+	for _, p := range set.policies {
+		isolated[p.Namespace] = true
+	}
+	internet := endpoint{IP: netip.MustParseAddr("198.51.100.7")}
+	var nodes, controlPlanes []endpoint
+	for _, n := range h.Cluster.Nodes() {
+		nodes = append(nodes, endpoint{IP: n.IP})
+		if n.Role == "controlplane" {
+			controlPlanes = append(controlPlanes, endpoint{IP: n.IP})
+		}
+	}
+	ns := func(n string) endpoint { return endpoint{Namespace: n} }
+	var flows []flow
+	add := func(from, to endpoint, port int32, proto corev1.Protocol, why string) {
+		flows = append(flows, flow{From: from, To: to, Port: port, Protocol: proto, Why: why})
+	}
+	mon := h.Monitoring.Namespace
+
+	// Name resolution everywhere.
+	for n := range isolated {
+		add(ns(n), ns("kube-system"), 53, corev1.ProtocolUDP, "DNS")
+		add(ns(n), ns("kube-system"), 53, corev1.ProtocolTCP, "DNS")
+	}
+	// Pods talk to pods of their own namespace where that is the design:
+	// the monitoring stack (Grafana to Prometheus and Alertmanager,
+	// Prometheus to Alertmanager, scrapes of itself), the apps (Homepage
+	// widgets query the other apps) and Flux (the controllers fetch
+	// artifacts from source-controller).
+	for _, n := range []string{h.Monitoring.Namespace, "apps", "flux-system"} {
+		for _, p := range c.pods(t, n) {
+			for _, ct := range p.Spec.Containers {
+				for _, port := range ct.Ports {
+					if !p.Spec.HostNetwork {
+						add(ns(n), ns(n), port.ContainerPort, corev1.ProtocolTCP, "within "+n)
+					}
+				}
+			}
+		}
+	}
+	// Prometheus scrapes what every monitor of the tree selects.
+	for _, o := range c.objects {
+		if o.GetKind() != "ServiceMonitor" && o.GetKind() != "PodMonitor" {
+			continue
+		}
+		namespaces, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "namespaceSelector", "matchNames")
+		if len(namespaces) == 0 {
+			namespaces = []string{o.GetNamespace()}
+		}
+		field := "endpoints"
+		if o.GetKind() == "PodMonitor" {
+			field = "podMetricsEndpoints"
+		}
+		eps, _, _ := unstructured.NestedSlice(o.Object, "spec", field)
+		for _, e := range eps {
+			port, _ := e.(map[string]any)["port"].(string)
+			if port == "" {
+				continue
+			}
+			for _, target := range namespaces {
+				numbers := c.containerPorts(t, target, port, nil)
+				if len(numbers) == 0 {
+					// A Service's port name: resolve through its targetPort.
+					for _, s := range c.objects {
+						if s.GetKind() != "Service" || s.GetNamespace() != target {
+							continue
+						}
+						var svc corev1.Service
+						decodeInto(t, s, &svc)
+						for _, sp := range svc.Spec.Ports {
+							if sp.Name == port {
+								numbers = append(numbers, c.containerPorts(t, target, sp.TargetPort.String(), svc.Spec.Selector)...)
+							}
+						}
+					}
+				}
+				if len(numbers) == 0 && isolated[target] {
+					t.Errorf("%s %s/%s scrapes port %q in %s, which no pod there has", o.GetKind(), o.GetNamespace(), o.GetName(), port, target)
+				}
+				for _, n := range numbers {
+					add(ns(mon), ns(target), n, corev1.ProtocolTCP, "scrape by "+o.GetName())
+				}
+			}
+		}
+	}
+	// Host-network targets and the control plane (kube-prometheus-stack).
+	for _, n := range nodes {
+		add(ns(mon), n, 10250, corev1.ProtocolTCP, "kubelet metrics")
+		add(ns(mon), n, 9100, corev1.ProtocolTCP, "node-exporter")
+	}
+	for _, n := range controlPlanes {
+		for _, p := range []int32{6443, 10257, 10259, 2381} {
+			add(ns(mon), n, p, corev1.ProtocolTCP, "control plane")
+		}
+	}
+	// The tunnel: to the Cloudflare edge, and to its origin.
+	tun := h.Tunnel.Namespace
+	add(ns(tun), internet, 7844, corev1.ProtocolTCP, "tunnel to the edge (HTTP/2)")
+	add(ns(tun), internet, 7844, corev1.ProtocolUDP, "tunnel to the edge (QUIC)")
+	add(ns(tun), internet, 443, corev1.ProtocolTCP, "Cloudflare API")
+	for _, p := range c.containerPorts(t, h.Nginx.Namespace, "http", nil) {
+		add(ns(tun), ns(h.Nginx.Namespace), p, corev1.ProtocolTCP, "tunnel origin")
+	}
+	// ingress-nginx to every app with a public host.
+	for _, a := range h.AppConstructs {
+		for _, p := range c.containerPorts(t, a.Namespace, "http", map[string]string{"app.kubernetes.io/name": a.Name}) {
+			add(ns(h.Nginx.Namespace), ns(a.Namespace), p, corev1.ProtocolTCP, "ingress to "+a.Name)
+		}
+	}
+	// The API server (on the control planes) calls admission webhooks.
+	for _, o := range c.objects {
+		if o.GetKind() != "ValidatingWebhookConfiguration" && o.GetKind() != "MutatingWebhookConfiguration" {
+			continue
+		}
+		var cfg admissionregistrationv1.ValidatingWebhookConfiguration
+		decodeInto(t, o, &cfg)
+		for _, w := range cfg.Webhooks {
+			ref := w.ClientConfig.Service
+			if ref == nil {
+				continue
+			}
+			svcObj := c.find("Service", ref.Namespace, ref.Name)
+			if svcObj == nil {
+				t.Errorf("webhook %s calls Service %s/%s, which nothing renders", w.Name, ref.Namespace, ref.Name)
+				continue
+			}
+			var svc corev1.Service
+			decodeInto(t, svcObj, &svc)
+			for _, sp := range svc.Spec.Ports {
+				if ref.Port != nil && sp.Port != *ref.Port {
+					continue
+				}
+				for _, p := range c.containerPorts(t, ref.Namespace, sp.TargetPort.String(), svc.Spec.Selector) {
+					for _, cp := range controlPlanes {
+						add(cp, ns(ref.Namespace), p, corev1.ProtocolTCP, "admission webhook "+w.Name)
+					}
+				}
+			}
+		}
+	}
+	// Alerts and dashboards leave the cluster over HTTPS; apps may call
+	// HTTPS APIs.
+	add(ns(mon), internet, 443, corev1.ProtocolTCP, "Alertmanager receiver, grafana.com dashboards")
+	add(ns(mon), internet, 587, corev1.ProtocolTCP, "Alertmanager email (submission)")
+	add(ns(mon), internet, 465, corev1.ProtocolTCP, "Alertmanager email (TLS)")
+	add(ns("apps"), internet, 443, corev1.ProtocolTCP, "apps calling HTTPS APIs")
+	// Flux pulls Git over SSH and charts over HTTPS, and talks to the API.
+	add(ns("flux-system"), internet, 22, corev1.ProtocolTCP, "Git over SSH")
+	add(ns("flux-system"), internet, 443, corev1.ProtocolTCP, "Helm repositories")
+	for _, cp := range controlPlanes {
+		add(ns("flux-system"), cp, 6443, corev1.ProtocolTCP, "Flux controllers to the API server")
+	}
+
+	for _, f := range flows {
+		if !set.allowed(f) {
+			t.Errorf("blocked: %s", f)
+		}
+	}
+	for _, p := range set.policies {
+		for i := range p.Spec.Ingress {
+			if !set.used[ruleRef{p.Namespace + "/" + p.Name, false, i}] {
+				t.Errorf("%s/%s ingress rule %d allows %+v, which no flow of the homelab needs", p.Namespace, p.Name, i, p.Spec.Ingress[i].From)
+			}
+		}
+		for i := range p.Spec.Egress {
+			if !set.used[ruleRef{p.Namespace + "/" + p.Name, true, i}] {
+				t.Errorf("%s/%s egress rule %d allows %+v, which no flow of the homelab needs", p.Namespace, p.Name, i, p.Spec.Egress[i].To)
+			}
+		}
+	}
+	if len(flows) < 20 {
+		t.Errorf("only %d flows derived", len(flows))
+	}
+}
