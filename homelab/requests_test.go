@@ -1,6 +1,7 @@
 package homelab_test
 
 import (
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -96,6 +97,61 @@ func TestRenderedContainersHaveRequests(t *testing.T) {
 	for key := range noChartValue {
 		if !seen[key] {
 			t.Errorf("%s is no longer rendered: take it off the noChartValue list", key)
+		}
+	}
+}
+
+// TestCapacityCountsWhatChartsRequest compares, per chart, the memory the
+// capacity check counts (its declared workloads, estimates aside) with
+// what the rendered chart requests: every long-running pod's containers
+// (DaemonSets once per node, like the check) and the pods
+// prometheus-operator makes from the Prometheus and Alertmanager
+// resources. A value changed in one place and not the other shows here.
+func TestCapacityCountsWhatChartsRequest(t *testing.T) {
+	app, h := homelab.NewApp(nil)
+	for _, rel := range releases(h) {
+		source := rel.Info().Path()[:strings.LastIndex(rel.Info().Path(), "/")]
+		var declared int64
+		for _, w := range app.Tree().Workloads() {
+			if w.Source != source || strings.Contains(w.Name, "(estimate)") {
+				continue
+			}
+			n := int64(w.Replicas)
+			if w.PerNode || n == 0 {
+				n = 1
+			}
+			declared += w.Memory.Value() * n
+		}
+		var rendered int64
+		for _, o := range testenv.RenderRelease(t, rel) {
+			replicas := int64(1)
+			if r, ok, _ := unstructured.NestedInt64(o.Object, "spec", "replicas"); ok {
+				replicas = r
+			}
+			switch o.GetKind() {
+			case "Deployment", "DaemonSet", "StatefulSet":
+				if replicas == 0 {
+					continue
+				}
+				spec := podSpec(t, o)
+				for _, c := range spec.Containers {
+					if noChartValue[o.GetNamespace()+"/"+o.GetName()+"/"+c.Name] {
+						continue
+					}
+					q := c.Resources.Requests[corev1.ResourceMemory]
+					rendered += q.Value() * replicas
+				}
+			case "Prometheus", "Alertmanager":
+				var r corev1.ResourceRequirements
+				raw, _, _ := unstructured.NestedMap(o.Object, "spec", "resources")
+				decodeInto(t, &unstructured.Unstructured{Object: raw}, &r)
+				q := r.Requests[corev1.ResourceMemory]
+				rendered += q.Value() * replicas
+			}
+		}
+		t.Logf("%s: %d MiB", source, rendered>>20)
+		if declared == 0 || declared != rendered {
+			t.Errorf("%s: the capacity check counts %d MiB, the rendered chart requests %d MiB", source, declared>>20, rendered>>20)
 		}
 	}
 }
