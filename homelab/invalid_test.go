@@ -250,6 +250,18 @@ func init() {
 			want: `apps/wiki: 2 replicas share a ReadWriteOnce volume, which attaches to one node at a time; use Replicas: 1, or a ReadWriteMany volume (NFS)`,
 		},
 		{
+			name:  "more Longhorn replicas than workers",
+			props: func(p *homelab.Props) { p.Machines.Nodes = p.Machines.Nodes[:2] },
+			want:  `platform/storage/longhorn: 2 replicas per volume but only 1 workers hold Longhorn replicas (one per node); lower LonghornProps.Replicas to 1 or add workers`,
+		},
+		{
+			name: "Longhorn volumes larger than the workers' disks",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				storage.NewClaim(h.Apps, "media", "media", "apps", storage.Volume{Class: h.Longhorn.Class, Size: "200Gi"})
+			},
+			want: `platform/storage/longhorn: Longhorn volumes need 422 GiB (platform/monitoring/kube-prometheus-stack/prometheus 10Gi + apps/uptime-kuma/volume 1Gi + apps/media 200Gi, x2 replicas) but the workers' Longhorn disks offer 75 GiB (2 x 50 GiB, 25% kept free); raise LonghornProps.DiskGiB, add workers or shrink the volumes`,
+		},
+		{
 			name: "an app in a namespace nobody declares",
 			props: func(p *homelab.Props) {
 				p.Apps = append(p.Apps, apps.AppProps{Name: "jellyfin", Namespace: "media", Image: "jellyfin/jellyfin:10.10.3", Port: 8096})

@@ -251,6 +251,9 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	}
 	if q, err := resource.ParseQuantity(props.Volume.Size); err == nil {
 		claim.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: q}
+		if props.Volume.Class != nil {
+			props.Volume.Class.Reserve(s.info.Path()+"/prometheus", q)
+		}
 	}
 	ps.StorageSpec.VolumeClaimTemplate.Spec = claim
 	v.Alertmanager.AlertmanagerSpec.Resources = req("10m", "32Mi", "64Mi")

@@ -1,10 +1,12 @@
 package storage
 
 import (
+	"fmt"
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"strings"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
@@ -153,6 +155,7 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	// The chart sets no resource requests for its pods and offers no value
 	// to set them; these are the measured footprints Longhorn documents for
 	// small clusters, declared so the capacity check counts them.
+	t.AddValidation(func() []error { return l.validateCapacity(replicas, diskGiB) })
 	mgr := v.LonghornManager.Resources
 	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-manager", Roles: core.AllNodes, PerNode: true,
 		CPU: mgr.Requests[corev1.ResourceCPU], Memory: mgr.Requests[corev1.ResourceMemory], MemoryLimit: mgr.Limits[corev1.ResourceMemory]})
@@ -166,6 +169,46 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 
 // Info returns the construct's place in the tree.
 func (l *Longhorn) Info() *core.Info { return l.info }
+
+// MinimalAvailablePercent is the share of each disk Longhorn keeps free
+// (its storage-minimal-available-percentage setting, default 25).
+const MinimalAvailablePercent = 25
+
+// validateCapacity checks the replicas against the workers that hold them
+// (each replica on another node) and the volumes on the class against the
+// space of the workers' Longhorn disks.
+func (l *Longhorn) validateCapacity(replicas, diskGiB int) []error {
+	t := l.info.Tree()
+	workers := 0
+	for _, n := range t.Nodes() {
+		if !n.ControlPlane {
+			workers++
+		}
+	}
+	if workers == 0 {
+		return nil // no OS layer in the tree: nothing to check against
+	}
+	p := l.info.Path()
+	var errs []error
+	if replicas > workers {
+		errs = append(errs, core.Errorf(p, fmt.Sprintf("lower LonghornProps.Replicas to %d or add workers", workers),
+			"%d replicas per volume but only %d workers hold Longhorn replicas (one per node)", replicas, workers))
+	}
+	var need resource.Quantity
+	var sources []string
+	for _, c := range l.Class.Claims() {
+		need.Add(c.Size)
+		sources = append(sources, fmt.Sprintf("%s %s", c.Source, c.Size.String()))
+	}
+	needBytes := need.Value() * int64(replicas)
+	haveBytes := int64(workers) * int64(diskGiB) << 30 * (100 - MinimalAvailablePercent) / 100
+	if needBytes > haveBytes {
+		errs = append(errs, core.Errorf(p, "raise LonghornProps.DiskGiB, add workers or shrink the volumes",
+			"Longhorn volumes need %d GiB (%s, x%d replicas) but the workers' Longhorn disks offer %d GiB (%d x %d GiB, %d%% kept free)",
+			needBytes>>30, strings.Join(sources, " + "), replicas, haveBytes>>30, workers, diskGiB, MinimalAvailablePercent))
+	}
+	return errs
+}
 
 // ToString overrides the jsii method; it returns the construct path.
 func (l *Longhorn) ToString() *string { return core.PathString(l.info) }

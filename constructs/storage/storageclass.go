@@ -46,6 +46,8 @@ type StorageClass struct {
 	Default           bool
 	// Object is the rendered StorageClass, nil when ManagedBy is set.
 	Object *kube.Object
+
+	claims []Claim
 }
 
 type classRegistry struct{ classes []*StorageClass }
@@ -144,13 +146,34 @@ func NewClaim(scope constructs.Construct, id, name, namespace string, v Volume) 
 	if q, err := resource.ParseQuantity(v.Size); err == nil {
 		pvc.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: q}
 	}
+	o := kube.NewObject(scope, id, pvc)
 	if v.Class != nil {
 		pvc.Spec.StorageClassName = ptr.To(v.Class.Name)
+		if q, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
+			v.Class.Reserve(o.Info().Path(), q)
+		}
 	}
-	o := kube.NewObject(scope, id, pvc)
 	o.Info().Tree().AddValidation(func() []error { return v.validate(o.Info()) })
 	return o
 }
+
+// Claim is storage a construct provisions on a class.
+type Claim struct {
+	// Source is the construct path.
+	Source string
+	Size   resource.Quantity
+}
+
+// Reserve records that the construct at source provisions size on the
+// class (NewClaim does; constructs whose charts make their own claims,
+// such as Prometheus' volume, call it), for the capacity checks of the
+// class's provisioner.
+func (c *StorageClass) Reserve(source string, size resource.Quantity) {
+	c.claims = append(c.claims, Claim{Source: source, Size: size})
+}
+
+// Claims returns what was reserved on the class.
+func (c *StorageClass) Claims() []Claim { return append([]Claim(nil), c.claims...) }
 
 func (v Volume) validate(at *core.Info) []error {
 	var errs []error
