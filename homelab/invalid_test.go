@@ -262,6 +262,34 @@ func init() {
 			want: `platform/storage/longhorn: Longhorn volumes need 422 GiB (platform/monitoring/kube-prometheus-stack/prometheus 10Gi + apps/uptime-kuma/volume 1Gi + apps/media 200Gi, x2 replicas) but the workers' Longhorn disks offer 75 GiB (2 x 50 GiB, 25% kept free); raise LonghornProps.DiskGiB, add workers or shrink the volumes`,
 		},
 		{
+			name: "two apps with the same id",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				apps.NewApp(h.Apps, "echo", &apps.AppProps{Name: "echo2", Image: "traefik/whoami:v1.10.3", Port: 80})
+			},
+			want: `apps/echo: construct path "apps/echo" is taken: give the construct another id`,
+		},
+		{
+			name: "a chart without an output directory",
+			tree: func(app *core.App, _ *homelab.Homelab) {
+				kube.NewChart(app, "extra", nil)
+			},
+			want: `extra: chart has no output directory; set ChartProps.Dir to the output directory, such as "kubernetes/apps"`,
+		},
+		{
+			name: "two charts rendering to one directory",
+			tree: func(app *core.App, _ *homelab.Homelab) {
+				kube.NewChart(app, "extra", &kube.ChartProps{Dir: "kubernetes/apps"})
+			},
+			want: `extra: chart "extra": output directory "kubernetes/apps" is already rendered by chart "apps": give each chart its own directory`,
+		},
+		{
+			name: "an object id with a slash",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				kube.NewObject(h.Apps, "a/b", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "ab", Namespace: "apps"}})
+			},
+			want: `apps/a/b: construct id "a/b" below "apps" is invalid: use a non-empty id without "/"`,
+		},
+		{
 			name: "an app in a namespace nobody declares",
 			props: func(p *homelab.Props) {
 				p.Apps = append(p.Apps, apps.AppProps{Name: "jellyfin", Namespace: "media", Image: "jellyfin/jellyfin:10.10.3", Port: 8096})

@@ -28,8 +28,8 @@ import (
 // Init registers self in the jsii tree below scope and in the Go-side tree.
 // It panics when the id is taken, as constructs-go does.
 func Init(self constructs.Construct, scope constructs.Construct, id string) *Info {
-	info := MustChild(InfoOf(scope), id, "")
-	constructs.NewConstruct_Override(self, scope, jsii.String(id))
+	info, jsiiID := Child(InfoOf(scope), id, "")
+	constructs.NewConstruct_Override(self, scope, jsii.String(jsiiID))
 	return info
 }
 

@@ -101,6 +101,40 @@ func NewChild(parent *Info, id, dir string) (*Info, error) {
 	return info, nil
 }
 
+// Child is NewChild for ids and directories that come from user input: a
+// bad or taken id, or a bad or taken directory, becomes a validation error
+// on the tree (so synth fails with the construct path and the fix) instead
+// of a panic, and the construct is registered under a substitute id (and
+// directory), which Child returns for the constructs-go node.
+func Child(parent *Info, id, dir string) (*Info, string) {
+	info, err := NewChild(parent, id, dir)
+	if err == nil {
+		return info, id
+	}
+	p := id
+	if parent.path != "" {
+		p = parent.path + "/" + id
+	}
+	parent.tree.AddValidation(func() []error { return []error{&Error{Path: p, Problem: err.Error()}} })
+	for n := 1; ; n++ {
+		sub := fmt.Sprintf("%s~invalid-%d", strings.ReplaceAll(cmpOr(id, "empty"), "/", "_"), n)
+		subDir := ""
+		if dir != "" {
+			subDir = fmt.Sprintf(".invalid/%s-%d", strings.ReplaceAll(sub, "/", "_"), n)
+		}
+		if info, err := NewChild(parent, sub, subDir); err == nil {
+			return info, sub
+		}
+	}
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 // MustChild is NewChild that panics on error, for constructors whose ids are
 // fixed by the program rather than by user input.
 func MustChild(parent *Info, id, dir string) *Info {

@@ -4,6 +4,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
+	"strings"
 
 	"github.com/funoffshore/homelab/constructs/core"
 )
@@ -23,14 +24,25 @@ type Chart struct {
 	info *core.Info
 }
 
-// NewChart returns a chart below scope rendering to props.Dir. It panics on
-// a taken id or directory, as constructs-go does on a taken id.
+// NewChart returns a chart below scope rendering to props.Dir. A missing,
+// malformed or taken directory or id is a validation error naming the
+// chart's path.
 func NewChart(scope constructs.Construct, id string, props *ChartProps) *Chart {
-	if props == nil || props.Dir == "" {
-		panic("kube.NewChart: props.Dir is required")
+	parent := core.InfoOf(scope)
+	dir := ""
+	if props != nil {
+		dir = props.Dir
 	}
-	c := &Chart{info: core.MustChild(core.InfoOf(scope), id, props.Dir)}
-	cdk8s.NewChart_Override(c, scope, jsii.String(id), &cdk8s.ChartProps{DisableResourceNameHashes: jsii.Bool(true)})
+	if dir == "" {
+		p := strings.TrimPrefix(parent.Path()+"/"+id, "/")
+		parent.Tree().AddValidation(func() []error {
+			return []error{core.Errorf(p, `set ChartProps.Dir to the output directory, such as "kubernetes/apps"`, "chart has no output directory")}
+		})
+		dir = ".invalid/no-dir-" + strings.ReplaceAll(id, "/", "_")
+	}
+	info, jsiiID := core.Child(parent, id, dir)
+	c := &Chart{info: info}
+	cdk8s.NewChart_Override(c, scope, jsii.String(jsiiID), &cdk8s.ChartProps{DisableResourceNameHashes: jsii.Bool(true)})
 	return c
 }
 

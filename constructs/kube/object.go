@@ -34,7 +34,8 @@ type Object struct {
 // NewObject adds obj below scope. apiVersion and kind come from Scheme;
 // metadata.name is required.
 func NewObject(scope constructs.Construct, id string, obj Typed) *Object {
-	o := &Object{info: core.MustChild(core.InfoOf(scope), id, ""), typed: obj}
+	info, jsiiID := core.Child(core.InfoOf(scope), id, "")
+	o := &Object{info: info, typed: obj}
 	if o.info.Chart() == nil {
 		// cdk8s refuses an ApiObject outside a Chart with an obscure panic.
 		panic(fmt.Sprintf("kube.NewObject: %q is in no kube.Chart: create Kubernetes objects inside a chart", o.info.Path()))
@@ -49,7 +50,7 @@ func NewObject(scope constructs.Construct, id string, obj Typed) *Object {
 	if ns := obj.GetNamespace(); ns != "" {
 		meta.Namespace = jsii.String(ns)
 	}
-	cdk8s.NewApiObject_Override(o, scope, jsii.String(id), &cdk8s.ApiObjectProps{
+	cdk8s.NewApiObject_Override(o, scope, jsii.String(jsiiID), &cdk8s.ApiObjectProps{
 		ApiVersion: jsii.String(gvk.GroupVersion().String()),
 		Kind:       jsii.String(gvk.Kind),
 		Metadata:   meta,
