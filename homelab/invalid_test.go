@@ -14,6 +14,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/security"
 	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
@@ -288,6 +289,18 @@ func init() {
 				kube.NewObject(h.Apps, "a/b", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "ab", Namespace: "apps"}})
 			},
 			want: `apps/a/b: construct id "a/b" below "apps" is invalid: use a non-empty id without "/"`,
+		},
+		{
+			name: "a network policy peer that selects nothing",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				security.NewIsolation(h.Apps, "open", &security.IsolationProps{Namespace: "apps", Ingress: []security.Peer{{Ports: []security.Port{security.TCP(80)}}}})
+			},
+			want: `apps/open: peer {Namespace: SameNamespace:false AnyNamespace:false CIDR: Ports:[{Protocol:TCP Port:80}]} selects nothing (an empty peer would allow everything); set one of Peer.Namespace, SameNamespace, AnyNamespace or CIDR`,
+		},
+		{
+			name: "an isolation without a namespace",
+			tree: func(_ *core.App, h *homelab.Homelab) { security.NewIsolation(h.Apps, "nowhere", nil) },
+			want: `apps/nowhere: the isolation has no namespace; set IsolationProps.Namespace to the namespace to isolate`,
 		},
 		{
 			name: "an app in a namespace nobody declares",

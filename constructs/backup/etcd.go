@@ -46,6 +46,9 @@ const BusyboxImage = "busybox:1.37.0"
 
 // NewEtcdSnapshots adds the snapshot CronJob below scope.
 func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshotsProps) *EtcdSnapshots {
+	if props == nil {
+		props = &EtcdSnapshotsProps{}
+	}
 	p := *props
 	if p.Namespace == "" {
 		p.Namespace = "kube-system"

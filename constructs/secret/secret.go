@@ -53,6 +53,9 @@ type Secret struct {
 
 // New declares a Secret below scope.
 func New(scope constructs.Construct, id string, props *Props) *Secret {
+	if props == nil {
+		props = &Props{}
+	}
 	p := *props
 	s := &Secret{Name: p.Name, Namespace: p.Namespace, Keys: append([]string(nil), p.Keys...), bootstrap: p.Bootstrap}
 	if s.Name == "" {

@@ -1,8 +1,6 @@
 package security
 
 import (
-	"fmt"
-
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -55,8 +53,16 @@ type IsolationProps struct {
 // NewIsolation adds a default-deny policy for the namespace and one policy
 // with its allow lists.
 func NewIsolation(scope constructs.Construct, id string, props *IsolationProps) {
+	if props == nil {
+		props = &IsolationProps{}
+	}
 	g := kube.NewGroup(scope, id)
 	ns := props.Namespace
+	if ns == "" {
+		g.Info().Tree().AddValidation(func() []error {
+			return []error{core.Errorf(g.Info().Path(), "set IsolationProps.Namespace to the namespace to isolate", "the isolation has no namespace")}
+		})
+	}
 	// A NetworkPolicy does nothing unless the CNI enforces it.
 	g.Info().Tree().AddNodeNeed(core.NodeNeed{Source: g.Info().Path(), Roles: core.AllNodes, NetworkPolicies: true})
 	kube.NewObject(g, "default-deny", &networkingv1.NetworkPolicy{
@@ -73,11 +79,30 @@ func NewIsolation(scope constructs.Construct, id string, props *IsolationProps) 
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 		},
 	}
+	var bad []Peer
 	for _, p := range props.Ingress {
-		allow.Spec.Ingress = append(allow.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers(p), Ports: ports(p)})
+		if from := peers(p); from != nil {
+			allow.Spec.Ingress = append(allow.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: from, Ports: ports(p)})
+		} else {
+			bad = append(bad, p)
+		}
 	}
 	for _, p := range props.Egress {
-		allow.Spec.Egress = append(allow.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: peers(p), Ports: ports(p)})
+		if to := peers(p); to != nil {
+			allow.Spec.Egress = append(allow.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: to, Ports: ports(p)})
+		} else {
+			bad = append(bad, p)
+		}
+	}
+	if len(bad) > 0 {
+		g.Info().Tree().AddValidation(func() []error {
+			var errs []error
+			for _, p := range bad {
+				errs = append(errs, core.Errorf(g.Info().Path(), "set one of Peer.Namespace, SameNamespace, AnyNamespace or CIDR",
+					"peer %+v selects nothing (an empty peer would allow everything)", p))
+			}
+			return errs
+		})
 	}
 	kube.NewObject(g, "allow-list", allow)
 }
@@ -95,7 +120,7 @@ func peers(p Peer) []networkingv1.NetworkPolicyPeer {
 			MatchLabels: map[string]string{"kubernetes.io/metadata.name": p.Namespace},
 		}}}
 	}
-	panic(fmt.Sprintf("security: peer %+v selects nothing", p))
+	return nil
 }
 
 func ports(p Peer) []networkingv1.NetworkPolicyPort {
