@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"strings"
@@ -117,7 +118,7 @@ func Child(parent *Info, id, dir string) (*Info, string) {
 	}
 	parent.tree.AddValidation(func() []error { return []error{&Error{Path: p, Problem: err.Error()}} })
 	for n := 1; ; n++ {
-		sub := fmt.Sprintf("%s~invalid-%d", strings.ReplaceAll(cmpOr(id, "empty"), "/", "_"), n)
+		sub := fmt.Sprintf("%s~invalid-%d", strings.ReplaceAll(cmp.Or(id, "empty"), "/", "_"), n)
 		subDir := ""
 		if dir != "" {
 			subDir = fmt.Sprintf(".invalid/%s-%d", strings.ReplaceAll(sub, "/", "_"), n)
@@ -126,13 +127,6 @@ func Child(parent *Info, id, dir string) (*Info, string) {
 			return info, sub
 		}
 	}
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // MustChild is NewChild that panics on error, for constructors whose ids are

@@ -14,7 +14,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -365,20 +364,12 @@ func serverClient() (client.Client, error) {
 	return client.New(cfg, client.Options{Scheme: kube.Scheme})
 }
 
-// localReplayOptions are the CRDs a fresh Talos cluster has (Talos' own)
-// and those the platform charts install, read from the fixture cache.
+// localReplayOptions are the CRDs a fresh Talos cluster has, with a
+// warning for each chart whose CRDs are not in the fixture cache.
 func localReplayOptions(log io.Writer) validate.ReplayOptions {
-	opts := validate.ReplayOptions{
-		ClusterCRDs: []*apiextensionsv1.CustomResourceDefinition{validate.TalosServiceAccountCRD()},
-		ChartCRDs:   map[string][]byte{},
-	}
-	for chart, rel := range map[string]string{"longhorn": fixtures.LonghornCRDs, "kube-prometheus-stack": fixtures.PrometheusCRDs} {
-		data, err := os.ReadFile(fixtures.Path(rel))
-		if err != nil {
-			fmt.Fprintf(log, "warning: the %s CRDs are not in %s (run `%s`): its custom resources will be refused\n", chart, fixtures.Dir(), fixtures.Script)
-			continue
-		}
-		opts.ChartCRDs[chart] = data
+	opts, missing := validate.FreshTalosCluster()
+	for _, rel := range missing {
+		fmt.Fprintf(log, "warning: %s is not in %s (run `%s`): the custom resources of its chart will be refused\n", rel, fixtures.Dir(), fixtures.Script)
 	}
 	return opts
 }

@@ -162,11 +162,7 @@ func (f *deployFlags) realInputs() (deploy.Inputs, error) {
 		httpClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the operator asked for it
 	}
 	in.Proxmox = pvedeploy.Options{Token: pvedeploy.Token{ID: id, Secret: secret}, HTTPClient: httpClient}
-	path, err := f.identityPath()
-	if err != nil {
-		return in, err
-	}
-	ident, err := secrets.LoadIdentity(path)
+	ident, err := f.loadIdentity()
 	if err != nil {
 		return in, err
 	}

@@ -25,6 +25,15 @@ func (f *secretsFlags) identityPath() (string, error) {
 	return secrets.DefaultIdentityPath()
 }
 
+// loadIdentity loads the age identity the flags name.
+func (f *secretsFlags) loadIdentity() (*secrets.Identity, error) {
+	path, err := f.identityPath()
+	if err != nil {
+		return nil, err
+	}
+	return secrets.LoadIdentity(path)
+}
+
 func secretsCommand() *cobra.Command {
 	f := &secretsFlags{}
 	cmd := &cobra.Command{
@@ -132,11 +141,7 @@ func secretsSetCommand(f *secretsFlags) *cobra.Command {
 			if len(value) == 0 {
 				return errors.New("no value on standard input: pipe the value in")
 			}
-			path, err := f.identityPath()
-			if err != nil {
-				return err
-			}
-			id, err := secrets.LoadIdentity(path)
+			id, err := f.loadIdentity()
 			if err != nil {
 				return err
 			}
@@ -164,11 +169,7 @@ func secretsGetCommand(f *secretsFlags) *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			path, err := f.identityPath()
-			if err != nil {
-				return err
-			}
-			id, err := secrets.LoadIdentity(path)
+			id, err := f.loadIdentity()
 			if err != nil {
 				return err
 			}
@@ -196,11 +197,7 @@ read.`,
 		Example: "  homelab secrets " + use + " age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := f.identityPath()
-			if err != nil {
-				return err
-			}
-			id, err := secrets.LoadIdentity(path)
+			id, err := f.loadIdentity()
 			if err != nil {
 				return err
 			}

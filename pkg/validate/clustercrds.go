@@ -1,9 +1,13 @@
 package validate
 
 import (
+	"os"
+
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/funoffshore/homelab/pkg/fixtures"
 )
 
 // TalosServiceAccountCRD is the talos.dev/v1alpha1 ServiceAccount CRD that
@@ -30,4 +34,26 @@ func TalosServiceAccountCRD() *apiextensionsv1.CustomResourceDefinition {
 			}},
 		},
 	}
+}
+
+// FreshTalosCluster returns the options that replay a tree the way a
+// fresh Talos cluster sees it: Talos' own CRD, and the CRDs the platform
+// charts install (Longhorn, kube-prometheus-stack) read from the fixture
+// cache. It also returns the fixtures that are missing, whose charts'
+// custom resources would then be refused.
+func FreshTalosCluster() (ReplayOptions, []string) {
+	opts := ReplayOptions{
+		ClusterCRDs: []*apiextensionsv1.CustomResourceDefinition{TalosServiceAccountCRD()},
+		ChartCRDs:   map[string][]byte{},
+	}
+	var missing []string
+	for _, c := range []struct{ chart, rel string }{{"longhorn", fixtures.LonghornCRDs}, {"kube-prometheus-stack", fixtures.PrometheusCRDs}} {
+		data, err := os.ReadFile(fixtures.Path(c.rel))
+		if err != nil {
+			missing = append(missing, c.rel)
+			continue
+		}
+		opts.ChartCRDs[c.chart] = data
+	}
+	return opts, missing
 }
