@@ -3,6 +3,7 @@ package homelab
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -92,6 +93,9 @@ type Node struct {
 	Host string
 	// InstallDisk overrides the cluster's install disk ("/dev/sda").
 	InstallDisk string
+	// MAC overrides the VM's derived MAC address (for a DHCP lease
+	// made before); empty derives a stable one from the name.
+	MAC string
 }
 
 // DefaultMachines returns the memo's machines: two Intel N100 hosts with
@@ -263,8 +267,16 @@ func (h *Homelab) machines(scope constructs.Construct, m *Machines) {
 		}
 		seen[id] = true
 		vm := h.Datacenter.AddVM(id, &proxmox.VMProps{
-			Name: n.Name, VMID: n.VMID, Cores: n.Cores, MemoryGiB: n.MemoryGiB, DiskGiB: n.DiskGiB, VLAN: m.VLAN, Host: hosts[n.Host],
+			Name: n.Name, VMID: n.VMID, Cores: n.Cores, MemoryGiB: n.MemoryGiB, DiskGiB: n.DiskGiB, VLAN: m.VLAN, Host: hosts[n.Host], MAC: n.MAC,
 		})
+		if n.Host != "" && hosts[n.Host] == nil {
+			names := slices.Sorted(maps.Keys(hosts))
+			pin := n.Host
+			vm.Info().Tree().AddValidation(func() []error {
+				return []error{core.Errorf(vm.Info().Path(), fmt.Sprintf("pin it to one of the hosts (%s), or leave Host empty to place it automatically", strings.Join(names, ", ")),
+					"the VM is pinned to host %q, which Machines.Hosts does not have", pin)}
+			})
+		}
 		h.Cluster.AddNode(id, &talos.NodeProps{Hostname: n.Name, IP: n.IP, Role: n.Role, VM: vm, InstallDisk: n.InstallDisk})
 	}
 }

@@ -57,7 +57,7 @@ var invalidCases = []invalidCase{
 	{
 		name:  "a duplicate node IP",
 		props: func(p *homelab.Props) { p.Machines.Nodes[2].IP = "192.168.1.111" },
-		want:  `talos/talos-w-2: IP 192.168.1.111 is already used by "talos/talos-w-1"; give every node its own IP`,
+		want:  `talos/talos-w-2: IP 192.168.1.111 (node talos-w-2) is already used by "talos/talos-w-1" (node talos-w-1); give every node, host, VIP and server its own address`,
 	},
 	{
 		name:  "a duplicate hostname",
@@ -67,7 +67,7 @@ var invalidCases = []invalidCase{
 	{
 		name:  "a node IP outside the subnet",
 		props: func(p *homelab.Props) { p.Machines.Nodes[1].IP = "10.0.0.5" },
-		want:  `talos/talos-w-1: IP 10.0.0.5 is outside the node subnet 192.168.1.0/24; use an address inside 192.168.1.0/24 or change the cluster subnet`,
+		want:  `talos/talos-w-1: IP 10.0.0.5 is outside the node subnet 192.168.1.0/24; use an address inside 192.168.1.0/24 that is neither its network nor its broadcast address, or change the cluster subnet`,
 	},
 	{
 		name:  "a node IP that does not parse",
@@ -92,7 +92,7 @@ var invalidCases = []invalidCase{
 	{
 		name:  "a Talos version that does not parse",
 		props: func(p *homelab.Props) { p.Machines.TalosVersion = "latest" },
-		want:  `talos: Talos version "latest" does not parse`,
+		want:  `talos: Talos version "latest" is no release tag (vMAJOR.MINOR.PATCH); use a full Talos release tag such as "v1.13.9"`,
 	},
 	{
 		name: "no control plane",
@@ -139,7 +139,7 @@ var invalidCases = []invalidCase{
 	{
 		name:  "a namespace that is no Kubernetes name",
 		props: func(p *homelab.Props) { p.Namespaces = append(p.Namespaces, homelab.Namespace{Name: "Media_Apps"}) },
-		want:  `platform/namespaces/Media_Apps: metadata.name "Media_Apps" is not a valid Kubernetes name`,
+		want:  `platform/namespaces/Media_Apps: Namespace name "Media_Apps" is not a valid DNS label`,
 	},
 	{
 		name:  "an app image without a tag",
@@ -233,7 +233,7 @@ func init() {
 			props: func(p *homelab.Props) {
 				p.Apps = append(p.Apps, apps.AppProps{Name: "paperless", Image: "ghcr.io/paperless-ngx/paperless-ngx:2.14.7", Port: 8000, EnvFromSecrets: []string{"paperless-db"}})
 			},
-			want: `apps/paperless: secret apps/paperless-db is referenced but no construct declares it; declare it with secret.New in namespace "apps"`,
+			want: `apps/paperless/deployment: secret apps/paperless-db is referenced but no construct declares it; declare it with secret.New in namespace "apps"`,
 		},
 		{
 			name: "a custom resource ordered before its CRD",

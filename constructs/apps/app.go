@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
 	"github.com/funoffshore/homelab/constructs/core"
@@ -153,9 +154,6 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 		if p.Tunnel != nil {
 			p.Tunnel.Expose(p.Host, a.info.Path())
 		}
-	}
-	for _, sec := range p.EnvFromSecrets {
-		a.info.Tree().ReferSecret(core.SecretRef{Namespace: p.Namespace, Name: sec, Source: a.info.Path()})
 	}
 	c := dep.Spec.Template.Spec.Containers[0]
 	a.info.Tree().AddWorkload(core.Workload{Source: a.info.Path(), Name: p.Name, Replicas: int(p.Replicas),
@@ -305,6 +303,21 @@ func (a *App) validate() []error {
 	if rwo(a.props.Volume) && a.props.Replicas > 1 {
 		errs = append(errs, core.Errorf(p, "use Replicas: 1, or a ReadWriteMany volume (NFS)",
 			"%d replicas share a ReadWriteOnce volume, which attaches to one node at a time", a.props.Replicas))
+	}
+	if a.props.Replicas < 0 {
+		errs = append(errs, core.Errorf(p, "use 0 (stopped) or more replicas", "replicas %d is negative", a.props.Replicas))
+	}
+	if msgs := validation.IsDNS1035Label(a.Name); len(msgs) > 0 {
+		errs = append(errs, core.Errorf(p, "name the app with a letter first and at most 63 lowercase letters, digits and '-': it names its Service",
+			"app name %q is not a valid Service name", a.Name))
+	}
+	if hp := a.props.HealthPath; hp != "" && !strings.HasPrefix(hp, "/") {
+		errs = append(errs, core.Errorf(p, fmt.Sprintf("start the path with \"/\", such as %q", "/"+hp), "health path %q is not an absolute HTTP path", hp))
+	}
+	for _, sp := range append(slices.Clone(a.props.ScratchPaths), a.props.VolumePath, a.props.FilesPath) {
+		if !path.IsAbs(sp) {
+			errs = append(errs, core.Errorf(p, "use absolute container paths such as \"/tmp\"", "mount path %q is not absolute", sp))
+		}
 	}
 	if a.props.Port < 1 || a.props.Port > 65535 {
 		errs = append(errs, core.Errorf(p, "set AppProps.Port to the container's HTTP port (1-65535)", "port %d is out of range", a.props.Port))

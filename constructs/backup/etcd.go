@@ -2,6 +2,7 @@ package backup
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	batchv1 "k8s.io/api/batch/v1"
@@ -69,6 +70,7 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 		"metadata": map[string]any{"name": name, "namespace": p.Namespace},
 		"spec":     map[string]any{"roles": []any{"os:etcd:backup"}},
 	}})
+	e.info.Tree().DeclareExternal(core.ObjectID{Kind: "Secret", Namespace: p.Namespace, Name: name}, "Talos makes it from the talos.dev ServiceAccount")
 	storage.NewClaim(e, "volume", "etcd-snapshots", p.Namespace, p.Volume)
 	res := corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
@@ -121,10 +123,30 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 	t.AddNodeNeed(core.NodeNeed{Source: e.info.Path(), Roles: core.ControlPlanes,
 		TalosAPIAccess: &core.TalosAPIAccess{Roles: []string{"os:etcd:backup"}, Namespaces: []string{p.Namespace}}})
 	t.AddValidation(func() []error {
+		path := e.info.Path()
 		if p.Node == "" || p.TalosVersion == "" {
-			return []error{core.Errorf(e.info.Path(), "set Node to a control-plane IP and TalosVersion to the cluster's", "the snapshot job has no node or Talos version")}
+			return []error{core.Errorf(path, "set Node to a control-plane IP and TalosVersion to the cluster's", "the snapshot job has no node or Talos version")}
 		}
-		return nil
+		var errs []error
+		if err := core.CheckCron(p.Schedule); err != nil {
+			errs = append(errs, core.Errorf(path, `use five cron fields such as "0 2 * * *" (daily at 02:00)`, "schedule %q does not parse: %v", p.Schedule, err))
+		}
+		if p.RetainDays < 1 {
+			errs = append(errs, core.Errorf(path, "keep at least 1 day of snapshots", "RetainDays %d keeps no snapshot", p.RetainDays))
+		}
+		var cps []string
+		found := false
+		for _, n := range t.Nodes() {
+			if n.ControlPlane {
+				cps = append(cps, n.IP.String())
+				found = found || n.IP.String() == p.Node || n.Hostname == p.Node
+			}
+		}
+		if len(cps) > 0 && !found {
+			errs = append(errs, core.Errorf(path, fmt.Sprintf("set Node to a control-plane address (%s)", strings.Join(cps, ", ")),
+				"node %q is no control plane of the cluster, so the snapshot would reach no etcd member", p.Node))
+		}
+		return errs
 	})
 	return e
 }

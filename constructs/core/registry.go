@@ -26,6 +26,7 @@ type Tree struct {
 	nodes       []NodeAddress
 	cpMetrics   *ControlPlaneMetrics
 	blockers    []Blocker
+	addresses   []AddressClaim
 }
 
 // Object is a Kubernetes object in the tree, rendered by synth into the

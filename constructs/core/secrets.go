@@ -42,14 +42,23 @@ func (t *Tree) Secrets() []SecretDecl { return append([]SecretDecl(nil), t.secre
 
 // checkSecretRefs refuses a reference to a Secret, or a key, that no
 // construct declares: the pod would never start.
-func (t *Tree) checkSecretRefs() []error {
+func (t *Tree) checkSecretRefs() []error { return t.CheckSecretRefs(t.secretRefs) }
+
+// CheckSecretRefs returns a problem for each reference to a Secret, or a
+// key, that no construct declares and that is not declared external
+// (DeclareExternal). Tree-wide checks that find references themselves
+// (in pod specs) use it; constructs record theirs with ReferSecret.
+func (t *Tree) CheckSecretRefs(refs []SecretRef) []error {
 	decls := map[string]SecretDecl{}
 	for _, d := range t.secretDecls {
 		decls[d.Namespace+"/"+d.Name] = d
 	}
 	var errs []error
-	for _, r := range t.secretRefs {
+	for _, r := range refs {
 		d, ok := decls[r.Namespace+"/"+r.Name]
+		if !ok && t.IsExternal(ObjectID{Kind: "Secret", Namespace: r.Namespace, Name: r.Name}) {
+			continue
+		}
 		if !ok {
 			var names []string
 			for k := range decls {

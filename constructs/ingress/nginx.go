@@ -109,6 +109,12 @@ func NewNginx(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	n.Release = flux.NewHelmRelease(n, "release", &flux.HelmReleaseProps{
 		Name: "ingress-nginx", Namespace: n.Namespace, Repository: repo, Chart: "ingress-nginx", Version: NginxVersion, Values: v,
 	})
+	if replicas < 0 {
+		n.info.Tree().AddValidation(func() []error {
+			return []error{core.Errorf(n.info.Path(), "use 1 or more replicas", "NginxProps.Replicas %d is negative", replicas)}
+		})
+	}
+	n.info.Tree().DeclareExternal(core.ObjectID{Group: "networking.k8s.io", Kind: "IngressClass", Name: n.ClassName}, "created by the ingress-nginx chart")
 	n.info.Tree().AddWorkload(core.Workload{Source: n.info.Path(), Name: "ingress-nginx-controller", Replicas: replicas,
 		CPU: c.Resources.Requests[corev1.ResourceCPU], Memory: c.Resources.Requests[corev1.ResourceMemory], MemoryLimit: c.Resources.Limits[corev1.ResourceMemory]})
 	return n

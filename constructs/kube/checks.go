@@ -2,6 +2,8 @@ package kube
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -18,11 +20,30 @@ func (o *Object) validate() []error {
 		errs = append(errs, core.Errorf(p, "register the type in kube.Scheme", "%v", o.gvkErr))
 	}
 	name := o.typed.GetName()
-	if name == "" {
-		errs = append(errs, core.Errorf(p, "set metadata.name", "%s has no metadata.name", o.Identity().Kind))
-	} else if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
-		errs = append(errs, core.Errorf(p, "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
-			"metadata.name %q is not a valid Kubernetes name: %s", name, strings.Join(msgs, "; ")))
+	kind := o.Identity().Kind
+	switch {
+	case name == "":
+		errs = append(errs, core.Errorf(p, "set metadata.name", "%s has no metadata.name", kind))
+	case kind == "Service" && o.Identity().Group == "":
+		// A Service name becomes a DNS label: DNS-1035 (starts with a letter).
+		if msgs := validation.IsDNS1035Label(name); len(msgs) > 0 {
+			errs = append(errs, core.Errorf(p, "start with a letter; use at most 63 lowercase letters, digits and '-'",
+				"Service name %q is not a valid DNS-1035 label: %s", name, strings.Join(msgs, "; ")))
+		}
+	case kind == "Namespace" && o.Identity().Group == "":
+		if msgs := validation.IsDNS1123Label(name); len(msgs) > 0 {
+			errs = append(errs, core.Errorf(p, "use at most 63 lowercase letters, digits and '-'",
+				"Namespace name %q is not a valid DNS label: %s", name, strings.Join(msgs, "; ")))
+		}
+	default:
+		if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+			errs = append(errs, core.Errorf(p, "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+				"metadata.name %q is not a valid Kubernetes name: %s", name, strings.Join(msgs, "; ")))
+		}
+	}
+	errs = append(errs, labelErrors(p, "metadata.labels", o.typed.GetLabels())...)
+	if spec := podSpecOf(o.typed); spec != nil {
+		errs = append(errs, labelErrors(p, "pod template labels", podLabels(o.typed))...)
 	}
 	if ns := o.typed.GetNamespace(); ns != "" {
 		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
@@ -80,6 +101,21 @@ func declaredNamespaces(t *core.Tree) []error {
 		errs = append(errs, core.Errorf(o.Info().Path(),
 			fmt.Sprintf("declare it with kube.NewNamespace(chart, %q, ...) in a chart Flux applies first, or use a declared namespace", id.Namespace),
 			"%s is in namespace %q, which the tree does not declare", id, id.Namespace))
+	}
+	return errs
+}
+
+// labelErrors returns a problem for every label key or value the API
+// server refuses.
+func labelErrors(path, where string, labels map[string]string) []error {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			errs = append(errs, core.Errorf(path, "use a key such as \"app.kubernetes.io/name\"", "%s: key %q is invalid: %s", where, k, strings.Join(msgs, "; ")))
+		}
+		if msgs := validation.IsValidLabelValue(labels[k]); len(msgs) > 0 {
+			errs = append(errs, core.Errorf(path, "use at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit", "%s: value %q of %q is invalid: %s", where, labels[k], k, strings.Join(msgs, "; ")))
+		}
 	}
 	return errs
 }

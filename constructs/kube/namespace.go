@@ -1,7 +1,10 @@
 package kube
 
 import (
+	"slices"
+
 	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/funoffshore/homelab/constructs/core"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -38,5 +41,15 @@ func NewNamespace(scope constructs.Construct, id string, props *NamespaceProps) 
 	if len(labels) == 0 {
 		labels = nil
 	}
-	return NewObject(scope, id, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: props.Annotations}})
+	o := NewObject(scope, id, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: props.Annotations}})
+	if level := props.PodSecurity; level != "" && !slices.Contains(podSecurityLevels, level) {
+		o.info.Tree().AddValidation(func() []error {
+			return []error{core.Errorf(o.info.Path(), "use privileged, baseline or restricted",
+				"Pod Security level %q of namespace %q is no Pod Security Standard level", level, name)}
+		})
+	}
+	return o
 }
+
+// podSecurityLevels are the Pod Security Standards.
+var podSecurityLevels = []string{"privileged", "baseline", "restricted"}

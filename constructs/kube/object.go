@@ -2,6 +2,10 @@ package kube
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -37,8 +41,14 @@ func NewObject(scope constructs.Construct, id string, obj Typed) *Object {
 	info, jsiiID := core.Child(core.InfoOf(scope), id, "")
 	o := &Object{info: info, typed: obj}
 	if o.info.Chart() == nil {
-		// cdk8s refuses an ApiObject outside a Chart with an obscure panic.
-		panic(fmt.Sprintf("kube.NewObject: %q is in no kube.Chart: create Kubernetes objects inside a chart", o.info.Path()))
+		// cdk8s refuses an ApiObject outside a Chart with an obscure
+		// panic: the object stays out of the jsii tree and the output, and
+		// the tree fails validation.
+		p := o.info.Path()
+		o.info.Tree().AddValidation(func() []error {
+			return []error{core.Errorf(p, "create Kubernetes objects inside a kube.Chart (kube.NewChart)", "the object is in no chart, so no directory would hold it")}
+		})
+		return o
 	}
 	gvk, err := apiutil.GVKForObject(obj, Scheme)
 	if err != nil {
@@ -61,6 +71,17 @@ func NewObject(scope constructs.Construct, id string, obj Typed) *Object {
 	t.AddCheck("kube/unique-objects", func() []error { return uniqueObjects(t) })
 	t.AddCheck("kube/declared-namespaces", func() []error { return declaredNamespaces(t) })
 	t.AddCheck("kube/container-resources", func() []error { return containerResources(t) })
+	t.AddCheck("kube/references", func() []error { return references(t) })
+	t.AddCheck("kube/workload-semantics", func() []error { return workloadSemantics(t) })
+	if s, ok := obj.(*corev1.Secret); ok {
+		keys := slices.Sorted(maps.Keys(s.Data))
+		for k := range s.StringData {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		t.DeclareSecret(core.SecretDecl{Namespace: s.Namespace, Name: s.Name, Keys: keys, Source: o.info.Path()})
+	}
 	return o
 }
 

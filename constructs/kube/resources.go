@@ -29,6 +29,23 @@ func podSpecOf(obj Typed) *corev1.PodSpec {
 	return nil
 }
 
+// podLabels returns the labels of a workload's pod template.
+func podLabels(obj Typed) map[string]string {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return o.Spec.Template.Labels
+	case *appsv1.StatefulSet:
+		return o.Spec.Template.Labels
+	case *appsv1.DaemonSet:
+		return o.Spec.Template.Labels
+	case *batchv1.Job:
+		return o.Spec.Template.Labels
+	case *batchv1.CronJob:
+		return o.Spec.JobTemplate.Spec.Template.Labels
+	}
+	return nil
+}
+
 // containerResources checks that every container the tree renders has CPU
 // and memory requests and a memory limit: without them the scheduler
 // cannot place pods on small nodes and one pod can starve the others.

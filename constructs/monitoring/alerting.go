@@ -3,6 +3,10 @@ package monitoring
 import (
 	"encoding/json"
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"net"
+	"net/mail"
+	"slices"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
@@ -25,6 +29,9 @@ type Receiver struct {
 	secret string
 	keys   []string
 	config func(secret string) monitoringv1alpha1.Receiver
+	// problems are what the constructor found wrong in its arguments,
+	// reported with the construct path by NewAlerting.
+	problems []string
 }
 
 // String says where the receiver sends alerts ("telegram chat 42").
@@ -52,7 +59,16 @@ func WebhookReceiver(secret string) Receiver {
 // smarthost ("smtp.example.org:587") as username; the password is key
 // "password" of secret.
 func EmailReceiver(to, from, smarthost, username, secret string) Receiver {
-	return Receiver{name: "email", target: "to " + to, secret: secret, keys: []string{"password"}, config: func(s string) monitoringv1alpha1.Receiver {
+	var problems []string
+	for _, a := range []struct{ field, v string }{{"to", to}, {"from", from}} {
+		if _, err := mail.ParseAddress(a.v); err != nil {
+			problems = append(problems, fmt.Sprintf("email %s address %q does not parse: %v", a.field, a.v, err))
+		}
+	}
+	if host, port, err := net.SplitHostPort(smarthost); err != nil || host == "" || port == "" {
+		problems = append(problems, fmt.Sprintf("SMTP smarthost %q is not host:port (such as \"smtp.example.org:587\")", smarthost))
+	}
+	return Receiver{name: "email", target: "to " + to, secret: secret, keys: []string{"password"}, problems: problems, config: func(s string) monitoringv1alpha1.Receiver {
 		return monitoringv1alpha1.Receiver{EmailConfigs: []monitoringv1alpha1.EmailConfig{{
 			SendResolved: ptr.To(true), To: &to, From: &from, Smarthost: &smarthost, AuthUsername: &username, AuthPassword: selector(s, "password"),
 		}}}
@@ -62,7 +78,11 @@ func EmailReceiver(to, from, smarthost, username, secret string) Receiver {
 // TelegramReceiver sends alerts to the Telegram chat chatID with the bot
 // whose token is key "bot-token" of secret.
 func TelegramReceiver(chatID int64, secret string) Receiver {
-	return Receiver{name: "telegram", target: fmt.Sprintf("chat %d", chatID), secret: secret, keys: []string{"bot-token"}, config: func(s string) monitoringv1alpha1.Receiver {
+	var problems []string
+	if chatID == 0 {
+		problems = append(problems, "Telegram chat ID 0 names no chat (find yours with the bot's getUpdates)")
+	}
+	return Receiver{name: "telegram", target: fmt.Sprintf("chat %d", chatID), secret: secret, keys: []string{"bot-token"}, problems: problems, config: func(s string) monitoringv1alpha1.Receiver {
 		return monitoringv1alpha1.Receiver{TelegramConfigs: []monitoringv1alpha1.TelegramConfig{{
 			SendResolved: ptr.To(true), ChatID: chatID, BotToken: selector(s, "bot-token"), ParseMode: "HTML",
 		}}}
@@ -123,6 +143,19 @@ func NewAlerting(scope constructs.Construct, id string, stack *Stack, props *Ale
 		})
 		return a
 	}
+	if len(r.problems) > 0 || !validSecretName(r.secret) {
+		problems := slices.Clone(r.problems)
+		if !validSecretName(r.secret) {
+			problems = append(problems, fmt.Sprintf("credentials Secret name %q is not a valid Kubernetes name", r.secret))
+		}
+		t.AddValidation(func() []error {
+			var errs []error
+			for _, pr := range problems {
+				errs = append(errs, core.Errorf(a.info.Path(), "fix the receiver's arguments", "%s receiver: %s", r.name, pr))
+			}
+			return errs
+		})
+	}
 	rc := r.config(r.secret)
 	rc.Name = r.name
 	dur := func(s string) *monitoringv1.NonEmptyDuration { d := monitoringv1.NonEmptyDuration(s); return &d }
@@ -172,3 +205,5 @@ func (a *Alerting) Info() *core.Info { return a.info }
 
 // ToString overrides the jsii method; it returns the construct path.
 func (a *Alerting) ToString() *string { return core.PathString(a.info) }
+
+func validSecretName(name string) bool { return len(validation.IsDNS1123Subdomain(name)) == 0 }

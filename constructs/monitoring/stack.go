@@ -2,6 +2,7 @@ package monitoring
 
 import (
 	"encoding/json"
+	"github.com/prometheus/common/model"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
@@ -313,7 +314,11 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 		if props.Volume.Class == nil {
 			return []error{core.Errorf(s.info.Path(), "set StackProps.Volume to a volume on the longhorn class", "Prometheus has no volume")}
 		}
-		return nil
+		errs := props.Volume.Validate(s.info)
+		if _, err := model.ParseDuration(retention); err != nil {
+			errs = append(errs, core.Errorf(s.info.Path(), `use a Prometheus duration such as "7d" or "12h"`, "retention %q does not parse: %v", retention, err))
+		}
+		return errs
 	})
 	return s
 }

@@ -137,6 +137,10 @@ func (d *Datacenter) validate() []error {
 		}
 		used[h] += v.MemoryMiB
 		vcpus[h] += v.Cores
+		if v.Cores > h.Cores {
+			errs = append(errs, core.Errorf(v.info.Path(), fmt.Sprintf("give the VM at most %d cores, or place it on a larger host", h.Cores),
+				"VM %q has %d vCPUs but its host %s has %d cores, and Proxmox refuses to start a VM with more vCPUs than its host", v.Name, v.Cores, h.Name, h.Cores))
+		}
 	}
 	for _, v := range unplaced {
 		errs = append(errs, core.Errorf(v.info.Path(), "add a host or shrink the VMs",

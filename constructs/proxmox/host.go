@@ -1,6 +1,7 @@
 package proxmox
 
 import (
+	"net/netip"
 	"net/url"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -79,6 +80,11 @@ func (d *Datacenter) AddHost(id string, props *HostProps) *Host {
 	h.info = core.Init(h, d, id)
 	d.hosts = append(d.hosts, h)
 	h.info.Tree().AddValidation(h.validate)
+	if u, err := url.Parse(h.Endpoint); err == nil {
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
+			h.info.Tree().ClaimAddress(ip, h.info.Path(), "Proxmox host "+h.Name)
+		}
+	}
 	return h
 }
 

@@ -1,9 +1,11 @@
 package proxmox
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"fmt"
+	"net"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -191,12 +193,19 @@ func (v *VM) validate() []error {
 	}
 	if !macPattern.MatchString(v.MAC) {
 		errs = append(errs, core.Errorf(p, `use six lowercase hex pairs such as "02:ab:cd:ef:01:23"`, "MAC %q is malformed", v.MAC))
+	} else if hw, err := net.ParseMAC(v.MAC); err == nil {
+		switch {
+		case hw[0]&1 == 1:
+			errs = append(errs, core.Errorf(p, `use a unicast address (even first octet), such as "02:ab:cd:ef:01:23", or leave MAC empty to derive one`, "MAC %s is a multicast address, which no NIC can own", v.MAC))
+		case bytes.Equal(hw, make(net.HardwareAddr, 6)):
+			errs = append(errs, core.Errorf(p, "leave MAC empty to derive one from the VM name", "MAC %s is the all-zero address", v.MAC))
+		}
 	}
 	if v.VLAN < 0 || v.VLAN > 4094 {
 		errs = append(errs, core.Errorf(p, "use a VLAN tag from 1 to 4094, or 0 for none", "VLAN %d is out of range", v.VLAN))
 	}
-	if v.Cores < 1 || v.MemoryMiB < 1024 || v.DiskGiB < 10 {
-		errs = append(errs, core.Errorf(p, "give the VM at least 1 core, 1 GiB RAM and a 10 GiB disk (Talos needs more)",
+	if v.Cores < 1 || v.MemoryMiB < 1024 || v.DiskGiB < 1 {
+		errs = append(errs, core.Errorf(p, "give the VM at least 1 core, 1 GiB RAM and a 1 GiB disk (the OS on it needs more)",
 			"VM has %d cores, %s RAM, %d GiB disk", v.Cores, gib(v.MemoryMiB), v.DiskGiB))
 	}
 	if v.props.Host != nil && v.props.Host.info.Tree() != v.info.Tree() {

@@ -6,6 +6,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/funoffshore/homelab/constructs/core"
@@ -48,6 +50,8 @@ type Longhorn struct {
 	Class   *StorageClass
 	// Namespace and DataPath after defaults.
 	Namespace, DataPath string
+
+	backupTarget string
 }
 
 // longhornValues are the chart values this construct sets.
@@ -96,7 +100,7 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	if props == nil {
 		props = &LonghornProps{}
 	}
-	l := &Longhorn{Namespace: props.Namespace, DataPath: "/var/mnt/longhorn"}
+	l := &Longhorn{Namespace: props.Namespace, DataPath: "/var/mnt/longhorn", backupTarget: props.BackupTarget}
 	if l.Namespace == "" {
 		l.Namespace = "longhorn-system"
 	}
@@ -156,6 +160,7 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	// to set them; these are the measured footprints Longhorn documents for
 	// small clusters, declared so the capacity check counts them.
 	t.AddValidation(func() []error { return l.validateCapacity(replicas, diskGiB) })
+	t.AddValidation(func() []error { return l.validateProps(replicas, diskGiB) })
 	mgr := v.LonghornManager.Resources
 	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-manager", Roles: core.AllNodes, PerNode: true,
 		CPU: mgr.Requests[corev1.ResourceCPU], Memory: mgr.Requests[corev1.ResourceMemory], MemoryLimit: mgr.Limits[corev1.ResourceMemory]})
@@ -177,6 +182,28 @@ const MinimalAvailablePercent = 25
 // validateCapacity checks the replicas against the workers that hold them
 // (each replica on another node) and the volumes on the class against the
 // space of the workers' Longhorn disks.
+// backupSchemes are the backup target kinds Longhorn supports.
+var backupSchemes = []string{"nfs", "s3", "cifs", "azblob"}
+
+func (l *Longhorn) validateProps(replicas, diskGiB int) []error {
+	var errs []error
+	p := l.info.Path()
+	if replicas < 1 {
+		errs = append(errs, core.Errorf(p, "use 1 or more replicas (default 2)", "LonghornProps.Replicas %d is below 1", replicas))
+	}
+	if diskGiB < 1 {
+		errs = append(errs, core.Errorf(p, "use a disk of 1 GiB or more (default 50)", "LonghornProps.DiskGiB %d is below 1", diskGiB))
+	}
+	if bt := l.backupTarget; bt != "" {
+		u, err := url.Parse(bt)
+		if err != nil || !slices.Contains(backupSchemes, u.Scheme) || u.Host == "" {
+			errs = append(errs, core.Errorf(p, `use a URL such as "nfs://192.168.1.20:/volume1/longhorn-backups" or "s3://bucket@region/"`,
+				"backup target %q is not a %s URL with a host", bt, strings.Join(backupSchemes, ", ")))
+		}
+	}
+	return errs
+}
+
 func (l *Longhorn) validateCapacity(replicas, diskGiB int) []error {
 	t := l.info.Tree()
 	workers := 0
@@ -216,6 +243,24 @@ func (l *Longhorn) ToString() *string { return core.PathString(l.info) }
 // RecurringBackup is a Longhorn RecurringJob that backs up every volume of
 // the "default" group to the backup target.
 func (l *Longhorn) RecurringBackup(scope constructs.Construct, id, cron string, retain int) *kube.Object {
+	o := l.recurringJob(scope, id, cron, retain)
+	o.Info().Tree().AddValidation(func() []error {
+		var errs []error
+		if err := core.CheckCron(cron); err != nil {
+			errs = append(errs, core.Errorf(o.Info().Path(), `use five cron fields such as "0 3 * * *"`, "schedule %q does not parse: %v", cron, err))
+		}
+		if retain < 1 {
+			errs = append(errs, core.Errorf(o.Info().Path(), "retain at least 1 backup", "retain %d keeps no backup", retain))
+		}
+		if l.backupTarget == "" {
+			errs = append(errs, core.Errorf(o.Info().Path(), "set LonghornProps.BackupTarget", "a recurring backup needs a backup target, and Longhorn has none"))
+		}
+		return errs
+	})
+	return o
+}
+
+func (l *Longhorn) recurringJob(scope constructs.Construct, id, cron string, retain int) *kube.Object {
 	return kube.NewObject(scope, id, &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "longhorn.io/v1beta2",
 		"kind":       "RecurringJob",

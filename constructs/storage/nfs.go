@@ -2,6 +2,8 @@ package storage
 
 import (
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"net/netip"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
@@ -92,12 +94,16 @@ func NewNFS(scope constructs.Construct, id string, repo *flux.HelmRepository, pr
 		Parameters: map[string]string{"archiveOnDelete": "true", "pathPattern": "${.PVC.namespace}-${.PVC.name}"},
 	})
 	t := n.info.Tree()
+	server, serverErr := netip.ParseAddr(props.Server)
+	t.ClaimAddress(server, n.info.Path(), "NFS server")
 	t.AddWorkload(core.Workload{Source: n.info.Path(), Name: "nfs-subdir-external-provisioner", Replicas: 1,
 		CPU: v.Resources.Requests[corev1.ResourceCPU], Memory: v.Resources.Requests[corev1.ResourceMemory], MemoryLimit: v.Resources.Limits[corev1.ResourceMemory]})
 	t.AddValidation(func() []error {
 		var errs []error
 		if props.Server == "" {
 			errs = append(errs, core.Errorf(n.info.Path(), "set NFSProps.Server to the NAS address", "NFS server is empty"))
+		} else if serverErr != nil && len(validation.IsDNS1123Subdomain(props.Server)) > 0 {
+			errs = append(errs, core.Errorf(n.info.Path(), `set NFSProps.Server to the NAS's IP address or DNS name, such as "192.168.1.20" or "nas.lan"`, "NFS server %q is neither an IP address nor a DNS name", props.Server))
 		}
 		if len(props.Path) == 0 || props.Path[0] != '/' {
 			errs = append(errs, core.Errorf(n.info.Path(), fmt.Sprintf("set NFSProps.Path to the exported path, such as %q", "/volume1/k8s"), "NFS path %q is not absolute", props.Path))

@@ -82,6 +82,8 @@ func NewStorageClass(scope constructs.Construct, id string, props *StorageClassP
 			sc.Annotations = map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}
 		}
 		c.Object = kube.NewObject(c, "class", sc)
+	} else {
+		c.info.Tree().DeclareExternal(core.ObjectID{Group: "storage.k8s.io", Kind: "StorageClass", Name: c.Name}, "created by the chart of HelmRelease "+props.ManagedBy.Spec.Name)
 	}
 	t := c.info.Tree()
 	classesOf(t).classes = append(classesOf(t).classes, c)
@@ -153,7 +155,7 @@ func NewClaim(scope constructs.Construct, id, name, namespace string, v Volume) 
 			v.Class.Reserve(o.Info().Path(), q)
 		}
 	}
-	o.Info().Tree().AddValidation(func() []error { return v.validate(o.Info()) })
+	o.Info().Tree().AddValidation(func() []error { return v.Validate(o.Info()) })
 	return o
 }
 
@@ -175,7 +177,11 @@ func (c *StorageClass) Reserve(source string, size resource.Quantity) {
 // Claims returns what was reserved on the class.
 func (c *StorageClass) Claims() []Claim { return append([]Claim(nil), c.claims...) }
 
-func (v Volume) validate(at *core.Info) []error {
+// Validate returns the volume's problems, reported at the construct at:
+// no class, a class of another homelab, a size that is no quantity or not
+// positive. NewClaim runs it; constructs whose charts make the claim call
+// it themselves.
+func (v Volume) Validate(at *core.Info) []error {
 	var errs []error
 	p := at.Path()
 	switch {
@@ -184,8 +190,10 @@ func (v Volume) validate(at *core.Info) []error {
 	case v.Class.info.Tree() != at.Tree():
 		errs = append(errs, core.Errorf(p, "use a StorageClass of this homelab", "storage class %q is not in this homelab", v.Class.Name))
 	}
-	if _, err := resource.ParseQuantity(v.Size); err != nil {
+	if q, err := resource.ParseQuantity(v.Size); err != nil {
 		errs = append(errs, core.Errorf(p, `use a size such as "10Gi"`, "volume size %q is not a quantity", v.Size))
+	} else if q.Sign() <= 0 {
+		errs = append(errs, core.Errorf(p, `use a size such as "10Gi"`, "volume size %q is not positive", v.Size))
 	}
 	return errs
 }

@@ -17,55 +17,84 @@ var (
 	ReservedCPU = resource.MustParse("100m")
 )
 
-// CapacityLine is one workload's share of the worker pool.
+// CapacityLine is one workload's share of the node pool.
 type CapacityLine struct {
 	Source, Name string
 	Pods         int
 	CPU, Memory  resource.Quantity
+	// PodCPU and PodMemory are what one pod requests.
+	PodCPU, PodMemory resource.Quantity
+	PerNode           bool
 }
 
-// Capacity is what the workloads request of the worker pool (control
-// planes are tainted NoSchedule by Talos) against what it has.
+// NodeCapacity is what one node of the pool offers pods.
+type NodeCapacity struct {
+	Hostname    string
+	CPU, Memory resource.Quantity
+}
+
+// Capacity is what the workloads request of the node pool that runs them
+// (the workers; the control planes too when a patch lets pods schedule
+// there, otherwise Talos taints them NoSchedule) against what it has.
 type Capacity struct {
-	Workers                           int
+	// Workers is the number of nodes in the pool with a known size (a VM);
+	// Unsized the number without.
+	Workers, Unsized                  int
 	AllocatableCPU, AllocatableMemory resource.Quantity
 	RequestedCPU, RequestedMemory     resource.Quantity
-	// SmallestWorkerMemory is the allocatable memory of the smallest worker;
-	// PerNodeMemory what every worker must hold for DaemonSets.
-	SmallestWorkerMemory, PerNodeMemory resource.Quantity
-	Lines                               []CapacityLine
+	// SmallestWorkerMemory is the allocatable memory of the smallest node;
+	// PerNodeCPU and PerNodeMemory what every node must hold for
+	// DaemonSets.
+	SmallestWorkerMemory, PerNodeCPU, PerNodeMemory resource.Quantity
+	Nodes                                           []NodeCapacity
+	Lines                                           []CapacityLine
 }
 
-// Capacity sums the tree's workloads on the worker pool.
+// pool returns the nodes that run workloads.
+func (c *Cluster) pool() []*Node {
+	if c.SchedulesOnControlPlanes() {
+		return c.nodes
+	}
+	return c.Workers()
+}
+
+// Capacity sums the tree's workloads on the node pool.
 func (c *Cluster) Capacity() Capacity {
 	var cp Capacity
 	first := true
-	for _, n := range c.Workers() {
+	for _, n := range c.pool() {
 		if n.VM == nil {
+			cp.Unsized++
 			continue
 		}
 		cp.Workers++
+		reserved := WorkerReservedMemory
+		if n.Role == ControlPlane {
+			reserved = ControlPlaneReservedMemory
+		}
 		mem := *resource.NewQuantity(n.VM.MemoryMiB*1024*1024, resource.BinarySI)
-		mem.Sub(WorkerReservedMemory)
+		mem.Sub(reserved)
 		cpu := *resource.NewMilliQuantity(int64(n.VM.Cores)*1000, resource.DecimalSI)
 		cpu.Sub(ReservedCPU)
 		cp.AllocatableMemory.Add(mem)
 		cp.AllocatableCPU.Add(cpu)
+		cp.Nodes = append(cp.Nodes, NodeCapacity{Hostname: n.Hostname, CPU: cpu, Memory: mem})
 		if first || mem.Cmp(cp.SmallestWorkerMemory) < 0 {
 			cp.SmallestWorkerMemory = mem
 			first = false
 		}
 	}
 	for _, w := range c.info.Tree().Workloads() {
-		if w.Roles == core.ControlPlanes {
+		if w.Roles == core.ControlPlanes && !c.SchedulesOnControlPlanes() {
 			continue
 		}
 		pods := w.Replicas
 		if w.PerNode {
 			pods = cp.Workers
 			cp.PerNodeMemory.Add(w.Memory)
+			cp.PerNodeCPU.Add(w.CPU)
 		}
-		line := CapacityLine{Source: w.Source, Name: w.Name, Pods: pods}
+		line := CapacityLine{Source: w.Source, Name: w.Name, Pods: pods, PodCPU: w.CPU, PodMemory: w.Memory, PerNode: w.PerNode}
 		for i := 0; i < pods; i++ {
 			line.CPU.Add(w.CPU)
 			line.Memory.Add(w.Memory)
@@ -80,7 +109,7 @@ func (c *Cluster) Capacity() Capacity {
 // String renders the capacity table `homelab validate` prints.
 func (cp Capacity) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-64s %5s %8s %9s\n", "workload (worker pool)", "pods", "cpu", "memory")
+	fmt.Fprintf(&b, "%-64s %5s %8s %9s\n", "workload (node pool)", "pods", "cpu", "memory")
 	for _, l := range cp.Lines {
 		fmt.Fprintf(&b, "%-64s %5d %8s %9s\n", l.Source+" "+l.Name, l.Pods, millis(l.CPU), mib(l.Memory))
 	}
@@ -94,11 +123,16 @@ func mib(q resource.Quantity) string    { return fmt.Sprintf("%dMi", q.Value()/(
 
 func (c *Cluster) validateCapacity() []error {
 	cp := c.Capacity()
+	p := c.info.Path()
+	if cp.Workers == 0 && cp.Unsized == 0 && len(cp.Lines) > 0 && len(c.ControlPlanes()) > 0 {
+		l := cp.Lines[0]
+		return []error{core.Errorf(p, "add a worker, or let pods run on the control planes with a patch setting cluster.allowSchedulingOnControlPlanes",
+			"%d workloads (first: %s at %s) need a node to run on but the cluster has no worker and Talos taints control planes NoSchedule", len(cp.Lines), l.Name, l.Source)}
+	}
 	if cp.Workers == 0 {
 		return nil
 	}
 	var errs []error
-	p := c.info.Path()
 	if cp.RequestedMemory.Cmp(cp.AllocatableMemory) > 0 {
 		errs = append(errs, core.Errorf(p, "add a worker, give the worker VMs more RAM or lower the requests (see `homelab validate`)",
 			"workloads request %s of memory but the %d workers have %s allocatable (VM RAM - %s Talos reserve each)",
@@ -111,6 +145,36 @@ func (c *Cluster) validateCapacity() []error {
 	if cp.PerNodeMemory.Cmp(cp.SmallestWorkerMemory) > 0 {
 		errs = append(errs, core.Errorf(p, "give the smallest worker more RAM",
 			"DaemonSets request %s on every worker but the smallest has %s allocatable", mib(cp.PerNodeMemory), mib(cp.SmallestWorkerMemory)))
+	}
+	// A pod lands on one node: it must fit what the largest node has left
+	// once every DaemonSet took its share there, whatever the pool's sum.
+	var roomCPU, roomMem resource.Quantity
+	var largest string
+	for _, n := range cp.Nodes {
+		mem, cpu := n.Memory.DeepCopy(), n.CPU.DeepCopy()
+		mem.Sub(cp.PerNodeMemory)
+		cpu.Sub(cp.PerNodeCPU)
+		if largest == "" || mem.Cmp(roomMem) > 0 {
+			roomMem, largest = mem, n.Hostname
+		}
+		if cpu.Cmp(roomCPU) > 0 {
+			roomCPU = cpu
+		}
+	}
+	for _, l := range cp.Lines {
+		if l.PerNode || l.Pods == 0 {
+			continue
+		}
+		if l.PodMemory.Cmp(roomMem) > 0 {
+			errs = append(errs, core.Errorf(l.Source, "lower the pod's memory request or give a worker VM more RAM",
+				"one %s pod requests %s of memory but the largest node (%s) has %s left after DaemonSets (%s): the pod would stay Pending",
+				l.Name, mib(l.PodMemory), largest, mib(roomMem), mib(cp.PerNodeMemory)))
+		}
+		if l.PodCPU.Cmp(roomCPU) > 0 {
+			errs = append(errs, core.Errorf(l.Source, "lower the pod's CPU request or give a worker VM more cores",
+				"one %s pod requests %s of CPU but no node has more than %s left after DaemonSets (%s): the pod would stay Pending",
+				l.Name, millis(l.PodCPU), millis(roomCPU), millis(cp.PerNodeCPU)))
+		}
 	}
 	return errs
 }

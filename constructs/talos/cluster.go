@@ -66,6 +66,11 @@ type ClusterProps struct {
 	Patches []Patch
 	// Dir is the output directory. Default: "talos".
 	Dir string
+	// AllowEvenControlPlanes accepts 2, 4 or 6 control planes. An even
+	// etcd membership tolerates no more failures than one member fewer
+	// (two members stop on the loss of either), so it is refused unless
+	// set, knowingly, for a migration.
+	AllowEvenControlPlanes bool
 }
 
 // Cluster is a Talos cluster.
@@ -102,6 +107,9 @@ func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Clu
 	def(&c.ImageFactory, "factory.talos.dev")
 	def(&c.Dir, "talos")
 	c.info = core.Init(c, scope, id)
+	if vip, err := netip.ParseAddr(p.VIP); err == nil {
+		c.info.Tree().ClaimAddress(vip, c.info.Path(), "the cluster VIP")
+	}
 	c.info.Tree().PublishControlPlaneMetrics(controlPlaneMetrics())
 	c.info.Tree().AddValidation(c.validate)
 	c.info.Tree().AddFileRenderer(c)
@@ -134,6 +142,19 @@ func (c *Cluster) byRole(r Role) []*Node {
 		}
 	}
 	return out
+}
+
+// SchedulesOnControlPlanes reports whether a patch lets workloads run on
+// the control planes (cluster.allowSchedulingOnControlPlanes), as a
+// single-node cluster needs.
+func (c *Cluster) SchedulesOnControlPlanes() bool {
+	on := false
+	for _, p := range c.props.Patches {
+		if p.Config != nil && p.Config.ClusterConfig != nil && p.Config.ClusterConfig.AllowSchedulingOnControlPlanes != nil {
+			on = *p.Config.ClusterConfig.AllowSchedulingOnControlPlanes
+		}
+	}
+	return on
 }
 
 // Endpoint returns the Kubernetes API endpoint.
@@ -225,6 +246,7 @@ func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
 	n.IP, _ = netip.ParseAddr(props.IP)
 	n.info = core.Init(n, c, id)
 	c.nodes = append(c.nodes, n)
+	n.info.Tree().ClaimAddress(n.IP, n.info.Path(), "node "+n.Hostname)
 	n.info.Tree().PublishNode(core.NodeAddress{Hostname: n.Hostname, IP: n.IP, ControlPlane: n.Role == ControlPlane})
 	if n.VM != nil {
 		n.VM.SetAddress(n.IP)

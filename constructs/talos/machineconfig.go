@@ -2,6 +2,7 @@ package talos
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/siderolabs/talos/pkg/machinery/cel"
@@ -44,6 +45,17 @@ func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
 			PodSubnet: []string{c.PodCIDR}, ServiceSubnet: []string{c.ServiceCIDR},
 		}},
 	}}
+	if vip, err := netip.ParseAddr(c.props.VIP); err == nil && role == machine.TypeControlPlane {
+		// The VIP answers only where a control plane announces it: on
+		// the node's one NIC, which keeps its DHCP lease.
+		out = append(out, &v1alpha1.Config{MachineConfig: &v1alpha1.MachineConfig{MachineNetwork: &v1alpha1.NetworkConfig{
+			NetworkInterfaces: v1alpha1.NetworkDeviceList{{
+				DeviceSelector:  &v1alpha1.NetworkDeviceSelector{NetworkDevicePhysical: ptr.To(true)},
+				DeviceDHCP:      ptr.To(true),
+				DeviceVIPConfig: &v1alpha1.DeviceVIPConfig{SharedIP: vip.String()},
+			}},
+		}}})
+	}
 	mounted := map[string]bool{}
 	for _, need := range c.info.Tree().NodeNeeds() {
 		if !appliesTo(need.Roles, role) {
@@ -112,11 +124,15 @@ func (c *Cluster) UserVolumes(role machine.Type) []*block.UserVolumeConfigV1Alph
 				// Its own disk, found by the serial the VM gives it.
 				doc.ProvisioningSpec.DiskSelectorSpec.Match = cel.MustExpression(cel.ParseBooleanExpression(fmt.Sprintf("disk.serial == %q", uv.Name), celenv.DiskLocator()))
 			}
-			if uv.MinSize != "" {
-				doc.ProvisioningSpec.ProvisioningMinSize = block.MustByteSize(uv.MinSize)
+			// A size that does not parse is left out here and refused
+			// by validation (userVolumeSizes).
+			var minSize block.ByteSize
+			if minSize.UnmarshalText([]byte(uv.MinSize)) == nil {
+				doc.ProvisioningSpec.ProvisioningMinSize = minSize
 			}
-			if uv.MaxSize != "" {
-				doc.ProvisioningSpec.ProvisioningMaxSize = block.MustSize(uv.MaxSize)
+			var maxSize block.Size
+			if maxSize.UnmarshalText([]byte(uv.MaxSize)) == nil {
+				doc.ProvisioningSpec.ProvisioningMaxSize = maxSize
 			}
 			out = append(out, doc)
 		}

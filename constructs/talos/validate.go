@@ -3,18 +3,44 @@ package talos
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/siderolabs/talos/pkg/machinery/api/machine"
 	"github.com/siderolabs/talos/pkg/machinery/compatibility"
 	"github.com/siderolabs/talos/pkg/machinery/config"
+	machinetype "github.com/siderolabs/talos/pkg/machinery/config/machine"
+	"github.com/siderolabs/talos/pkg/machinery/config/types/block"
 	"github.com/siderolabs/talos/pkg/machinery/constants"
+	"github.com/siderolabs/talos/pkg/machinery/imager/quirks"
 
 	"github.com/funoffshore/homelab/constructs/core"
 )
 
-var hostnamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+var (
+	hostnamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	// Release tags: Talos "v1.13.9", Kubernetes "1.36.4". A tag without
+	// its patch number names no image.
+	talosVersionPattern      = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
+	kubernetesVersionPattern = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+)
+
+// Minimums is what Talos documents as the least a node of a role needs.
+type Minimums struct {
+	MemoryMiB int64
+	Cores     int
+	DiskGiB   int
+}
+
+// MinimumsFor returns Talos' documented minimum requirements for role
+// (control plane: 2 GiB, 2 cores, 10 GiB; worker: 1 GiB, 1 core, 10 GiB).
+func MinimumsFor(role Role) Minimums {
+	if role == ControlPlane {
+		return Minimums{MemoryMiB: 2048, Cores: 2, DiskGiB: 10}
+	}
+	return Minimums{MemoryMiB: 1024, Cores: 1, DiskGiB: 10}
+}
 
 func (c *Cluster) validate() []error {
 	var errs []error
@@ -29,52 +55,61 @@ func (c *Cluster) validate() []error {
 	if err != nil {
 		add(p, `set Subnet to the node network, such as "192.168.1.0/24"`, "subnet %q is not a CIDR", c.props.Subnet)
 	}
+	var cidrs []netip.Prefix
 	for _, cidr := range []struct{ name, v string }{{"pod CIDR", c.PodCIDR}, {"service CIDR", c.ServiceCIDR}} {
 		pr, err := netip.ParsePrefix(cidr.v)
-		if err != nil {
-			add(p, "use a CIDR such as \"10.244.0.0/16\"", "%s %q is not a CIDR", cidr.name, cidr.v)
-		} else if subnet.IsValid() && pr.Overlaps(subnet) {
-			add(p, "pick a range that does not overlap the node subnet", "%s %s overlaps the node subnet %s", cidr.name, cidr.v, subnet)
-		}
-	}
-	if _, err := config.ParseContractFromVersion(c.TalosVersion); err != nil {
-		add(p, fmt.Sprintf("use a Talos version such as %q", DefaultTalosVersion), "Talos version %q does not parse: %v", c.TalosVersion, err)
-	} else if err := kubernetesSupported(c.KubernetesVersion, c.TalosVersion); err != nil {
-		add(p, "pick a Kubernetes version the Talos release supports (default: "+defaultK8s()+")", "Kubernetes %s: %v", c.KubernetesVersion, err)
-	}
-	if len(c.ControlPlanes()) == 0 {
-		add(p, "add a node with Role ControlPlane", "the cluster has no control-plane node")
-	}
-	if c.props.VIP != "" {
-		vip, err := netip.ParseAddr(c.props.VIP)
 		switch {
 		case err != nil:
-			add(p, "use an IPv4 address", "VIP %q is not an IP address", c.props.VIP)
-		case subnet.IsValid() && !subnet.Contains(vip):
-			add(p, "pick a free address inside the node subnet", "VIP %s is outside the node subnet %s", vip, subnet)
+			add(p, "use a CIDR such as \"10.244.0.0/16\"", "%s %q is not a CIDR", cidr.name, cidr.v)
+		case subnet.IsValid() && pr.Overlaps(subnet):
+			add(p, "pick a range that does not overlap the node subnet", "%s %s overlaps the node subnet %s", cidr.name, cidr.v, subnet)
+		}
+		cidrs = append(cidrs, pr)
+	}
+	if cidrs[0].IsValid() && cidrs[1].IsValid() && cidrs[0].Overlaps(cidrs[1]) {
+		add(p, `use ranges apart, such as the defaults "10.244.0.0/16" and "10.96.0.0/12"`, "pod CIDR %s overlaps service CIDR %s", cidrs[0], cidrs[1])
+	}
+	switch _, err := config.ParseContractFromVersion(c.TalosVersion); {
+	case err != nil || !talosVersionPattern.MatchString(c.TalosVersion):
+		add(p, fmt.Sprintf("use a full Talos release tag such as %q", DefaultTalosVersion), "Talos version %q is no release tag (vMAJOR.MINOR.PATCH)", c.TalosVersion)
+	case !kubernetesVersionPattern.MatchString(c.KubernetesVersion):
+		add(p, fmt.Sprintf("use a full Kubernetes release such as %q: image tags name a patch release", defaultK8s()), "Kubernetes version %q is no release (MAJOR.MINOR.PATCH)", c.KubernetesVersion)
+	default:
+		if err := kubernetesSupported(c.KubernetesVersion, c.TalosVersion); err != nil {
+			add(p, "pick a Kubernetes version the Talos release supports (default: "+defaultK8s()+")", "Kubernetes %s: %v", c.KubernetesVersion, err)
 		}
 	}
-	if c.props.Endpoint != "" && !c.endpointIsControlPlane() {
-		add(p, "point the endpoint at a control-plane IP, or set VIP", "endpoint %q is neither a control-plane node IP nor the VIP", c.props.Endpoint)
+	switch cps := len(c.ControlPlanes()); {
+	case cps == 0:
+		add(p, "add a node with Role ControlPlane", "the cluster has no control-plane node")
+	case cps%2 == 0 && !c.props.AllowEvenControlPlanes:
+		add(p, fmt.Sprintf("use %d or %d control planes (or set ClusterProps.AllowEvenControlPlanes during a migration)", cps-1, cps+1),
+			"%d control planes make an etcd of %d members, which survives no more failures than %d and stops when %d are lost", cps, cps, cps-1, cps/2)
+	}
+	vip, vipErr := netip.ParseAddr(c.props.VIP)
+	if c.props.VIP != "" {
+		if vipErr != nil {
+			add(p, "use an IPv4 address", "VIP %q is not an IP address", c.props.VIP)
+		} else if problem := core.CheckHostAddress(vip, subnet, "VIP"); problem != "" {
+			add(p, "pick a free address inside the node subnet", "%s", problem)
+		}
+	}
+	if c.props.Endpoint != "" {
+		errs = append(errs, c.validateEndpoint()...)
+	}
+	if vipErr == nil && c.endpointHost() == vip.String() && len(errs) == 0 {
+		errs = append(errs, c.vipAssigned(vip)...)
 	}
 	errs = append(errs, c.validateCapacity()...)
 	errs = append(errs, c.userVolumeConflicts()...)
-	ips, names := map[netip.Addr]string{}, map[string]string{}
+	errs = append(errs, c.userVolumeSizes()...)
+	names := map[string]string{}
 	for _, n := range c.nodes {
 		np := n.info.Path()
 		if !n.IP.IsValid() {
 			add(np, "set NodeProps.IP to an address inside the node subnet", "IP %q is not an IP address", n.rawIP)
-		} else {
-			if subnet.IsValid() && !subnet.Contains(n.IP) {
-				add(np, "use an address inside "+subnet.String()+" or change the cluster subnet", "IP %s is outside the node subnet %s", n.IP, subnet)
-			}
-			if first, ok := ips[n.IP]; ok {
-				add(np, "give every node its own IP", "IP %s is already used by %q", n.IP, first)
-			}
-			ips[n.IP] = np
-		}
-		if c.props.VIP != "" && n.IP.String() == c.props.VIP {
-			add(np, "keep the VIP free for the control plane", "IP %s is the cluster VIP", n.IP)
+		} else if problem := core.CheckHostAddress(n.IP, subnet, "IP"); problem != "" {
+			add(np, "use an address inside "+subnet.String()+" that is neither its network nor its broadcast address, or change the cluster subnet", "%s", problem)
 		}
 		if !hostnamePattern.MatchString(n.Hostname) {
 			add(np, "use lowercase letters, digits and '-', at most 63", "hostname %q is not a valid DNS label", n.Hostname)
@@ -86,20 +121,135 @@ func (c *Cluster) validate() []error {
 		if n.Role != ControlPlane && n.Role != Worker {
 			add(np, "use talos.ControlPlane or talos.Worker", "role %q is unknown", n.Role)
 		}
-		if n.VM != nil && !strings.HasPrefix(n.InstallDisk, "/dev/sd") {
+		if n.VM == nil {
+			continue
+		}
+		if !strings.HasPrefix(n.InstallDisk, "/dev/sd") {
 			// Proxmox VMs here use virtio-scsi-single: disks are /dev/sdX.
 			add(np, `use "/dev/sda": the VM's disk is on virtio-scsi`, "install disk %q does not match the VM's disk bus (scsi)", n.InstallDisk)
 		}
-		if n.VM != nil && n.VM.Info().Tree() != c.info.Tree() {
+		if n.VM.Info().Tree() != c.info.Tree() {
 			add(np, "use a VM of this homelab", "VM %q is not in this homelab", n.VM.Name)
+		}
+		errs = append(errs, c.validateMinimums(n)...)
+	}
+	return errs
+}
+
+// validateMinimums refuses a VM below Talos' documented minimums for the
+// node's role, or with a system disk too small for Talos' partitions and
+// the user volumes the tree puts on it.
+func (c *Cluster) validateMinimums(n *Node) []error {
+	var errs []error
+	np := n.info.Path()
+	m := MinimumsFor(n.Role)
+	if n.VM.MemoryMiB < m.MemoryMiB || n.VM.Cores < m.Cores {
+		errs = append(errs, core.Errorf(np, fmt.Sprintf("give the VM at least %d cores and %d GiB of RAM", m.Cores, m.MemoryMiB/1024),
+			"a Talos %s needs at least %d cores and %d GiB of RAM but VM %q has %d cores and %d MiB", n.Role, m.Cores, m.MemoryMiB/1024, n.VM.Name, n.VM.Cores, n.VM.MemoryMiB))
+	}
+	sizes := quirks.New(c.TalosVersion).PartitionSizes()
+	system := sizes.UKIEFISize() + sizes.METASize() + sizes.StateSize() + sizes.EphemeralMinSize()
+	total := system
+	var parts []string
+	role := machinetype.TypeWorker
+	if n.Role == ControlPlane {
+		role = machinetype.TypeControlPlane
+	}
+	seen := map[string]bool{}
+	for _, need := range c.info.Tree().NodeNeeds() {
+		if !appliesTo(need.Roles, role) {
+			continue
+		}
+		for _, uv := range need.UserVolumes {
+			var bs block.ByteSize
+			if uv.DiskGiB > 0 || seen[uv.Name] || bs.UnmarshalText([]byte(uv.MinSize)) != nil || bs.Value() == 0 {
+				continue // on a disk of its own, counted, or refused elsewhere
+			}
+			seen[uv.Name] = true
+			total += bs.Value()
+			parts = append(parts, fmt.Sprintf("user volume %s %s", uv.Name, gibString(bs.Value())))
+		}
+	}
+	have := uint64(n.VM.DiskGiB) << 30
+	if n.VM.DiskGiB < m.DiskGiB || have < total {
+		want := max(uint64(m.DiskGiB)<<30, total)
+		errs = append(errs, core.Errorf(np, fmt.Sprintf("give VM %q a disk of at least %s", n.VM.Name, gibString(want)),
+			"the %d GiB system disk cannot hold Talos (EFI, META, STATE and a 2 GiB EPHEMERAL: %s; documented minimum %d GiB)%s",
+			n.VM.DiskGiB, gibString(system), m.DiskGiB, prefixed(" plus ", strings.Join(parts, ", "))))
+	}
+	return errs
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
+}
+
+func gibString(b uint64) string {
+	const gib = 1 << 30
+	return fmt.Sprintf("%.1f GiB", float64(b)/gib)
+}
+
+// userVolumeSizes refuses user volume sizes Talos cannot parse.
+func (c *Cluster) userVolumeSizes() []error {
+	var errs []error
+	for _, need := range c.info.Tree().NodeNeeds() {
+		for _, uv := range need.UserVolumes {
+			var bs block.ByteSize
+			if err := bs.UnmarshalText([]byte(uv.MinSize)); err != nil {
+				errs = append(errs, core.Errorf(need.Source, `use a size such as "10GiB"`, "user volume %q: min size %q does not parse: %v", uv.Name, uv.MinSize, err))
+			}
+			var sz block.Size
+			if err := sz.UnmarshalText([]byte(uv.MaxSize)); err != nil {
+				errs = append(errs, core.Errorf(need.Source, `use a size such as "50GiB" or "80%"`, "user volume %q: max size %q does not parse: %v", uv.Name, uv.MaxSize, err))
+			}
 		}
 	}
 	return errs
 }
 
+// validateEndpoint checks the endpoint is an https URL with a port,
+// answered by a control plane or the VIP.
+func (c *Cluster) validateEndpoint() []error {
+	p := c.info.Path()
+	u, err := url.Parse(c.props.Endpoint)
+	if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
+		return []error{core.Errorf(p, `use "https://<control-plane IP or VIP>:6443"`, "endpoint %q is not an https URL with a host and port", c.props.Endpoint)}
+	}
+	if !c.endpointIsControlPlane() {
+		return []error{core.Errorf(p, "point the endpoint at a control-plane IP, or set VIP", "endpoint %q is neither a control-plane node IP nor the VIP", c.props.Endpoint)}
+	}
+	return nil
+}
+
+// vipAssigned resolves the control-plane config the way machinery does and
+// refuses an endpoint on the VIP when no interface of it announces the
+// VIP (a patch replaced the interfaces, say): nothing would answer there.
+func (c *Cluster) vipAssigned(vip netip.Addr) []error {
+	cfg, err := c.MachineConfig(machinetype.TypeControlPlane, PlaceholderBundle())
+	if err != nil {
+		return []error{core.Errorf(c.info.Path(), "fix the patches", "the control-plane config does not render: %v", err)}
+	}
+	for _, d := range cfg.Machine().Network().Devices() {
+		if v := d.VIPConfig(); v != nil && v.IP() == vip.String() {
+			return nil
+		}
+	}
+	return []error{core.Errorf(c.info.Path(), "keep the interface the cluster adds for the VIP, or announce it yourself with machine.network.interfaces[].vip",
+		"the endpoint is the VIP %s but no interface of the control-plane config announces it", vip)}
+}
+
+func (c *Cluster) endpointHost() string {
+	if u, err := url.Parse(c.Endpoint()); err == nil {
+		return u.Hostname()
+	}
+	return ""
+}
+
 func (c *Cluster) endpointIsControlPlane() bool {
-	host := strings.TrimPrefix(c.props.Endpoint, "https://")
-	host = strings.TrimSuffix(host, ":6443")
+	host := c.endpointHost()
 	if host == c.props.VIP && host != "" {
 		return true
 	}
