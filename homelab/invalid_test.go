@@ -26,7 +26,8 @@ type invalidCase struct {
 	name  string
 	props func(p *homelab.Props)
 	tree  func(app *core.App, h *homelab.Homelab)
-	// want is one whole validation message: construct path, bad value, fix.
+	// want is one whole validation message, exactly: construct path, bad
+	// value, fix.
 	want string
 }
 
@@ -139,7 +140,7 @@ var invalidCases = []invalidCase{
 	{
 		name:  "a namespace that is no Kubernetes name",
 		props: func(p *homelab.Props) { p.Namespaces = append(p.Namespaces, homelab.Namespace{Name: "Media_Apps"}) },
-		want:  `platform/namespaces/Media_Apps: Namespace name "Media_Apps" is not a valid DNS label`,
+		want:  `platform/namespaces/Media_Apps: Namespace name "Media_Apps" is not a valid DNS label: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?'); use at most 63 lowercase letters, digits and '-'`,
 	},
 	{
 		name:  "an app image without a tag",
@@ -161,7 +162,7 @@ var invalidCases = []invalidCase{
 		tree: func(_ *core.App, h *homelab.Homelab) {
 			flux.NewKustomization(h.Flux, "media", &flux.KustomizationProps{Path: "./cluster/kubernetes/media"})
 		},
-		want: `flux/media: path "./cluster/kubernetes/media" is rendered by no chart`,
+		want: `flux/media: path "./cluster/kubernetes/media" is rendered by no chart; point it at a chart's directory ("./cluster/kubernetes/apps", "./cluster/kubernetes/flux", "./cluster/kubernetes/platform", "./cluster/kubernetes/platform-config", "./cluster/kubernetes/platform/backup", "./cluster/kubernetes/platform/ingress", "./cluster/kubernetes/platform/monitoring", "./cluster/kubernetes/platform/security", "./cluster/kubernetes/platform/storage") or pass Chart instead of Path`,
 	},
 	{
 		name: "an object no Kustomization applies",
@@ -226,7 +227,7 @@ func init() {
 			props: func(p *homelab.Props) {
 				p.Apps = append(p.Apps, apps.AppProps{Name: "llm", Image: "ollama/ollama:0.5.4", Port: 11434, Replicas: 2, Resources: apps.Resources{CPU: "500m", Memory: "3Gi"}})
 			},
-			want: `talos: workloads request 9152Mi of memory but the 2 workers have 7424Mi allocatable (VM RAM - 384Mi Talos reserve each); add a worker, give the worker VMs more RAM or lower the requests`,
+			want: "talos: workloads request 9152Mi of memory but the 2 workers have 7424Mi allocatable (VM RAM - 384Mi Talos reserve each); add a worker, give the worker VMs more RAM or lower the requests (see `homelab validate`)",
 		},
 		{
 			name: "a missing secret reference",
@@ -267,7 +268,7 @@ func init() {
 			tree: func(_ *core.App, h *homelab.Homelab) {
 				apps.NewApp(h.Apps, "echo", &apps.AppProps{Name: "echo2", Image: "traefik/whoami:v1.10.3", Port: 80})
 			},
-			want: `apps/echo: construct path "apps/echo" is taken: give the construct another id`,
+			want: `apps/echo: construct path "apps/echo" is taken; give the construct another id`,
 		},
 		{
 			name: "a chart without an output directory",
@@ -281,14 +282,14 @@ func init() {
 			tree: func(app *core.App, _ *homelab.Homelab) {
 				kube.NewChart(app, "extra", &kube.ChartProps{Dir: "kubernetes/apps"})
 			},
-			want: `extra: chart "extra": output directory "kubernetes/apps" is already rendered by chart "apps": give each chart its own directory`,
+			want: `extra: chart "extra": output directory "kubernetes/apps" is already rendered by chart "apps"; give each chart its own directory`,
 		},
 		{
 			name: "an object id with a slash",
 			tree: func(_ *core.App, h *homelab.Homelab) {
 				kube.NewObject(h.Apps, "a/b", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "ab", Namespace: "apps"}})
 			},
-			want: `apps/a/b: construct id "a/b" below "apps" is invalid: use a non-empty id without "/"`,
+			want: `apps/a/b: construct id "a/b" below "apps" is invalid; use a non-empty id without "/"`,
 		},
 		{
 			name: "a network policy peer that selects nothing",
@@ -314,7 +315,7 @@ func init() {
 			tree: func(app *core.App, h *homelab.Homelab) {
 				kube.NewObject(h.Apps, "note", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "note", Namespace: "notes"}})
 			},
-			want: `apps/note: ConfigMap/notes/note is in namespace "notes", which the tree does not declare`,
+			want: `apps/note: ConfigMap/notes/note is in namespace "notes", which the tree does not declare; declare it with kube.NewNamespace(chart, "notes", ...) in a chart Flux applies first, or use a declared namespace`,
 		},
 	}...)
 }
@@ -331,6 +332,9 @@ func TestInvalidInputs(t *testing.T) {
 	})
 	for _, c := range invalidCases {
 		t.Run(c.name, func(t *testing.T) {
+			if path, _, ok := strings.Cut(c.want, ": "); !ok || strings.Contains(path, " ") || !strings.Contains(c.want, "; ") {
+				t.Fatalf("the row's message must be \"path: problem; fix\", got %q", c.want)
+			}
 			p := funoffshoreProps()
 			if c.props != nil {
 				c.props(p)
@@ -346,12 +350,12 @@ func TestInvalidInputs(t *testing.T) {
 			}
 			var all []string
 			for _, e := range v.Errors {
-				if strings.HasPrefix(e.Error(), c.want) {
+				if e.Error() == c.want {
 					return
 				}
 				all = append(all, e.Error())
 			}
-			t.Errorf("no error starts with\n  %s\ngot:\n  %s", c.want, strings.Join(all, "\n  "))
+			t.Errorf("no error is\n  %s\ngot:\n  %s", c.want, strings.Join(all, "\n  "))
 		})
 	}
 }

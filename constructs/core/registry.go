@@ -108,6 +108,16 @@ func (t *Tree) DeclareExternal(id ObjectID, why string) {
 	}
 }
 
+// Externals returns the ids declared with DeclareExternal, sorted.
+func (t *Tree) Externals() []ObjectID {
+	out := make([]ObjectID, 0, len(t.externals))
+	for id := range t.externals {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
 // IsExternal reports whether id was declared with DeclareExternal.
 func (t *Tree) IsExternal(id ObjectID) bool {
 	_, ok := t.externals[id]

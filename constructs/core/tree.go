@@ -75,7 +75,7 @@ func (i *Info) Unit() string {
 // not a clean relative path or another chart already renders to it.
 func NewChild(parent *Info, id, dir string) (*Info, error) {
 	if id == "" || strings.Contains(id, "/") {
-		return nil, fmt.Errorf("construct id %q below %q is invalid: use a non-empty id without \"/\"", id, parent.path)
+		return nil, fmt.Errorf("construct id %q below %q is invalid; use a non-empty id without \"/\"", id, parent.path)
 	}
 	p := id
 	if parent.path != "" {
@@ -83,14 +83,14 @@ func NewChild(parent *Info, id, dir string) (*Info, error) {
 	}
 	t := parent.tree
 	if _, taken := t.paths[p]; taken {
-		return nil, fmt.Errorf("construct path %q is taken: give the construct another id", p)
+		return nil, fmt.Errorf("construct path %q is taken; give the construct another id", p)
 	}
 	if dir != "" {
 		if path.Clean(dir) != dir || path.IsAbs(dir) || dir == "." || strings.HasPrefix(dir, "..") {
-			return nil, fmt.Errorf("chart %q: output directory %q is not a clean relative path: use a form like \"kubernetes/apps\"", p, dir)
+			return nil, fmt.Errorf("chart %q: output directory %q is not a clean relative path; use a form like \"kubernetes/apps\"", p, dir)
 		}
 		if other, ok := t.dirs[dir]; ok {
-			return nil, fmt.Errorf("chart %q: output directory %q is already rendered by chart %q: give each chart its own directory", p, dir, other.path)
+			return nil, fmt.Errorf("chart %q: output directory %q is already rendered by chart %q; give each chart its own directory", p, dir, other.path)
 		}
 	}
 	info := &Info{tree: t, parent: parent, id: id, path: p, dir: dir}

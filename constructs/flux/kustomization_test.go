@@ -123,7 +123,7 @@ func TestKustomizationValidation(t *testing.T) {
 				kube.NewNamespace(tr.plat, "bad", &kube.NamespaceProps{Name: "Media_Server"})
 			},
 			want: []string{
-				`platform/bad: metadata.name "Media_Server" is not a valid Kubernetes name: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'); use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`,
+				`platform/bad: Namespace name "Media_Server" is not a valid DNS label: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?'); use at most 63 lowercase letters, digits and '-'`,
 			},
 		},
 	}

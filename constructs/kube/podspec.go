@@ -52,8 +52,8 @@ func (ix *refIndex) has(id core.ObjectID) bool {
 // fix in a message.
 func (ix *refIndex) names(group, kind, ns string) string {
 	var out []string
-	for id := range ix.objects {
-		if id.Group == group && id.Kind == kind && id.Namespace == ns {
+	for _, id := range append(slices.Collect(maps.Keys(ix.objects)), ix.t.Externals()...) {
+		if id.Group == group && id.Kind == kind && id.Namespace == ns && !slices.Contains(out, id.Name) {
 			out = append(out, id.Name)
 		}
 	}

@@ -232,13 +232,26 @@ func (c *Cluster) vipAssigned(vip netip.Addr) []error {
 	if err != nil {
 		return []error{core.Errorf(c.info.Path(), "fix the patches", "the control-plane config does not render: %v", err)}
 	}
+	announced := false
+	var others []string
 	for _, d := range cfg.Machine().Network().Devices() {
-		if v := d.VIPConfig(); v != nil && v.IP() == vip.String() {
-			return nil
+		switch v := d.VIPConfig(); {
+		case v == nil:
+		case v.IP() == vip.String():
+			announced = true
+		default:
+			others = append(others, v.IP())
 		}
 	}
-	return []error{core.Errorf(c.info.Path(), "keep the interface the cluster adds for the VIP, or announce it yourself with machine.network.interfaces[].vip",
-		"the endpoint is the VIP %s but no interface of the control-plane config announces it", vip)}
+	switch {
+	case len(others) > 0:
+		return []error{core.Errorf(c.info.Path(), "remove the other VIP from the patches, or set ClusterProps.VIP to it",
+			"the endpoint is the VIP %s but the control-plane config also announces %s on the same NIC: Talos would run two VIP elections", vip, strings.Join(others, ", "))}
+	case !announced:
+		return []error{core.Errorf(c.info.Path(), "keep the interface the cluster adds for the VIP, or announce it yourself with machine.network.interfaces[].vip",
+			"the endpoint is the VIP %s but no interface of the control-plane config announces it", vip)}
+	}
+	return nil
 }
 
 func (c *Cluster) endpointHost() string {
