@@ -2,6 +2,7 @@ package homelab_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -357,5 +358,38 @@ func TestInvalidInputs(t *testing.T) {
 			}
 			t.Errorf("no error is\n  %s\ngot:\n  %s", c.want, strings.Join(all, "\n  "))
 		})
+	}
+}
+
+// TestRulesTableMatchesSuite keeps the validation-rules table of
+// docs/constructs.md true: every example message there starts a message of
+// a row of the suite.
+func TestRulesTableMatchesSuite(t *testing.T) {
+	doc, err := os.ReadFile("../docs/constructs.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(doc), "## Validation rules")
+	if !ok {
+		t.Fatal("docs/constructs.md has no validation rules table")
+	}
+	rows := 0
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| ") || len(cells) != 4 || strings.HasPrefix(line, "| Layer") {
+			continue
+		}
+		rows++
+		example := strings.Trim(strings.TrimSuffix(cells[3], " |"), "`")
+		found := false
+		for _, c := range invalidCases {
+			found = found || strings.HasPrefix(c.want, example)
+		}
+		if !found {
+			t.Errorf("the table's example %q is no row of the suite", example)
+		}
+	}
+	if rows < 30 {
+		t.Errorf("the table has %d rules, want at least 30", rows)
 	}
 }

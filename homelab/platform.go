@@ -165,7 +165,9 @@ func (h *Homelab) platform(p *Platform) {
 		{Name: "ingress-nginx", Namespace: h.Nginx.Namespace, Port: "metrics", Selector: map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}},
 		{Name: "cloudflared", Namespace: h.Tunnel.Namespace, Port: "metrics", Selector: map[string]string{"app.kubernetes.io/name": "cloudflared"}},
 	})
-	h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-daily", "0 3 * * *", 7)
+	if p.BackupTarget != "" {
+		h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-daily", "0 3 * * *", 7)
+	}
 	h.Alerting = monitoring.NewAlerting(h.PlatformConfig, "alerting", h.Monitoring, &monitoring.AlertingProps{Receiver: p.Alerts})
 }
 

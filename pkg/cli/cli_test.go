@@ -115,7 +115,7 @@ func TestValidate(t *testing.T) {
 		for _, want := range []string{
 			"error: validation failed with 2 error(s):",
 			`  - apps/web: image "nginx" is not pinned`,
-			`  - talos/talos-w-2: IP 192.168.1.111 is already used by "talos/talos-w-1"`,
+			`  - talos/talos-w-2: IP 192.168.1.111 (node talos-w-2) is already used by "talos/talos-w-1"`,
 		} {
 			if !strings.Contains(stderr, want) {
 				t.Errorf("stderr lacks %q:\n%s", want, stderr)
