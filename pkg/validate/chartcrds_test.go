@@ -29,7 +29,7 @@ func longhornTree(t *testing.T) synth.Files {
 	platform := kube.NewChart(app, "platform", &kube.ChartProps{Dir: "kubernetes/platform"})
 	kube.NewNamespace(platform, "longhorn-system", &kube.NamespaceProps{PodSecurity: "privileged"})
 	repo := flux.NewHelmRepository(platform, "longhorn-repo", &flux.HelmRepositoryProps{Name: "longhorn", URL: "https://charts.longhorn.io"})
-	lh := storage.NewLonghorn(platform, "longhorn", repo, nil)
+	lh := storage.NewLonghorn(platform, "longhorn", repo, &storage.LonghornProps{BackupTarget: "nfs://192.168.1.20:/volume1/longhorn-backups"})
 	storage.NewStorageClass(platform, "local", &storage.StorageClassProps{Provisioner: "rancher.io/local-path", Default: true})
 	cfg := kube.NewChart(app, "platform-config", &kube.ChartProps{Dir: "kubernetes/platform-config"})
 	lh.RecurringBackup(cfg, "backup-daily", "0 3 * * *", 7)
