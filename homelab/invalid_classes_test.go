@@ -187,6 +187,22 @@ func init() {
 			want: `apps/cache: user volume "cache": min size "10 gigs" does not parse: unhandled size name: gigs; use a size such as "10GiB"`,
 		},
 		{
+			name: "a user volume name Talos refuses",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				h.Cluster.Info().Tree().AddNodeNeed(core.NodeNeed{Source: "apps/cache", Roles: core.Workers,
+					UserVolumes: []core.UserVolume{{Name: "app_cache", MinSize: "1GiB"}}})
+			},
+			want: `apps/cache: user volume "app_cache": Talos refuses it: name can only contain lowercase and uppercase ASCII letters, digits, and hyphens; use at most 34 letters, digits and '-'`,
+		},
+		{
+			name: "a recurring backup with no backup target",
+			props: func(p *homelab.Props) { p.Platform.BackupTarget = "" },
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-weekly", "0 4 * * 0", 4)
+			},
+			want: `platform-config/backup-weekly: a recurring backup needs a backup target, and Longhorn has none; set LonghornProps.BackupTarget`,
+		},
+		{
 			name:  "a VM pinned to a host that does not exist",
 			props: func(p *homelab.Props) { p.Machines.Nodes[1].Host = "pve-9" },
 			want:  `proxmox/talos-w-1: the VM is pinned to host "pve-9", which Machines.Hosts does not have; pin it to one of the hosts (pve-1, pve-2), or leave Host empty to place it automatically`,

@@ -117,27 +117,36 @@ func (c *Cluster) UserVolumes(role machine.Type) []*block.UserVolumeConfigV1Alph
 				continue
 			}
 			seen[uv.Name] = true
-			doc := block.NewUserVolumeConfigV1Alpha1()
-			doc.MetaName = uv.Name
-			doc.ProvisioningSpec.DiskSelectorSpec.Match = systemDiskSelector
-			if uv.DiskGiB > 0 {
-				// Its own disk, found by the serial the VM gives it.
-				doc.ProvisioningSpec.DiskSelectorSpec.Match = cel.MustExpression(cel.ParseBooleanExpression(fmt.Sprintf("disk.serial == %q", uv.Name), celenv.DiskLocator()))
-			}
-			// A size that does not parse is left out here and refused
-			// by validation (userVolumeSizes).
-			var minSize block.ByteSize
-			if minSize.UnmarshalText([]byte(uv.MinSize)) == nil {
-				doc.ProvisioningSpec.ProvisioningMinSize = minSize
-			}
-			var maxSize block.Size
-			if maxSize.UnmarshalText([]byte(uv.MaxSize)) == nil {
-				doc.ProvisioningSpec.ProvisioningMaxSize = maxSize
-			}
+			doc := userVolumeDoc(uv)
 			out = append(out, doc)
 		}
 	}
 	return out
+}
+
+// userVolumeDoc is the Talos document for a user volume need: on the
+// system disk, or on a disk of its own found by its serial.
+func userVolumeDoc(uv core.UserVolume) *block.UserVolumeConfigV1Alpha1 {
+	doc := block.NewUserVolumeConfigV1Alpha1()
+	doc.MetaName = uv.Name
+	doc.ProvisioningSpec.DiskSelectorSpec.Match = systemDiskSelector
+	if uv.DiskGiB > 0 {
+		// Its own disk, found by the serial the VM gives it.
+		if expr, err := cel.ParseBooleanExpression(fmt.Sprintf("disk.serial == %q", uv.Name), celenv.DiskLocator()); err == nil {
+			doc.ProvisioningSpec.DiskSelectorSpec.Match = expr
+		} // else machinery's validation of the document refuses the name
+	}
+	// A size that does not parse is left out here and refused by
+	// validation (userVolumeSizes).
+	var minSize block.ByteSize
+	if minSize.UnmarshalText([]byte(uv.MinSize)) == nil {
+		doc.ProvisioningSpec.ProvisioningMinSize = minSize
+	}
+	var maxSize block.Size
+	if maxSize.UnmarshalText([]byte(uv.MaxSize)) == nil {
+		doc.ProvisioningSpec.ProvisioningMaxSize = maxSize
+	}
+	return doc
 }
 
 // dataDisks are the disks of their own that user volumes ask for on

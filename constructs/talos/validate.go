@@ -192,11 +192,15 @@ func gibString(b uint64) string {
 	return fmt.Sprintf("%.1f GiB", float64(b)/gib)
 }
 
-// userVolumeSizes refuses user volume sizes Talos cannot parse.
+// userVolumeSizes refuses user volume sizes Talos cannot parse, and user
+// volume documents machinery's own validation refuses (names, say).
 func (c *Cluster) userVolumeSizes() []error {
 	var errs []error
 	for _, need := range c.info.Tree().NodeNeeds() {
 		for _, uv := range need.UserVolumes {
+			if _, err := userVolumeDoc(uv).Validate(nil); err != nil {
+				errs = append(errs, core.Errorf(need.Source, "use at most 34 letters, digits and '-'", "user volume %q: Talos refuses it: %s", uv.Name, strings.ReplaceAll(err.Error(), "\n", "; ")))
+			}
 			var bs block.ByteSize
 			if err := bs.UnmarshalText([]byte(uv.MinSize)); err != nil {
 				errs = append(errs, core.Errorf(need.Source, `use a size such as "10GiB"`, "user volume %q: min size %q does not parse: %v", uv.Name, uv.MinSize, err))
