@@ -195,7 +195,7 @@ func init() {
 			want: `apps/cache: user volume "app_cache": Talos refuses it: name can only contain lowercase and uppercase ASCII letters, digits, and hyphens; use at most 34 letters, digits and '-'`,
 		},
 		{
-			name: "a recurring backup with no backup target",
+			name:  "a recurring backup with no backup target",
 			props: func(p *homelab.Props) { p.Platform.BackupTarget = "" },
 			tree: func(_ *core.App, h *homelab.Homelab) {
 				h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-weekly", "0 4 * * 0", 4)
