@@ -79,7 +79,7 @@ func TestValidate(t *testing.T) {
 		} {
 			ns, name, _ := strings.Cut(ref, "/")
 			for _, k := range keys {
-				if err := store.Set(ns, name, k, []byte("value"), id, []string{id.Recipient}); err != nil {
+				if _, err := store.Set(ns, name, k, []byte("value"), id, []string{id.Recipient}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -277,7 +277,7 @@ under --state-dir.`,
 				return err
 			}
 			for name, data := range map[string][]byte{"kubeconfig": res.Kubeconfig, "talosconfig": res.Talosconfig} {
-				if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+				if err := secrets.WriteFileAtomic(filepath.Join(dir, name), data, 0o600); err != nil {
 					return err
 				}
 			}

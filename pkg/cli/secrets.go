@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -113,7 +114,7 @@ func secretsInitCommand(f *secretsFlags) *cobra.Command {
 			if err := os.MkdirAll(filepath.Dir(f.talosSecrets), 0o755); err != nil {
 				return err
 			}
-			if err := os.WriteFile(f.talosSecrets, enc, 0o644); err != nil {
+			if err := secrets.WriteFileAtomic(f.talosSecrets, enc, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "talos secrets: %s (created, encrypted)\n", f.talosSecrets)
@@ -150,10 +151,15 @@ func secretsSetCommand(f *secretsFlags) *cobra.Command {
 				return err
 			}
 			store := secrets.Store{Dir: f.store}
-			if err := store.Set(ns, name, args[1], value, id, cfg.Recipients()); err != nil {
+			res, err := store.Set(ns, name, args[1], value, id, cfg.Recipients())
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "set %s/%s %s in %s (encrypted for %d recipient(s)); run `go run . synth`\n", ns, name, args[1], store.Path(ns, name), len(cfg.Recipients()))
+			fmt.Fprintf(cmd.ErrOrStderr(), "set %s/%s %s in %s (encrypted for %d recipient(s)); run `go run . synth`\n", ns, name, args[1], store.Path(ns, name), len(res.Recipients))
+			if res.Differs {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s keeps its own recipients (%s), which differ from %s (%s); `homelab secrets add-recipient`/`remove-recipient` re-encrypt every file for .sops.yaml\n",
+					store.Path(ns, name), strings.Join(res.Recipients, ", "), f.sopsConfig, strings.Join(cfg.Recipients(), ", "))
+			}
 			return nil
 		},
 	}

@@ -78,5 +78,5 @@ func (c SopsConfig) Write(path string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, data, 0o644)
+	return WriteFileAtomic(path, data, 0o644)
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"filippo.io/age"
@@ -67,10 +68,19 @@ func (i *Identity) String() string { return "age identity " + i.Path + " (" + i.
 
 // LoadIdentity reads the age identity at path.
 func LoadIdentity(path string) (*Identity, error) {
-	data, err := os.ReadFile(path)
+	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no age identity at %s: run `homelab secrets init` or point HOMELAB_AGE_KEY_FILE at yours", path)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if mode := info.Mode().Perm(); mode&0o077 != 0 && runtime.GOOS != "windows" {
+		// As ssh does with private keys: a key others can read is no
+		// longer only yours.
+		return nil, fmt.Errorf("age identity %s is readable by others (mode %04o): run `chmod 600 %s`", path, mode, path)
+	}
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,7 @@ func (r Repo) SetRecipients(recipients []string, id *Identity) (*RekeyResult, er
 		out[p] = enc
 	}
 	for _, p := range paths {
-		if err := writeAtomic(p, out[p], 0o644); err != nil {
+		if err := WriteFileAtomic(p, out[p], 0o644); err != nil {
 			return nil, err
 		}
 	}

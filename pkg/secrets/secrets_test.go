@@ -62,10 +62,10 @@ func TestStore(t *testing.T) {
 	recipients := []string{id.Recipient}
 	const password = "correct horse battery staple"
 	t.Run("a value set is the value decrypted", func(t *testing.T) {
-		if err := store.Set("monitoring", "grafana-admin", "admin-user", []byte("admin"), id, recipients); err != nil {
+		if _, err := store.Set("monitoring", "grafana-admin", "admin-user", []byte("admin"), id, recipients); err != nil {
 			t.Fatal(err)
 		}
-		if err := store.Set("monitoring", "grafana-admin", "admin-password", []byte(password), id, recipients); err != nil {
+		if _, err := store.Set("monitoring", "grafana-admin", "admin-password", []byte(password), id, recipients); err != nil {
 			t.Fatal(err)
 		}
 		for k, want := range map[string]string{"admin-user": "admin", "admin-password": password} {
@@ -92,7 +92,7 @@ func TestStore(t *testing.T) {
 		if _, err := store.Get("monitoring", "grafana-admin", "admin-user", other); err == nil || !strings.Contains(err.Error(), "cannot decrypt this file") {
 			t.Errorf("get with another identity: %v", err)
 		}
-		if err := store.Set("monitoring", "grafana-admin", "admin-user", []byte("x"), other, []string{other.Recipient}); err == nil {
+		if _, err := store.Set("monitoring", "grafana-admin", "admin-user", []byte("x"), other, []string{other.Recipient}); err == nil {
 			t.Error("set with another identity succeeded")
 		}
 		after, _ := os.ReadFile(store.Path("monitoring", "grafana-admin"))
@@ -113,7 +113,7 @@ func TestStore(t *testing.T) {
 		if _, err := store.Get("monitoring", "grafana-admin", "admin-user", id); err == nil {
 			t.Error("a tampered file decrypted")
 		}
-		if err := store.Set("monitoring", "grafana-admin", "admin-user", []byte("y"), id, recipients); err == nil {
+		if _, err := store.Set("monitoring", "grafana-admin", "admin-user", []byte("y"), id, recipients); err == nil {
 			t.Error("set on a tampered file succeeded")
 		}
 		after, _ := os.ReadFile(p)

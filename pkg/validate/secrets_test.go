@@ -52,7 +52,7 @@ func storeWithSecrets(t *testing.T) (secrets.Store, *secrets.Identity) {
 	}
 	store := secrets.Store{Dir: t.TempDir()}
 	set := func(ns, name, key string) {
-		if err := store.Set(ns, name, key, []byte(testValues[key]), id, []string{id.Recipient}); err != nil {
+		if _, err := store.Set(ns, name, key, []byte(testValues[key]), id, []string{id.Recipient}); err != nil {
 			t.Fatal(err)
 		}
 	}

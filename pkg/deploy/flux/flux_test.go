@@ -56,7 +56,7 @@ func TestBootstrap(t *testing.T) {
 	id, _ := secrets.LoadIdentity(keyFile)
 	store := secrets.Store{Dir: t.TempDir()}
 	for k, v := range map[string]string{"identity": "-----BEGIN OPENSSH " + "PRIVATE KEY-----\ntest\n", "identity.pub": "ssh-ed25519 AAAA test", "known_hosts": "github.com ssh-ed25519 AAAA"} {
-		if err := store.Set("flux-system", "flux-system", k, []byte(v), id, []string{id.Recipient}); err != nil {
+		if _, err := store.Set("flux-system", "flux-system", k, []byte(v), id, []string{id.Recipient}); err != nil {
 			t.Fatal(err)
 		}
 	}
