@@ -149,6 +149,12 @@ func init() {
 			want:  `platform/storage/nfs: NFS server "nas_01" is neither an IP address nor a DNS name; set NFSProps.Server to the NAS's IP address or DNS name, such as "192.168.1.20" or "nas.lan"`,
 		},
 
+		{
+			name:  "a host endpoint with credentials in it",
+			props: func(p *homelab.Props) { p.Machines.Hosts[0].Endpoint = "https://root:hunter2@192.168.1.10:8006" },
+			want:  `proxmox/pve-1: endpoint of host "pve-1" carries credentials, which would be committed in the inventory; remove the user and password from the URL: the deployer reads the API token from --proxmox-token-file or PROXMOX_TOKEN_ID/PROXMOX_TOKEN_SECRET`,
+		},
+
 		// 2. Hardware and OS limits.
 		{
 			name:  "one VM with more vCPUs than its host has cores",

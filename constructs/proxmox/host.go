@@ -104,7 +104,12 @@ func (h *Host) validate() []error {
 	var errs []error
 	p := h.info.Path()
 	u, err := url.Parse(h.Endpoint)
-	if h.Endpoint == "" || err != nil || u.Scheme != "https" || u.Host == "" {
+	switch {
+	case err == nil && u.User != nil:
+		// The endpoint lands in Git (the inventory): never print it.
+		errs = append(errs, core.Errorf(p, "remove the user and password from the URL: the deployer reads the API token from --proxmox-token-file or PROXMOX_TOKEN_ID/PROXMOX_TOKEN_SECRET",
+			"endpoint of host %q carries credentials, which would be committed in the inventory", h.Name))
+	case h.Endpoint == "" || err != nil || u.Scheme != "https" || u.Host == "":
 		errs = append(errs, core.Errorf(p, `use the API URL, such as "https://192.168.1.10:8006"`, "endpoint %q is not an https URL", h.Endpoint))
 	}
 	if h.ReserveMiB >= h.MemoryMiB {

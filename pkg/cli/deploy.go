@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
@@ -249,6 +250,14 @@ under --state-dir.`,
 			defer done()
 			ctx := cmd.Context()
 			w := cmd.OutOrStdout()
+			if entries, err := actionlog.Read(f.logPath); err == nil {
+				// A start without an end: the last run stopped mid-action.
+				// The plan below reads live state, so deploy converges.
+				for _, e := range actionlog.Unfinished(entries) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s %s %s started at %s and never ended (a crash or kill); the plan reads live state and finishes it\n",
+						e.Layer, e.Action, e.Target, e.Time.Format(time.RFC3339))
+				}
+			}
 			r, err := deploy.Plan(ctx, target, in)
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,15 +188,36 @@ func TestDeploy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		if len(lines) != 10 { // 8 first-deploy changes, 1 drift repair, 1 removal
-			t.Errorf("%d log lines, want 10:\n%s", len(lines), data)
+		entries, err := actionlog.Read(opts.Log.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ended := 0
+		for _, e := range entries {
+			if e.Result == actionlog.OK {
+				ended++
+			}
+		}
+		if ended != 10 || len(entries) != 20 { // 8 first-deploy changes, 1 drift repair, 1 removal; each started and ended
+			t.Errorf("%d entries, %d ended ok; want 20 and 10:\n%s", len(entries), ended, data)
+		}
+		if u := actionlog.Unfinished(entries); len(u) != 0 {
+			t.Errorf("unfinished actions after a clean deploy: %v", u)
 		}
 		if strings.Contains(string(data), tokenSecret) {
 			t.Error("the action log holds the API token secret")
 		}
-		if !strings.Contains(lines[0], `"layer":"proxmox"`) || !strings.Contains(lines[0], `"result":"ok"`) {
-			t.Errorf("log line %s", lines[0])
+		if e := entries[0]; e.Layer != "proxmox" || e.Result != actionlog.Started {
+			t.Errorf("first entry %+v: want a start", e)
+		}
+		for i, e := range entries {
+			if e.Result != actionlog.Started {
+				continue
+			}
+			end := slices.IndexFunc(entries, func(o actionlog.Entry) bool { return o.ID == e.ID && o.Result != actionlog.Started })
+			if end < i {
+				t.Errorf("the end of %+v is missing or precedes its start", e)
+			}
 		}
 	})
 }
