@@ -117,8 +117,8 @@ func TestBootstrap(t *testing.T) {
 			t.Errorf("second bootstrap changed %v", changes)
 		}
 		after, _ := os.ReadFile(log.Path)
-		if got := strings.Count(string(after), "\n") - strings.Count(string(before), "\n"); got != 1 {
-			t.Errorf("second bootstrap logged %d actions, want only the readiness wait", got)
+		if got := strings.Count(string(after), "\n") - strings.Count(string(before), "\n"); got != 2 {
+			t.Errorf("second bootstrap logged %d entries, want only the readiness wait's start and end", got)
 		}
 	})
 	t.Run("the action log holds no secret", func(t *testing.T) {
