@@ -8,6 +8,8 @@ package proxmox
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -411,6 +413,18 @@ func transient(err error) bool {
 	var te errTransient
 	if errors.As(err, &te) {
 		return true
+	}
+	// A certificate the client does not trust, or a server that speaks no
+	// TLS, fails the same way on every try: say so at once.
+	var (
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		header    tls.RecordHeaderError
+	)
+	if errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &header) {
+		return false
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {

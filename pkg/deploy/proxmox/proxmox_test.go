@@ -2,10 +2,12 @@ package proxmox_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,4 +265,32 @@ func TestFaults(t *testing.T) {
 			}
 		}
 	})
+}
+
+// countingTransport counts the requests that reach the network.
+type countingTransport struct {
+	base http.RoundTripper
+	n    *atomic.Int32
+}
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.base.RoundTrip(r)
+}
+
+// TestTLSFailureIsNotRetried points the deployer at the simulator with a
+// client that does not trust its certificate: the plan fails on the first
+// request with the TLS reason, without retries.
+func TestTLSFailureIsNotRetried(t *testing.T) {
+	_, h, opts := setup(t)
+	var n atomic.Int32
+	opts.HTTPClient = &http.Client{Transport: countingTransport{base: &http.Transport{}, n: &n}}
+	opts.Retries, opts.Backoff = 4, time.Millisecond
+	_, err := newPlan(h, opts)
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("want a certificate error, got %v", err)
+	}
+	if got := n.Load(); got != 1 {
+		t.Errorf("%d requests, want 1: a TLS failure is not transient", got)
+	}
 }
