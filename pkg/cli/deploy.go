@@ -37,6 +37,7 @@ type deployFlags struct {
 	simulate, yes, proxmoxInsecure, prune     bool
 	allowPending                              bool
 	logPath, stateDir, recoverFrom, tokenFile string
+	adopt                                     []int
 }
 
 func (f *deployFlags) register(cmd *cobra.Command) {
@@ -47,6 +48,7 @@ func (f *deployFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
 	cmd.Flags().StringVar(&f.tokenFile, "proxmox-token-file", "", "file holding the Proxmox API token as USER@REALM!TOKEN=SECRET (instead of PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET)")
 	cmd.Flags().BoolVar(&f.allowPending, "allow-pending", false, "deploy although `homelab validate` lists blockers (Secrets without values, example site values): Flux will stall on them")
+	cmd.Flags().IntSliceVar(&f.adopt, "adopt", nil, "VMIDs of existing VMs without this homelab's Proxmox tag to take over (reconfigure, tag, start); any other VM holding a model VMID is refused")
 	cmd.Flags().StringVar(&f.logPath, "log", "", "action log (default <user state dir>/homelab/actions.jsonl; a temporary file with --simulate)")
 }
 
@@ -131,7 +133,7 @@ func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target,
 
 // extras applies --prune and --recover-from.
 func (f *deployFlags) extras(in *deploy.Inputs) error {
-	in.Proxmox.Prune = f.prune
+	in.Proxmox.Prune, in.Proxmox.Adopt = f.prune, f.adopt
 	if f.recoverFrom != "" {
 		data, err := os.ReadFile(f.recoverFrom)
 		if err != nil {

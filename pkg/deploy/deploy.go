@@ -1,10 +1,12 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
@@ -86,7 +88,7 @@ func (r *Report) Print(w io.Writer) {
 	for _, c := range r.Proxmox.Changes() {
 		fmt.Fprintln(w, "  "+c.String())
 	}
-	for _, u := range r.Proxmox.Unmanaged {
+	for _, u := range append(slices.Clone(r.Proxmox.Migrations), r.Proxmox.Unmanaged...) {
 		fmt.Fprintln(w, "  note: "+u)
 	}
 	fmt.Fprintln(w, "talos:")
@@ -110,6 +112,7 @@ func (in Inputs) fluxInputs(t Target) fluxdeploy.Inputs {
 // Plan reads the live state of every layer and returns what Deploy would change.
 func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
 	in.Proxmox.Log, in.Talos.Log = nil, nil
+	in.Proxmox.Owner = cmp.Or(in.Proxmox.Owner, t.Cluster.Name)
 	r := &Report{}
 	var err error
 	if r.Proxmox, err = pvedeploy.NewPlan(ctx, t.Datacenter, in.Proxmox); err != nil {
@@ -140,6 +143,7 @@ func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
 // time to progress, and returns the Talos client configs to save.
 func Deploy(ctx context.Context, t Target, in Inputs, progress io.Writer) (*talosdeploy.Result, error) {
 	in.Proxmox.Log, in.Talos.Log = in.Log, in.Log
+	in.Proxmox.Owner = cmp.Or(in.Proxmox.Owner, t.Cluster.Name)
 	step := func(name string, fn func() error) error {
 		start := time.Now()
 		fmt.Fprintf(progress, "%s ...\n", name)

@@ -7,6 +7,7 @@
 package proxmox
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,8 +54,39 @@ type Options struct {
 	// Endpoint returns a host's API URL. Default: the host's Endpoint.
 	Endpoint func(h *model.Host) string
 	// Prune plans the removal (stop, then destroy with its disks) of VMs
-	// the model does not know. Default: off: they are only reported.
+	// the model does not know that carry this homelab's tag. Default:
+	// off: they are only reported. VMs without the tag are never removed.
 	Prune bool
+	// Owner names the homelab in the tag it puts on its VMs
+	// ("homelab-<owner>"), such as the cluster name. Default: "homelab".
+	Owner string
+	// Adopt lists VMIDs of existing VMs without this homelab's tag that
+	// the deployer may take over (reconfigure, tag and start). Any other
+	// untagged or foreign-tagged VM holding a model VMID is refused.
+	Adopt []int
+}
+
+// OwnerTag is the Proxmox tag that marks the VMs of owner.
+func OwnerTag(owner string) string {
+	tag := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return '-'
+	}, cmp.Or(owner, "homelab"))
+	return tagPrefix + tag
+}
+
+// tagPrefix starts the tag of every homelab's VMs; a VM tagged with
+// another homelab's tag is foreign.
+const tagPrefix = "homelab-"
+
+func tagsOf(v any) []string {
+	s, _ := v.(string)
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == ' ' })
 }
 
 // Change is one planned action.
@@ -83,6 +116,10 @@ type Plan struct {
 	ISOs, VMs, Starts, Removals []Change
 	// Unmanaged lists VMs on the hosts that the model does not know.
 	Unmanaged []string
+	// Migrations lists model VMs that live on another host than the
+	// model places them on: they stay where they are (move them with
+	// Proxmox' migrate), never a second create.
+	Migrations []string
 
 	opts Options
 }
@@ -97,6 +134,7 @@ func (p *Plan) Empty() bool { return len(p.Changes()) == 0 }
 
 type deployer struct {
 	opts    Options
+	tag     string
 	clients map[string]*gp.Client
 }
 
@@ -185,18 +223,36 @@ func boolString(b bool) string {
 }
 
 // driftKeys are compared between the live config and the model.
-var driftKeys = []string{"name", "cores", "memory", "cpu", "scsihw", "agent", "onboot", "boot", "net0", "ide2"}
+var driftKeys = []string{"name", "cores", "memory", "cpu", "scsihw", "agent", "onboot", "boot", "net0", "ide2", "tags"}
+
+func mergeTags(have []string, tag string) []string {
+	out := slices.Clone(have)
+	if !slices.Contains(out, tag) {
+		out = append(out, tag)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // NewPlan reads the live state of every host of dc and plans the changes.
+// A model VM is planned on the host it lives on (a VM the model would
+// place elsewhere is listed in Migrations), and only when it carries this
+// homelab's tag or is listed in Adopt: a VMID held by a foreign or
+// untagged VM fails the plan.
 func NewPlan(ctx context.Context, dc *model.Datacenter, opts Options) (*Plan, error) {
 	opts = opts.withDefaults()
-	d := &deployer{opts: opts, clients: map[string]*gp.Client{}}
+	d := &deployer{opts: opts, clients: map[string]*gp.Client{}, tag: OwnerTag(opts.Owner)}
 	p := &Plan{opts: opts}
 	placement := dc.Placement()
 	managed := map[int]bool{}
 	for _, v := range dc.VMs() {
 		managed[v.VMID] = true
 	}
+	type liveVM struct {
+		host *model.Host
+		vm   *gp.VirtualMachine
+	}
+	lives := map[int]liveVM{}
 	for _, h := range dc.Hosts() {
 		endpoint := h.Endpoint
 		if opts.Endpoint != nil {
@@ -210,43 +266,55 @@ func NewPlan(ctx context.Context, dc *model.Datacenter, opts Options) (*Plan, er
 		if err := d.retry(ctx, func() (err error) { live, err = node.VirtualMachines(ctx); return err }); err != nil {
 			return nil, fmt.Errorf("proxmox %s: listing VMs: %w", h.Name, err)
 		}
-		liveByID := map[int]*gp.VirtualMachine{}
 		for _, lv := range live {
-			liveByID[int(lv.VMID)] = lv
-			if !managed[int(lv.VMID)] {
-				if opts.Prune {
-					p.Removals = append(p.Removals, d.removal(h, lv))
-				} else {
-					p.Unmanaged = append(p.Unmanaged, fmt.Sprintf("%s: vm %d %s is not in the model (left alone; deploy --prune removes it)", h.Name, lv.VMID, lv.Name))
-				}
+			lives[int(lv.VMID)] = liveVM{h, lv}
+			if managed[int(lv.VMID)] {
+				continue
 			}
-		}
-		var vms []*model.VM
-		for _, v := range dc.VMs() {
-			if placement[v] == h {
-				vms = append(vms, v)
-			}
-		}
-		if len(vms) == 0 {
-			continue
-		}
-		if iso := d.planISO(ctx, h, vms[0]); iso != nil {
-			p.ISOs = append(p.ISOs, *iso)
-		}
-		for _, v := range vms {
-			ch, start, err := d.planVM(ctx, h, node, v, liveByID[v.VMID])
-			if err != nil {
-				return nil, err
-			}
-			if ch != nil {
-				p.VMs = append(p.VMs, *ch)
-			}
-			if start != nil {
-				p.Starts = append(p.Starts, *start)
+			ours := slices.Contains(tagsOf(lv.Tags), d.tag)
+			switch {
+			case opts.Prune && ours:
+				p.Removals = append(p.Removals, d.removal(h, lv))
+			case opts.Prune:
+				p.Unmanaged = append(p.Unmanaged, fmt.Sprintf("%s: vm %d %s is not in the model and has no %s tag (not this homelab's: --prune leaves it alone)", h.Name, lv.VMID, lv.Name, d.tag))
+			default:
+				p.Unmanaged = append(p.Unmanaged, fmt.Sprintf("%s: vm %d %s is not in the model (left alone; deploy --prune removes it if it carries the %s tag)", h.Name, lv.VMID, lv.Name, d.tag))
 			}
 		}
 	}
+	isoDone := map[string]bool{}
+	for _, v := range dc.VMs() {
+		h := placement[v]
+		live, exists := lives[v.VMID]
+		if exists {
+			if h != nil && live.host != h {
+				p.Migrations = append(p.Migrations, fmt.Sprintf("vm %d %s runs on %s; the model would place it on %s: it stays (migrate it in Proxmox to move it)", v.VMID, v.Name, live.host.Name, h.Name))
+			}
+			h = live.host
+		}
+		if h == nil {
+			continue // fits nowhere: validation says so
+		}
+		if !isoDone[h.Name] {
+			isoDone[h.Name] = true
+			if iso := d.planISO(ctx, h, v); iso != nil {
+				p.ISOs = append(p.ISOs, *iso)
+			}
+		}
+		node := (&gp.Node{}).New(d.clients[h.Name], h.Name)
+		ch, start, err := d.planVM(ctx, h, node, v, live.vm)
+		if err != nil {
+			return nil, err
+		}
+		if ch != nil {
+			p.VMs = append(p.VMs, *ch)
+		}
+		if start != nil {
+			p.Starts = append(p.Starts, *start)
+		}
+	}
 	sort.Strings(p.Unmanaged)
+	sort.Strings(p.Migrations)
 	return p, nil
 }
 
@@ -283,6 +351,7 @@ func (d *deployer) planISO(ctx context.Context, h *model.Host, v *model.VM) *Cha
 func (d *deployer) planVM(ctx context.Context, h *model.Host, node *gp.Node, v *model.VM, live *gp.VirtualMachine) (change, start *Change, err error) {
 	target := fmt.Sprintf("vm %d %s", v.VMID, v.Name)
 	want := DesiredConfig(v)
+	want["tags"] = d.tag
 	c := d.clients[h.Name]
 	if live == nil {
 		create := map[string]any{"vmid": v.VMID, "scsi0": fmt.Sprintf("%s:%d,iothread=1", v.Storage(), v.DiskGiB)}
@@ -309,6 +378,20 @@ func (d *deployer) planVM(ctx context.Context, h *model.Host, node *gp.Node, v *
 	}); err != nil {
 		return nil, nil, fmt.Errorf("proxmox %s: reading %s: %w", h.Name, target, err)
 	}
+	tags := tagsOf(have["tags"])
+	if !slices.Contains(tags, d.tag) {
+		foreign := slices.IndexFunc(tags, func(t string) bool { return strings.HasPrefix(t, tagPrefix) })
+		switch {
+		case foreign >= 0:
+			return nil, nil, fmt.Errorf("proxmox %s: vm %d (%v) belongs to another homelab (tag %s, want %s): refusing to touch it; give node %s another VMID",
+				h.Name, v.VMID, have["name"], tags[foreign], d.tag, v.Name)
+		case !slices.Contains(d.opts.Adopt, v.VMID):
+			return nil, nil, fmt.Errorf("proxmox %s: vm %d (%v) exists but has no %s tag, so it is not known to be this homelab's: refusing to rename, reconfigure or start it; give node %s another VMID, or take it over with deploy --adopt %d",
+				h.Name, v.VMID, have["name"], d.tag, v.Name, v.VMID)
+		}
+	}
+	// Keep the VM's other tags beside ours.
+	want["tags"] = strings.Join(mergeTags(tags, d.tag), ";")
 	update := map[string]any{}
 	var diffs []string
 	for _, k := range driftKeys {
@@ -319,6 +402,12 @@ func (d *deployer) planVM(ctx context.Context, h *model.Host, node *gp.Node, v *
 		h := fmt.Sprint(have[k])
 		if have[k] == nil {
 			h = ""
+		}
+		if k == "tags" {
+			// A set: Proxmox keeps the order it was given.
+			t := tagsOf(have[k])
+			slices.Sort(t)
+			h = strings.Join(t, ";")
 		}
 		if !strings.EqualFold(h, w) {
 			update[k] = w

@@ -100,7 +100,7 @@ func TestDeploy(t *testing.T) {
 			"name": "talos-cp-1", "cores": "2", "memory": "8192", "cpu": "host", "scsihw": "virtio-scsi-single",
 			"scsi0": "local-lvm:40,iothread=1", "ide2": "local:iso/" + iso + ",media=cdrom",
 			"net0":  "virtio=" + strings.ToUpper(h.Datacenter.VMs()[0].MAC) + ",bridge=vmbr0",
-			"agent": "1", "onboot": "1", "ostype": "l26", "boot": "order=scsi0;ide2",
+			"agent": "1", "onboot": "1", "ostype": "l26", "boot": "order=scsi0;ide2", "tags": "homelab-homelab",
 		}
 		if d := cmp.Diff(want, cp.Config); d != "" || cp.Node != "pve-1" || cp.Status != "running" {
 			t.Errorf("vm 101 on %s, %s, config (-want +got):\n%s", cp.Node, cp.Status, d)
@@ -156,12 +156,18 @@ func TestDeploy(t *testing.T) {
 		}
 	})
 	t.Run("VMs outside the model are reported, never deleted", func(t *testing.T) {
-		req, _ := newConfigPost(sim.URL()+"/nodes/pve-1/qemu", "vmid=900&name=legacy&memory=1024")
-		if resp, err := sim.TS.Client().Do(req); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("creating a stray VM: %v %v", resp, err)
+		// 900 was this homelab's (it carries the tag); 901 is someone else's.
+		for _, form := range []string{"vmid=900&name=legacy&memory=1024&tags=homelab-homelab", "vmid=901&name=nas&memory=1024"} {
+			req, _ := newConfigPost(sim.URL()+"/nodes/pve-1/qemu", form)
+			if resp, err := sim.TS.Client().Do(req); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("creating a stray VM: %v %v", resp, err)
+			}
 		}
 		p := plan(t, h, opts)
-		if d := cmp.Diff([]string{"pve-1: vm 900 legacy is not in the model (left alone; deploy --prune removes it)"}, p.Unmanaged); d != "" {
+		if d := cmp.Diff([]string{
+			"pve-1: vm 900 legacy is not in the model (left alone; deploy --prune removes it if it carries the homelab-homelab tag)",
+			"pve-1: vm 901 nas is not in the model (left alone; deploy --prune removes it if it carries the homelab-homelab tag)",
+		}, p.Unmanaged); d != "" {
 			t.Errorf("unmanaged (-want +got):\n%s", d)
 		}
 		if err := p.Apply(ctx); err != nil {
@@ -181,8 +187,11 @@ func TestDeploy(t *testing.T) {
 		if err := p.Apply(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := sim.VMs()[900]; ok || len(sim.VMs()) != 3 {
+		if _, ok := sim.VMs()[900]; ok || len(sim.VMs()) != 4 {
 			t.Errorf("VMs after prune: %v", sim.VMs())
+		}
+		if _, ok := sim.VMs()[901]; !ok {
+			t.Error("prune removed a VM without this homelab's tag")
 		}
 	})
 	t.Run("the action log holds every change and no secret", func(t *testing.T) {
@@ -293,4 +302,76 @@ func TestTLSFailureIsNotRetried(t *testing.T) {
 	if got := n.Load(); got != 1 {
 		t.Errorf("%d requests, want 1: a TLS failure is not transient", got)
 	}
+}
+
+// TestOwnership puts VMs the homelab did not create on the model's VMIDs:
+// an untagged one and one of another homelab are refused with a message
+// naming the VM, the tag and the way out; --adopt takes an untagged one
+// over (tagging it); a VM living on another host than the model's
+// placement is planned where it lives, never created twice.
+func TestOwnership(t *testing.T) {
+	ctx := context.Background()
+	create := func(t *testing.T, sim *pvesim.Server, node, form string) {
+		t.Helper()
+		req, _ := newConfigPost(sim.URL()+"/nodes/"+node+"/qemu", form)
+		if resp, err := sim.TS.Client().Do(req); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("creating a VM: %v %v", resp, err)
+		}
+	}
+	t.Run("an untagged VM on a model VMID is refused", func(t *testing.T) {
+		sim, h, opts := setup(t)
+		create(t, sim, "pve-1", "vmid=101&name=plex&memory=2048&cores=4")
+		_, err := newPlan(h, opts)
+		if err == nil || !strings.Contains(err.Error(), `vm 101 (plex) exists but has no homelab-homelab tag`) || !strings.Contains(err.Error(), "deploy --adopt 101") {
+			t.Fatalf("want a refusal naming the VM and --adopt, got %v", err)
+		}
+		if got := sim.VMs()[101].Config["name"]; got != "plex" {
+			t.Errorf("the foreign VM was renamed to %q", got)
+		}
+	})
+	t.Run("a VM of another homelab is refused even with --adopt", func(t *testing.T) {
+		sim, h, opts := setup(t)
+		create(t, sim, "pve-1", "vmid=101&name=k8s-cp&memory=2048&tags=homelab-other-lab")
+		opts.Adopt = []int{101}
+		_, err := newPlan(h, opts)
+		if err == nil || !strings.Contains(err.Error(), "belongs to another homelab (tag homelab-other-lab, want homelab-homelab)") {
+			t.Fatalf("want a refusal naming both tags, got %v", err)
+		}
+	})
+	t.Run("--adopt takes an untagged VM over and tags it", func(t *testing.T) {
+		sim, h, opts := setup(t)
+		create(t, sim, "pve-1", "vmid=101&name=old-cp&memory=2048&tags=keep-me")
+		opts.Adopt = []int{101}
+		p := plan(t, h, opts)
+		if err := p.Apply(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cfg := sim.VMs()[101].Config
+		if cfg["name"] != "talos-cp-1" || cfg["tags"] != "homelab-homelab;keep-me" {
+			t.Errorf("adopted VM: name %q tags %q", cfg["name"], cfg["tags"])
+		}
+		opts.Adopt = nil
+		if p := plan(t, h, opts); !p.Empty() {
+			t.Errorf("after adoption the VM is ours: plan %v", changes(p))
+		}
+	})
+	t.Run("a VM living on another host stays there", func(t *testing.T) {
+		sim, h, opts := setup(t)
+		create(t, sim, "pve-2", "vmid=101&name=talos-cp-1&memory=8192&tags=homelab-homelab")
+		p := plan(t, h, opts)
+		for _, c := range p.Changes() {
+			if c.Action == "create" && strings.Contains(c.Target, "vm 101 ") {
+				t.Errorf("vm 101 planned for a second create: %s", c)
+			}
+		}
+		if d := cmp.Diff([]string{"vm 101 talos-cp-1 runs on pve-2; the model would place it on pve-1: it stays (migrate it in Proxmox to move it)"}, p.Migrations); d != "" {
+			t.Errorf("migrations (-want +got):\n%s", d)
+		}
+		if err := p.Apply(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if vm := sim.VMs()[101]; vm.Node != "pve-2" {
+			t.Errorf("vm 101 is on %s", vm.Node)
+		}
+	})
 }

@@ -389,7 +389,7 @@ func (s *Server) handle(method, tmpl string, pp, params map[string]string, fail 
 		var out []map[string]any
 		for _, v := range s.vms {
 			if v.Node == node {
-				out = append(out, map[string]any{"vmid": v.VMID, "name": v.Config["name"], "status": v.Status})
+				out = append(out, map[string]any{"vmid": v.VMID, "name": v.Config["name"], "status": v.Status, "tags": v.Config["tags"]})
 			}
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i]["vmid"].(int) < out[j]["vmid"].(int) })
