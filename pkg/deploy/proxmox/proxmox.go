@@ -365,7 +365,20 @@ func (d *deployer) planVM(ctx context.Context, h *model.Host, node *gp.Node, v *
 		}
 		change = &Change{Host: h.Name, Target: target, Action: "create", vm: v, run: func(ctx context.Context) error {
 			var upid gp.UPID
-			if err := d.retry(ctx, func() error { return c.Post(ctx, fmt.Sprintf("/nodes/%s/qemu", h.Name), create, &upid) }); err != nil {
+			tries, made := 0, false
+			err := d.retry(ctx, func() error {
+				if tries++; tries > 1 {
+					// The last try may have created the VM and lost the
+					// answer: a second create would fail on the VMID.
+					var have map[string]any
+					if err := c.Get(ctx, fmt.Sprintf("/nodes/%s/qemu/%d/config", h.Name, v.VMID), &have); err == nil && slices.Contains(tagsOf(have["tags"]), d.tag) {
+						made = true
+						return nil
+					}
+				}
+				return c.Post(ctx, fmt.Sprintf("/nodes/%s/qemu", h.Name), create, &upid)
+			})
+			if err != nil || made {
 				return err
 			}
 			return d.wait(ctx, gp.NewTask(upid, c))
@@ -469,10 +482,27 @@ func (d *deployer) startChange(h *model.Host, v *model.VM, target string) *Chang
 	}}
 }
 
-// wait waits for a task and turns a failed one into an error.
+// wait polls a task until it ends, retrying a poll that fails
+// transiently, and turns a failed task into an error; it gives up after
+// TaskTimeout.
 func (d *deployer) wait(ctx context.Context, t *gp.Task) error {
-	if err := t.Wait(ctx, 50*time.Millisecond, d.opts.TaskTimeout); err != nil {
-		return fmt.Errorf("task %s: %w", t.UPID, err)
+	ctx, cancel := context.WithTimeout(ctx, d.opts.TaskTimeout)
+	defer cancel()
+	for {
+		if err := d.retry(ctx, func() error { return t.Ping(ctx) }); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("task %s did not end within %s", t.UPID, d.opts.TaskTimeout)
+			}
+			return fmt.Errorf("task %s: %w", t.UPID, err)
+		}
+		if t.IsCompleted || (!t.IsRunning && t.ExitStatus != "") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("task %s did not end within %s", t.UPID, d.opts.TaskTimeout)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	if t.IsFailed || (t.ExitStatus != "" && t.ExitStatus != "OK") {
 		return fmt.Errorf("task %s failed: %s", t.UPID, t.ExitStatus)

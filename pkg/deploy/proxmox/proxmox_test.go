@@ -261,6 +261,62 @@ func TestFaults(t *testing.T) {
 			t.Errorf("not converged: %v, %d VMs", changes(p), len(sim.VMs()))
 		}
 	})
+	t.Run("a response lost after a successful create converges without a second create", func(t *testing.T) {
+		sim, h, opts := setup(t)
+		sim.Inject(pvesim.Fault{Method: "POST", PathContains: "/nodes/pve-1/qemu", DropResponse: true, Times: 1})
+		if err := plan(t, h, opts).Apply(ctx); err != nil {
+			t.Fatalf("deploy with a lost create response: %v", err)
+		}
+		creates := 0
+		for _, c := range sim.Calls() {
+			if c == "POST /nodes/pve-1/qemu" {
+				creates++
+			}
+		}
+		if creates != 1 || len(sim.VMs()) != 3 || sim.VMs()[101].Status != "running" {
+			t.Errorf("%d creates on pve-1 (want 1), %d VMs, vm 101 %s", creates, len(sim.VMs()), sim.VMs()[101].Status)
+		}
+	})
+	t.Run("errors while polling a task are retried", func(t *testing.T) {
+		sim, h, opts := setup(t)
+		sim.Inject(pvesim.Fault{Method: "GET", PathContains: "/tasks/", Status: 503, Times: 3})
+		if err := plan(t, h, opts).Apply(ctx); err != nil {
+			t.Fatalf("deploy with failing polls: %v", err)
+		}
+		if p := plan(t, h, opts); !p.Empty() {
+			t.Errorf("not converged: %v", changes(p))
+		}
+	})
+	t.Run("a synchronous 500 names Proxmox's reason and is not retried", func(t *testing.T) {
+		sim, h, opts := setup(t)
+		const reason = "unable to create VM 101 - storage 'local-lvm' does not exist"
+		sim.Inject(pvesim.Fault{Method: "POST", PathContains: "/nodes/pve-1/qemu", Status: 500, Reason: reason, Times: 1})
+		err := plan(t, h, opts).Apply(ctx)
+		if err == nil || !strings.Contains(err.Error(), reason) {
+			t.Fatalf("want Proxmox's reason in the error, got %v", err)
+		}
+		creates := 0
+		for _, c := range sim.Calls() {
+			if c == "POST /nodes/pve-1/qemu" {
+				creates++
+			}
+		}
+		if creates != 1 {
+			t.Errorf("%d create calls: a 500 is not transient", creates)
+		}
+		if err := plan(t, h, opts).Apply(ctx); err != nil {
+			t.Fatalf("re-run: %v", err)
+		}
+	})
+	t.Run("a task that never ends times out", func(t *testing.T) {
+		sim, h, opts := setup(t)
+		opts.TaskTimeout = 150 * time.Millisecond
+		sim.Inject(pvesim.Fault{Method: "GET", PathContains: "/tasks/", Delay: 400 * time.Millisecond})
+		err := plan(t, h, opts).Apply(ctx)
+		if err == nil || !strings.Contains(err.Error(), "did not end within 150ms") {
+			t.Fatalf("want a task timeout, got %v", err)
+		}
+	})
 	t.Run("the simulator refuses what the Proxmox schema refuses", func(t *testing.T) {
 		sim, _, _ := setup(t)
 		for _, body := range []string{"vmid=100&memory=lots", "vmid=100&bogus=1", "vmid=100&ostype=plan9", "vmid=100&net0=virtio%3D02:00:00:00:00:01,colour%3Dred"} {

@@ -64,6 +64,12 @@ type Fault struct {
 	Delay time.Duration
 	// Times limits how often the fault fires; 0 means always.
 	Times int
+	// Reason is the status line's reason phrase with Status, as Proxmox
+	// gives its error message ("VM 101 already exists").
+	Reason string
+	// DropResponse handles the request, then closes the connection
+	// without an answer: a response lost after the change was made.
+	DropResponse bool
 }
 
 // routes are the API paths the simulator implements.
@@ -213,8 +219,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			time.Sleep(fault.Delay)
 		}
 		if fault.Status != 0 {
+			if fault.Reason != "" {
+				writeErr(w, apiError{status: fault.Status, message: fault.Reason})
+				return
+			}
 			http.Error(w, fmt.Sprintf("%d simulated failure", fault.Status), fault.Status)
 			return
+		}
+		if fault.DropResponse {
+			w = &droppedResponse{ResponseWriter: w}
+			defer w.(*droppedResponse).drop()
 		}
 	}
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "PVEAPIToken=") {
@@ -304,14 +318,57 @@ func readParams(r *http.Request) (map[string]string, error) {
 	return out, nil
 }
 
+// writeErr answers as Proxmox does: the message is the status line's
+// reason phrase ("HTTP/1.1 500 VM 101 already exists") and the body's
+// "message".
 func writeErr(w http.ResponseWriter, e apiError) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.status)
 	body := map[string]any{"data": nil, "message": e.message + "\n"}
 	if len(e.errors) > 0 {
 		body["errors"] = e.errors
 	}
-	json.NewEncoder(w).Encode(body)
+	data, _ := json.Marshal(body)
+	if d, ok := w.(*droppedResponse); ok {
+		d.dropped = true
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(e.status)
+		w.Write(data)
+		return
+	}
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	reason := strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, e.message)
+	fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", e.status, reason, len(data), data)
+	buf.Flush()
+}
+
+// droppedResponse swallows the answer and closes the connection instead.
+type droppedResponse struct {
+	http.ResponseWriter
+	dropped bool
+}
+
+func (d *droppedResponse) WriteHeader(int)             { d.dropped = true }
+func (d *droppedResponse) Write(b []byte) (int, error) { d.dropped = true; return len(b), nil }
+func (d *droppedResponse) Header() http.Header         { return http.Header{} }
+
+func (d *droppedResponse) drop() {
+	if hj, ok := d.ResponseWriter.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+		}
+	}
 }
 
 // newTask records a finished task and returns its UPID.
