@@ -20,6 +20,7 @@ import (
 	"github.com/funoffshore/homelab/pkg/deploy"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
+	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
 	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/localenv"
 	"github.com/funoffshore/homelab/pkg/secrets"
@@ -197,6 +198,32 @@ func (f *deployFlags) realInputs() (deploy.Inputs, error) {
 	return in, nil
 }
 
+// saveClientConfigs writes kubeconfig and talosconfig (mode 0600, atomic)
+// to --state-dir or <user config dir>/homelab/<cluster> and returns the
+// directory.
+func (f *deployFlags) saveClientConfigs(target deploy.Target, res *talosdeploy.Result) (string, error) {
+	dir := f.stateDir
+	if dir == "" {
+		base, err := os.UserConfigDir()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(base, "homelab", target.Cluster.Name)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	for name, data := range map[string][]byte{"kubeconfig": res.Kubeconfig, "talosconfig": res.Talosconfig} {
+		if len(data) == 0 {
+			continue
+		}
+		if err := secrets.WriteFileAtomic(filepath.Join(dir, name), data, 0o600); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
 func planCommand(build Builder) *cobra.Command {
 	f := &deployFlags{}
 	cmd := &cobra.Command{
@@ -273,24 +300,21 @@ under --state-dir.`,
 				return errors.New("aborted: nothing changed")
 			}
 			res, err := deploy.Deploy(ctx, target, in, cmd.ErrOrStderr())
+			// The client configs are saved as soon as Talos produced
+			// them, also when a later step (Flux) failed: without them
+			// nobody reaches the cluster to see why.
+			var dir string
+			if res != nil {
+				var saveErr error
+				if dir, saveErr = f.saveClientConfigs(target, res); saveErr != nil {
+					return errors.Join(err, saveErr)
+				}
+			}
 			if err != nil {
+				if dir != "" {
+					return fmt.Errorf("%w (re-run deploy to resume; kubeconfig and talosconfig saved in %s; log: %s)", err, dir, f.logPath)
+				}
 				return fmt.Errorf("%w (re-run deploy to resume; log: %s)", err, f.logPath)
-			}
-			dir := f.stateDir
-			if dir == "" {
-				base, err := os.UserConfigDir()
-				if err != nil {
-					return err
-				}
-				dir = filepath.Join(base, "homelab", target.Cluster.Name)
-			}
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return err
-			}
-			for name, data := range map[string][]byte{"kubeconfig": res.Kubeconfig, "talosconfig": res.Talosconfig} {
-				if err := secrets.WriteFileAtomic(filepath.Join(dir, name), data, 0o600); err != nil {
-					return err
-				}
 			}
 			fmt.Fprintf(w, "deployed; kubeconfig and talosconfig in %s (mode 0600); action log %s\n", dir, f.logPath)
 			if f.simulate {

@@ -160,3 +160,35 @@ func TestInterruptedDeployConverges(t *testing.T) {
 		})
 	}
 }
+
+// TestClientConfigsSurviveAFailedFluxStep fails the last step (Flux cannot
+// reach the API): Deploy still hands back the kubeconfig and talosconfig
+// Talos produced, for the command to save before it reports the failure.
+func TestClientConfigsSurviveAFailedFluxStep(t *testing.T) {
+	app, _ := homelab.NewApp(nil)
+	files, err := synth.Render(app.Tree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := deploy.FindTarget(app, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := testenv.NewSimulation(target, testenv.Fixture(t, fixtures.ProxmoxSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	in := sim.Inputs
+	unreachable := errors.New("the Kubernetes API does not answer")
+	in.Kube = func([]byte) (client.Client, error) { return nil, unreachable }
+	res, err := deploy.Deploy(ctx, target, in, io.Discard)
+	if !errors.Is(err, unreachable) {
+		t.Fatalf("want the Flux step's error, got %v", err)
+	}
+	if res == nil || len(res.Kubeconfig) == 0 || len(res.Talosconfig) == 0 {
+		t.Fatalf("no client configs handed back after the failure: %+v", res)
+	}
+}
