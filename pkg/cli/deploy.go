@@ -47,6 +47,7 @@ func (f *deployFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.identity, "identity", "", "age identity file (default $HOMELAB_AGE_KEY_FILE or <user config dir>/homelab/age.key)")
 	cmd.Flags().StringVar(&f.store, "store", "secrets", "directory of the encrypted Secret store")
 	cmd.Flags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
+	cmd.Flags().StringVar(&f.clusterKey, "cluster-key", secrets.ClusterKeyPath, "the cluster's age key (for Flux), encrypted for the operators")
 	cmd.Flags().StringVar(&f.tokenFile, "proxmox-token-file", "", "file holding the Proxmox API token as USER@REALM!TOKEN=SECRET (instead of PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET)")
 	cmd.Flags().BoolVar(&f.allowPending, "allow-pending", false, "deploy although `homelab validate` lists blockers (Secrets without values, example site values): Flux will stall on them")
 	cmd.Flags().IntSliceVar(&f.adopt, "adopt", nil, "VMIDs of existing VMs without this homelab's Proxmox tag to take over (reconfigure, tag, start); any other VM holding a model VMID is refused")
@@ -181,7 +182,13 @@ func (f *deployFlags) realInputs() (deploy.Inputs, error) {
 	if in.GitCredentials, err = secrets.Decrypt(enc, ident); err != nil {
 		return in, err
 	}
-	in.AgeKey = ident.SecretKey()
+	// Flux gets the cluster's own key, never an operator's: it decrypts
+	// the Kubernetes Secrets and nothing else.
+	ck, err := secrets.LoadClusterKey(f.clusterKey, ident)
+	if err != nil {
+		return in, err
+	}
+	in.AgeKey = ck.SecretKey()
 	in.Kube = func(kubeconfig []byte) (client.Client, error) {
 		cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
 		if err != nil {

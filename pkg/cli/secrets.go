@@ -16,7 +16,11 @@ import (
 )
 
 type secretsFlags struct {
-	identity, store, sopsConfig, talosSecrets string
+	identity, store, sopsConfig, talosSecrets, clusterKey string
+}
+
+func (f *secretsFlags) repo() secrets.Repo {
+	return secrets.Repo{Store: secrets.Store{Dir: f.store}, TalosSecrets: f.talosSecrets, SopsConfig: f.sopsConfig, ClusterKey: f.clusterKey}
 }
 
 func (f *secretsFlags) identityPath() (string, error) {
@@ -50,7 +54,8 @@ repository. synth copies the encrypted files as they are; Flux decrypts them in 
 	cmd.PersistentFlags().StringVar(&f.store, "store", "secrets", "directory of the encrypted Secret store")
 	cmd.PersistentFlags().StringVar(&f.sopsConfig, "sops-config", ".sops.yaml", "SOPS creation rules holding the age recipients")
 	cmd.PersistentFlags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
-	cmd.AddCommand(secretsInitCommand(f), secretsSetCommand(f), secretsGetCommand(f),
+	cmd.PersistentFlags().StringVar(&f.clusterKey, "cluster-key", secrets.ClusterKeyPath, "the cluster's age key (for Flux), encrypted for the operators")
+	cmd.AddCommand(secretsInitCommand(f), secretsSetCommand(f), secretsGetCommand(f), secretsRotateCommand(f),
 		secretsRecipientCommand(f, "add-recipient", "Let another age key (a second machine, a teammate) decrypt every secret: re-encrypt all files for it"),
 		secretsRecipientCommand(f, "remove-recipient", "Stop an age key from decrypting the secrets from now on: re-encrypt all files without it"))
 	return cmd
@@ -97,11 +102,32 @@ func secretsInitCommand(f *secretsFlags) *cobra.Command {
 				if _, statErr := os.Stat(f.sopsConfig); !errors.Is(statErr, fs.ErrNotExist) {
 					return err
 				}
-				cfg = secrets.NewSopsConfig([]string{recipient})
+				cfg = secrets.NewSopsConfig([]string{recipient}, "")
 				if err := cfg.Write(f.sopsConfig); err != nil {
 					return err
 				}
 				fmt.Fprintf(w, "sops config: %s (created)\n", f.sopsConfig)
+			}
+			if _, err := os.Stat(f.clusterKey); err == nil {
+				fmt.Fprintf(w, "cluster key: %s (exists)\n", f.clusterKey)
+			} else {
+				id, err := secrets.LoadIdentity(path)
+				if err != nil {
+					return err
+				}
+				res, err := f.repo().RotateClusterKey(id)
+				if err != nil {
+					return err
+				}
+				if cfg, err = secrets.LoadSopsConfig(f.sopsConfig); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "cluster key: %s (created, encrypted for the operators; public key %s; Kubernetes Secrets are encrypted for it, the Talos bundle is not)\n", f.clusterKey, cfg.Cluster())
+				for _, p := range res.Files {
+					if p != f.clusterKey {
+						fmt.Fprintf(w, "re-encrypted %s\n", p)
+					}
+				}
 			}
 			if _, err := os.Stat(f.talosSecrets); err == nil {
 				fmt.Fprintf(w, "talos secrets: %s (exists)\n", f.talosSecrets)
@@ -151,14 +177,14 @@ func secretsSetCommand(f *secretsFlags) *cobra.Command {
 				return err
 			}
 			store := secrets.Store{Dir: f.store}
-			res, err := store.Set(ns, name, args[1], value, id, cfg.Recipients())
+			res, err := store.Set(ns, name, args[1], value, id, cfg.SecretRecipients())
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "set %s/%s %s in %s (encrypted for %d recipient(s)); run `go run . synth`\n", ns, name, args[1], store.Path(ns, name), len(res.Recipients))
 			if res.Differs {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s keeps its own recipients (%s), which differ from %s (%s); `homelab secrets add-recipient`/`remove-recipient` re-encrypt every file for .sops.yaml\n",
-					store.Path(ns, name), strings.Join(res.Recipients, ", "), f.sopsConfig, strings.Join(cfg.Recipients(), ", "))
+					store.Path(ns, name), strings.Join(res.Recipients, ", "), f.sopsConfig, strings.Join(cfg.SecretRecipients(), ", "))
 			}
 			return nil
 		},
@@ -207,7 +233,7 @@ read.`,
 			if err != nil {
 				return err
 			}
-			repo := secrets.Repo{Store: secrets.Store{Dir: f.store}, TalosSecrets: f.talosSecrets, SopsConfig: f.sopsConfig}
+			repo := f.repo()
 			var res *secrets.RekeyResult
 			if use == "add-recipient" {
 				res, err = repo.AddRecipient(args[0], id)
@@ -222,6 +248,38 @@ read.`,
 				fmt.Fprintf(w, "re-encrypted %s\n", p)
 			}
 			fmt.Fprintf(w, "%s now lists %d recipient(s); commit the changed files\n", f.sopsConfig, len(res.Recipients))
+			return nil
+		},
+	}
+}
+
+func secretsRotateCommand(f *secretsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate",
+		Short: "Give the cluster a new age key and re-encrypt every Kubernetes Secret for it",
+		Long: `rotate replaces the cluster's age key (the one Flux holds in the cluster to decrypt the
+Secrets) and re-encrypts every Secret of the store for the operators and the new key; it
+names each file it changed. Run deploy afterwards to hand the new key to Flux. Git history
+stays readable with the old key: rotate the values it could read as well.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := f.loadIdentity()
+			if err != nil {
+				return err
+			}
+			res, err := f.repo().RotateClusterKey(id)
+			if err != nil {
+				return err
+			}
+			cfg, err := secrets.LoadSopsConfig(f.sopsConfig)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, p := range res.Files {
+				fmt.Fprintf(w, "re-encrypted %s\n", p)
+			}
+			fmt.Fprintf(w, "new cluster key %s; commit the changed files, then run deploy to hand it to Flux\n", cfg.Cluster())
 			return nil
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ func TestSecretsCommands(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(t.TempDir(), "age.key")
 	t.Setenv("HOMELAB_AGE_KEY_FILE", key)
-	flags := []string{"--store", filepath.Join(dir, "secrets"), "--sops-config", filepath.Join(dir, ".sops.yaml"), "--talos-secrets", filepath.Join(dir, "cluster/talos/talsecret.sops.yaml")}
+	flags := []string{"--store", filepath.Join(dir, "secrets"), "--sops-config", filepath.Join(dir, ".sops.yaml"), "--talos-secrets", filepath.Join(dir, "cluster/talos/talsecret.sops.yaml"), "--cluster-key", filepath.Join(dir, "cluster/cluster-age.sops.yaml")}
 	run := func(stdin string, args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := cli.RunIO(cli.DefaultBuilder, append(args, flags...), strings.NewReader(stdin), &out, &errb)
@@ -66,7 +67,7 @@ func TestSecretsCommands(t *testing.T) {
 func TestSecondMachine(t *testing.T) {
 	dir := t.TempDir()
 	first, second := filepath.Join(t.TempDir(), "first.key"), filepath.Join(t.TempDir(), "second.key")
-	flags := []string{"--store", filepath.Join(dir, "secrets"), "--sops-config", filepath.Join(dir, ".sops.yaml"), "--talos-secrets", filepath.Join(dir, "cluster/talos/talsecret.sops.yaml")}
+	flags := []string{"--store", filepath.Join(dir, "secrets"), "--sops-config", filepath.Join(dir, ".sops.yaml"), "--talos-secrets", filepath.Join(dir, "cluster/talos/talsecret.sops.yaml"), "--cluster-key", filepath.Join(dir, "cluster/cluster-age.sops.yaml")}
 	as := func(key, stdin string, args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := cli.RunIO(cli.DefaultBuilder, append(append(args, "--identity", key), flags...), strings.NewReader(stdin), &out, &errb)
@@ -141,4 +142,98 @@ func TestSecondMachine(t *testing.T) {
 			t.Error(".sops.yaml changed")
 		}
 	})
+}
+
+// TestKeyModel checks the key separation on the files themselves: the
+// cluster's key (what Flux holds) decrypts the Kubernetes Secrets and
+// nothing else; the Talos bundle and the cluster key are the operators'
+// only; rotate gives the cluster a new key and re-encrypts every Secret.
+func TestKeyModel(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(t.TempDir(), "age.key")
+	paths := map[string]string{
+		"store": filepath.Join(dir, "secrets"), "sops": filepath.Join(dir, ".sops.yaml"),
+		"talos": filepath.Join(dir, "cluster/talos/talsecret.sops.yaml"), "cluster": filepath.Join(dir, "cluster/cluster-age.sops.yaml"),
+	}
+	run := func(stdin string, args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		args = append(args, "--identity", key, "--store", paths["store"], "--sops-config", paths["sops"], "--talos-secrets", paths["talos"], "--cluster-key", paths["cluster"])
+		code := cli.RunIO(cli.DefaultBuilder, args, strings.NewReader(stdin), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, _, stderr := run("", "secrets", "init"); code != 0 {
+		t.Fatalf("init: %s", stderr)
+	}
+	if code, _, stderr := run("pw", "secrets", "set", "apps/db", "password"); code != 0 {
+		t.Fatalf("set: %s", stderr)
+	}
+	operator, err := secrets.LoadIdentity(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterIdentity := func() *secrets.Identity {
+		t.Helper()
+		ck, err := secrets.LoadClusterKey(paths["cluster"], operator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "cluster.key")
+		if err := os.WriteFile(p, []byte(ck.SecretKey()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		id, err := secrets.LoadIdentity(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	recipients := func(p string) []string {
+		data, _ := os.ReadFile(p)
+		r, err := secrets.Recipients(data)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		return r
+	}
+	cluster := clusterIdentity()
+	store := secrets.Store{Dir: paths["store"]}
+	db := store.Path("apps", "db")
+	if got := recipients(db); len(got) != 2 || !slices.Contains(got, operator.Recipient) || !slices.Contains(got, cluster.Recipient) {
+		t.Errorf("a Secret is encrypted for %v, want the operator and the cluster key", got)
+	}
+	for _, p := range []string{paths["talos"], paths["cluster"]} {
+		if got := recipients(p); len(got) != 1 || got[0] != operator.Recipient {
+			t.Errorf("%s is encrypted for %v, want the operator only", p, got)
+		}
+	}
+	if v, err := store.Get("apps", "db", "password", cluster); err != nil || string(v) != "pw" {
+		t.Errorf("the cluster key does not decrypt a Secret: %q %v", v, err)
+	}
+	if _, err := secrets.LoadTalosSecrets(paths["talos"], cluster); err == nil {
+		t.Error("the cluster key decrypts the Talos bundle")
+	}
+
+	code, out, stderr := run("", "secrets", "rotate")
+	if code != 0 {
+		t.Fatalf("rotate: %s", stderr)
+	}
+	if !strings.Contains(out, "re-encrypted "+db) || !strings.Contains(out, "run deploy") {
+		t.Errorf("rotate does not name the changed Secret:\n%s", out)
+	}
+	rotated := clusterIdentity()
+	if rotated.Recipient == cluster.Recipient {
+		t.Fatal("rotate kept the cluster key")
+	}
+	if _, err := store.Get("apps", "db", "password", cluster); err == nil {
+		t.Error("the old cluster key still decrypts the re-encrypted Secret")
+	}
+	if v, err := store.Get("apps", "db", "password", rotated); err != nil || string(v) != "pw" {
+		t.Errorf("the new cluster key does not decrypt: %q %v", v, err)
+	}
+	if code, _, stderr := run("x", "secrets", "set", "apps/other", "k"); code != 0 {
+		t.Fatalf("set: %s", stderr)
+	}
+	if got := recipients(store.Path("apps", "other")); !slices.Contains(got, rotated.Recipient) {
+		t.Errorf("a new Secret is encrypted for %v, without the new cluster key", got)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -26,31 +27,79 @@ type CreationRule struct {
 // talhelper's place.
 const TalosSecretsPath = "cluster/talos/talsecret.sops.yaml"
 
-// NewSopsConfig returns the rules for this repository: the data of
-// Kubernetes Secrets in the store and under cluster/kubernetes, and the
-// whole Talos secrets file, for the recipients.
-func NewSopsConfig(recipients []string) SopsConfig {
-	r := strings.Join(recipients, ",")
+// ClusterKeyPath is where the cluster's own age key lives, encrypted for
+// the operators only. The deployer uploads it as Flux's decryption Secret.
+const ClusterKeyPath = "cluster/cluster-age.sops.yaml"
+
+// NewSopsConfig returns the rules for this repository. The key model:
+// operators (people's age keys) decrypt everything; the cluster key, which
+// Flux holds in the cluster, decrypts only the data of Kubernetes Secrets
+// (in the store and under cluster/kubernetes). The Talos secrets bundle
+// (every CA key of the nodes) and the cluster key itself are encrypted
+// for the operators only, so reading one Secret in the cluster decrypts
+// no machine credentials. cluster may be empty (no cluster key yet).
+func NewSopsConfig(operators []string, cluster string) SopsConfig {
+	ops := strings.Join(operators, ",")
+	secretsFor := ops
+	if cluster != "" {
+		secretsFor += "," + cluster
+	}
 	return SopsConfig{CreationRules: []CreationRule{
-		{PathRegex: `^(secrets|cluster/kubernetes)/.*\.sops\.yaml$`, EncryptedRegex: KubernetesEncryptedRegex, Age: r},
-		{PathRegex: `^cluster/talos/talsecret\.sops\.yaml$`, Age: r},
+		{PathRegex: `^(secrets|cluster/kubernetes)/.*\.sops\.yaml$`, EncryptedRegex: KubernetesEncryptedRegex, Age: secretsFor},
+		{PathRegex: `^cluster/talos/talsecret\.sops\.yaml$`, Age: ops},
+		{PathRegex: `^cluster/cluster-age\.sops\.yaml$`, EncryptedRegex: clusterKeyEncryptedRegex, Age: ops},
 	}}
 }
 
-// Recipients returns the age recipients of the rules.
+func splitAge(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Recipients returns the operators' age keys: the recipients of the Talos
+// bundle's rule (every recipient, for a config without that rule).
 func (c SopsConfig) Recipients() []string {
-	seen := map[string]bool{}
+	for _, r := range c.CreationRules {
+		if strings.Contains(r.PathRegex, "talsecret") {
+			return splitAge(r.Age)
+		}
+	}
 	var out []string
 	for _, r := range c.CreationRules {
-		for _, a := range strings.Split(r.Age, ",") {
-			a = strings.TrimSpace(a)
-			if a != "" && !seen[a] {
-				seen[a] = true
+		for _, a := range splitAge(r.Age) {
+			if !slices.Contains(out, a) {
 				out = append(out, a)
 			}
 		}
 	}
 	return out
+}
+
+// SecretRecipients returns who Kubernetes Secrets are encrypted for: the
+// operators and the cluster key.
+func (c SopsConfig) SecretRecipients() []string {
+	for _, r := range c.CreationRules {
+		if strings.HasPrefix(r.PathRegex, "^(secrets") {
+			return splitAge(r.Age)
+		}
+	}
+	return c.Recipients()
+}
+
+// Cluster returns the cluster key's recipient, "" when there is none.
+func (c SopsConfig) Cluster() string {
+	ops := c.Recipients()
+	for _, a := range c.SecretRecipients() {
+		if !slices.Contains(ops, a) {
+			return a
+		}
+	}
+	return ""
 }
 
 // LoadSopsConfig reads .sops.yaml.

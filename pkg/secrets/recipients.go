@@ -3,6 +3,8 @@ package secrets
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
 	"slices"
 
@@ -15,6 +17,8 @@ type Repo struct {
 	Store        Store
 	TalosSecrets string
 	SopsConfig   string
+	// ClusterKey is the cluster's age key file (ClusterKeyPath).
+	ClusterKey string
 }
 
 // RekeyResult lists what SetRecipients changed.
@@ -75,44 +79,92 @@ func (r Repo) mayChange(cfg SopsConfig, id *Identity) error {
 	return nil
 }
 
-// SetRecipients re-encrypts every file of the repository for recipients
-// and rewrites the SOPS rules to name them. Every file is decrypted with
-// id and re-encrypted in memory first; nothing is written unless all of
-// them succeed.
-func (r Repo) SetRecipients(recipients []string, id *Identity) (*RekeyResult, error) {
-	var paths []string
-	if r.TalosSecrets != "" {
-		if _, err := os.Stat(r.TalosSecrets); err == nil {
-			paths = append(paths, r.TalosSecrets)
+// SetRecipients makes operators the operators' keys: it re-encrypts the
+// Talos bundle and the cluster key for them, and every Kubernetes Secret
+// for them plus the cluster key, then rewrites the SOPS rules. Every file
+// is decrypted with id and re-encrypted in memory first; nothing is
+// written unless all of them succeed.
+func (r Repo) SetRecipients(operators []string, id *Identity) (*RekeyResult, error) {
+	cfg, err := LoadSopsConfig(r.SopsConfig)
+	if err != nil {
+		return nil, err
+	}
+	return r.rekey(operators, cfg.Cluster(), nil, id)
+}
+
+// RotateClusterKey gives the cluster a new age key: the key file is
+// replaced (encrypted for the operators) and every Kubernetes Secret is
+// re-encrypted for the operators and the new key. Run deploy afterwards
+// to hand the new key to Flux; Git history stays readable with the old
+// one, so rotate the values it could read too. secrets init uses it to
+// create the first cluster key.
+func (r Repo) RotateClusterKey(id *Identity) (*RekeyResult, error) {
+	cfg, err := LoadSopsConfig(r.SopsConfig)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.mayChange(cfg, id); err != nil {
+		return nil, err
+	}
+	key, enc, err := newClusterKey(cfg.Recipients())
+	if err != nil {
+		return nil, err
+	}
+	return r.rekey(cfg.Recipients(), key.Recipient, enc, id)
+}
+
+// rekey re-encrypts every file for operators (and cluster, for the
+// Kubernetes Secrets); newKey, when set, replaces the cluster key file.
+func (r Repo) rekey(operators []string, cluster string, newKey []byte, id *Identity) (*RekeyResult, error) {
+	secretsFor := slices.Clone(operators)
+	if cluster != "" {
+		secretsFor = append(secretsFor, cluster)
+	}
+	out := map[string][]byte{}
+	opsOnly := []string{r.TalosSecrets, r.ClusterKey}
+	for _, p := range opsOnly {
+		if p == "" {
+			continue
 		}
+		data, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		enc, err := Rekey(data, id, operators)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out[p] = enc
+	}
+	if newKey != nil {
+		if r.ClusterKey == "" {
+			return nil, errors.New("no path for the cluster key")
+		}
+		out[r.ClusterKey] = newKey
 	}
 	entries, err := r.Store.Load()
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range entries {
-		paths = append(paths, r.Store.Path(e.Namespace, e.Name))
-	}
-	slices.Sort(paths)
-	out := map[string][]byte{}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		enc, err := Rekey(data, id, recipients)
+		p := r.Store.Path(e.Namespace, e.Name)
+		enc, err := Rekey(e.Encrypted, id, secretsFor)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		out[p] = enc
 	}
+	paths := slices.Sorted(maps.Keys(out))
 	for _, p := range paths {
 		if err := WriteFileAtomic(p, out[p], 0o644); err != nil {
 			return nil, err
 		}
 	}
-	if err := NewSopsConfig(recipients).Write(r.SopsConfig); err != nil {
+	if err := NewSopsConfig(operators, cluster).Write(r.SopsConfig); err != nil {
 		return nil, err
 	}
-	return &RekeyResult{Files: paths, Recipients: recipients}, nil
+	return &RekeyResult{Files: paths, Recipients: operators}, nil
 }
