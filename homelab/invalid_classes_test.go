@@ -155,6 +155,12 @@ func init() {
 			want:  `proxmox/pve-1: endpoint of host "pve-1" carries credentials, which would be committed in the inventory; remove the user and password from the URL: the deployer reads the API token from --proxmox-token-file or PROXMOX_TOKEN_ID/PROXMOX_TOKEN_SECRET`,
 		},
 
+		{
+			name:  "a host TLS fingerprint that is no SHA-256",
+			props: func(p *homelab.Props) { p.Machines.Hosts[0].TLSFingerprint = "AB:CD" },
+			want:  "proxmox/pve-1: TLS fingerprint \"AB:CD\" is not a SHA-256 fingerprint; copy the SHA-256 fingerprint from `pvenode cert info` (32 hex pairs separated by ':')",
+		},
+
 		// 2. Hardware and OS limits.
 		{
 			name:  "one VM with more vCPUs than its host has cores",

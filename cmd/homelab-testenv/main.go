@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/funoffshore/homelab/pkg/localenv"
@@ -64,10 +65,21 @@ func run(args []string) error {
 		fs.StringVar(&spec.ProxmoxSchema, "proxmox-schema", "", "Proxmox API schema to validate requests with")
 		fs.Var(&hosts, "host", "a Proxmox host name (repeat)")
 		fs.Var(&nodes, "node", "a Talos node hostname (repeat)")
+		var identities list
+		fs.Var(&identities, "identity", "what a node's machine reports: NAME=UUID,MAC (repeat)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
 		spec.Hosts, spec.Nodes = hosts, nodes
+		spec.Identities = map[string]localenv.NodeIdentity{}
+		for _, id := range identities {
+			name, rest, _ := strings.Cut(id, "=")
+			uuid, mac, ok := strings.Cut(rest, ",")
+			if !ok {
+				return fmt.Errorf("--identity %q: want NAME=UUID,MAC", id)
+			}
+			spec.Identities[name] = localenv.NodeIdentity{UUID: uuid, MAC: mac}
+		}
 		sim, err := testenv.Simulate(spec)
 		if err != nil {
 			return err

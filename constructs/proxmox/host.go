@@ -3,6 +3,7 @@ package proxmox
 import (
 	"net/netip"
 	"net/url"
+	"regexp"
 
 	"github.com/aws/constructs-go/constructs/v10"
 
@@ -29,6 +30,12 @@ type HostProps struct {
 	VMStorage string
 	// ISOStorage is the storage holding ISO images. Default: "local".
 	ISOStorage string
+	// TLSFingerprint pins the host's API certificate by its SHA-256
+	// fingerprint ("AB:CD:...", as `pvenode cert info` shows it), for the
+	// self-signed certificate a fresh Proxmox serves: the deployer then
+	// trusts that certificate and no other, instead of skipping
+	// verification. Empty: the system's CAs (or --proxmox-ca) verify it.
+	TLSFingerprint string
 }
 
 // Host is a Proxmox VE node.
@@ -37,10 +44,10 @@ type Host struct {
 	info *core.Info
 
 	// Props after defaults.
-	Name, Endpoint, Bridge, VMStorage, ISOStorage string
-	Cores                                         int
-	MemoryMiB, ReserveMiB                         int64
-	CPUOvercommit                                 float64
+	Name, Endpoint, Bridge, VMStorage, ISOStorage, TLSFingerprint string
+	Cores                                                         int
+	MemoryMiB, ReserveMiB                                         int64
+	CPUOvercommit                                                 float64
 }
 
 // AddHost adds a host to the datacenter.
@@ -50,7 +57,7 @@ func (d *Datacenter) AddHost(id string, props *HostProps) *Host {
 	}
 	p := *props
 	h := &Host{
-		Name: p.Name, Endpoint: p.Endpoint, Bridge: p.Bridge, VMStorage: p.VMStorage, ISOStorage: p.ISOStorage,
+		Name: p.Name, Endpoint: p.Endpoint, Bridge: p.Bridge, VMStorage: p.VMStorage, ISOStorage: p.ISOStorage, TLSFingerprint: p.TLSFingerprint,
 		Cores: p.Cores, MemoryMiB: int64(p.MemoryGiB) * 1024, ReserveMiB: int64(p.ReserveGiB) * 1024, CPUOvercommit: p.CPUOvercommit,
 	}
 	if h.Name == "" {
@@ -112,6 +119,9 @@ func (h *Host) validate() []error {
 	case h.Endpoint == "" || err != nil || u.Scheme != "https" || u.Host == "":
 		errs = append(errs, core.Errorf(p, `use the API URL, such as "https://192.168.1.10:8006"`, "endpoint %q is not an https URL", h.Endpoint))
 	}
+	if fp := h.TLSFingerprint; fp != "" && !fingerprintPattern.MatchString(fp) {
+		errs = append(errs, core.Errorf(p, "copy the SHA-256 fingerprint from `pvenode cert info` (32 hex pairs separated by ':')", "TLS fingerprint %q is not a SHA-256 fingerprint", fp))
+	}
 	if h.ReserveMiB >= h.MemoryMiB {
 		errs = append(errs, core.Errorf(p, "lower ReserveGiB below MemoryGiB", "reserve %s leaves nothing of %s for VMs", gib(h.ReserveMiB), gib(h.MemoryMiB)))
 	}
@@ -120,3 +130,5 @@ func (h *Host) validate() []error {
 	}
 	return errs
 }
+
+var fingerprintPattern = regexp.MustCompile(`^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$`)

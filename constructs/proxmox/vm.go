@@ -104,6 +104,20 @@ func (v *VM) Info() *core.Info { return v.info }
 // ToString overrides the jsii method; it returns the construct path.
 func (v *VM) ToString() *string { return core.PathString(v.info) }
 
+// DeriveSystemUUID returns the SMBIOS system UUID the VM gets (a version 4
+// form derived from the VM name, stable across rebuilds). The guest reports
+// it, so the deployer can tell the VM it made from any other machine
+// answering on the node's address.
+func DeriveSystemUUID(name string) string {
+	sum := sha256.Sum256([]byte("homelab/vm-uuid/" + name))
+	sum[6] = sum[6]&0x0f | 0x40
+	sum[8] = sum[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", sum[0:4], sum[4:6], sum[6:8], sum[8:10], sum[10:16])
+}
+
+// SystemUUID returns the SMBIOS system UUID of the VM.
+func (v *VM) SystemUUID() string { return DeriveSystemUUID(v.Name) }
+
 // DeriveMAC returns a locally administered unicast MAC address derived from
 // a VM name: the same name always gets the same address.
 func DeriveMAC(name string) string {

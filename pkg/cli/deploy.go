@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,12 +39,14 @@ type deployFlags struct {
 	simulate, yes, proxmoxInsecure, prune     bool
 	allowPending                              bool
 	logPath, stateDir, recoverFrom, tokenFile string
+	proxmoxCA                                 string
 	adopt                                     []int
 }
 
 func (f *deployFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.simulate, "simulate", false, "run against local simulators of Proxmox and Talos and a local kube-apiserver instead of the real hosts (needs the envtest binaries: make envtest)")
-	cmd.Flags().BoolVar(&f.proxmoxInsecure, "proxmox-insecure", false, "accept the Proxmox hosts' self-signed TLS certificates")
+	cmd.Flags().BoolVar(&f.proxmoxInsecure, "proxmox-insecure", false, "accept the Proxmox hosts' self-signed TLS certificates (prefer --proxmox-ca or a host's TLSFingerprint)")
+	cmd.Flags().StringVar(&f.proxmoxCA, "proxmox-ca", "", "PEM file of the CA that signed the Proxmox hosts' certificates (the cluster's /etc/pve/pve-root-ca.pem)")
 	cmd.Flags().StringVar(&f.identity, "identity", "", "age identity file (default $HOMELAB_AGE_KEY_FILE or <user config dir>/homelab/age.key)")
 	cmd.Flags().StringVar(&f.store, "store", "secrets", "directory of the encrypted Secret store")
 	cmd.Flags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
@@ -81,13 +84,7 @@ func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target,
 		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d blocker(s) would keep a real cluster from reconciling (see `homelab validate`); simulating anyway\n", len(b))
 	}
 	if f.simulate {
-		spec := localenv.Simulation{TalosVersion: target.Cluster.TalosVersion, ProxmoxSchema: fixtures.Existing(fixtures.ProxmoxSchema)}
-		for _, h := range target.Datacenter.Hosts() {
-			spec.Hosts = append(spec.Hosts, h.Name)
-		}
-		for _, n := range target.Cluster.Nodes() {
-			spec.Nodes = append(spec.Nodes, n.Hostname)
-		}
+		spec := localenv.SimulationFor(target, fixtures.Existing(fixtures.ProxmoxSchema))
 		env, err := localenv.StartSimulation(cmd.Context(), spec, cmd.ErrOrStderr())
 		if err != nil {
 			return target, none, nil, err
@@ -163,6 +160,17 @@ func (f *deployFlags) realInputs() (deploy.Inputs, error) {
 		return in, errors.New("set PROXMOX_TOKEN_ID (user@realm!token) and PROXMOX_TOKEN_SECRET, or --proxmox-token-file, to a Proxmox API token; or use --simulate")
 	}
 	httpClient := http.DefaultClient
+	if f.proxmoxCA != "" {
+		pem, err := os.ReadFile(f.proxmoxCA)
+		if err != nil {
+			return in, fmt.Errorf("--proxmox-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return in, fmt.Errorf("--proxmox-ca %s holds no PEM certificate", f.proxmoxCA)
+		}
+		httpClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}}}
+	}
 	if f.proxmoxInsecure {
 		httpClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the operator asked for it
 	}

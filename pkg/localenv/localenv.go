@@ -77,9 +77,35 @@ type Proxmox struct {
 type Simulation struct {
 	TalosVersion string
 	Hosts, Nodes []string
+	// Identities are what each node's machine reports in maintenance
+	// mode (by hostname): the identity of its VM, or an impostor's.
+	Identities map[string]NodeIdentity
 	// ProxmoxSchema is the Proxmox API schema the simulator validates
 	// requests with ("" for none).
 	ProxmoxSchema string
+}
+
+// SimulationFor describes simulators standing in for target's hosts and
+// nodes, each node's machine reporting its VM's identity. schema is the
+// Proxmox API schema ("" for none).
+func SimulationFor(target deploy.Target, schema string) Simulation {
+	spec := Simulation{TalosVersion: target.Cluster.TalosVersion, ProxmoxSchema: schema, Identities: map[string]NodeIdentity{}}
+	for _, h := range target.Datacenter.Hosts() {
+		spec.Hosts = append(spec.Hosts, h.Name)
+	}
+	for _, n := range target.Cluster.Nodes() {
+		spec.Nodes = append(spec.Nodes, n.Hostname)
+		if n.VM != nil {
+			spec.Identities[n.Hostname] = NodeIdentity{UUID: n.VM.SystemUUID(), MAC: n.VM.MAC}
+		}
+	}
+	return spec
+}
+
+// NodeIdentity is what a machine reports about itself: its SMBIOS system
+// UUID and its NIC's MAC address.
+type NodeIdentity struct {
+	UUID, MAC string
 }
 
 // Args returns the helper's command line for s.
@@ -90,6 +116,9 @@ func (s Simulation) Args() []string {
 	}
 	for _, n := range s.Nodes {
 		args = append(args, "--node", n)
+		if id, ok := s.Identities[n]; ok {
+			args = append(args, "--identity", n+"="+id.UUID+","+id.MAC)
+		}
 	}
 	if s.ProxmoxSchema != "" {
 		args = append(args, "--proxmox-schema", s.ProxmoxSchema)

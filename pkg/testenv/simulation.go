@@ -45,13 +45,7 @@ type Simulation struct {
 // NewSimulation starts the simulators for target. schemaPath is the
 // Proxmox API schema to validate requests with ("" to skip).
 func NewSimulation(target deploy.Target, schemaPath string) (*Simulation, error) {
-	spec := localenv.Simulation{TalosVersion: target.Cluster.TalosVersion, ProxmoxSchema: schemaPath}
-	for _, h := range target.Datacenter.Hosts() {
-		spec.Hosts = append(spec.Hosts, h.Name)
-	}
-	for _, n := range target.Cluster.Nodes() {
-		spec.Nodes = append(spec.Nodes, n.Hostname)
-	}
+	spec := localenv.SimulationFor(target, schemaPath)
 	return Simulate(spec)
 }
 
@@ -74,6 +68,14 @@ func Simulate(spec localenv.Simulation) (*Simulation, error) {
 	if s.Talos, err = talossim.New(bundle.Certs.OS, s.nodes...); err != nil {
 		s.Close()
 		return nil, err
+	}
+	for name, id := range spec.Identities {
+		if n := s.Talos.Node(name); n != nil {
+			if err := n.SetIdentity(talossim.Identity{UUID: id.UUID, MACs: []string{id.MAC}}); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
 	}
 	if s.API, err = StartAPIServerAt(AssetsDir()); err != nil {
 		s.Close()

@@ -9,8 +9,10 @@ package proxmox
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -200,6 +202,9 @@ func DesiredConfig(v *model.VM) map[string]string {
 		"ostype": "l26",
 		"boot":   "order=scsi0;ide2",
 		"net0":   netConfig(v),
+		// The guest reports this UUID; the OS layer checks it before it
+		// sends the machine any secret.
+		"smbios1": "uuid=" + v.SystemUUID(),
 	}
 	if _, file := v.BootISO(); file != "" && v.Host() != nil {
 		cfg["ide2"] = v.Host().ISOStorage + ":iso/" + file + ",media=cdrom"
@@ -223,7 +228,7 @@ func boolString(b bool) string {
 }
 
 // driftKeys are compared between the live config and the model.
-var driftKeys = []string{"name", "cores", "memory", "cpu", "scsihw", "agent", "onboot", "boot", "net0", "ide2", "tags"}
+var driftKeys = []string{"name", "cores", "memory", "cpu", "scsihw", "agent", "onboot", "boot", "net0", "ide2", "tags", "smbios1"}
 
 func mergeTags(have []string, tag string) []string {
 	out := slices.Clone(have)
@@ -258,8 +263,12 @@ func NewPlan(ctx context.Context, dc *model.Datacenter, opts Options) (*Plan, er
 		if opts.Endpoint != nil {
 			endpoint = opts.Endpoint(h)
 		}
+		httpClient := opts.HTTPClient
+		if h.TLSFingerprint != "" {
+			httpClient = pinnedClient(opts.HTTPClient, h.TLSFingerprint)
+		}
 		c := gp.NewClient(strings.TrimSuffix(endpoint, "/")+"/api2/json",
-			gp.WithAPIToken(opts.Token.ID, opts.Token.Secret), gp.WithHTTPClient(opts.HTTPClient))
+			gp.WithAPIToken(opts.Token.ID, opts.Token.Secret), gp.WithHTTPClient(httpClient))
 		d.clients[h.Name] = c
 		node := (&gp.Node{}).New(c, h.Name)
 		var live gp.VirtualMachines
@@ -535,6 +544,9 @@ func transient(err error) bool {
 	}
 	// A certificate the client does not trust, or a server that speaks no
 	// TLS, fails the same way on every try: say so at once.
+	if errors.Is(err, ErrFingerprint) {
+		return false
+	}
 	var (
 		verify    *tls.CertificateVerificationError
 		authority x509.UnknownAuthorityError
@@ -592,4 +604,31 @@ func (p *Plan) run(ctx context.Context, changes []Change) error {
 	wg.Wait()
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errors.Join(errs...)
+}
+
+// ErrFingerprint is a host certificate that is not the pinned one.
+var ErrFingerprint = errors.New("the host's certificate does not match its pinned fingerprint")
+
+// pinnedClient is base trusting exactly the certificate whose SHA-256
+// fingerprint is fingerprint (the leaf the host presents), whoever signed
+// it, and no other.
+func pinnedClient(base *http.Client, fingerprint string) *http.Client {
+	want := strings.ToUpper(strings.ReplaceAll(fingerprint, ":", ""))
+	tlsConfig := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, //nolint:gosec // verified below against the pinned fingerprint
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return ErrFingerprint
+			}
+			sum := sha256.Sum256(raw[0])
+			if got := strings.ToUpper(hex.EncodeToString(sum[:])); got != want {
+				return fmt.Errorf("%w (pinned %s)", ErrFingerprint, fingerprint)
+			}
+			return nil
+		},
+	}
+	c := *base
+	c.Transport = transientTransport{base: &http.Transport{TLSClientConfig: tlsConfig, Proxy: http.ProxyFromEnvironment}}
+	return &c
 }

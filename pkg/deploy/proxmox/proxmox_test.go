@@ -2,6 +2,9 @@ package proxmox_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -101,6 +104,7 @@ func TestDeploy(t *testing.T) {
 			"scsi0": "local-lvm:40,iothread=1", "ide2": "local:iso/" + iso + ",media=cdrom",
 			"net0":  "virtio=" + strings.ToUpper(h.Datacenter.VMs()[0].MAC) + ",bridge=vmbr0",
 			"agent": "1", "onboot": "1", "ostype": "l26", "boot": "order=scsi0;ide2", "tags": "homelab-homelab",
+			"smbios1": "uuid=" + h.Datacenter.VMs()[0].SystemUUID(),
 		}
 		if d := cmp.Diff(want, cp.Config); d != "" || cp.Node != "pve-1" || cp.Status != "running" {
 			t.Errorf("vm 101 on %s, %s, config (-want +got):\n%s", cp.Node, cp.Status, d)
@@ -430,4 +434,42 @@ func TestOwnership(t *testing.T) {
 			t.Errorf("vm 101 is on %s", vm.Node)
 		}
 	})
+}
+
+// TestPinnedFingerprint pins each host's certificate by its SHA-256
+// fingerprint: with a client that trusts no CA for it, the right pin lets
+// the deployer in and a wrong one stops it with ErrFingerprint.
+func TestPinnedFingerprint(t *testing.T) {
+	sim, err := pvesim.New(testenv.Fixture(t, fixtures.ProxmoxSchema), "pve-1", "pve-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	sum := sha256.Sum256(sim.TS.Certificate().Raw)
+	var pairs []string
+	for _, b := range sum {
+		pairs = append(pairs, fmt.Sprintf("%02X", b))
+	}
+	right := strings.Join(pairs, ":")
+	wrong := strings.Repeat("00:", 31) + "00"
+	for _, c := range []struct {
+		name, pin string
+		ok        bool
+	}{{"the right pin", right, true}, {"a wrong pin", wrong, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			m := homelab.DefaultMachines()
+			for i := range m.Hosts {
+				m.Hosts[i].Endpoint, m.Hosts[i].TLSFingerprint = sim.TS.URL, c.pin
+			}
+			_, h := homelab.NewApp(&homelab.Props{Machines: m})
+			opts := proxmox.Options{Token: proxmox.Token{ID: "root@pam!homelab", Secret: tokenSecret}, Backoff: time.Millisecond, HTTPClient: &http.Client{}}
+			_, err := newPlan(h, opts)
+			switch {
+			case c.ok && err != nil:
+				t.Fatalf("with the right pin: %v", err)
+			case !c.ok && !errors.Is(err, proxmox.ErrFingerprint):
+				t.Fatalf("with a wrong pin: want ErrFingerprint, got %v", err)
+			}
+		})
+	}
 }

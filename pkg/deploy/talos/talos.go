@@ -13,15 +13,21 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/cosi-project/runtime/pkg/safe"
 	"github.com/siderolabs/talos/pkg/machinery/api/machine"
 	talosclient "github.com/siderolabs/talos/pkg/machinery/client"
 	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
 	"github.com/siderolabs/talos/pkg/machinery/constants"
+	"github.com/siderolabs/talos/pkg/machinery/nethelpers"
+	"github.com/siderolabs/talos/pkg/machinery/resources/hardware"
+	"github.com/siderolabs/talos/pkg/machinery/resources/network"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	model "github.com/funoffshore/homelab/constructs/talos"
@@ -198,6 +204,9 @@ func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secret
 					return err
 				}
 				defer c.Close()
+				if err := checkIdentity(ctx, c, n, d.opts.Address(n)); err != nil {
+					return err
+				}
 				_, err = c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: configs[n], Mode: machine.ApplyConfigurationRequest_AUTO})
 				return err
 			})
@@ -276,4 +285,44 @@ func (d *deployer) clientConfigs(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	return &Result{Talosconfig: talosconfig, Kubeconfig: kubeconfig}, nil
+}
+
+// ErrNotTheNode is returned when the machine answering in maintenance mode
+// is not the node's VM.
+var ErrNotTheNode = errors.New("the machine is not the node's VM")
+
+// checkIdentity reads what the machine in maintenance mode reports about
+// itself (its SMBIOS system UUID and its links' hardware addresses, which
+// Talos serves without credentials) and refuses a machine that is not
+// the node's VM: the config it would receive holds the cluster's CA keys.
+// A node without a VM (bare metal) has nothing to compare with.
+func checkIdentity(ctx context.Context, c *talosclient.Client, n *model.Node, addr string) error {
+	if n.VM == nil {
+		return nil
+	}
+	wantUUID, wantMAC := n.VM.SystemUUID(), strings.ToLower(n.VM.MAC)
+	info, err := safe.StateGet[*hardware.SystemInformation](ctx, c.COSI, hardware.NewSystemInformation(hardware.SystemInformationID).Metadata())
+	if err != nil {
+		return fmt.Errorf("%w: reading the system information of the machine at %s failed (%v), so it cannot be told from another: refusing to send it the config", ErrNotTheNode, addr, err)
+	}
+	links, err := safe.StateListAll[*network.LinkStatus](ctx, c.COSI)
+	if err != nil {
+		return fmt.Errorf("%w: reading the links of the machine at %s failed (%v): refusing to send it the config", ErrNotTheNode, addr, err)
+	}
+	var macs []string
+	found := false
+	for l := range links.All() {
+		for _, hw := range []nethelpers.HardwareAddr{l.TypedSpec().PermanentAddr, l.TypedSpec().HardwareAddr} {
+			if mac := strings.ToLower(net.HardwareAddr(hw).String()); mac != "" && !slices.Contains(macs, mac) {
+				macs = append(macs, mac)
+				found = found || mac == wantMAC
+			}
+		}
+	}
+	seen := info.TypedSpec().UUID
+	if strings.EqualFold(seen, wantUUID) && found {
+		return nil
+	}
+	return fmt.Errorf("%w: the machine at %s reports system UUID %q and MACs [%s], but VM %s has UUID %s and MAC %s: refusing to send it the config (it holds the cluster's CA keys); check which machine holds the node's DHCP lease",
+		ErrNotTheNode, addr, seen, strings.Join(macs, " "), n.VM.Name, wantUUID, wantMAC)
 }

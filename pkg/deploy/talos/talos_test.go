@@ -3,6 +3,7 @@ package talos_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -35,15 +36,24 @@ func bundle(t *testing.T) *secrets.Bundle {
 	return b
 }
 
-// start runs a simulator of the Funoffshore nodes trusting ca, and options
-// that reach them.
-func start(t *testing.T, ca *secrets.Bundle, timeout time.Duration) (*talossim.Sim, talos.Options) {
+// start runs a simulator of the nodes of cluster trusting ca, each
+// machine reporting its VM's identity, and options that reach them.
+func start(t *testing.T, cluster *model.Cluster, ca *secrets.Bundle, timeout time.Duration) (*talossim.Sim, talos.Options) {
 	t.Helper()
-	sim, err := talossim.New(ca.Certs.OS, "talos-cp-1", "talos-w-1", "talos-w-2")
+	var names []string
+	for _, n := range cluster.Nodes() {
+		names = append(names, n.Hostname)
+	}
+	sim, err := talossim.New(ca.Certs.OS, names...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
+	for _, n := range cluster.Nodes() {
+		if err := sim.Node(n.Hostname).SetIdentity(talossim.Identity{UUID: n.VM.SystemUUID(), MACs: []string{n.VM.MAC}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return sim, talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: timeout}
 }
 
@@ -52,7 +62,7 @@ func TestDeploy(t *testing.T) {
 	defer cancel()
 	_, h := homelab.NewApp(nil)
 	b := bundle(t)
-	sim, opts := start(t, b, 20*time.Second)
+	sim, opts := start(t, h.Cluster, b, 20*time.Second)
 
 	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
 	if err != nil {
@@ -122,7 +132,7 @@ func TestDeployRefusesAnotherClustersCA(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, h := homelab.NewApp(nil)
-	_, opts := start(t, bundle(t), 2*time.Second)
+	_, opts := start(t, h.Cluster, bundle(t), 2*time.Second)
 	other := bundle(t)
 	p, err := talos.NewPlan(ctx, h.Cluster, other, opts)
 	if err != nil {
@@ -139,7 +149,7 @@ func TestRecoverFromSnapshot(t *testing.T) {
 	defer cancel()
 	_, h := homelab.NewApp(nil)
 	b := bundle(t)
-	sim, opts := start(t, b, 20*time.Second)
+	sim, opts := start(t, h.Cluster, b, 20*time.Second)
 	snapshot := []byte("etcd snapshot bytes")
 	opts.RecoverFrom = snapshot
 	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
@@ -155,5 +165,42 @@ func TestRecoverFromSnapshot(t *testing.T) {
 	ok, got := sim.Node("talos-cp-1").Recovered()
 	if !ok || string(got) != string(snapshot) {
 		t.Errorf("recovered=%v with %q, want the uploaded snapshot", ok, got)
+	}
+}
+
+// TestImpostorInMaintenanceMode puts another machine on a worker's
+// address, as a wrong DHCP lease or an attacker on the LAN would: the
+// deployer reads its identity through the maintenance API and refuses to
+// send it the config (the cluster's CA keys), naming what it expected and
+// what it saw; the real nodes are configured.
+func TestImpostorInMaintenanceMode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, h := homelab.NewApp(nil)
+	b := bundle(t)
+	sim, opts := start(t, h.Cluster, b, 5*time.Second)
+	impostor := talossim.Identity{UUID: "00000000-0000-4000-8000-000000000bad", MACs: []string{"02:00:00:00:0b:ad"}}
+	if err := sim.Node("talos-w-2").SetIdentity(impostor); err != nil {
+		t.Fatal(err)
+	}
+	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Apply(ctx, h.Cluster, b, opts)
+	if !errors.Is(err, talos.ErrNotTheNode) {
+		t.Fatalf("want the impostor refused, got %v", err)
+	}
+	w2 := h.Cluster.Nodes()[2].VM
+	for _, want := range []string{`reports system UUID "00000000-0000-4000-8000-000000000bad" and MACs [02:00:00:00:0b:ad]`, "VM talos-w-2 has UUID " + w2.SystemUUID() + " and MAC " + w2.MAC} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal lacks %q:\n%v", want, err)
+		}
+	}
+	if configured, _ := sim.Node("talos-w-2").Configured(); configured {
+		t.Error("the impostor received the config")
+	}
+	if configured, _ := sim.Node("talos-w-1").Configured(); !configured {
+		t.Error("the real worker was not configured")
 	}
 }

@@ -24,6 +24,9 @@ import (
 	"sync"
 	"time"
 
+	cosiv1alpha1 "github.com/cosi-project/runtime/api/v1alpha1"
+	"github.com/cosi-project/runtime/pkg/state"
+	"github.com/cosi-project/runtime/pkg/state/protobuf/server"
 	"github.com/siderolabs/crypto/x509"
 	"github.com/siderolabs/talos/pkg/machinery/api/common"
 	machineapi "github.com/siderolabs/talos/pkg/machinery/api/machine"
@@ -55,6 +58,7 @@ type Node struct {
 	bootstrapped bool
 	snapshot     []byte
 	recovered    bool
+	state        state.State
 }
 
 // Sim is a set of simulated nodes sharing a cluster CA.
@@ -116,7 +120,7 @@ func New(ca *x509.PEMEncodedCertificateAndKey, names ...string) (*Sim, error) {
 	}
 	s.self = *selfKP.Certificate
 	for _, name := range names {
-		n := &Node{Name: name, sim: s}
+		n := &Node{Name: name, sim: s, state: newState()}
 		if err := n.start(); err != nil {
 			s.Close()
 			return nil, err
@@ -197,6 +201,9 @@ func (n *Node) start() error {
 	}
 	n.srv = grpc.NewServer(grpc.Creds(credentials.NewTLS(tlsConfig)))
 	machineapi.RegisterMachineServiceServer(n.srv, &service{node: n})
+	// The COSI state API, read-only, in every mode: Talos serves machine
+	// facts (system information, links) in maintenance mode too.
+	cosiv1alpha1.RegisterStateServer(n.srv, readOnlyState{server.NewState(n.state)})
 	go n.srv.Serve(lis)
 	return nil
 }
@@ -376,4 +383,19 @@ func (s *service) Kubeconfig(_ *emptypb.Empty, stream grpc.ServerStreamingServer
 	tw.Close()
 	gz.Close()
 	return stream.Send(&common.Data{Bytes: buf.Bytes()})
+}
+
+// readOnlyState refuses every write through the API.
+type readOnlyState struct{ *server.State }
+
+func (readOnlyState) Create(context.Context, *cosiv1alpha1.CreateRequest) (*cosiv1alpha1.CreateResponse, error) {
+	return nil, status.Error(codes.PermissionDenied, "read-only")
+}
+
+func (readOnlyState) Update(context.Context, *cosiv1alpha1.UpdateRequest) (*cosiv1alpha1.UpdateResponse, error) {
+	return nil, status.Error(codes.PermissionDenied, "read-only")
+}
+
+func (readOnlyState) Destroy(context.Context, *cosiv1alpha1.DestroyRequest) (*cosiv1alpha1.DestroyResponse, error) {
+	return nil, status.Error(codes.PermissionDenied, "read-only")
 }
