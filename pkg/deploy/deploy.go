@@ -88,7 +88,7 @@ func (r *Report) Print(w io.Writer) {
 	for _, c := range r.Proxmox.Changes() {
 		fmt.Fprintln(w, "  "+c.String())
 	}
-	for _, u := range append(slices.Clone(r.Proxmox.Migrations), r.Proxmox.Unmanaged...) {
+	for _, u := range append(slices.Clone(r.Proxmox.Notes), r.Proxmox.Unmanaged...) {
 		fmt.Fprintln(w, "  note: "+u)
 	}
 	fmt.Fprintln(w, "talos:")

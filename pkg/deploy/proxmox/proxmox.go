@@ -118,10 +118,12 @@ type Plan struct {
 	ISOs, VMs, Starts, Removals []Change
 	// Unmanaged lists VMs on the hosts that the model does not know.
 	Unmanaged []string
-	// Migrations lists model VMs that live on another host than the
-	// model places them on: they stay where they are (move them with
-	// Proxmox' migrate), never a second create.
-	Migrations []string
+	// Notes lists what the plan leaves to the operator: model VMs
+	// that live on another host than the model places them on (they stay
+	// where they are; move them with Proxmox' migrate, never a second
+	// create), changes pending until a VM's next start, and disks larger
+	// than the model (Proxmox cannot shrink them).
+	Notes []string
 
 	opts Options
 }
@@ -137,6 +139,7 @@ func (p *Plan) Empty() bool { return len(p.Changes()) == 0 }
 type deployer struct {
 	opts    Options
 	tag     string
+	notes   []string
 	clients map[string]*gp.Client
 }
 
@@ -205,6 +208,9 @@ func DesiredConfig(v *model.VM) map[string]string {
 		// The guest reports this UUID; the OS layer checks it before it
 		// sends the machine any secret.
 		"smbios1": "uuid=" + v.SystemUUID(),
+		"sockets": "1",
+		// No ballooning: the kubelet sizes pods by the memory it sees.
+		"balloon": "0",
 	}
 	if _, file := v.BootISO(); file != "" && v.Host() != nil {
 		cfg["ide2"] = v.Host().ISOStorage + ":iso/" + file + ",media=cdrom"
@@ -228,7 +234,7 @@ func boolString(b bool) string {
 }
 
 // driftKeys are compared between the live config and the model.
-var driftKeys = []string{"name", "cores", "memory", "cpu", "scsihw", "agent", "onboot", "boot", "net0", "ide2", "tags", "smbios1"}
+var driftKeys = []string{"name", "cores", "sockets", "memory", "balloon", "cpu", "scsihw", "agent", "onboot", "boot", "net0", "ide2", "tags", "smbios1"}
 
 func mergeTags(have []string, tag string) []string {
 	out := slices.Clone(have)
@@ -241,7 +247,7 @@ func mergeTags(have []string, tag string) []string {
 
 // NewPlan reads the live state of every host of dc and plans the changes.
 // A model VM is planned on the host it lives on (a VM the model would
-// place elsewhere is listed in Migrations), and only when it carries this
+// place elsewhere is listed in Notes), and only when it carries this
 // homelab's tag or is listed in Adopt: a VMID held by a foreign or
 // untagged VM fails the plan.
 func NewPlan(ctx context.Context, dc *model.Datacenter, opts Options) (*Plan, error) {
@@ -297,7 +303,7 @@ func NewPlan(ctx context.Context, dc *model.Datacenter, opts Options) (*Plan, er
 		live, exists := lives[v.VMID]
 		if exists {
 			if h != nil && live.host != h {
-				p.Migrations = append(p.Migrations, fmt.Sprintf("vm %d %s runs on %s; the model would place it on %s: it stays (migrate it in Proxmox to move it)", v.VMID, v.Name, live.host.Name, h.Name))
+				p.Notes = append(p.Notes, fmt.Sprintf("vm %d %s runs on %s; the model would place it on %s: it stays (migrate it in Proxmox to move it)", v.VMID, v.Name, live.host.Name, h.Name))
 			}
 			h = live.host
 		}
@@ -323,7 +329,8 @@ func NewPlan(ctx context.Context, dc *model.Datacenter, opts Options) (*Plan, er
 		}
 	}
 	sort.Strings(p.Unmanaged)
-	sort.Strings(p.Migrations)
+	p.Notes = append(p.Notes, d.notes...)
+	sort.Strings(p.Notes)
 	return p, nil
 }
 
@@ -414,6 +421,24 @@ func (d *deployer) planVM(ctx context.Context, h *model.Host, node *gp.Node, v *
 	}
 	// Keep the VM's other tags beside ours.
 	want["tags"] = strings.Join(mergeTags(tags, d.tag), ";")
+	// Changes Proxmox holds until the VM's next start count as made.
+	var pending []map[string]any
+	if err := d.retry(ctx, func() error {
+		return c.Get(ctx, fmt.Sprintf("/nodes/%s/qemu/%d/pending", h.Name, v.VMID), &pending)
+	}); err != nil {
+		return nil, nil, fmt.Errorf("proxmox %s: reading the pending changes of %s: %w", h.Name, target, err)
+	}
+	var waiting []string
+	for _, e := range pending {
+		if k, ok := e["key"].(string); ok && e["pending"] != nil {
+			have[k] = e["pending"]
+			waiting = append(waiting, k)
+		}
+	}
+	if len(waiting) > 0 {
+		slices.Sort(waiting)
+		d.notes = append(d.notes, fmt.Sprintf("%s: %s has changes pending until its next start (%s): restart it to apply them", h.Name, target, strings.Join(waiting, ", ")))
+	}
 	update := map[string]any{}
 	var diffs []string
 	for _, k := range driftKeys {
@@ -447,10 +472,114 @@ func (d *deployer) planVM(ctx context.Context, h *model.Host, node *gp.Node, v *
 			return d.wait(ctx, gp.NewTask(upid, c))
 		}}
 	}
+	disks, err := d.diskChanges(h, v, target, have)
+	if err != nil {
+		return nil, nil, err
+	}
+	if change != nil && live.Status == "running" {
+		change.Detail += "; settings a running VM cannot take apply at its next start"
+	}
+	change = mergeChanges(change, disks)
 	if live.Status != "running" {
 		start = d.startChange(h, v, target)
 	}
 	return change, start, nil
+}
+
+// diskSize reads "size=40G" from a disk's config value, in GiB.
+func diskSize(spec string) (int, bool) {
+	for _, opt := range strings.Split(spec, ",") {
+		if v, ok := strings.CutPrefix(opt, "size="); ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(v, "G"))
+			return n, err == nil && strings.HasSuffix(v, "G")
+		}
+	}
+	return 0, false
+}
+
+// diskChanges compares the boot disk's size and the data disks with the
+// model: a smaller disk is grown, a missing data disk added; a larger one
+// is left (Proxmox cannot shrink) and reported.
+func (d *deployer) diskChanges(h *model.Host, v *model.VM, target string, have map[string]any) (*Change, error) {
+	c := d.clients[h.Name]
+	type want struct {
+		key, serial string
+		gib         int
+	}
+	wants := []want{{key: "scsi0", gib: v.DiskGiB}}
+	for i, dd := range v.DataDisks() {
+		wants = append(wants, want{key: fmt.Sprintf("scsi%d", i+1), serial: dd.Name, gib: dd.SizeGiB})
+	}
+	var resize [][2]string
+	add := map[string]any{}
+	var diffs []string
+	for _, w := range wants {
+		cur, _ := have[w.key].(string)
+		if cur == "" {
+			if w.serial != "" {
+				add[w.key] = fmt.Sprintf("%s:%d,iothread=1,serial=%s", v.Storage(), w.gib, w.serial)
+				diffs = append(diffs, fmt.Sprintf("add %s %d GiB (%s)", w.key, w.gib, w.serial))
+			}
+			continue
+		}
+		size, ok := diskSize(cur)
+		switch {
+		case !ok:
+		case size < w.gib:
+			resize = append(resize, [2]string{w.key, fmt.Sprintf("%dG", w.gib)})
+			diffs = append(diffs, fmt.Sprintf("grow %s %d -> %d GiB", w.key, size, w.gib))
+		case size > w.gib:
+			d.notes = append(d.notes, fmt.Sprintf("%s: %s disk %s is %d GiB, more than the model's %d: Proxmox cannot shrink a disk, so it stays", h.Name, target, w.key, size, w.gib))
+		}
+	}
+	if len(diffs) == 0 {
+		return nil, nil
+	}
+	return &Change{Host: h.Name, Target: target, Action: "update", Detail: strings.Join(diffs, ", "), vm: v, run: func(ctx context.Context) error {
+		if len(add) > 0 {
+			var upid gp.UPID
+			if err := d.retry(ctx, func() error {
+				return c.Post(ctx, fmt.Sprintf("/nodes/%s/qemu/%d/config", h.Name, v.VMID), add, &upid)
+			}); err != nil {
+				return err
+			}
+			if err := d.wait(ctx, gp.NewTask(upid, c)); err != nil {
+				return err
+			}
+		}
+		for _, r := range resize {
+			var upid gp.UPID
+			if err := d.retry(ctx, func() error {
+				return c.Put(ctx, fmt.Sprintf("/nodes/%s/qemu/%d/resize", h.Name, v.VMID), map[string]string{"disk": r[0], "size": r[1]}, &upid)
+			}); err != nil {
+				return err
+			}
+			if err := d.wait(ctx, gp.NewTask(upid, c)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}, nil
+}
+
+// mergeChanges joins two changes of one VM into one, run in order.
+func mergeChanges(a, b *Change) *Change {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	runA, runB := a.run, b.run
+	merged := *a
+	merged.Detail = a.Detail + "; " + b.Detail
+	merged.run = func(ctx context.Context) error {
+		if err := runA(ctx); err != nil {
+			return err
+		}
+		return runB(ctx)
+	}
+	return &merged
 }
 
 func (d *deployer) removal(h *model.Host, lv *gp.VirtualMachine) Change {

@@ -101,7 +101,7 @@ func TestDeploy(t *testing.T) {
 		cp := vms[101]
 		want := map[string]string{
 			"name": "talos-cp-1", "cores": "2", "memory": "8192", "cpu": "host", "scsihw": "virtio-scsi-single",
-			"scsi0": "local-lvm:40,iothread=1", "ide2": "local:iso/" + iso + ",media=cdrom",
+			"scsi0": "local-lvm:vm-101-disk-0,iothread=1,size=40G", "sockets": "1", "balloon": "0", "ide2": "local:iso/" + iso + ",media=cdrom",
 			"net0":  "virtio=" + strings.ToUpper(h.Datacenter.VMs()[0].MAC) + ",bridge=vmbr0",
 			"agent": "1", "onboot": "1", "ostype": "l26", "boot": "order=scsi0;ide2", "tags": "homelab-homelab",
 			"smbios1": "uuid=" + h.Datacenter.VMs()[0].SystemUUID(),
@@ -110,7 +110,7 @@ func TestDeploy(t *testing.T) {
 			t.Errorf("vm 101 on %s, %s, config (-want +got):\n%s", cp.Node, cp.Status, d)
 		}
 		for _, id := range []int{111, 112} {
-			if got := vms[id].Config["scsi1"]; got != "local-lvm:50,iothread=1,serial=longhorn" {
+			if got := vms[id].Config["scsi1"]; got != fmt.Sprintf("local-lvm:vm-%d-disk-1,iothread=1,serial=longhorn,size=50G", id) {
 				t.Errorf("worker vm %d's Longhorn disk is %q, want a 50 GiB disk with serial longhorn", id, got)
 			}
 		}
@@ -140,11 +140,7 @@ func TestDeploy(t *testing.T) {
 		}
 	})
 	t.Run("drift is planned as an update and repaired", func(t *testing.T) {
-		c := sim.TS.Client()
-		req, _ := newConfigPost(sim.URL()+"/nodes/pve-2/qemu/111/config", "cores=1")
-		if resp, err := c.Do(req); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("drifting the VM: %v %v", resp, err)
-		}
+		sim.Edit(111, "cores", "1")
 		p := plan(t, h, opts)
 		if d := cmp.Diff([]string{`pve-2: update vm 111 talos-w-1`}, changes(p)); d != "" {
 			t.Fatalf("plan (-want +got):\n%s", d)
@@ -155,8 +151,17 @@ func TestDeploy(t *testing.T) {
 		if err := p.Apply(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if sim.VMs()[111].Config["cores"] != "2" {
-			t.Error("drift not repaired")
+		// A running VM takes the cores at its next start: pending, and
+		// the next plan counts it as made but says a restart is due.
+		if vm := sim.VMs()[111]; vm.Pending["cores"] != "2" {
+			t.Errorf("drift not repaired: config %v, pending %v", vm.Config, vm.Pending)
+		}
+		again := plan(t, h, opts)
+		if !again.Empty() {
+			t.Errorf("a pending change planned again: %v", changes(again))
+		}
+		if !slices.ContainsFunc(again.Notes, func(n string) bool { return strings.Contains(n, "changes pending until its next start (cores)") }) {
+			t.Errorf("no note of the pending restart: %v", again.Notes)
 		}
 	})
 	t.Run("VMs outside the model are reported, never deleted", func(t *testing.T) {
@@ -424,7 +429,7 @@ func TestOwnership(t *testing.T) {
 				t.Errorf("vm 101 planned for a second create: %s", c)
 			}
 		}
-		if d := cmp.Diff([]string{"vm 101 talos-cp-1 runs on pve-2; the model would place it on pve-1: it stays (migrate it in Proxmox to move it)"}, p.Migrations); d != "" {
+		if d := cmp.Diff([]string{"vm 101 talos-cp-1 runs on pve-2; the model would place it on pve-1: it stays (migrate it in Proxmox to move it)"}, p.Notes); d != "" {
 			t.Errorf("migrations (-want +got):\n%s", d)
 		}
 		if err := p.Apply(ctx); err != nil {
@@ -471,5 +476,50 @@ func TestPinnedFingerprint(t *testing.T) {
 				t.Fatalf("with a wrong pin: want ErrFingerprint, got %v", err)
 			}
 		})
+	}
+}
+
+// TestDiskDrift changes disks behind the deployer's back: a boot disk made
+// smaller is grown back, a missing data disk is added, and a disk larger
+// than the model is reported and left (Proxmox cannot shrink one).
+func TestDiskDrift(t *testing.T) {
+	ctx := context.Background()
+	sim, h, opts := setup(t)
+	if err := plan(t, h, opts).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sim.Edit(111, "scsi0", "local-lvm:vm-111-disk-0,iothread=1,size=20G")
+	sim.Edit(112, "scsi1", "")
+	sim.Edit(101, "scsi0", "local-lvm:vm-101-disk-0,iothread=1,size=80G")
+	p := plan(t, h, opts)
+	want := []string{
+		"pve-2: update vm 111 talos-w-1 (grow scsi0 20 -> 32 GiB)",
+		"pve-2: update vm 112 talos-w-2 (add scsi1 50 GiB (longhorn))",
+	}
+	var got []string
+	for _, c := range p.Changes() {
+		got = append(got, c.String())
+	}
+	slices.Sort(got)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("plan (-want +got):\n%s", d)
+	}
+	if !slices.ContainsFunc(p.Notes, func(n string) bool {
+		return strings.Contains(n, "disk scsi0 is 80 GiB, more than the model's 40: Proxmox cannot shrink a disk")
+	}) {
+		t.Errorf("no note of the larger disk: %v", p.Notes)
+	}
+	if err := p.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vms := sim.VMs()
+	if got := vms[111].Config["scsi0"]; got != "local-lvm:vm-111-disk-0,iothread=1,size=32G" {
+		t.Errorf("vm 111 scsi0 %q", got)
+	}
+	if got := vms[112].Config["scsi1"]; !strings.Contains(got, "serial=longhorn,size=50G") {
+		t.Errorf("vm 112 scsi1 %q", got)
+	}
+	if p := plan(t, h, opts); !p.Empty() {
+		t.Errorf("not converged: %v", changes(p))
 	}
 }

@@ -11,9 +11,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +30,34 @@ type VM struct {
 	VMID   int
 	Config map[string]string
 	Status string // "running" or "stopped"
+	// Pending holds changes made while running to settings that take
+	// effect only at the next start (as Proxmox keeps them pending).
+	Pending map[string]string
+}
+
+// coldKeys are settings a running VM takes only at its next start (no
+// hotplug for them here).
+var coldKeys = map[string]bool{"cores": true, "sockets": true, "memory": true, "balloon": true, "cpu": true, "smbios1": true, "scsihw": true}
+
+// diskKey matches the disk settings of a VM.
+var diskKey = regexp.MustCompile(`^(scsi|virtio|sata|ide)\d+$`)
+
+// allocateDisk turns a disk request "STORAGE:SIZE[,opts]" into what
+// Proxmox stores: "STORAGE:vm-ID-disk-N[,opts],size=SIZEG".
+func allocateDisk(vmid, n int, spec string) string {
+	storage, rest, ok := strings.Cut(spec, ":")
+	if !ok {
+		return spec
+	}
+	size, opts, _ := strings.Cut(rest, ",")
+	if _, err := strconv.Atoi(size); err != nil {
+		return spec // an existing volume or a CD-ROM
+	}
+	out := fmt.Sprintf("%s:vm-%d-disk-%d", storage, vmid, n)
+	if opts != "" {
+		out += "," + opts
+	}
+	return out + ",size=" + size + "G"
 }
 
 // Task is a simulated task.
@@ -78,6 +109,7 @@ var routes = []string{
 	"/nodes/{node}/storage/{storage}/content", "/nodes/{node}/storage/{storage}/download-url",
 	"/nodes/{node}/tasks/{upid}/status", "/nodes/{node}/qemu", "/nodes/{node}/qemu/{vmid}/status/current",
 	"/nodes/{node}/qemu/{vmid}/config", "/nodes/{node}/qemu/{vmid}/status/start", "/nodes/{node}/qemu/{vmid}/status/stop",
+	"/nodes/{node}/qemu/{vmid}/pending", "/nodes/{node}/qemu/{vmid}/resize",
 	"/nodes/{node}/qemu/{vmid}",
 }
 
@@ -162,16 +194,24 @@ func (s *Server) Calls() []string {
 }
 
 // VMs returns a copy of the VMs by vmid.
+// Edit changes a VM's config out of band, as someone editing it in the
+// Proxmox UI and restarting it would: the change is live at once.
+func (s *Server) Edit(vmid int, key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.vms[vmid]; ok {
+		v.Config[key] = value
+	}
+}
+
 func (s *Server) VMs() map[int]VM {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[int]VM{}
 	for id, v := range s.vms {
 		c := *v
-		c.Config = map[string]string{}
-		for k, val := range v.Config {
-			c.Config[k] = val
-		}
+		c.Config = maps.Clone(v.Config)
+		c.Pending = maps.Clone(v.Pending)
 		out[id] = c
 	}
 	return out
@@ -458,8 +498,15 @@ func (s *Server) handle(method, tmpl string, pp, params map[string]string, fail 
 		}
 		if fail == "" {
 			cfg := map[string]string{}
-			for k, v := range params {
-				if k != "vmid" && k != "node" {
+			disks := 0
+			for _, k := range slices.Sorted(maps.Keys(params)) {
+				v := params[k]
+				switch {
+				case k == "vmid" || k == "node":
+				case diskKey.MatchString(k) && !strings.Contains(v, "media=cdrom"):
+					cfg[k] = allocateDisk(id, disks, v)
+					disks++
+				default:
 					cfg[k] = v
 				}
 			}
@@ -487,11 +534,20 @@ func (s *Server) handle(method, tmpl string, pp, params map[string]string, fail 
 	case "POST /nodes/{node}/qemu/{vmid}/config", "PUT /nodes/{node}/qemu/{vmid}/config":
 		if fail == "" {
 			for k, val := range params {
-				if k == "delete" {
+				switch {
+				case k == "delete":
 					for _, d := range strings.Split(val, ",") {
 						delete(v.Config, d)
 					}
-				} else if k != "vmid" && k != "node" && k != "digest" {
+				case k == "vmid" || k == "node" || k == "digest":
+				case v.Status == "running" && coldKeys[k]:
+					if v.Pending == nil {
+						v.Pending = map[string]string{}
+					}
+					v.Pending[k] = val
+				case diskKey.MatchString(k) && v.Config[k] == "" && !strings.Contains(val, "media=cdrom"):
+					v.Config[k] = allocateDisk(vmid, len(v.Config), val)
+				default:
 					v.Config[k] = val
 				}
 			}
@@ -500,9 +556,50 @@ func (s *Server) handle(method, tmpl string, pp, params map[string]string, fail 
 			return nil, nil
 		}
 		return s.newTask(node, "qmconfig", strconv.Itoa(vmid), fail), nil
+	case "GET /nodes/{node}/qemu/{vmid}/pending":
+		var out []map[string]any
+		for _, k := range slices.Sorted(maps.Keys(v.Config)) {
+			e := map[string]any{"key": k, "value": v.Config[k]}
+			if p, ok := v.Pending[k]; ok {
+				e["pending"] = p
+			}
+			out = append(out, e)
+		}
+		for _, k := range slices.Sorted(maps.Keys(v.Pending)) {
+			if _, ok := v.Config[k]; !ok {
+				out = append(out, map[string]any{"key": k, "pending": v.Pending[k]})
+			}
+		}
+		return out, nil
+	case "PUT /nodes/{node}/qemu/{vmid}/resize":
+		disk, size := params["disk"], strings.TrimSuffix(params["size"], "G")
+		cur, ok := v.Config[disk]
+		i := strings.Index(cur, ",size=")
+		if !ok || i < 0 {
+			return nil, &apiError{status: 500, message: fmt.Sprintf("disk '%s' does not exist", disk)}
+		}
+		have, _ := strconv.Atoi(strings.TrimSuffix(cur[i+len(",size="):], "G"))
+		want, err := strconv.Atoi(strings.TrimPrefix(size, "+"))
+		if err != nil {
+			return nil, &apiError{status: 400, message: "size: invalid format"}
+		}
+		if strings.HasPrefix(size, "+") {
+			want += have
+		}
+		if want < have {
+			return nil, &apiError{status: 500, message: "shrinking disks is not supported"}
+		}
+		if fail == "" {
+			v.Config[disk] = cur[:i] + ",size=" + strconv.Itoa(want) + "G"
+		}
+		return s.newTask(node, "resize", strconv.Itoa(vmid), fail), nil
 	case "POST /nodes/{node}/qemu/{vmid}/status/start":
 		if fail == "" {
 			v.Status = "running"
+			for k, val := range v.Pending {
+				v.Config[k] = val
+			}
+			v.Pending = nil
 		}
 		return s.newTask(node, "qmstart", strconv.Itoa(vmid), fail), nil
 	case "POST /nodes/{node}/qemu/{vmid}/status/stop":
