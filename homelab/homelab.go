@@ -72,6 +72,9 @@ type Machines struct {
 	Endpoint string
 	// VIP is a shared control-plane address; empty for none.
 	VIP string
+	// ISOSHA256 is the boot ISO's SHA-256, for Proxmox to verify its
+	// download; empty skips the check.
+	ISOSHA256 string
 	// Hosts are the Proxmox hosts.
 	Hosts []proxmox.HostProps
 	// Nodes are the Talos nodes, one VM each.
@@ -257,7 +260,7 @@ func (h *Homelab) machines(scope constructs.Construct, m *Machines) {
 	}
 	h.Cluster = talos.NewCluster(scope, "talos", &talos.ClusterProps{
 		Name: m.ClusterName, TalosVersion: m.TalosVersion, KubernetesVersion: m.KubernetesVersion, Subnet: m.Subnet,
-		Endpoint: m.Endpoint, VIP: m.VIP,
+		Endpoint: m.Endpoint, VIP: m.VIP, ISOSHA256: m.ISOSHA256,
 	})
 	seen := map[string]bool{}
 	for i, n := range m.Nodes {

@@ -161,6 +161,12 @@ func init() {
 			want:  "proxmox/pve-1: TLS fingerprint \"AB:CD\" is not a SHA-256 fingerprint; copy the SHA-256 fingerprint from `pvenode cert info` (32 hex pairs separated by ':')",
 		},
 
+		{
+			name:  "an ISO checksum that is no SHA-256",
+			props: func(p *homelab.Props) { p.Machines.ISOSHA256 = "md5:0123" },
+			want:  "talos: ISO checksum \"md5:0123\" is not a SHA-256; use the 64 hex digits `sha256sum` prints for the ISO",
+		},
+
 		// 2. Hardware and OS limits.
 		{
 			name:  "one VM with more vCPUs than its host has cores",

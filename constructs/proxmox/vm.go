@@ -61,6 +61,7 @@ type VM struct {
 	dc              *Datacenter
 	address         netip.Addr
 	bootISO         func() (url, file string)
+	bootISOSum      string
 	dataDisks       func() []DataDisk
 }
 
@@ -185,6 +186,13 @@ func (v *VM) Address() netip.Addr { return v.address }
 // gets in the host's ISO storage. It is called at render time, so the ISO
 // follows the extensions the whole tree needs.
 func (v *VM) SetBootISO(source func() (url, file string)) { v.bootISO = source }
+
+// SetBootISOChecksum records the ISO's SHA-256, for Proxmox to verify the
+// download with ("" when unknown).
+func (v *VM) SetBootISOChecksum(sha256 string) { v.bootISOSum = sha256 }
+
+// BootISOChecksum returns the ISO's SHA-256, "" when unknown.
+func (v *VM) BootISOChecksum() string { return v.bootISOSum }
 
 // BootISO returns the ISO's download URL and file name, empty when unset.
 func (v *VM) BootISO() (url, file string) {

@@ -24,6 +24,7 @@ var (
 	// its patch number names no image.
 	talosVersionPattern      = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
 	kubernetesVersionPattern = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+	sha256Pattern            = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 )
 
 // Minimums is what Talos documents as the least a node of a role needs.
@@ -85,6 +86,9 @@ func (c *Cluster) validate() []error {
 	case cps%2 == 0 && !c.props.AllowEvenControlPlanes:
 		add(p, fmt.Sprintf("use %d or %d control planes (or set ClusterProps.AllowEvenControlPlanes during a migration)", cps-1, cps+1),
 			"%d control planes make an etcd of %d members, which survives no more failures than %d and stops when %d are lost", cps, cps, cps-1, cps/2)
+	}
+	if sum := c.props.ISOSHA256; sum != "" && !sha256Pattern.MatchString(sum) {
+		add(p, "use the 64 hex digits `sha256sum` prints for the ISO", "ISO checksum %q is not a SHA-256", sum)
 	}
 	vip, vipErr := netip.ParseAddr(c.props.VIP)
 	if c.props.VIP != "" {

@@ -354,8 +354,12 @@ func (d *deployer) planISO(ctx context.Context, h *model.Host, v *model.VM) *Cha
 	return &Change{Host: h.Name, Target: "iso " + file, Action: "download", Detail: url, run: func(ctx context.Context) error {
 		var upid gp.UPID
 		err := d.retry(ctx, func() error {
-			return c.Post(ctx, fmt.Sprintf("/nodes/%s/storage/%s/download-url", h.Name, h.ISOStorage),
-				map[string]string{"content": "iso", "filename": file, "url": url}, &upid)
+			params := map[string]string{"content": "iso", "filename": file, "url": url}
+			if sum := v.BootISOChecksum(); sum != "" {
+				// Proxmox verifies the download and fails the task on a mismatch.
+				params["checksum"], params["checksum-algorithm"] = sum, "sha256"
+			}
+			return c.Post(ctx, fmt.Sprintf("/nodes/%s/storage/%s/download-url", h.Name, h.ISOStorage), params, &upid)
 		})
 		if err != nil {
 			return err

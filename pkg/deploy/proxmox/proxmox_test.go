@@ -523,3 +523,39 @@ func TestDiskDrift(t *testing.T) {
 		t.Errorf("not converged: %v", changes(p))
 	}
 }
+
+// TestISOChecksum gives the ISO a SHA-256: Proxmox is asked to verify the
+// download, and a download whose content does not match fails the deploy
+// with Proxmox's reason.
+func TestISOChecksum(t *testing.T) {
+	ctx := context.Background()
+	good := strings.Repeat("ab", 32)
+	for _, c := range []struct {
+		name, fetched string
+		ok            bool
+	}{{"a matching ISO", good, true}, {"a corrupted or replaced ISO", strings.Repeat("cd", 32), false}} {
+		t.Run(c.name, func(t *testing.T) {
+			sim, err := pvesim.New(testenv.Fixture(t, fixtures.ProxmoxSchema), "pve-1", "pve-2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(sim.Close)
+			m := homelab.DefaultMachines()
+			m.ISOSHA256 = good
+			for i := range m.Hosts {
+				m.Hosts[i].Endpoint = sim.TS.URL
+			}
+			_, h := homelab.NewApp(&homelab.Props{Machines: m})
+			url, _ := h.Cluster.ISO()
+			sim.ISOSums = map[string]string{url: c.fetched}
+			opts := proxmox.Options{Token: proxmox.Token{ID: "root@pam!homelab", Secret: tokenSecret}, HTTPClient: sim.TS.Client(), Backoff: time.Millisecond}
+			err = plan(t, h, opts).Apply(ctx)
+			switch {
+			case c.ok && err != nil:
+				t.Fatalf("a matching ISO: %v", err)
+			case !c.ok && (err == nil || !strings.Contains(err.Error(), "checksum mismatch")):
+				t.Fatalf("want the checksum mismatch, got %v", err)
+			}
+		})
+	}
+}

@@ -79,8 +79,11 @@ type Server struct {
 	seq    int
 	writes int
 	calls  []string
-	faults []Fault
-	closed bool
+	// ISOSums are the SHA-256 sums of what the simulated downloads fetch,
+	// by URL: a download-url with another checksum fails as in Proxmox.
+	ISOSums map[string]string
+	faults  []Fault
+	closed  bool
 }
 
 // Fault injects a failure into the matching requests.
@@ -470,6 +473,11 @@ func (s *Server) handle(method, tmpl string, pp, params map[string]string, fail 
 		st := pp["storage"]
 		if _, ok := s.nodes[node][st]; !ok {
 			return nil, &apiError{status: 500, message: fmt.Sprintf("storage '%s' does not exist", st)}
+		}
+		if want := params["checksum"]; fail == "" && want != "" {
+			if got, known := s.ISOSums[params["url"]]; known && got != want {
+				fail = fmt.Sprintf("checksum mismatch: got '%s' != expect '%s'", got, want)
+			}
 		}
 		if fail == "" {
 			s.nodes[node][st] = append(s.nodes[node][st], params["content"]+"/"+params["filename"])
