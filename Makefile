@@ -36,9 +36,11 @@ test:
 	  HOMELAB_FIXTURES="$$fixtures" KUBEBUILDER_ASSETS="$$assets" TALHELPER="$$talhelper" $(GO) test -count=1 ./...
 	cd examples/single-node && $(GO) build -o /dev/null . && $(GO) test -count=1 ./...
 
-## bench: synth benchmarks (Funoffshore, 10/100/1000 apps)
+## bench: synth benchmarks (Funoffshore, 10/100/1000 apps), then the edit->synth
+## loop, the binary's size and the commands' wall times (hack/bench.sh)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./synth/
+	@bash hack/bench.sh
 
 ## generate: regenerate the Flux CRDs with controller-gen from the pinned API modules
 generate:

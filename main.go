@@ -12,7 +12,11 @@ import (
 )
 
 func main() {
-	nodeenv.Ensure()
+	// Only commands that build the tree start node, whose banner the
+	// re-execution silences; the others run in one process.
+	if cli.StartsNode(os.Args[1:]) {
+		nodeenv.Ensure()
+	}
 	code := cli.Main(os.Args[1:], os.Stdout, os.Stderr)
 	// Stop the node child process before exiting.
 	jsii.Close()

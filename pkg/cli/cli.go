@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -127,6 +128,26 @@ renders it into cluster/ (Talos and Kubernetes YAML reconciled by Flux from Git)
 	root.AddCommand(synthCommand(build), validateCommand(build), planCommand(build), deployCommand(build), secretsCommand(), versionCommand())
 	strictArgs(root)
 	return root
+}
+
+// treeCommands are the commands that build the construct tree, and so
+// start jsii's node runtime.
+var treeCommands = []string{"synth", "validate", "plan", "deploy"}
+
+// StartsNode reports whether the command line args would build the
+// construct tree (and start node): main re-executes itself to silence
+// node's end-of-life banner only then, so version, secrets and help pay
+// for no second process start.
+func StartsNode(args []string) bool {
+	root := NewCommand(nil)
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd == root {
+		return false
+	}
+	for cmd.Parent() != root {
+		cmd = cmd.Parent()
+	}
+	return slices.Contains(treeCommands, cmd.Name())
 }
 
 // strictArgs makes every mistake on the command line a usage error (exit

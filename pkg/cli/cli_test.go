@@ -240,6 +240,50 @@ func TestCommandLinksNoTestServers(t *testing.T) {
 	}
 }
 
+// TestOnlyTreeCommandsReexec builds the command and runs it the way users
+// do, without JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION, with
+// GODEBUG=inittrace=1 (every process prints its package inits, so the
+// count of the runtime's first init is the count of process starts):
+// version and secrets run in one process; synth re-executes once, with the
+// variable set, so node prints no end-of-life banner.
+func TestOnlyTreeCommandsReexec(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "homelab")
+	if out, err := exec.Command("go", "build", "-o", bin, testenv.RepoRoot()).CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v: %s", err, out)
+	}
+	for _, c := range []struct {
+		args   []string
+		starts int
+	}{
+		{[]string{"version"}, 1},
+		{[]string{"secrets", "get", "--help"}, 1},
+		{[]string{"help"}, 1},
+		{[]string{"synth", "--out", t.TempDir()}, 2},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			cmd := exec.Command(bin, c.args...)
+			cmd.Dir = testenv.RepoRoot()
+			for _, e := range os.Environ() {
+				if !strings.HasPrefix(e, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=") && !strings.HasPrefix(e, "GODEBUG=") {
+					cmd.Env = append(cmd.Env, e)
+				}
+			}
+			cmd.Env = append(cmd.Env, "GODEBUG=inittrace=1")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("%v: %s", err, stderr.String())
+			}
+			if n := strings.Count(stderr.String(), "init internal/bytealg "); n != c.starts {
+				t.Errorf("%d process starts, want %d", n, c.starts)
+			}
+			if strings.Contains(strings.ToLower(stderr.String()), "end-of-life") {
+				t.Errorf("node printed its banner:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
 // TestWalkthroughIsCompiled keeps docs/your-own-homelab.md equal to the
 // code ExampleRun_yourOwnHomelab compiles and runs.
 func TestWalkthroughIsCompiled(t *testing.T) {

@@ -6,7 +6,11 @@
 // initialized (before main or TestMain run) and starts node only on the
 // first call. Setting the variable in main is therefore too late; Ensure
 // re-executes the program once with the variable set, which costs a process
-// start but no node start.
+// start but no node start. (A package initialized before jsii's would avoid
+// it, but Go initializes packages in import-path order and this module's
+// paths sort after github.com/aws/...; a module of its own with an earlier
+// path would have to be resolvable by every library user.) The command
+// calls Ensure only for commands that start node (cli.StartsNode).
 package nodeenv
 
 import (

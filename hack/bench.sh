@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Measures the loop people live in and the commands' wall times: a one-line
+# edit in homelab/ followed by `go run . synth` (warm build cache), the
+# built binary's size, and the built binary's synth, validate, version and
+# secrets get. Medians of RUNS runs (default 5). Nothing in the repository
+# changes: the edit is reverted and every output goes to a temporary dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${RUNS:-5}"
+go="${GO:-go}"
+# As users run it: without JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION.
+unset JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION
+
+tmp="$(mktemp -d)"
+edited=homelab/platform.go
+cp "$edited" "$tmp/edited.orig"
+cleanup() {
+	cp "$tmp/edited.orig" "$edited"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+# median prints the median of its arguments.
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# timed runs "$@" RUNS times and prints the median wall time in seconds.
+timed() {
+	local t=()
+	for _ in $(seq "$runs"); do
+		local s; s="$(now)"
+		"$@" >/dev/null 2>&1 || { echo "bench: $* failed" >&2; "$@" >&2 || true; exit 1; }
+		t+=("$(echo "$(now) - $s" | bc)")
+	done
+	median "${t[@]}"
+}
+
+# Warm the build cache and the fixtures once.
+"$go" build -o "$tmp/homelab" .
+"$go" run . synth --out "$tmp/warm" >/dev/null
+
+edit_and_synth() {
+	cp "$tmp/edited.orig" "$edited"
+	# A code change (not a comment), so the package and the binary are
+	# rebuilt, as after a real edit.
+	echo "var BenchEdit = \"$(now)\"" >>"$edited"
+	"$go" run . synth --out "$tmp/out"
+}
+loop="$(timed edit_and_synth)"
+cp "$tmp/edited.orig" "$edited"
+
+build="$(timed "$go" build -o "$tmp/homelab" .)"
+size="$(stat -c %s "$tmp/homelab")"
+
+bin="$tmp/homelab"
+synth="$(timed "$bin" synth --out "$tmp/out2")"
+# validate exits 3 while example site values block a real cluster.
+validate_ok() { local rc=0; "$bin" validate || rc=$?; [ "$rc" = 0 ] || [ "$rc" = 3 ]; }
+validate_t="$(timed validate_ok)"
+version="$(timed "$bin" version)"
+
+# A store with one Secret, for `secrets get`.
+export HOMELAB_AGE_KEY_FILE="$tmp/age.key"
+sdir="$tmp/repo"
+mkdir -p "$sdir"
+sflags=(--store "$sdir/secrets" --sops-config "$sdir/.sops.yaml" --talos-secrets "$sdir/cluster/talos/talsecret.sops.yaml" --cluster-key "$sdir/cluster/cluster-age.sops.yaml")
+"$bin" secrets init "${sflags[@]}" >/dev/null
+printf 'value' | "$bin" secrets set apps/bench key "${sflags[@]}" 2>/dev/null
+get="$(timed "$bin" secrets get apps/bench key "${sflags[@]}")"
+
+printf '%-46s %10s\n' "measure (median of $runs)" "value"
+printf '%-46s %9.2fs\n' "edit homelab/ + go run . synth" "$loop"
+printf '%-46s %9.2fs\n' "go build (no change)" "$build"
+printf '%-46s %8.1fMB\n' "binary size" "$(echo "$size / 1000000" | bc -l)"
+printf '%-46s %9.2fs\n' "homelab synth (built)" "$synth"
+printf '%-46s %9.2fs\n' "homelab validate (built; exits 3 on blockers)" "$validate_t"
+printf '%-46s %9.2fs\n' "homelab version (built)" "$version"
+printf '%-46s %9.2fs\n' "homelab secrets get (built)" "$get"
