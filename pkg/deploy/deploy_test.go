@@ -43,7 +43,10 @@ func (c countingClient) Patch(ctx context.Context, obj client.Object, patch clie
 	return c.Client.Patch(ctx, obj, patch, opts...)
 }
 
-func TestSecondDeployWritesNothing(t *testing.T) {
+// simulate renders the Funoffshore homelab and starts simulators for it
+// (closed when the test ends).
+func simulate(t *testing.T) (deploy.Target, *testenv.Simulation) {
+	t.Helper()
 	app, _ := homelab.NewApp(nil)
 	files, err := synth.Render(app.Tree())
 	if err != nil {
@@ -57,7 +60,12 @@ func TestSecondDeployWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sim.Close()
+	t.Cleanup(sim.Close)
+	return target, sim
+}
+
+func TestSecondDeployWritesNothing(t *testing.T) {
+	target, sim := simulate(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	kubeWrites := 0
@@ -165,20 +173,7 @@ func TestInterruptedDeployConverges(t *testing.T) {
 // reach the API): Deploy still hands back the kubeconfig and talosconfig
 // Talos produced, for the command to save before it reports the failure.
 func TestClientConfigsSurviveAFailedFluxStep(t *testing.T) {
-	app, _ := homelab.NewApp(nil)
-	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
-	target, err := deploy.FindTarget(app, files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := testenv.NewSimulation(target, testenv.Fixture(t, fixtures.ProxmoxSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	target, sim := simulate(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	in := sim.Inputs
