@@ -65,7 +65,7 @@ func Render(tree *core.Tree) (Files, error) {
 			return nil, fmt.Errorf("%s: %s is in no chart", o.Info().Path(), o.Identity())
 		}
 		name := o.Info().Unit()
-		key := chart.Dir() + "/" + name
+		key := o.Info().File()
 		u := byKey[key]
 		if u == nil {
 			unitPath := chart.Path() + "/" + name

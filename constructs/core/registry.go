@@ -219,6 +219,13 @@ func (t *Tree) Listed(dir string) []*Info {
 	return out
 }
 
+// Lookup returns the value Shared stored under key, if any, without
+// creating one.
+func (t *Tree) Lookup(key string) (any, bool) {
+	v, ok := t.shared[key]
+	return v, ok
+}
+
 // Shared returns the value stored under key, creating it with make on
 // first use: per-App state a package keeps (such as the Flux objects that
 // cross-construct checks need), without package-level globals.

@@ -69,6 +69,17 @@ func (i *Info) Unit() string {
 	return i.id
 }
 
+// File returns the file synth writes the construct's objects to, relative
+// to the output root ("kubernetes/flux/gotk-components.yaml"): the unit's
+// file in its chart's directory; "" for a construct in no chart.
+func (i *Info) File() string {
+	c := i.Chart()
+	if c == nil || c == i {
+		return ""
+	}
+	return path.Join(c.dir, i.Unit()+".yaml")
+}
+
 // NewChild registers a child construct with the given id below parent and
 // returns its Info. dir is the output directory for a chart, "" otherwise.
 // It fails when the id is empty, contains "/", or is taken, or when dir is

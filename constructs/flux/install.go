@@ -88,6 +88,7 @@ func NewInstall(scope constructs.Construct, id string, props *InstallProps) *Ins
 	}
 	in := &Install{Namespace: p.Namespace, Distribution: *p.Distribution}
 	in.info = core.Init(in, scope, id)
+	in.info.Tree().Shared(installKey, func() any { return in })
 	in.info.Tree().AddValidation(in.validate(p))
 
 	b := &installBuilder{in: in, props: p}
@@ -131,3 +132,17 @@ func orDefault(v, def string) string {
 	}
 	return v
 }
+
+const installKey = "flux/install"
+
+// InstallOf returns the tree's Install (the first one made), or nil.
+func InstallOf(t *core.Tree) *Install {
+	v, _ := t.Lookup(installKey)
+	in, _ := v.(*Install)
+	return in
+}
+
+// File returns the file synth writes the install to
+// (gotk-components.yaml in its chart's directory), relative to the output
+// root.
+func (in *Install) File() string { return in.info.File() }

@@ -65,6 +65,7 @@ func NewSync(scope constructs.Construct, id string, props *SyncProps) *Sync {
 	ns := orDefault(props.Namespace, "flux-system")
 	s := &Sync{}
 	s.info = core.Init(s, scope, id)
+	s.info.Tree().Shared(syncKey, func() any { return s })
 	// Flux runs in ns before it applies anything of the tree: the
 	// namespace exists whether or not the tree's Install declares it.
 	s.info.Tree().DeclareExternal(core.ObjectID{Kind: "Namespace", Name: ns}, "Flux runs in it")
@@ -105,3 +106,16 @@ func (s *Sync) Info() *core.Info { return s.info }
 
 // ToString overrides the jsii method; it returns the construct path.
 func (s *Sync) ToString() *string { return core.PathString(s.info) }
+
+const syncKey = "flux/sync"
+
+// SyncOf returns the tree's Sync (the first one made), or nil.
+func SyncOf(t *core.Tree) *Sync {
+	v, _ := t.Lookup(syncKey)
+	s, _ := v.(*Sync)
+	return s
+}
+
+// File returns the file synth writes the sync to (gotk-sync.yaml in its
+// chart's directory), relative to the output root.
+func (s *Sync) File() string { return s.info.File() }

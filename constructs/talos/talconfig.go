@@ -160,3 +160,9 @@ func (c *Cluster) RenderFiles() ([]core.File, error) {
 	}
 	return files, nil
 }
+
+// ConfigPath returns the file synth writes the machine config of role to,
+// relative to the output root ("talos/controlplane.yaml").
+func (c *Cluster) ConfigPath(role machine.Type) string {
+	return path.Join(c.Dir, strings.ToLower(role.String())+".yaml")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 	"io"
 	"os"
 	"path"
@@ -288,9 +289,18 @@ dry-run, so the API server checks each object against its schema.`,
 			if len(errs) == 0 {
 				fmt.Fprintf(w, "kustomize: %d directories build\n", n)
 			}
+			// The machine configs are found through the Talos constructs,
+			// whatever their output directory.
+			talosConfigs := map[string]bool{}
+			for _, r := range app.Tree().FileRenderers() {
+				if c, ok := r.(*talos.Cluster); ok {
+					talosConfigs[c.ConfigPath(machine.TypeControlPlane)] = true
+					talosConfigs[c.ConfigPath(machine.TypeWorker)] = true
+				}
+			}
 			talosFiles := 0
 			for _, p := range files.Paths() {
-				if p == "talos/controlplane.yaml" || p == "talos/worker.yaml" {
+				if talosConfigs[p] {
 					talosFiles++
 					warnings, err := validate.TalosConfig(p, files[p])
 					for _, wn := range warnings {

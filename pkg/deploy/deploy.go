@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/flux"
 	proxmodel "github.com/funoffshore/homelab/constructs/proxmox"
 	talosmodel "github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
@@ -31,7 +32,15 @@ type Target struct {
 
 // FindTarget finds the Proxmox datacenter and Talos cluster of a tree.
 func FindTarget(app *core.App, files map[string][]byte) (Target, error) {
-	t := Target{Components: files["kubernetes/flux/gotk-components.yaml"], Sync: files["kubernetes/flux/gotk-sync.yaml"]}
+	// The files are found through the constructs, so a homelab with other
+	// output directories deploys the same.
+	var t Target
+	if in := flux.InstallOf(app.Tree()); in != nil {
+		t.Components = files[in.File()]
+	}
+	if s := flux.SyncOf(app.Tree()); s != nil {
+		t.Sync = files[s.File()]
+	}
 	for _, r := range app.Tree().FileRenderers() {
 		switch v := r.(type) {
 		case *proxmodel.Datacenter:
