@@ -118,12 +118,12 @@ func (h *Homelab) platform(p *Platform) {
 	security.NewIsolation(secChart, "apps", &security.IsolationProps{
 		Namespace: "apps",
 		Ingress:   []security.Peer{{Namespace: h.Nginx.Namespace}, {SameNamespace: true}},
-		Egress:    []security.Peer{security.DNS, {SameNamespace: true}, {CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(443)}}},
+		Egress:    []security.Peer{security.DNS(), {SameNamespace: true}, {CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(443)}}},
 	})
 	security.NewIsolation(secChart, "cloudflared", &security.IsolationProps{
 		Namespace: h.Tunnel.Namespace,
 		Ingress:   []security.Peer{{Namespace: h.Monitoring.Namespace, Ports: []security.Port{security.TCP(h.Tunnel.MetricsPort)}}},
-		Egress: []security.Peer{security.DNS,
+		Egress: []security.Peer{security.DNS(),
 			{Namespace: h.Nginx.Namespace, Ports: []security.Port{security.TCP(80)}},
 			// The Cloudflare edge: QUIC or HTTP/2 on 7844, the API on 443.
 			{CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(7844), security.UDP(7844), security.TCP(443)}},
@@ -136,7 +136,7 @@ func (h *Homelab) platform(p *Platform) {
 			// operator's admission webhook for PrometheusRules and
 			// AlertmanagerConfigs (the chart's port 10250).
 			{CIDR: nodes, Ports: []security.Port{security.TCP(10250)}}},
-		Egress: []security.Peer{security.DNS, {AnyNamespace: true},
+		Egress: []security.Peer{security.DNS(), {AnyNamespace: true},
 			// Scrapes of host-network targets and the API server on the nodes.
 			{CIDR: nodes, Ports: []security.Port{security.TCP(6443), security.TCP(9100), security.TCP(10250), security.TCP(10257), security.TCP(10259), security.TCP(2381)}},
 			// Alertmanager's receivers (Telegram, Discord, webhooks on

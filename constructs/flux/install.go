@@ -23,26 +23,30 @@ func (d Distribution) Image(controller string) string {
 	return d.Registry + "/" + controller + ":" + d.Tags[controller]
 }
 
-// V2_9_0 is the pinned Flux distribution; its CRDs come from the fluxcd API
-// modules in go.mod.
-var V2_9_0 = Distribution{
-	Version:  "v2.9.0",
-	Registry: "ghcr.io/fluxcd",
-	Tags: map[string]string{
-		"source-controller":       "v1.9.1",
-		"kustomize-controller":    "v1.9.1",
-		"helm-controller":         "v1.6.1",
-		"notification-controller": "v1.9.1",
-	},
+// V2_9_0 returns the pinned Flux distribution; its CRDs come from the
+// fluxcd API modules in go.mod.
+func V2_9_0() Distribution {
+	return Distribution{
+		Version:  "v2.9.0",
+		Registry: "ghcr.io/fluxcd",
+		Tags: map[string]string{
+			"source-controller":       "v1.9.1",
+			"kustomize-controller":    "v1.9.1",
+			"helm-controller":         "v1.6.1",
+			"notification-controller": "v1.9.1",
+		},
+	}
 }
 
-// Controllers lists the controllers Install deploys, in the order
+// Controllers returns the controllers Install deploys, in the order
 // `flux install` writes them.
-var Controllers = []string{"helm-controller", "kustomize-controller", "notification-controller", "source-controller"}
+func Controllers() []string {
+	return []string{"helm-controller", "kustomize-controller", "notification-controller", "source-controller"}
+}
 
 // InstallProps configures Install.
 type InstallProps struct {
-	// Distribution to install. Default: V2_9_0.
+	// Distribution to install. Default: V2_9_0().
 	Distribution *Distribution
 	// Namespace of the controllers. Default: "flux-system".
 	Namespace string
@@ -77,7 +81,8 @@ func NewInstall(scope constructs.Construct, id string, props *InstallProps) *Ins
 	}
 	p := *props
 	if p.Distribution == nil {
-		p.Distribution = &V2_9_0
+		d := V2_9_0()
+		p.Distribution = &d
 	}
 	p.Namespace = orDefault(p.Namespace, "flux-system")
 	p.ClusterDomain = orDefault(p.ClusterDomain, "cluster.local")
@@ -117,7 +122,7 @@ func (in *Install) validate(p InstallProps) func() []error {
 		default:
 			errs = append(errs, core.Errorf(in.info.Path(), `use "debug", "info" or "error"`, "logLevel %q is not a Flux log level", p.LogLevel))
 		}
-		for _, c := range Controllers {
+		for _, c := range Controllers() {
 			if p.Distribution.Tags[c] == "" {
 				errs = append(errs, core.Errorf(in.info.Path(), "pin an image tag for every controller", "distribution %q has no image tag for %q", p.Distribution.Version, c))
 			}

@@ -96,7 +96,7 @@ var crdControllerSubjects = []string{
 }
 
 func (b *installBuilder) rbac() {
-	for _, c := range Controllers {
+	for _, c := range Controllers() {
 		b.add("sa-"+c, &corev1.ServiceAccount{ObjectMeta: b.meta(c, c, nil)})
 	}
 	var crdRules []rbacv1.PolicyRule

@@ -82,7 +82,7 @@ func NewSync(scope constructs.Construct, id string, props *SyncProps) *Sync {
 	wait := false
 	kp := &KustomizationProps{Name: ns, Namespace: ns, Chart: props.Chart, Source: s.Repository, Wait: &wait}
 	if props.Install != nil {
-		for _, c := range Controllers {
+		for _, c := range Controllers() {
 			kp.HealthChecks = append(kp.HealthChecks, meta.NamespacedObjectKindReference{
 				APIVersion: "apps/v1", Kind: "Deployment", Name: c, Namespace: props.Install.Namespace,
 			})

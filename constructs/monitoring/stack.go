@@ -26,12 +26,14 @@ type Dashboard struct {
 	GnetID, Revision int
 }
 
-// DefaultDashboards are the memo's dashboards that grafana.com provides;
-// the Flux one is built in Go (FluxDashboard).
-var DefaultDashboards = []Dashboard{
-	{Name: "talos-nodes", GnetID: 1860, Revision: 37},         // Node Exporter Full: the Talos nodes
-	{Name: "kubernetes-cluster", GnetID: 15757, Revision: 37}, // Kubernetes / Views / Global
-	{Name: "longhorn", GnetID: 13032, Revision: 6},            // Longhorn
+// DefaultDashboards returns the memo's dashboards that grafana.com
+// provides; the Flux one is built in Go (FluxDashboard).
+func DefaultDashboards() []Dashboard {
+	return []Dashboard{
+		{Name: "talos-nodes", GnetID: 1860, Revision: 37},         // Node Exporter Full: the Talos nodes
+		{Name: "kubernetes-cluster", GnetID: 15757, Revision: 37}, // Kubernetes / Views / Global
+		{Name: "longhorn", GnetID: 13032, Revision: 6},            // Longhorn
+	}
 }
 
 // StackProps configures Stack.
@@ -45,7 +47,7 @@ type StackProps struct {
 	// GrafanaAdminSecret holds keys "admin-user" and "admin-password".
 	// Default: "grafana-admin".
 	GrafanaAdminSecret string
-	// Dashboards from grafana.com. Default: DefaultDashboards.
+	// Dashboards from grafana.com. Default: DefaultDashboards().
 	Dashboards []Dashboard
 }
 
@@ -232,7 +234,7 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	}
 	dashboards := props.Dashboards
 	if dashboards == nil {
-		dashboards = DefaultDashboards
+		dashboards = DefaultDashboards()
 	}
 	s.info = core.Init(s, scope, id)
 

@@ -38,8 +38,8 @@ func TCP(p int32) Port { return Port{Protocol: corev1.ProtocolTCP, Port: p} }
 // UDP returns a UDP port.
 func UDP(p int32) Port { return Port{Protocol: corev1.ProtocolUDP, Port: p} }
 
-// DNS is the flow every pod needs: to the cluster DNS in kube-system.
-var DNS = Peer{Namespace: "kube-system", Ports: []Port{UDP(53), TCP(53)}}
+// DNS returns the flow every pod needs: to the cluster DNS in kube-system.
+func DNS() Peer { return Peer{Namespace: "kube-system", Ports: []Port{UDP(53), TCP(53)}} }
 
 // IsolationProps configures Isolation.
 type IsolationProps struct {

@@ -9,13 +9,15 @@ import (
 	"github.com/funoffshore/homelab/constructs/core"
 )
 
-// Memory Talos keeps from pods on each node (kubelet and system reserved).
-var (
-	ControlPlaneReservedMemory = resource.MustParse("512Mi")
-	WorkerReservedMemory       = resource.MustParse("384Mi")
-	// ReservedCPU is the CPU Talos keeps on every node.
-	ReservedCPU = resource.MustParse("100m")
-)
+// ControlPlaneReservedMemory is the memory Talos keeps from pods on a
+// control plane (kubelet and system reserved).
+func ControlPlaneReservedMemory() resource.Quantity { return resource.MustParse("512Mi") }
+
+// WorkerReservedMemory is the memory Talos keeps from pods on a worker.
+func WorkerReservedMemory() resource.Quantity { return resource.MustParse("384Mi") }
+
+// ReservedCPU is the CPU Talos keeps on every node.
+func ReservedCPU() resource.Quantity { return resource.MustParse("100m") }
 
 // CapacityLine is one workload's share of the node pool.
 type CapacityLine struct {
@@ -68,14 +70,14 @@ func (c *Cluster) Capacity() Capacity {
 			continue
 		}
 		cp.Workers++
-		reserved := WorkerReservedMemory
+		reserved := WorkerReservedMemory()
 		if n.Role == ControlPlane {
-			reserved = ControlPlaneReservedMemory
+			reserved = ControlPlaneReservedMemory()
 		}
 		mem := *resource.NewQuantity(n.VM.MemoryMiB*1024*1024, resource.BinarySI)
 		mem.Sub(reserved)
 		cpu := *resource.NewMilliQuantity(int64(n.VM.Cores)*1000, resource.DecimalSI)
-		cpu.Sub(ReservedCPU)
+		cpu.Sub(ReservedCPU())
 		cp.AllocatableMemory.Add(mem)
 		cp.AllocatableCPU.Add(cpu)
 		cp.Nodes = append(cp.Nodes, NodeCapacity{Hostname: n.Hostname, CPU: cpu, Memory: mem})
@@ -136,7 +138,7 @@ func (c *Cluster) validateCapacity() []error {
 	if cp.RequestedMemory.Cmp(cp.AllocatableMemory) > 0 {
 		errs = append(errs, core.Errorf(p, "add a worker, give the worker VMs more RAM or lower the requests (see `homelab validate`)",
 			"workloads request %s of memory but the %d workers have %s allocatable (VM RAM - %s Talos reserve each)",
-			mib(cp.RequestedMemory), cp.Workers, mib(cp.AllocatableMemory), mib(WorkerReservedMemory)))
+			mib(cp.RequestedMemory), cp.Workers, mib(cp.AllocatableMemory), mib(WorkerReservedMemory())))
 	}
 	if cp.RequestedCPU.Cmp(cp.AllocatableCPU) > 0 {
 		errs = append(errs, core.Errorf(p, "add a worker, give the worker VMs more cores or lower the requests",

@@ -417,9 +417,10 @@ func versionCommand() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "homelab %s\n", v)
-			fmt.Fprintf(w, "flux %s\n", flux.V2_9_0.Version)
-			for _, c := range flux.Controllers {
-				fmt.Fprintf(w, "  %s\n", flux.V2_9_0.Image(c))
+			dist := flux.V2_9_0()
+			fmt.Fprintf(w, "flux %s\n", dist.Version)
+			for _, c := range flux.Controllers() {
+				fmt.Fprintf(w, "  %s\n", dist.Image(c))
 			}
 		},
 	}
