@@ -104,6 +104,9 @@ func (r *Report) Print(w io.Writer) {
 	for _, c := range r.Talos.Changes() {
 		fmt.Fprintln(w, "  "+c)
 	}
+	for _, d := range r.Talos.Drift {
+		fmt.Fprintln(w, "  note: "+d)
+	}
 	fmt.Fprintln(w, "flux:")
 	if r.FluxNote != "" {
 		fmt.Fprintln(w, "  "+r.FluxNote)

@@ -70,6 +70,10 @@ type Plan struct {
 	Configure []*model.Node
 	// Bootstrap is the control plane to bootstrap etcd on, or nil.
 	Bootstrap *model.Node
+	// Drift lists what differs on configured nodes that deploy does not
+	// change yet (a Talos version other than the model's), with the
+	// command that would.
+	Drift []string
 
 	recoverNote string
 }
@@ -125,6 +129,23 @@ func (d *deployer) configured(ctx context.Context, n *model.Node) bool {
 	return err == nil
 }
 
+// version returns the Talos version a configured node runs.
+func (d *deployer) version(ctx context.Context, n *model.Node) (string, error) {
+	c, err := d.secure(ctx, n)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	v, err := c.Version(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(v.Messages) == 0 || v.Messages[0].Version == nil {
+		return "", errors.New("the node reported no version")
+	}
+	return v.Messages[0].Version.Tag, nil
+}
+
 // etcdRunning reports whether etcd runs on the control plane n.
 func (d *deployer) etcdRunning(ctx context.Context, n *model.Node) (bool, error) {
 	c, err := d.secure(ctx, n)
@@ -151,6 +172,15 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 	for _, n := range cluster.Nodes() {
 		if !d.configured(ctx, n) {
 			p.Configure = append(p.Configure, n)
+			continue
+		}
+		running, err := d.version(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("talos %s: reading its version: %w", n.Hostname, err)
+		}
+		if running != cluster.TalosVersion {
+			p.Drift = append(p.Drift, fmt.Sprintf("%s runs Talos %s, the model %s: upgrade it (reboots) with `talosctl upgrade -n %s --image %s`; deploy does not upgrade nodes yet",
+				n.Hostname, running, cluster.TalosVersion, n.IP, cluster.InstallerImage()))
 		}
 	}
 	cps := cluster.ControlPlanes()

@@ -116,6 +116,21 @@ func TestDeploy(t *testing.T) {
 			t.Errorf("second deploy wrote %d times", sim.Writes()-before)
 		}
 	})
+	t.Run("a node on another Talos version is reported as drift, not reconfigured", func(t *testing.T) {
+		sim.Node("talos-w-1").SetVersion("v1.13.8")
+		defer sim.Node("talos-w-1").SetVersion(model.DefaultTalosVersion)
+		p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Changes()) != 0 || len(p.Drift) != 1 {
+			t.Fatalf("changes %v, drift %v: want one drift note and no change", p.Changes(), p.Drift)
+		}
+		want := "talos-w-1 runs Talos v1.13.8, the model v1.13.9: upgrade it (reboots) with `talosctl upgrade -n 192.168.1.111 --image " + h.Cluster.InstallerImage() + "`"
+		if !strings.HasPrefix(p.Drift[0], want) {
+			t.Errorf("drift %q, want it to start with %q", p.Drift[0], want)
+		}
+	})
 	t.Run("a configured node refuses an insecure client", func(t *testing.T) {
 		c, err := talosclient.New(ctx, talosclient.WithEndpoints(sim.Node("talos-w-1").Addr), talosclient.WithTLSConfig(&tls.Config{InsecureSkipVerify: true}))
 		if err != nil {

@@ -59,6 +59,7 @@ type Node struct {
 	snapshot     []byte
 	recovered    bool
 	state        state.State
+	version      string
 }
 
 // Sim is a set of simulated nodes sharing a cluster CA.
@@ -120,7 +121,7 @@ func New(ca *x509.PEMEncodedCertificateAndKey, names ...string) (*Sim, error) {
 	}
 	s.self = *selfKP.Certificate
 	for _, name := range names {
-		n := &Node{Name: name, sim: s, state: newState()}
+		n := &Node{Name: name, sim: s, state: newState(), version: "v1.13.9"}
 		if err := n.start(); err != nil {
 			s.Close()
 			return nil, err
@@ -128,6 +129,21 @@ func New(ca *x509.PEMEncodedCertificateAndKey, names ...string) (*Sim, error) {
 		s.nodes[name] = n
 	}
 	return s, nil
+}
+
+// SetVersion sets the Talos version the node reports (default v1.13.9),
+// as a node installed from an older release would.
+func (n *Node) SetVersion(tag string) {
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	n.version = tag
+}
+
+// Version returns the Talos version the node reports.
+func (n *Node) Version() string {
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	return n.version
 }
 
 // Node returns the node called name.
@@ -268,7 +284,7 @@ func (s *service) Version(ctx context.Context, _ *emptypb.Empty) (*machineapi.Ve
 	}
 	return &machineapi.VersionResponse{Messages: []*machineapi.Version{{
 		Metadata: &common.Metadata{Hostname: s.node.Name},
-		Version:  &machineapi.VersionInfo{Tag: "v1.13.9", Arch: "amd64"},
+		Version:  &machineapi.VersionInfo{Tag: s.node.Version(), Arch: "amd64"},
 	}}}, nil
 }
 
