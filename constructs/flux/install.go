@@ -141,10 +141,14 @@ func orDefault(v, def string) string {
 const installKey = "flux/install"
 
 // InstallOf returns the tree's Install (the first one made), or nil.
-func InstallOf(t *core.Tree) *Install {
-	v, _ := t.Lookup(installKey)
-	in, _ := v.(*Install)
-	return in
+func InstallOf(t *core.Tree) *Install { return lookup[*Install](t, installKey) }
+
+// lookup returns the value of type T the tree holds under key, or T's
+// zero value.
+func lookup[T any](t *core.Tree, key string) T {
+	v, _ := t.Lookup(key)
+	out, _ := v.(T)
+	return out
 }
 
 // File returns the file synth writes the install to

@@ -110,11 +110,7 @@ func (s *Sync) ToString() *string { return core.PathString(s.info) }
 const syncKey = "flux/sync"
 
 // SyncOf returns the tree's Sync (the first one made), or nil.
-func SyncOf(t *core.Tree) *Sync {
-	v, _ := t.Lookup(syncKey)
-	s, _ := v.(*Sync)
-	return s
-}
+func SyncOf(t *core.Tree) *Sync { return lookup[*Sync](t, syncKey) }
 
 // File returns the file synth writes the sync to (gotk-sync.yaml in its
 // chart's directory), relative to the output root.

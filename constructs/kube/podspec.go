@@ -297,26 +297,24 @@ func workloadSemantics(t *core.Tree) []error {
 		if spec == nil {
 			continue
 		}
+		// uniqueLabel checks that name is a DNS label not yet in seen.
+		uniqueLabel := func(kind, name string, seen map[string]bool) {
+			if msgs := validation.IsDNS1123Label(name); len(msgs) > 0 {
+				add("use at most 63 lowercase letters, digits and '-'", "%s name %q is invalid: %s", kind, name, strings.Join(msgs, "; "))
+			}
+			if seen[name] {
+				add("give each "+kind+" its own name", "%s %q is defined twice", kind, name)
+			}
+			seen[name] = true
+		}
 		volumes := map[string]bool{}
 		for _, v := range spec.Volumes {
-			if msgs := validation.IsDNS1123Label(v.Name); len(msgs) > 0 {
-				add("use at most 63 lowercase letters, digits and '-'", "volume name %q is invalid: %s", v.Name, strings.Join(msgs, "; "))
-			}
-			if volumes[v.Name] {
-				add("give each volume its own name", "volume %q is defined twice", v.Name)
-			}
-			volumes[v.Name] = true
+			uniqueLabel("volume", v.Name, volumes)
 		}
 		names := map[string]bool{}
 		portNames, portNumbers := map[string]string{}, map[string]string{}
 		for _, c := range allContainers(spec) {
-			if msgs := validation.IsDNS1123Label(c.Name); len(msgs) > 0 {
-				add("use at most 63 lowercase letters, digits and '-'", "container name %q is invalid: %s", c.Name, strings.Join(msgs, "; "))
-			}
-			if names[c.Name] {
-				add("give each container its own name", "container %q is defined twice", c.Name)
-			}
-			names[c.Name] = true
+			uniqueLabel("container", c.Name, names)
 			own := map[string]bool{}
 			for _, port := range c.Ports {
 				if port.ContainerPort < 1 || port.ContainerPort > 65535 {
