@@ -52,6 +52,24 @@ type Capacity struct {
 	Lines                                           []CapacityLine
 }
 
+// Allocatable is what the kubelet of n offers pods: its VM's vCPUs and
+// memory less what Talos reserves for the system on its role. ok is false
+// for a node without a VM (its size is unknown).
+func (n *Node) Allocatable() (cpu, memory resource.Quantity, ok bool) {
+	if n.VM == nil {
+		return cpu, memory, false
+	}
+	reserved := WorkerReservedMemory()
+	if n.Role == ControlPlane {
+		reserved = ControlPlaneReservedMemory()
+	}
+	memory = *resource.NewQuantity(n.VM.MemoryMiB*1024*1024, resource.BinarySI)
+	memory.Sub(reserved)
+	cpu = *resource.NewMilliQuantity(int64(n.VM.Cores)*1000, resource.DecimalSI)
+	cpu.Sub(ReservedCPU())
+	return cpu, memory, true
+}
+
 // pool returns the nodes that run workloads.
 func (c *Cluster) pool() []*Node {
 	if c.SchedulesOnControlPlanes() {
@@ -70,14 +88,7 @@ func (c *Cluster) Capacity() Capacity {
 			continue
 		}
 		cp.Workers++
-		reserved := WorkerReservedMemory()
-		if n.Role == ControlPlane {
-			reserved = ControlPlaneReservedMemory()
-		}
-		mem := *resource.NewQuantity(n.VM.MemoryMiB*1024*1024, resource.BinarySI)
-		mem.Sub(reserved)
-		cpu := *resource.NewMilliQuantity(int64(n.VM.Cores)*1000, resource.DecimalSI)
-		cpu.Sub(ReservedCPU())
+		cpu, mem, _ := n.Allocatable()
 		cp.AllocatableMemory.Add(mem)
 		cp.AllocatableCPU.Add(cpu)
 		cp.Nodes = append(cp.Nodes, NodeCapacity{Hostname: n.Hostname, CPU: cpu, Memory: mem})
