@@ -9,7 +9,12 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${ENVTEST_ASSETS_DIR:-${HOMELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/homelab}/envtest}"
 stamp="$out/.stamp"
-want="$(cat "$root/tools/envtest/go.mod" "$root/tools/envtest/go.sum" | sha256sum | cut -d' ' -f1)"
+# The release the API server reports (/version): Helm charts check it
+# against their kubeVersion, and a build from the module has none.
+kube_version="$(awk '$1 == "k8s.io/kubernetes" { print $2 }' "$root/tools/envtest/go.mod")"
+minor="${kube_version#v1.}"; minor="${minor%%.*}"
+ldflags="-X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+want="$( (cat "$root/tools/envtest/go.mod" "$root/tools/envtest/go.sum"; echo "$ldflags") | sha256sum | cut -d' ' -f1)"
 if [[ -x "$out/kube-apiserver" && -x "$out/etcd" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "$out"
   exit 0
@@ -18,7 +23,7 @@ mkdir -p "$out"
 cd "$root/tools/envtest"
 start=$SECONDS
 echo "envtest: building kube-apiserver and etcd into $out (first run: about 10 minutes on 2 cores)" >&2
-GOFLAGS=-mod=mod go build -trimpath -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver >&2
+GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver >&2
 GOFLAGS=-mod=mod go build -trimpath -o "$out/etcd.tmp" ./etcd >&2
 mv "$out/kube-apiserver.tmp" "$out/kube-apiserver"
 mv "$out/etcd.tmp" "$out/etcd"
