@@ -1,0 +1,7 @@
+//go:build tools
+
+// Package tools pins Flux's helm-controller, built by hack/e2e.sh for the end-to-end
+// test (e2e/) that reconciles the synthesized tree on a simulated cluster.
+package tools
+
+import _ "github.com/fluxcd/helm-controller"
