@@ -27,6 +27,9 @@ type CapacityLine struct {
 	// PodCPU and PodMemory are what one pod requests.
 	PodCPU, PodMemory resource.Quantity
 	PerNode           bool
+	// System marks Talos' own pods (SystemPods), which tolerate the
+	// control planes' taint.
+	System bool
 }
 
 // NodeCapacity is what one node of the pool offers pods.
@@ -78,7 +81,8 @@ func (c *Cluster) pool() []*Node {
 	return c.Workers()
 }
 
-// Capacity sums the tree's workloads on the node pool.
+// Capacity sums the tree's workloads, and Talos' own pods (SystemPods),
+// on the node pool.
 func (c *Cluster) Capacity() Capacity {
 	var cp Capacity
 	first := true
@@ -97,7 +101,15 @@ func (c *Cluster) Capacity() Capacity {
 			first = false
 		}
 	}
-	for _, w := range c.info.Tree().Workloads() {
+	// Talos' own pods come first: they run before any workload.
+	var workloads []core.Workload
+	system := map[int]bool{}
+	for i, sp := range c.systemPods() {
+		system[i] = true
+		workloads = append(workloads, core.Workload{Source: c.info.Path(), Name: sp.Name + " (Talos)", Roles: core.AllNodes,
+			Replicas: sp.Replicas, PerNode: sp.PerNode, CPU: sp.CPU, Memory: sp.Memory, MemoryLimit: sp.MemoryLimit})
+	}
+	for i, w := range append(workloads, c.info.Tree().Workloads()...) {
 		if w.Roles == core.ControlPlanes && !c.SchedulesOnControlPlanes() {
 			continue
 		}
@@ -107,7 +119,7 @@ func (c *Cluster) Capacity() Capacity {
 			cp.PerNodeMemory.Add(w.Memory)
 			cp.PerNodeCPU.Add(w.CPU)
 		}
-		line := CapacityLine{Source: w.Source, Name: w.Name, Pods: pods, PodCPU: w.CPU, PodMemory: w.Memory, PerNode: w.PerNode}
+		line := CapacityLine{Source: w.Source, Name: w.Name, Pods: pods, PodCPU: w.CPU, PodMemory: w.Memory, PerNode: w.PerNode, System: system[i]}
 		for i := 0; i < pods; i++ {
 			line.CPU.Add(w.CPU)
 			line.Memory.Add(w.Memory)
@@ -137,10 +149,16 @@ func mib(q resource.Quantity) string    { return fmt.Sprintf("%dMi", q.Value()/(
 func (c *Cluster) validateCapacity() []error {
 	cp := c.Capacity()
 	p := c.info.Path()
-	if cp.Workers == 0 && cp.Unsized == 0 && len(cp.Lines) > 0 && len(c.ControlPlanes()) > 0 {
-		l := cp.Lines[0]
+	var own []CapacityLine // Talos' pods tolerate the control planes' taint
+	for _, l := range cp.Lines {
+		if !l.System {
+			own = append(own, l)
+		}
+	}
+	if cp.Workers == 0 && cp.Unsized == 0 && len(own) > 0 && len(c.ControlPlanes()) > 0 {
+		l := own[0]
 		return []error{core.Errorf(p, "add a worker, or let pods run on the control planes with a patch setting cluster.allowSchedulingOnControlPlanes",
-			"%d workloads (first: %s at %s) need a node to run on but the cluster has no worker and Talos taints control planes NoSchedule", len(cp.Lines), l.Name, l.Source)}
+			"%d workloads (first: %s at %s) need a node to run on but the cluster has no worker and Talos taints control planes NoSchedule", len(own), l.Name, l.Source)}
 	}
 	if cp.Workers == 0 {
 		return nil
