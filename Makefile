@@ -3,7 +3,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 GO ?= go
 
-.PHONY: synth check test bench generate lint envtest fixtures talhelper build
+.PHONY: synth check test e2e bench generate lint envtest fixtures talhelper build
 
 ## synth: render the Funoffshore homelab into ./cluster
 synth:
@@ -36,6 +36,13 @@ test:
 	  HOMELAB_FIXTURES="$$fixtures" KUBEBUILDER_ASSETS="$$assets" TALHELPER="$$talhelper" $(GO) test -count=1 ./...
 	cd examples/single-node && $(GO) build -o /dev/null . && $(GO) test -count=1 ./...
 
+## e2e: the end-to-end test: the synthesized tree reconciled by real Flux controllers
+## on a simulated cluster (kube-apiserver, controller-manager, scheduler, kwok);
+## builds the cluster's programs once (hack/e2e.sh, cached; cold: about 25 minutes)
+e2e:
+	@fixtures="$$(bash hack/fixtures.sh)" && assets="$$(bash hack/envtest.sh)" && bin="$$(bash hack/e2e.sh)" && \
+	  HOMELAB_FIXTURES="$$fixtures" KUBEBUILDER_ASSETS="$$assets" HOMELAB_E2E_BIN="$$bin" $(GO) test -tags e2e -count=1 -timeout 40m -v -run TestReconcile ./e2e/
+
 ## bench: synth benchmarks (Funoffshore, 10/100/1000 apps), then the edit->synth
 ## loop, the binary's size and the commands' wall times (hack/bench.sh)
 bench:
@@ -51,3 +58,4 @@ lint:
 	@test -z "$$(gofmt -l . | grep -v '^tools/' )" || (gofmt -l . ; exit 1)
 	cd examples/single-node && $(GO) vet ./...
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/

@@ -1,0 +1,400 @@
+//go:build e2e
+
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/e2e"
+	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/cli"
+	"github.com/funoffshore/homelab/pkg/deploy"
+	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
+	fluxdeploy "github.com/funoffshore/homelab/pkg/deploy/flux"
+	"github.com/funoffshore/homelab/pkg/fixtures"
+	"github.com/funoffshore/homelab/pkg/manifest"
+	"github.com/funoffshore/homelab/pkg/secrets"
+	"github.com/funoffshore/homelab/pkg/testenv"
+	"github.com/funoffshore/homelab/synth"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// readyTimeout bounds each wait for the whole tree to be Ready.
+const readyTimeout = 15 * time.Minute
+
+// lab is a homelab repository in a temporary directory: its secrets set
+// through the CLI, its tree synthesized, committed and served over Git.
+type lab struct {
+	t     *testing.T
+	dir   string
+	repo  *e2e.Repo
+	ident *secrets.Identity
+	// values are the Secret values set, by namespace/name/key.
+	values map[string]string
+}
+
+// run runs the homelab command line in the lab's directory.
+func (l *lab) run(build cli.Builder, stdin string, args ...string) string {
+	l.t.Helper()
+	var out, errb bytes.Buffer
+	if code := cli.RunIO(build, args, strings.NewReader(stdin), &out, &errb); code != 0 {
+		l.t.Fatalf("homelab %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// builder builds the Funoffshore homelab from the lab's store, with apps.
+func builder(apps func() []string) cli.Builder {
+	return func() (*core.App, error) {
+		src, err := secrets.Store{Dir: cli.SecretsDir}.Source()
+		if err != nil {
+			return nil, err
+		}
+		props := &homelab.Props{Secrets: src}
+		if apps != nil {
+			keep := apps()
+			for _, a := range homelab.DefaultApps() {
+				if slices.Contains(keep, a.Name) {
+					props.Apps = append(props.Apps, a)
+				}
+			}
+		}
+		app, _ := homelab.NewApp(props)
+		return app, nil
+	}
+}
+
+func TestReconcile(t *testing.T) {
+	binDir := os.Getenv(e2e.BinDirEnv)
+	if binDir == "" {
+		t.Fatalf("%s is not set: run `make e2e` (it builds the cluster's programs with hack/e2e.sh)", e2e.BinDirEnv)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	work := t.TempDir()
+	l := &lab{t: t, dir: filepath.Join(work, "homelab"), values: map[string]string{}}
+	if err := os.MkdirAll(l.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(l.dir)
+	t.Setenv("HOMELAB_AGE_KEY_FILE", filepath.Join(work, "age.key"))
+
+	// Secrets, through the CLI as an operator sets them.
+	l.run(cli.DefaultBuilder, "", "secrets", "init")
+	app, err := cli.DefaultBuilder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range app.Tree().Secrets() {
+		for _, k := range d.Keys {
+			v := fmt.Sprintf("e2e value of %s/%s %s", d.Namespace, d.Name, k)
+			l.values[d.Namespace+"/"+d.Name+"/"+k] = v
+			l.run(cli.DefaultBuilder, v, "secrets", "set", d.Namespace+"/"+d.Name, k)
+		}
+	}
+	if l.ident, err = secrets.LoadIdentity(filepath.Join(work, "age.key")); err != nil {
+		t.Fatal(err)
+	}
+	l.run(cli.DefaultBuilder, "", "synth")
+
+	// The servers: Git with the synthesized tree, Helm with the pinned charts.
+	gitRoot := filepath.Join(work, "git")
+	if err := os.MkdirAll(gitRoot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gitServer, err := e2e.StartGitServer(gitRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gitServer.Close()
+	if l.repo, err = e2e.NewRepo(gitServer, l.dir, "homelab", "main"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := l.repo.Commit("homelab as synthesized")
+	if err != nil {
+		t.Fatal(err)
+	}
+	charts, err := e2e.StartHelmRepository(filepath.Dir(testenv.Fixture(t, fixtures.ChartIndex)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer charts.Close()
+
+	// The cluster: one fake node per Talos node, as its machine config says.
+	clusterDir := filepath.Join(work, "cluster")
+	if err := os.MkdirAll(clusterDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e2e.StartCluster(clusterDir, testenv.AssetsDir(), binDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	defer func() {
+		if t.Failed() {
+			t.Logf("cluster logs:\n%s", c.Logs(25))
+		}
+	}()
+	files, err := synth.Render(app.Tree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := deploy.FindTarget(app, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := secrets.LoadTalosSecrets(secrets.TalosSecretsPath, l.ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := c.AddTalos(ctx, target.Cluster, bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.StandIns(ctx)
+	if err := c.StartFlux(target.Components); err != nil {
+		t.Fatal(err)
+	}
+	// The chart's operator makes Prometheus and Alertmanager from the tree.
+	c.PrometheusOperator(ctx, "monitoring", "kube-prometheus-stack-operator")
+
+	// Bootstrap through the deployer's own Flux code path.
+	var all []*unstructured.Unstructured
+	for _, p := range files.Paths() {
+		// Kubernetes objects; Talos and Proxmox files decode to none.
+		if objs, err := manifest.Decode(files[p]); err == nil && !strings.HasSuffix(p, ".sops.yaml") {
+			for _, o := range objs {
+				if o.GetKind() != "" && o.GetAPIVersion() != "" {
+					all = append(all, o)
+				}
+			}
+		}
+	}
+	if len(all) == 0 {
+		t.Fatal("no Kubernetes objects among the rendered files")
+	}
+	ks, err := e2e.FluxKustomizations(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync, err := e2e.Redirect(target.Sync, ks, l.repo.URL(), charts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := secrets.LoadClusterKey(secrets.ClusterKeyPath, l.ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gitCreds, err := os.ReadFile(secrets.Store{Dir: cli.SecretsDir}.Path("flux-system", "flux-system"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gitCreds, err = secrets.Decrypt(gitCreds, l.ident); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = fluxdeploy.Bootstrap(ctx, c.Client, fluxdeploy.Inputs{
+		Components: target.Components, Sync: sync, AgeKey: ck.SecretKey(), GitCredentials: gitCreds,
+	}, fluxdeploy.Options{Log: &actionlog.Log{Path: filepath.Join(work, "actions.log")}, ReadyTimeout: 5 * time.Minute})
+	if err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	t.Logf("flux-system Ready %s after bootstrap began", time.Since(start).Round(time.Second))
+	if err := c.WaitReady(ctx, first, readyTimeout); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("every Kustomization and HelmRelease Ready %s after bootstrap began", time.Since(start).Round(time.Second))
+
+	t.Run("workloads available on the nodes", func(t *testing.T) { checkWorkloads(ctx, t, c, nodes) })
+	t.Run("objects present", func(t *testing.T) { checkPresent(ctx, t, c.Client, all) })
+	t.Run("every monitor selected and scraping", func(t *testing.T) {
+		problems, targets, err := c.ScrapeProblems(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Error(p)
+		}
+		t.Logf("%d scrape targets", targets)
+	})
+	t.Run("the operator's generated configuration holds the tree's monitoring", func(t *testing.T) {
+		problems, err := c.OperatorProblems(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Error(p)
+		}
+	})
+	t.Run("secrets decrypted", func(t *testing.T) { checkSecrets(ctx, t, c.Client, l.values) })
+
+	t.Run("prune and rollback", func(t *testing.T) {
+		echo := client.ObjectKey{Namespace: "apps", Name: "echo"}
+		l.run(builder(func() []string { return []string{"homepage", "uptime-kuma"} }), "", "synth")
+		removal, err := l.repo.Commit("remove the echo app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		reconcile(ctx, t, c, removal)
+		if err := c.Client.Get(ctx, echo, &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("Deployment apps/echo after its app left the tree: want it pruned, got err=%v", err)
+		}
+		if err := c.Client.Get(ctx, echo, &corev1.Service{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("Service apps/echo after its app left the tree: want it pruned, got err=%v", err)
+		}
+		revert, err := l.repo.Revert(removal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reconcile(ctx, t, c, revert)
+		d := &appsv1.Deployment{}
+		if err := c.Client.Get(ctx, echo, d); err != nil {
+			t.Fatalf("Deployment apps/echo after the revert: %v", err)
+		}
+		if d.Status.AvailableReplicas < 1 {
+			t.Fatalf("Deployment apps/echo after the revert: %d available", d.Status.AvailableReplicas)
+		}
+	})
+
+	t.Run("a pod that fits no node is named", func(t *testing.T) {
+		// Validation refuses such a tree; a hand edit of the output does
+		// not pass through it, and the cluster still says which pod.
+		p := filepath.Join(l.dir, "cluster/kubernetes/apps/echo.yaml")
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited := bytes.Replace(data, []byte("memory: 16Mi"), []byte("memory: 64Gi"), 1)
+		if bytes.Equal(edited, data) {
+			t.Fatal("echo.yaml has no `memory: 16Mi` request to edit")
+		}
+		edited = bytes.Replace(edited, []byte("memory: 32Mi"), []byte("memory: 64Gi"), 1)
+		if err := os.WriteFile(p, edited, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		big, err := l.repo.Commit("hand edit: echo requests 64Gi")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.RequestReconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err = c.WaitReady(ctx, big, 5*time.Minute)
+		if err == nil || !strings.Contains(err.Error(), "pod apps/echo-") || !strings.Contains(err.Error(), "Insufficient memory") {
+			t.Fatalf("want the echo pod named as fitting no node (Insufficient memory), got %v", err)
+		}
+		t.Logf("reported: %v", err)
+		back, err := l.repo.Revert(big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reconcile(ctx, t, c, back)
+	})
+}
+
+func reconcile(ctx context.Context, t *testing.T, c *e2e.Cluster, commit string) {
+	t.Helper()
+	start := time.Now()
+	if err := c.RequestReconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitReady(ctx, commit, readyTimeout); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("commit %.8s reconciled in %s", commit, time.Since(start).Round(time.Second))
+}
+
+// checkWorkloads asserts every Deployment, DaemonSet and StatefulSet
+// becomes fully available (those the Prometheus operator makes after Flux
+// is Ready too), on the tree's nodes only.
+func checkWorkloads(ctx context.Context, t *testing.T, c *e2e.Cluster, nodes []*corev1.Node) {
+	if err := c.WaitAvailable(ctx, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var deps appsv1.DeploymentList
+	var dss appsv1.DaemonSetList
+	var sts appsv1.StatefulSetList
+	var pods corev1.PodList
+	for _, l := range []client.ObjectList{&deps, &dss, &sts, &pods} {
+		if err := c.Client.List(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(deps.Items) == 0 || len(dss.Items) == 0 || len(sts.Items) == 0 {
+		t.Fatalf("%d Deployments, %d DaemonSets, %d StatefulSets: want some of each", len(deps.Items), len(dss.Items), len(sts.Items))
+	}
+	names := map[string]bool{}
+	for _, n := range nodes {
+		names[n.Name] = true
+	}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName != "" && !names[p.Spec.NodeName] {
+			t.Errorf("pod %s/%s on %s, which is no node of the tree", p.Namespace, p.Name, p.Spec.NodeName)
+		}
+	}
+	t.Logf("%d Deployments, %d DaemonSets, %d StatefulSets available; %d pods", len(deps.Items), len(dss.Items), len(sts.Items), len(pods.Items))
+}
+
+// checkPresent asserts the objects of the kinds whose effect is their
+// presence exist: those the tree holds, and those its charts make.
+func checkPresent(ctx context.Context, t *testing.T, c client.Client, tree []*unstructured.Unstructured) {
+	kinds := map[string]bool{"StorageClass": true, "IngressClass": true, "ServiceMonitor": true, "PodMonitor": true,
+		"PrometheusRule": true, "RecurringJob": true, "CronJob": true, "NetworkPolicy": true, "Ingress": true}
+	want := map[schema.GroupVersionKind][]client.ObjectKey{}
+	for _, u := range tree {
+		if kinds[u.GetKind()] {
+			want[u.GroupVersionKind()] = append(want[u.GroupVersionKind()], client.ObjectKeyFromObject(u))
+		}
+	}
+	// Made by the charts (and Longhorn's by its manager's stand-in).
+	want[schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "IngressClass"}] = append(
+		want[schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "IngressClass"}], client.ObjectKey{Name: "nginx"})
+	want[schema.GroupVersionKind{Group: "storage.k8s.io", Version: "v1", Kind: "StorageClass"}] = append(
+		want[schema.GroupVersionKind{Group: "storage.k8s.io", Version: "v1", Kind: "StorageClass"}], client.ObjectKey{Name: "longhorn"})
+	n := 0
+	for gvk, keys := range want {
+		for _, k := range keys {
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(gvk)
+			if err := c.Get(ctx, k, u); err != nil {
+				t.Errorf("%s %s: %v", gvk.Kind, k, err)
+			}
+			n++
+		}
+	}
+	t.Logf("%d objects present", n)
+}
+
+// checkSecrets asserts kustomize-controller decrypted each Secret to the
+// value set through the CLI.
+func checkSecrets(ctx context.Context, t *testing.T, c client.Client, values map[string]string) {
+	for key, v := range values {
+		parts := strings.SplitN(key, "/", 3)
+		s := &corev1.Secret{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: parts[0], Name: parts[1]}, s); err != nil {
+			t.Errorf("Secret %s/%s: %v", parts[0], parts[1], err)
+			continue
+		}
+		if got := string(s.Data[parts[2]]); got != v {
+			t.Errorf("Secret %s/%s key %s: %d bytes, not the value set", parts[0], parts[1], parts[2], len(got))
+		}
+	}
+	t.Logf("%d Secret keys decrypted", len(values))
+}
