@@ -24,14 +24,12 @@ import (
 	"github.com/funoffshore/homelab/e2e"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/cli"
-	"github.com/funoffshore/homelab/pkg/deploy"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
 	fluxdeploy "github.com/funoffshore/homelab/pkg/deploy/flux"
 	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/manifest"
 	"github.com/funoffshore/homelab/pkg/secrets"
 	"github.com/funoffshore/homelab/pkg/testenv"
-	"github.com/funoffshore/homelab/synth"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -152,14 +150,7 @@ func TestReconcile(t *testing.T) {
 			t.Logf("cluster logs:\n%s", c.Logs(25))
 		}
 	}()
-	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
-	target, err := deploy.FindTarget(app, files)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files, target := testenv.RenderTarget(t, app)
 	bundle, err := secrets.LoadTalosSecrets(secrets.TalosSecretsPath, l.ident)
 	if err != nil {
 		t.Fatal(err)

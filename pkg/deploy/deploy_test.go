@@ -48,14 +48,7 @@ func (c countingClient) Patch(ctx context.Context, obj client.Object, patch clie
 func simulate(t *testing.T) (deploy.Target, *testenv.Simulation) {
 	t.Helper()
 	app, _ := homelab.NewApp(nil)
-	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
-	target, err := deploy.FindTarget(app, files)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, target := testenv.RenderTarget(t, app)
 	sim, err := testenv.NewSimulation(target, testenv.Fixture(t, fixtures.ProxmoxSchema))
 	if err != nil {
 		t.Fatal(err)

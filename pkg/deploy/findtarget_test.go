@@ -13,8 +13,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/proxmox"
 	"github.com/funoffshore/homelab/constructs/talos"
-	"github.com/funoffshore/homelab/pkg/deploy"
-	"github.com/funoffshore/homelab/synth"
+	"github.com/funoffshore/homelab/pkg/testenv"
 )
 
 // TestFindTargetAsksTheTree renders a homelab whose Flux chart is not in
@@ -33,14 +32,7 @@ func TestFindTargetAsksTheTree(t *testing.T) {
 	gitops := kube.NewChart(app, "gitops", &kube.ChartProps{Dir: "gitops/flux"})
 	install := flux.NewInstall(gitops, "components", nil)
 	flux.NewSync(gitops, "sync", &flux.SyncProps{URL: "ssh://git@example.com/lab", Chart: gitops, Install: install})
-	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
-	target, err := deploy.FindTarget(app, files)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files, target := testenv.RenderTarget(t, app)
 	if !bytes.Equal(target.Components, files["gitops/flux/components.yaml"]) || !bytes.Equal(target.Sync, files["gitops/flux/sync.yaml"]) {
 		t.Errorf("FindTarget did not read gitops/flux/components.yaml and gitops/flux/sync.yaml")
 	}

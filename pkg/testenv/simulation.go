@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/pem"
+	"testing"
 	"time"
 
 	"filippo.io/age"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/funoffshore/homelab/constructs/core"
 	proxmodel "github.com/funoffshore/homelab/constructs/proxmox"
 	talosmodel "github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/pkg/deploy"
@@ -25,6 +27,7 @@ import (
 	"github.com/funoffshore/homelab/pkg/localenv"
 	"github.com/funoffshore/homelab/pkg/testenv/pvesim"
 	"github.com/funoffshore/homelab/pkg/testenv/talossim"
+	"github.com/funoffshore/homelab/synth"
 )
 
 // Simulation runs the whole deploy flow without hardware: a Proxmox API
@@ -180,4 +183,19 @@ func (s *Simulation) Close() {
 	if s.PVE != nil {
 		s.PVE.Close()
 	}
+}
+
+// RenderTarget renders app's tree and finds the deployer's target in it,
+// failing the test on either error.
+func RenderTarget(t testing.TB, app *core.App) (synth.Files, deploy.Target) {
+	t.Helper()
+	files, err := synth.Render(app.Tree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := deploy.FindTarget(app, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files, target
 }
