@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
@@ -104,6 +105,12 @@ func (r *Report) Print(w io.Writer) {
 	for _, c := range r.Talos.Changes() {
 		fmt.Fprintln(w, "  "+c)
 	}
+	for _, u := range r.Talos.Update {
+		fmt.Fprintf(w, "  config diff of %s (secrets redacted):\n", u.Node.Hostname)
+		for _, l := range strings.Split(strings.TrimRight(u.Diff, "\n"), "\n") {
+			fmt.Fprintln(w, "    "+l)
+		}
+	}
 	for _, d := range r.Talos.Drift {
 		fmt.Fprintln(w, "  note: "+d)
 	}
@@ -145,6 +152,11 @@ func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	drift, err := talosdeploy.KubernetesDrift(ctx, kc, t.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	r.Talos.Drift = append(r.Talos.Drift, drift...)
 	if r.Flux, err = fluxdeploy.Bootstrap(ctx, kc, in.fluxInputs(t), fluxdeploy.Options{DryRun: true}); err != nil {
 		return nil, err
 	}

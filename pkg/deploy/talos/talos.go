@@ -70,12 +70,23 @@ type Plan struct {
 	Configure []*model.Node
 	// Bootstrap is the control plane to bootstrap etcd on, or nil.
 	Bootstrap *model.Node
+	// Update lists the configured nodes whose running config differs from
+	// the model's, control planes first; Apply changes them one by one.
+	Update []ConfigChange
 	// Drift lists what differs on configured nodes that deploy does not
-	// change yet (a Talos version other than the model's), with the
-	// command that would.
+	// change yet (a Talos version other than the model's; deploy.Plan adds
+	// the Kubernetes versions, see KubernetesDrift), with the command that
+	// would, or why it is refused.
 	Drift []string
 
 	recoverNote string
+}
+
+func cmpRole(r model.Role) int {
+	if r == model.ControlPlane {
+		return 0
+	}
+	return 1
 }
 
 // Changes renders the plan for `homelab plan`.
@@ -86,6 +97,9 @@ func (p *Plan) Changes() []string {
 	}
 	if p.Bootstrap != nil {
 		out = append(out, fmt.Sprintf("%s: bootstrap etcd%s", p.Bootstrap.Hostname, p.recoverNote))
+	}
+	for _, u := range p.Update {
+		out = append(out, u.String())
 	}
 	return out
 }
@@ -182,7 +196,19 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 			p.Drift = append(p.Drift, fmt.Sprintf("%s runs Talos %s, the model %s: upgrade it (reboots) with `talosctl upgrade -n %s --image %s`; deploy does not upgrade nodes yet",
 				n.Hostname, running, cluster.TalosVersion, n.IP, cluster.InstallerImage()))
 		}
+		ch, err := d.configChange(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("talos %s: %w", n.Hostname, err)
+		}
+		if ch != nil {
+			p.Update = append(p.Update, *ch)
+		}
 	}
+	// Control planes first, as talosctl's upgrade order: the workers
+	// follow a control plane that already runs the new config.
+	slices.SortStableFunc(p.Update, func(a, b ConfigChange) int {
+		return cmpRole(a.Node.Role) - cmpRole(b.Node.Role)
+	})
 	cps := cluster.ControlPlanes()
 	if len(cps) == 0 {
 		return nil, errors.New("talos: the cluster has no control plane")
@@ -260,6 +286,9 @@ func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secret
 		if err != nil {
 			return nil, fmt.Errorf("talos %s: no answer with mutual TLS: %w", n.Hostname, err)
 		}
+	}
+	if err := d.applyChanges(ctx, p.Update); err != nil {
+		return nil, err
 	}
 	if n := p.Bootstrap; n != nil {
 		err := d.opts.Log.Record("talos", n.Hostname, "bootstrap-etcd", func() error {

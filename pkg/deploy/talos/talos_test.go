@@ -219,3 +219,87 @@ func TestImpostorInMaintenanceMode(t *testing.T) {
 		t.Error("the real worker was not configured")
 	}
 }
+
+// Day 2: a config change the nodes apply live, one that reboots, and a
+// failure on the second node that stops the rollout and a rerun that
+// resumes it.
+func TestConfigChanges(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, h := homelab.NewApp(nil)
+	b := bundle(t)
+	sim, opts := start(t, h.Cluster, b, 20*time.Second)
+	deployModel := func(t *testing.T, cluster *model.Cluster) *talos.Plan {
+		t.Helper()
+		p, err := talos.NewPlan(ctx, cluster, b, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if _, err := deployModel(t, h.Cluster).Apply(ctx, h.Cluster, b, opts); err != nil {
+		t.Fatal(err)
+	}
+	changed := func(edit func(m *homelab.Machines)) *model.Cluster {
+		m := homelab.DefaultMachines()
+		edit(m)
+		_, h := homelab.NewApp(&homelab.Props{Machines: m})
+		return h.Cluster
+	}
+
+	t.Run("a VIP: every node applies it live, control plane first", func(t *testing.T) {
+		vip := changed(func(m *homelab.Machines) { m.VIP = "192.168.1.100" })
+		p := deployModel(t, vip)
+		want := []string{
+			"talos-cp-1: apply the changed controlplane config (no reboot; one node at a time, waiting for it to answer and for etcd)",
+			"talos-w-1: apply the changed worker config (no reboot; one node at a time, waiting for it to answer and for etcd)",
+			"talos-w-2: apply the changed worker config (no reboot; one node at a time, waiting for it to answer and for etcd)",
+		}
+		if d := cmp.Diff(want, p.Changes()); d != "" {
+			t.Fatalf("plan (-want +got):\n%s", d)
+		}
+		if !strings.Contains(p.Update[0].Diff, "192.168.1.100") || strings.Contains(p.Update[0].Diff, string(b.Secrets.BootstrapToken)) {
+			t.Errorf("the control plane's diff does not name the VIP, or shows a secret:\n%s", p.Update[0].Diff)
+		}
+		// The node fails on the second node: the first runs the new
+		// config, the third is untouched, and the error says so.
+		sim.Node("talos-w-1").FailNext("ApplyConfiguration", 1)
+		_, err := p.Apply(ctx, vip, b, opts)
+		if err == nil || !strings.Contains(err.Error(), "talos talos-w-1: applying the changed config") || !strings.Contains(err.Error(), "not yet changed: talos-w-2") {
+			t.Fatalf("want the rollout stopped at talos-w-1 naming talos-w-2, got %v", err)
+		}
+		if !strings.Contains(string(sim.Node("talos-cp-1").Config()), "192.168.1.100") || strings.Contains(string(sim.Node("talos-w-2").Config()), "192.168.1.100") {
+			t.Fatal("the first node should run the new config and the third the old one")
+		}
+		// A rerun plans only what is left and finishes.
+		p = deployModel(t, vip)
+		if len(p.Update) != 2 || p.Update[0].Node.Hostname != "talos-w-1" || p.Update[1].Node.Hostname != "talos-w-2" {
+			t.Fatalf("rerun plan: %v, want talos-w-1 then talos-w-2", p.Changes())
+		}
+		if _, err := p.Apply(ctx, vip, b, opts); err != nil {
+			t.Fatal(err)
+		}
+		if again := deployModel(t, vip); len(again.Changes()) != 0 {
+			t.Errorf("after the rollout: %v", again.Changes())
+		}
+		for _, n := range []string{"talos-cp-1", "talos-w-1", "talos-w-2"} {
+			if r := sim.Node(n).Reboots(); r != 0 {
+				t.Errorf("%s rebooted %d times for a live change", n, r)
+			}
+		}
+	})
+	t.Run("another install disk reboots that node only", func(t *testing.T) {
+		disk := changed(func(m *homelab.Machines) { m.VIP = "192.168.1.100"; m.Nodes[2].InstallDisk = "/dev/vdb" })
+		p := deployModel(t, disk)
+		want := []string{"talos-w-2: apply the changed worker config (reboots; one node at a time, waiting for it to answer and for etcd)"}
+		if d := cmp.Diff(want, p.Changes()); d != "" {
+			t.Fatalf("plan (-want +got):\n%s", d)
+		}
+		if _, err := p.Apply(ctx, disk, b, opts); err != nil {
+			t.Fatal(err)
+		}
+		if r := sim.Node("talos-w-2").Reboots(); r != 1 {
+			t.Errorf("talos-w-2 rebooted %d times, want 1", r)
+		}
+	})
+}

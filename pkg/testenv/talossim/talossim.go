@@ -44,6 +44,9 @@ import (
 	"github.com/funoffshore/homelab/pkg/validate"
 )
 
+// errUnavailable is what an injected failure returns.
+var errUnavailable = status.Error(codes.Unavailable, "simulated: connection reset while the node reboots")
+
 // Node is one simulated Talos node.
 type Node struct {
 	// Name and Addr ("127.0.0.1:port") of the node.
@@ -60,6 +63,8 @@ type Node struct {
 	recovered    bool
 	state        state.State
 	version      string
+	reboots      int
+	fail         map[string]int // rpc -> calls left to fail on this node
 }
 
 // Sim is a set of simulated nodes sharing a cluster CA.
@@ -85,12 +90,38 @@ func (s *Sim) FailNext(rpc string, times int) {
 	s.fail[rpc] += times
 }
 
+// FailNext makes the next times calls of rpc on this node fail with
+// Unavailable.
+func (n *Node) FailNext(rpc string, times int) {
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	if n.fail == nil {
+		n.fail = map[string]int{}
+	}
+	n.fail[rpc] += times
+}
+
+// Reboots counts the reboots a configuration change caused on the node.
+func (n *Node) Reboots() int {
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	return n.reboots
+}
+
+// Config returns the machine configuration the node runs (nil before one
+// was applied).
+func (n *Node) Config() []byte {
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	return n.config
+}
+
 func (s *Sim) injected(rpc string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail[rpc] > 0 {
 		s.fail[rpc]--
-		return status.Error(codes.Unavailable, "simulated: connection reset while the node reboots")
+		return errUnavailable
 	}
 	return nil
 }
@@ -255,6 +286,9 @@ func (s *service) ApplyConfiguration(ctx context.Context, req *machineapi.ApplyC
 	if err := n.sim.injected("ApplyConfiguration"); err != nil {
 		return nil, err
 	}
+	if err := n.injected("ApplyConfiguration"); err != nil {
+		return nil, err
+	}
 	if configured, _ := n.Configured(); configured && !authenticated(ctx) {
 		return nil, status.Error(codes.PermissionDenied, "not authorized")
 	}
@@ -270,11 +304,40 @@ func (s *service) ApplyConfiguration(ctx context.Context, req *machineapi.ApplyC
 		return nil, status.Error(codes.InvalidArgument, "machine.ca is not the cluster's Talos API CA")
 	}
 	n.sim.mu.Lock()
+	previous, wasConfigured := n.config, n.configured
+	n.sim.mu.Unlock()
+	// A first config installs and reboots; later ones reboot only when
+	// what they change needs it.
+	reboot := true
+	if wasConfigured {
+		if reboot, err = needsReboot(previous, cfg); err != nil {
+			return nil, status.Errorf(codes.Internal, "comparing with the running config: %v", err)
+		}
+	}
+	summary := "Applied configuration without a reboot"
+	if reboot {
+		summary = "Applied configuration with a reboot"
+	}
+	if req.DryRun {
+		return &machineapi.ApplyConfigurationResponse{Messages: []*machineapi.ApplyConfiguration{{
+			Metadata: &common.Metadata{Hostname: n.Name}, Mode: req.Mode, ModeDetails: "Dry run summary:\n" + summary + " (skipped in dry-run).",
+		}}}, nil
+	}
+	if reboot && wasConfigured && req.Mode == machineapi.ApplyConfigurationRequest_NO_REBOOT {
+		return nil, status.Error(codes.FailedPrecondition, "apply configuration in no-reboot mode failed: the change requires a reboot")
+	}
+	if err := storeMachineConfig(ctx, n.state, cfg); err != nil {
+		return nil, status.Errorf(codes.Internal, "storing the config: %v", err)
+	}
+	n.sim.mu.Lock()
 	n.configured, n.role, n.config = true, cfg.Machine().Type(), req.Data
+	if reboot && wasConfigured {
+		n.reboots++
+	}
 	n.sim.writes++
 	n.sim.mu.Unlock()
 	return &machineapi.ApplyConfigurationResponse{Messages: []*machineapi.ApplyConfiguration{{
-		Metadata: &common.Metadata{Hostname: n.Name}, Mode: req.Mode, ModeDetails: "Applied configuration with a reboot",
+		Metadata: &common.Metadata{Hostname: n.Name}, Mode: req.Mode, ModeDetails: summary,
 	}}}, nil
 }
 

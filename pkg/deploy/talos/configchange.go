@@ -1,0 +1,131 @@
+package talos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cosi-project/runtime/pkg/safe"
+	"github.com/siderolabs/talos/pkg/machinery/api/machine"
+	"github.com/siderolabs/talos/pkg/machinery/config/configdiff"
+	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
+	configres "github.com/siderolabs/talos/pkg/machinery/resources/config"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	model "github.com/funoffshore/homelab/constructs/talos"
+)
+
+// ConfigChange is a configured node whose running machine config differs
+// from the model's.
+type ConfigChange struct {
+	Node *model.Node
+	// Diff is the semantic difference of the configs, secrets redacted.
+	Diff string
+	// Reboot is the node's own answer (a dry-run apply) to whether the
+	// change needs a reboot.
+	Reboot bool
+}
+
+func (c ConfigChange) String() string {
+	how := "no reboot"
+	if c.Reboot {
+		how = "reboots"
+	}
+	return fmt.Sprintf("%s: apply the changed %s config (%s; one node at a time, waiting for it to answer and for etcd)", c.Node.Hostname, c.Node.Role, how)
+}
+
+// configChange compares the config n runs with the model's, and asks
+// the node (dry run) whether applying it reboots. It returns nil when
+// they agree.
+func (d *deployer) configChange(ctx context.Context, n *model.Node) (*ConfigChange, error) {
+	c, err := d.secure(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	running, err := safe.StateGetByID[*configres.MachineConfig](ctx, c.COSI, configres.ActiveID)
+	if err != nil {
+		return nil, fmt.Errorf("reading its machine config: %w", err)
+	}
+	want, err := d.cluster.NodeConfig(n, d.bundle)
+	if err != nil {
+		return nil, err
+	}
+	diff, err := configdiff.DiffConfigs(running.Provider().RedactSecrets("REDACTED"), want.RedactSecrets("REDACTED"))
+	if err != nil {
+		return nil, fmt.Errorf("comparing configs: %w", err)
+	}
+	if strings.TrimSpace(diff) == "" {
+		return nil, nil
+	}
+	data, err := want.EncodeBytes(encoder.WithComments(encoder.CommentsDisabled))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: data, Mode: machine.ApplyConfigurationRequest_AUTO, DryRun: true})
+	if err != nil {
+		return nil, fmt.Errorf("dry-run apply: %w", err)
+	}
+	reboot := true // when the node does not say, assume the disruptive case
+	for _, m := range resp.GetMessages() {
+		if strings.Contains(m.GetModeDetails(), "without a reboot") {
+			reboot = false
+		}
+	}
+	return &ConfigChange{Node: n, Diff: diff, Reboot: reboot}, nil
+}
+
+// applyChanges applies each changed config, one node at a time in the
+// plan's order (control planes first), in AUTO mode: Talos applies live
+// when it can and reboots when it must. After each node it waits until
+// the node answers with its new config and, on a control plane, etcd
+// runs again, before the next; it stops at the first failure, with the
+// nodes after it untouched (a rerun plans and resumes from there).
+func (d *deployer) applyChanges(ctx context.Context, changes []ConfigChange) error {
+	for i, ch := range changes {
+		n := ch.Node
+		err := d.opts.Log.Record("talos", n.Hostname, "update-config", func() error {
+			want, err := d.cluster.NodeConfig(n, d.bundle)
+			if err != nil {
+				return err
+			}
+			data, err := want.EncodeBytes(encoder.WithComments(encoder.CommentsDisabled))
+			if err != nil {
+				return err
+			}
+			c, err := d.secure(ctx, n)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if _, err := c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: data, Mode: machine.ApplyConfigurationRequest_AUTO}); err != nil {
+				return err
+			}
+			return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
+				if !d.configured(ctx, n) {
+					return false, nil
+				}
+				if n.Role != model.ControlPlane {
+					return true, nil
+				}
+				running, err := d.etcdRunning(ctx, n)
+				return err == nil && running, nil
+			})
+		})
+		if err != nil {
+			var rest []string
+			for _, later := range changes[i+1:] {
+				rest = append(rest, later.Node.Hostname)
+			}
+			left := "none"
+			if len(rest) > 0 {
+				left = strings.Join(rest, ", ")
+			}
+			return errors.Join(fmt.Errorf("talos %s: applying the changed config: %w", n.Hostname, err),
+				fmt.Errorf("stopped there; not yet changed: %s; the nodes before it run the new config; fix the cause and run deploy again to resume", left))
+		}
+	}
+	return nil
+}
