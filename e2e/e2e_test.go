@@ -26,6 +26,7 @@ import (
 	"github.com/funoffshore/homelab/pkg/cli"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
 	fluxdeploy "github.com/funoffshore/homelab/pkg/deploy/flux"
+	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
 	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/manifest"
 	"github.com/funoffshore/homelab/pkg/secrets"
@@ -232,6 +233,15 @@ func TestReconcile(t *testing.T) {
 		}
 		for _, p := range problems {
 			t.Error(p)
+		}
+	})
+	t.Run("plan sees the Kubernetes the model says", func(t *testing.T) {
+		notes, err := talosdeploy.KubernetesDrift(ctx, c.Client, target.Cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(notes) != 0 {
+			t.Errorf("Kubernetes drift on a cluster made from the model: %q", notes)
 		}
 	})
 	t.Run("secrets decrypted", func(t *testing.T) { checkSecrets(ctx, t, c.Client, l.values) })

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/siderolabs/talos/pkg/machinery/config"
@@ -124,6 +125,7 @@ func staticPods(cfg config.Provider, n *corev1.Node) []client.Object {
 				Labels: map[string]string{
 					"tier": "control-plane", "k8s-app": p.name, "component": p.name,
 					"app.kubernetes.io/name": p.name, "app.kubernetes.io/component": "control-plane", "app.kubernetes.io/managed-by": "Talos",
+					"app.kubernetes.io/version": imageVersion(p.image),
 				},
 				Annotations:     map[string]string{corev1.MirrorPodAnnotationKey: p.name},
 				OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: n.Name, UID: n.UID, Controller: ptr.To(true)}},
@@ -136,6 +138,14 @@ func staticPods(cfg config.Provider, n *corev1.Node) []client.Object {
 		})
 	}
 	return out
+}
+
+// imageVersion is the version in an image reference's tag, as Talos
+// labels its static pods with it.
+func imageVersion(image string) string {
+	_, tag, _ := strings.Cut(image[strings.LastIndex(image, "/")+1:], ":")
+	tag, _, _ = strings.Cut(tag, "@")
+	return strings.TrimPrefix(tag, "v")
 }
 
 // bootstrapManifests are the workloads Talos' bootstrap manifests run:
