@@ -18,6 +18,7 @@ import (
 	proxmodel "github.com/funoffshore/homelab/constructs/proxmox"
 	talosmodel "github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
+	"github.com/funoffshore/homelab/pkg/deploy/drain"
 	fluxdeploy "github.com/funoffshore/homelab/pkg/deploy/flux"
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
 	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
@@ -189,7 +190,10 @@ func Deploy(ctx context.Context, t Target, in Inputs, progress io.Writer) (*talo
 		return nil, err
 	}
 	var res *talosdeploy.Result
-	err = step("talos: machine configs, etcd bootstrap", func() error {
+	if in.Talos.Drainer == nil && in.Kube != nil {
+		in.Talos.Drainer = &kubeDrainer{t: t, in: in}
+	}
+	err = step("talos: machine configs, etcd bootstrap, upgrades", func() error {
 		p, err := talosdeploy.NewPlan(ctx, t.Cluster, in.Bundle, in.Talos)
 		if err != nil {
 			return err
@@ -209,4 +213,45 @@ func Deploy(ctx context.Context, t Target, in Inputs, progress io.Writer) (*talo
 		return err
 	})
 	return res, err
+}
+
+// kubeDrainer drains nodes through the cluster's Kubernetes API, reached
+// with the admin kubeconfig Talos hands out (only an upgrade asks, when
+// the cluster runs).
+type kubeDrainer struct {
+	t  Target
+	in Inputs
+	c  client.Client
+}
+
+func (k *kubeDrainer) client(ctx context.Context) (client.Client, error) {
+	if k.c != nil {
+		return k.c, nil
+	}
+	res, err := talosdeploy.ClientConfigs(ctx, k.t.Cluster, k.in.Bundle, k.in.Talos)
+	if err != nil {
+		return nil, err
+	}
+	if k.c, err = k.in.Kube(res.Kubeconfig); err != nil {
+		return nil, err
+	}
+	return k.c, nil
+}
+
+// Drain cordons node and evicts its pods (5 minutes at most).
+func (k *kubeDrainer) Drain(ctx context.Context, node string) error {
+	c, err := k.client(ctx)
+	if err != nil {
+		return err
+	}
+	return drain.Drain(ctx, c, node, drain.Options{Timeout: 5 * time.Minute})
+}
+
+// Uncordon makes node schedulable again.
+func (k *kubeDrainer) Uncordon(ctx context.Context, node string) error {
+	c, err := k.client(ctx)
+	if err != nil {
+		return err
+	}
+	return drain.Uncordon(ctx, c, node)
 }

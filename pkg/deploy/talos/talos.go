@@ -47,6 +47,10 @@ type Options struct {
 	// RecoverFrom is an etcd snapshot (the etcd-snapshot CronJob's) to
 	// bootstrap etcd from instead of an empty one, for disaster recovery.
 	RecoverFrom []byte
+	// Drainer drains a worker through the Kubernetes API before its
+	// upgrade; nil upgrades without (Talos cordons and drains on its own
+	// during an upgrade, without honouring a timeout of ours).
+	Drainer Drainer
 }
 
 func (o Options) withDefaults() Options {
@@ -73,10 +77,12 @@ type Plan struct {
 	// Update lists the configured nodes whose running config differs from
 	// the model's, control planes first; Apply changes them one by one.
 	Update []ConfigChange
+	// Upgrade lists the configured nodes on another Talos release,
+	// control planes first; Apply upgrades them one by one, after Update.
+	Upgrade []Upgrade
 	// Drift lists what differs on configured nodes that deploy does not
-	// change yet (a Talos version other than the model's; deploy.Plan adds
-	// the Kubernetes versions, see KubernetesDrift), with the command that
-	// would, or why it is refused.
+	// change (deploy.Plan adds the Kubernetes versions, see
+	// KubernetesDrift), with the command that would, or why it is refused.
 	Drift []string
 
 	recoverNote string
@@ -99,6 +105,9 @@ func (p *Plan) Changes() []string {
 		out = append(out, fmt.Sprintf("%s: bootstrap etcd%s", p.Bootstrap.Hostname, p.recoverNote))
 	}
 	for _, u := range p.Update {
+		out = append(out, u.String())
+	}
+	for _, u := range p.Upgrade {
 		out = append(out, u.String())
 	}
 	return out
@@ -193,8 +202,7 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 			return nil, fmt.Errorf("talos %s: reading its version: %w", n.Hostname, err)
 		}
 		if running != cluster.TalosVersion {
-			p.Drift = append(p.Drift, fmt.Sprintf("%s runs Talos %s, the model %s: upgrade it (reboots) with `talosctl upgrade -n %s --image %s`; deploy does not upgrade nodes yet",
-				n.Hostname, running, cluster.TalosVersion, n.IP, cluster.InstallerImage()))
+			p.Upgrade = append(p.Upgrade, Upgrade{Node: n, From: running, To: cluster.TalosVersion})
 		}
 		ch, err := d.configChange(ctx, n)
 		if err != nil {
@@ -207,6 +215,9 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 	// Control planes first, as talosctl's upgrade order: the workers
 	// follow a control plane that already runs the new config.
 	slices.SortStableFunc(p.Update, func(a, b ConfigChange) int {
+		return cmpRole(a.Node.Role) - cmpRole(b.Node.Role)
+	})
+	slices.SortStableFunc(p.Upgrade, func(a, b Upgrade) int {
 		return cmpRole(a.Node.Role) - cmpRole(b.Node.Role)
 	})
 	cps := cluster.ControlPlanes()
@@ -288,6 +299,9 @@ func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secret
 		}
 	}
 	if err := d.applyChanges(ctx, p.Update); err != nil {
+		return nil, err
+	}
+	if err := d.upgrade(ctx, p.Upgrade); err != nil {
 		return nil, err
 	}
 	if n := p.Bootstrap; n != nil {

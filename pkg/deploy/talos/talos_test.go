@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func bundle(t *testing.T) *secrets.Bundle {
+func bundle(t testing.TB) *secrets.Bundle {
 	t.Helper()
 	contract, _ := config.ParseContractFromVersion(model.DefaultTalosVersion)
 	b, err := secrets.NewBundle(secrets.NewFixedClock(time.Now()), contract)
@@ -38,7 +39,7 @@ func bundle(t *testing.T) *secrets.Bundle {
 
 // start runs a simulator of the nodes of cluster trusting ca, each
 // machine reporting its VM's identity, and options that reach them.
-func start(t *testing.T, cluster *model.Cluster, ca *secrets.Bundle, timeout time.Duration) (*talossim.Sim, talos.Options) {
+func start(t testing.TB, cluster *model.Cluster, ca *secrets.Bundle, timeout time.Duration) (*talossim.Sim, talos.Options) {
 	t.Helper()
 	var names []string
 	for _, n := range cluster.Nodes() {
@@ -116,19 +117,16 @@ func TestDeploy(t *testing.T) {
 			t.Errorf("second deploy wrote %d times", sim.Writes()-before)
 		}
 	})
-	t.Run("a node on another Talos version is reported as drift, not reconfigured", func(t *testing.T) {
+	t.Run("a node on another Talos version is planned for an upgrade, not reconfigured", func(t *testing.T) {
 		sim.Node("talos-w-1").SetVersion("v1.13.8")
 		defer sim.Node("talos-w-1").SetVersion(model.DefaultTalosVersion)
 		p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(p.Changes()) != 0 || len(p.Drift) != 1 {
-			t.Fatalf("changes %v, drift %v: want one drift note and no change", p.Changes(), p.Drift)
-		}
-		want := "talos-w-1 runs Talos v1.13.8, the model v1.13.9: upgrade it (reboots) with `talosctl upgrade -n 192.168.1.111 --image " + h.Cluster.InstallerImage() + "`"
-		if !strings.HasPrefix(p.Drift[0], want) {
-			t.Errorf("drift %q, want it to start with %q", p.Drift[0], want)
+		want := []string{"talos-w-1: upgrade Talos v1.13.8 -> v1.13.9 (reboots; drained first, one node at a time)"}
+		if d := cmp.Diff(want, p.Changes()); d != "" || len(p.Update) != 0 {
+			t.Fatalf("plan (-want +got):\n%s", d)
 		}
 	})
 	t.Run("a configured node refuses an insecure client", func(t *testing.T) {
@@ -302,4 +300,93 @@ func TestConfigChanges(t *testing.T) {
 			t.Errorf("talos-w-2 rebooted %d times, want 1", r)
 		}
 	})
+}
+
+// drainLog records the drains and uncordons of an upgrade, in order, and
+// what the nodes ran when each happened.
+type drainLog struct {
+	sim   *talossim.Sim
+	steps []string
+}
+
+func (d *drainLog) Drain(_ context.Context, node string) error {
+	d.steps = append(d.steps, "drain "+node+" on "+d.sim.Node(node).Version())
+	return nil
+}
+
+func (d *drainLog) Uncordon(_ context.Context, node string) error {
+	d.steps = append(d.steps, "uncordon "+node+" on "+d.sim.Node(node).Version())
+	return nil
+}
+
+// Day 2: a Talos release bump on three nodes: control plane first, each
+// worker drained before and uncordoned after, one node at a time; a
+// failure on the second node stops the rollout and a rerun resumes it.
+func TestTalosUpgrade(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, h := homelab.NewApp(nil)
+	b := bundle(t)
+	sim, opts := start(t, h.Cluster, b, 20*time.Second)
+	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Apply(ctx, h.Cluster, b, opts); err != nil {
+		t.Fatal(err)
+	}
+	nodes := []string{"talos-cp-1", "talos-w-1", "talos-w-2"}
+	for _, n := range nodes {
+		sim.Node(n).SetVersion("v1.13.8")
+	}
+	log := &drainLog{sim: sim}
+	opts.Drainer = log
+
+	p, err = talos.NewPlan(ctx, h.Cluster, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"talos-cp-1: upgrade Talos v1.13.8 -> v1.13.9 (reboots; etcd checked before and after, one node at a time)",
+		"talos-w-1: upgrade Talos v1.13.8 -> v1.13.9 (reboots; drained first, one node at a time)",
+		"talos-w-2: upgrade Talos v1.13.8 -> v1.13.9 (reboots; drained first, one node at a time)",
+	}
+	if d := cmp.Diff(want, p.Changes()); d != "" {
+		t.Fatalf("plan (-want +got):\n%s", d)
+	}
+	sim.Node("talos-w-1").FailNext("Upgrade", 1)
+	_, err = p.Apply(ctx, h.Cluster, b, opts)
+	if err == nil || !strings.Contains(err.Error(), "talos talos-w-1: upgrading to v1.13.9") || !strings.Contains(err.Error(), "not yet upgraded: talos-w-2") {
+		t.Fatalf("want the rollout stopped at talos-w-1 naming talos-w-2, got %v", err)
+	}
+	if got := []string{sim.Node("talos-cp-1").Version(), sim.Node("talos-w-1").Version(), sim.Node("talos-w-2").Version()}; !slices.Equal(got, []string{"v1.13.9", "v1.13.8", "v1.13.8"}) {
+		t.Fatalf("versions after the failure: %v, want the control plane upgraded and the workers not", got)
+	}
+
+	p, err = talos.NewPlan(ctx, h.Cluster, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Upgrade) != 2 {
+		t.Fatalf("rerun plan: %v, want the two workers", p.Changes())
+	}
+	if _, err := p.Apply(ctx, h.Cluster, b, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if v := sim.Node(n).Version(); v != "v1.13.9" {
+			t.Errorf("%s runs %s after the rerun", n, v)
+		}
+		if up := sim.Node(n).Upgrades(); len(up) != 1 || up[0] != h.Cluster.InstallerImage() {
+			t.Errorf("%s upgraded to %v, want once to %s", n, up, h.Cluster.InstallerImage())
+		}
+	}
+	wantSteps := []string{
+		"drain talos-w-1 on v1.13.8", // the failed try: drained, the upgrade call failed, left cordoned
+		"drain talos-w-1 on v1.13.8", "uncordon talos-w-1 on v1.13.9",
+		"drain talos-w-2 on v1.13.8", "uncordon talos-w-2 on v1.13.9",
+	}
+	if d := cmp.Diff(wantSteps, log.steps); d != "" {
+		t.Errorf("drains (-want +got):\n%s", d)
+	}
 }

@@ -64,6 +64,8 @@ type Node struct {
 	state        state.State
 	version      string
 	reboots      int
+	image        string         // the installer image it last installed
+	upgrades     []string       // installer images of the upgrades, in order
 	fail         map[string]int // rpc -> calls left to fail on this node
 }
 
@@ -77,6 +79,15 @@ type Sim struct {
 	served tls.Certificate
 	writes int
 	fail   map[string]int // rpc -> calls left to fail
+	// latency delays every call, as a network and a busy node would.
+	latency time.Duration
+}
+
+// SetLatency delays every later call to every node by d.
+func (s *Sim) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
 }
 
 // FailNext makes the next times calls of rpc ("ApplyConfiguration",
@@ -246,7 +257,24 @@ func (n *Node) start() error {
 			return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{n.sim.self}, ClientAuth: tls.NoClientCert}, nil
 		},
 	}
-	n.srv = grpc.NewServer(grpc.Creds(credentials.NewTLS(tlsConfig)))
+	delay := func(ctx context.Context) {
+		n.sim.mu.Lock()
+		d := n.sim.latency
+		n.sim.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}
+	n.srv = grpc.NewServer(grpc.Creds(credentials.NewTLS(tlsConfig)),
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			delay(ctx)
+			return h(ctx, req)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			delay(ss.Context())
+			return h(srv, ss)
+		}))
 	machineapi.RegisterMachineServiceServer(n.srv, &service{node: n})
 	// The COSI state API, read-only, in every mode: Talos serves machine
 	// facts (system information, links) in maintenance mode too.

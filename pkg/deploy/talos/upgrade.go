@@ -1,0 +1,117 @@
+package talos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	model "github.com/funoffshore/homelab/constructs/talos"
+)
+
+// Drainer empties a node through the Kubernetes API before it reboots and
+// makes it schedulable again after (see package drain).
+type Drainer interface {
+	Drain(ctx context.Context, node string) error
+	Uncordon(ctx context.Context, node string) error
+}
+
+// Upgrade is a configured node that runs another Talos release than the
+// model's.
+type Upgrade struct {
+	Node     *model.Node
+	From, To string
+}
+
+func (u Upgrade) String() string {
+	how := "drained first, "
+	if u.Node.Role == model.ControlPlane {
+		how = "etcd checked before and after, "
+	}
+	return fmt.Sprintf("%s: upgrade Talos %s -> %s (reboots; %sone node at a time)", u.Node.Hostname, u.From, u.To, how)
+}
+
+// upgrade moves each node of ups to the model's release through the
+// Talos upgrade API with the installer image of the cluster's schematic,
+// one node at a time in order (control planes first): a worker is
+// drained first (Options.Drainer) and uncordoned after; before and after
+// a control plane, etcd must run on every control plane. It stops at the
+// first failure with the cluster still serving, naming what is left.
+func (d *deployer) upgrade(ctx context.Context, ups []Upgrade) error {
+	for i, u := range ups {
+		err := d.opts.Log.Record("talos", u.Node.Hostname, "upgrade "+u.To, func() error { return d.upgradeNode(ctx, u) })
+		if err != nil {
+			var rest []string
+			for _, later := range ups[i+1:] {
+				rest = append(rest, later.Node.Hostname)
+			}
+			left := "none"
+			if len(rest) > 0 {
+				left = strings.Join(rest, ", ")
+			}
+			cordoned := ""
+			if u.Node.Role != model.ControlPlane && d.opts.Drainer != nil {
+				cordoned = fmt.Sprintf(" (%s may stay cordoned until then)", u.Node.Hostname)
+			}
+			return errors.Join(fmt.Errorf("talos %s: upgrading to %s: %w", u.Node.Hostname, u.To, err),
+				fmt.Errorf("stopped there; not yet upgraded: %s; the nodes before it run %s; fix the cause and run deploy again to resume%s", left, u.To, cordoned))
+		}
+	}
+	return nil
+}
+
+func (d *deployer) upgradeNode(ctx context.Context, u Upgrade) error {
+	n := u.Node
+	cp := n.Role == model.ControlPlane
+	if cp {
+		if err := d.etcdHealthy(ctx); err != nil {
+			return fmt.Errorf("before: %w", err)
+		}
+	} else if d.opts.Drainer != nil {
+		if err := d.opts.Drainer.Drain(ctx, n.Hostname); err != nil {
+			return err
+		}
+	}
+	c, err := d.secure(ctx, n)
+	if err != nil {
+		return err
+	}
+	_, err = c.Upgrade(ctx, d.cluster.InstallerImage(), false, false)
+	c.Close()
+	if err != nil {
+		return err
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
+		v, err := d.version(ctx, n)
+		return err == nil && v == u.To, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the node did not come back on %s within %s: %w", u.To, d.opts.Timeout, err)
+	}
+	if cp {
+		if err := d.etcdHealthy(ctx); err != nil {
+			return fmt.Errorf("after: %w", err)
+		}
+	}
+	if !cp && d.opts.Drainer != nil {
+		return d.opts.Drainer.Uncordon(ctx, n.Hostname)
+	}
+	return nil
+}
+
+// etcdHealthy waits until etcd runs on every control plane.
+func (d *deployer) etcdHealthy(ctx context.Context) error {
+	for _, n := range d.cluster.ControlPlanes() {
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
+			ok, err := d.etcdRunning(ctx, n)
+			return err == nil && ok, nil
+		})
+		if err != nil {
+			return fmt.Errorf("etcd does not run on %s: %w", n.Hostname, err)
+		}
+	}
+	return nil
+}
