@@ -201,8 +201,16 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 		if err != nil {
 			return nil, fmt.Errorf("talos %s: reading its version: %w", n.Hostname, err)
 		}
-		if running != cluster.TalosVersion {
-			p.Upgrade = append(p.Upgrade, Upgrade{Node: n, From: running, To: cluster.TalosVersion})
+		schematic, err := d.schematic(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("talos %s: reading its extensions: %w", n.Hostname, err)
+		}
+		want := cluster.Schematic().ID()
+		if schematic == "" {
+			want = "" // not installed from the Image Factory: nothing to compare
+		}
+		if running != cluster.TalosVersion || schematic != want {
+			p.Upgrade = append(p.Upgrade, Upgrade{Node: n, From: running, To: cluster.TalosVersion, FromSchematic: schematic, ToSchematic: want})
 		}
 		ch, err := d.configChange(ctx, n)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -388,5 +389,67 @@ func TestTalosUpgrade(t *testing.T) {
 	}
 	if d := cmp.Diff(wantSteps, log.steps); d != "" {
 		t.Errorf("drains (-want +got):\n%s", d)
+	}
+
+	// A node installed with other extensions (another schematic) is
+	// reinstalled from the model's installer image.
+	other := strings.Repeat("0", 64)
+	if err := sim.Node("talos-w-2").SetSchematic(other); err != nil {
+		t.Fatal(err)
+	}
+	p, err = talos.NewPlan(ctx, h.Cluster, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{fmt.Sprintf("talos-w-2: reinstall Talos v1.13.9 with schematic %.12s (runs 000000000000: other extensions) (reboots; drained first, one node at a time)", h.Cluster.Schematic().ID())}
+	if d := cmp.Diff(want, p.Changes()); d != "" {
+		t.Fatalf("plan after a schematic change (-want +got):\n%s", d)
+	}
+	if _, err := p.Apply(ctx, h.Cluster, b, opts); err != nil {
+		t.Fatal(err)
+	}
+	if up := sim.Node("talos-w-2").Upgrades(); len(up) != 2 || up[1] != h.Cluster.InstallerImage() {
+		t.Errorf("talos-w-2 upgrades %v, want a second one to %s", up, h.Cluster.InstallerImage())
+	}
+	if p, err := talos.NewPlan(ctx, h.Cluster, b, opts); err != nil || len(p.Changes()) != 0 {
+		t.Errorf("after the reinstall: %v, %v", p.Changes(), err)
+	}
+}
+
+// Day 2: a worker added to the model is configured and joins; the nodes
+// already running are left alone and etcd is not bootstrapped again.
+func TestAddWorker(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := homelab.DefaultMachines()
+	m.Nodes = append(m.Nodes, homelab.Node{Name: "talos-w-3", Role: model.Worker, IP: "192.168.1.113", VMID: 113, Cores: 2, MemoryGiB: 4, DiskGiB: 32})
+	_, bigger := homelab.NewApp(&homelab.Props{Machines: m})
+	_, h := homelab.NewApp(nil)
+	b := bundle(t)
+	sim, opts := start(t, bigger.Cluster, b, 20*time.Second) // the new VM is up, in maintenance mode
+	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Apply(ctx, h.Cluster, b, opts); err != nil {
+		t.Fatal(err)
+	}
+	writes := sim.Writes()
+	p, err = talos.NewPlan(ctx, bigger.Cluster, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"talos-w-3: apply worker config (maintenance mode)"}
+	if d := cmp.Diff(want, p.Changes()); d != "" {
+		t.Fatalf("plan (-want +got):\n%s", d)
+	}
+	if _, err := p.Apply(ctx, bigger.Cluster, b, opts); err != nil {
+		t.Fatal(err)
+	}
+	if ok, role := sim.Node("talos-w-3").Configured(); !ok || role != mtype.TypeWorker {
+		t.Errorf("talos-w-3 configured=%v role=%v", ok, role)
+	}
+	if sim.Writes() != writes+1 {
+		t.Errorf("adding one worker wrote %d configs, want 1", sim.Writes()-writes)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cosi-project/runtime/pkg/safe"
+	runtimeres "github.com/siderolabs/talos/pkg/machinery/resources/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	model "github.com/funoffshore/homelab/constructs/talos"
@@ -24,6 +26,10 @@ type Drainer interface {
 type Upgrade struct {
 	Node     *model.Node
 	From, To string
+	// FromSchematic and ToSchematic are the Image Factory schematics
+	// (the extensions) it runs and the model's; empty when the node
+	// reports none.
+	FromSchematic, ToSchematic string
 }
 
 func (u Upgrade) String() string {
@@ -31,7 +37,34 @@ func (u Upgrade) String() string {
 	if u.Node.Role == model.ControlPlane {
 		how = "etcd checked before and after, "
 	}
-	return fmt.Sprintf("%s: upgrade Talos %s -> %s (reboots; %sone node at a time)", u.Node.Hostname, u.From, u.To, how)
+	what := fmt.Sprintf("upgrade Talos %s -> %s", u.From, u.To)
+	if u.FromSchematic != u.ToSchematic {
+		what += fmt.Sprintf(", schematic %.12s -> %.12s (other extensions)", u.FromSchematic, u.ToSchematic)
+		if u.From == u.To {
+			what = fmt.Sprintf("reinstall Talos %s with schematic %.12s (runs %.12s: other extensions)", u.To, u.ToSchematic, u.FromSchematic)
+		}
+	}
+	return fmt.Sprintf("%s: %s (reboots; %sone node at a time)", u.Node.Hostname, what, how)
+}
+
+// schematic returns the Image Factory schematic n reports (its
+// "schematic" extension, as `talosctl get extensions` lists it), or "".
+func (d *deployer) schematic(ctx context.Context, n *model.Node) (string, error) {
+	c, err := d.secure(ctx, n)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	exts, err := safe.StateListAll[*runtimeres.ExtensionStatus](ctx, c.COSI)
+	if err != nil {
+		return "", err
+	}
+	for e := range exts.All() {
+		if e.TypedSpec().Metadata.Name == "schematic" {
+			return e.TypedSpec().Metadata.Version, nil
+		}
+	}
+	return "", nil
 }
 
 // upgrade moves each node of ups to the model's release through the
@@ -86,7 +119,14 @@ func (d *deployer) upgradeNode(ctx context.Context, u Upgrade) error {
 	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
 		v, err := d.version(ctx, n)
-		return err == nil && v == u.To, nil
+		if err != nil || v != u.To {
+			return false, nil
+		}
+		if u.FromSchematic == "" {
+			return true, nil
+		}
+		s, err := d.schematic(ctx, n)
+		return err == nil && s == u.ToSchematic, nil
 	})
 	if err != nil {
 		return fmt.Errorf("the node did not come back on %s within %s: %w", u.To, d.opts.Timeout, err)

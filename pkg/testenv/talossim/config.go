@@ -11,7 +11,9 @@ import (
 	machineapi "github.com/siderolabs/talos/pkg/machinery/api/machine"
 	"github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
+	"github.com/siderolabs/talos/pkg/machinery/extensions"
 	configres "github.com/siderolabs/talos/pkg/machinery/resources/config"
+	runtimeres "github.com/siderolabs/talos/pkg/machinery/resources/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -30,7 +32,16 @@ func (n *Node) injected(rpc string) error {
 // storeMachineConfig publishes cfg as the node's active MachineConfig
 // resource, as machined does (what `talosctl get machineconfig` reads).
 func storeMachineConfig(ctx context.Context, st state.State, cfg config.Provider) error {
-	return replace(ctx, st, configres.NewMachineConfig(cfg))
+	if err := replace(ctx, st, configres.NewMachineConfig(cfg)); err != nil {
+		return err
+	}
+	// A first install comes from the config's installer image.
+	if cfg.Machine() != nil {
+		if _, err := st.Get(ctx, runtimeres.NewExtensionStatus(runtimeres.NamespaceName, "schematic").Metadata()); state.IsNotFoundError(err) {
+			return publishSchematic(ctx, st, cfg.Machine().Install().Image())
+		}
+	}
+	return nil
 }
 
 // needsReboot reports whether moving from the running config to next
@@ -70,6 +81,9 @@ func (s *service) Upgrade(ctx context.Context, req *machineapi.UpgradeRequest) (
 	if i := strings.LastIndex(ref, ":"); i < 0 || strings.Contains(tag, "/") || !strings.HasPrefix(tag, "v") {
 		return nil, status.Errorf(codes.InvalidArgument, "installer image %q has no version tag", ref)
 	}
+	if err := publishSchematic(ctx, n.state, ref); err != nil {
+		return nil, status.Errorf(codes.Internal, "publishing the schematic: %v", err)
+	}
 	n.sim.mu.Lock()
 	n.version, n.image = tag, ref
 	n.reboots++
@@ -86,4 +100,29 @@ func (n *Node) Upgrades() []string {
 	n.sim.mu.Lock()
 	defer n.sim.mu.Unlock()
 	return append([]string(nil), n.upgrades...)
+}
+
+// publishSchematic publishes the Image Factory schematic of the installer
+// image ref (.../installer/<schematic>:<version>) as the node's
+// "schematic" extension, as a node installed from the factory reports it
+// (`talosctl get extensions`). An image of no schematic publishes none.
+func publishSchematic(ctx context.Context, st state.State, ref string) error {
+	path, _, _ := strings.Cut(ref[strings.LastIndex(ref, "/")+1:], ":")
+	if len(path) != 64 {
+		return nil
+	}
+	return SetSchematicIn(ctx, st, path)
+}
+
+// SetSchematicIn publishes id as the "schematic" extension in st.
+func SetSchematicIn(ctx context.Context, st state.State, id string) error {
+	ext := runtimeres.NewExtensionStatus(runtimeres.NamespaceName, "schematic")
+	ext.TypedSpec().Metadata = extensions.Metadata{Name: "schematic", Version: id, Description: "Image Factory schematic"}
+	return replace(ctx, st, ext)
+}
+
+// SetSchematic makes the node report another Image Factory schematic, as
+// one installed with other extensions would.
+func (n *Node) SetSchematic(id string) error {
+	return SetSchematicIn(context.Background(), n.state, id)
 }
