@@ -25,6 +25,7 @@ import (
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/cli"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
+	"github.com/funoffshore/homelab/pkg/deploy/drain"
 	fluxdeploy "github.com/funoffshore/homelab/pkg/deploy/flux"
 	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
 	"github.com/funoffshore/homelab/pkg/fixtures"
@@ -274,6 +275,37 @@ func TestReconcile(t *testing.T) {
 		}
 	})
 
+	t.Run("draining a worker for its upgrade, then uncordoning it", func(t *testing.T) {
+		// What deploy does to each worker around a Talos upgrade.
+		start := time.Now()
+		if err := drain.Drain(ctx, c.Client, "talos-w-1", drain.Options{Timeout: 3 * time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("talos-w-1 drained in %s", time.Since(start).Round(time.Second))
+		var pods corev1.PodList
+		if err := c.Client.List(ctx, &pods); err != nil {
+			t.Fatal(err)
+		}
+		var pending []string
+		for _, p := range pods.Items {
+			if p.Spec.NodeName == "talos-w-1" && p.Annotations[corev1.MirrorPodAnnotationKey] == "" && !ownedBy(p, "DaemonSet") {
+				t.Errorf("pod %s/%s still on the drained node", p.Namespace, p.Name)
+			}
+			if p.Spec.NodeName == "" {
+				pending = append(pending, p.Namespace+"/"+p.Name)
+			}
+		}
+		// Not an error of the drain: what the other nodes cannot take
+		// waits for the node to come back.
+		t.Logf("while talos-w-1 is drained, %d pod(s) fit nowhere else: %v", len(pending), pending)
+		if err := drain.Uncordon(ctx, c.Client, "talos-w-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitAvailable(ctx, 3*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("a pod that fits no node is named", func(t *testing.T) {
 		// Validation refuses such a tree; a hand edit of the output does
 		// not pass through it, and the cluster still says which pod.
@@ -398,4 +430,13 @@ func checkSecrets(ctx context.Context, t *testing.T, c client.Client, values map
 		}
 	}
 	t.Logf("%d Secret keys decrypted", len(values))
+}
+
+func ownedBy(p corev1.Pod, kind string) bool {
+	for _, o := range p.OwnerReferences {
+		if o.Kind == kind {
+			return true
+		}
+	}
+	return false
 }

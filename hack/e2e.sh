@@ -46,17 +46,24 @@ build kube-scheduler tools/e2e/kubernetes k8s.io/kubernetes/cmd/kube-scheduler "
 build kwok tools/e2e/kwok sigs.k8s.io/kwok/cmd/kwok
 # kwok's lifecycle stages, from its own release: nodes become Ready and keep
 # a lease; pods are created, run their init containers, become Ready, and
-# complete when a Job owns them.
-if [[ ! -f "$out/kwok.yaml" || "$out/kwok.yaml" -ot "$out/.kwok.stamp" ]]; then
-  kwok_dir="$(cd "$root/tools/e2e/kwok" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
-  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-    pod/general/pod-create.yaml pod/general/pod-init-container-running.yaml pod/general/pod-init-container-completed.yaml \
-    pod/general/pod-ready.yaml pod/general/pod-complete.yaml pod/general/pod-delete.yaml; do
-    echo "---"
+# complete when a Job owns them; a deleted pod goes within a second, as one
+# whose containers exit on SIGTERM (kwok's own stage waits a random part of
+# the grace period, up to 10 minutes for Prometheus, which a drain would
+# wait out). Written on every run (cheap), so a change here takes effect.
+kwok_dir="$(cd "$root/tools/e2e/kwok" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
+for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+  pod/general/pod-create.yaml pod/general/pod-init-container-running.yaml pod/general/pod-init-container-completed.yaml \
+  pod/general/pod-ready.yaml pod/general/pod-complete.yaml pod/general/pod-delete.yaml; do
+  echo "---"
+  if [[ "$f" == pod/general/pod-delete.yaml ]]; then
+    sed '/jitterDurationFrom:/,+1d' "$kwok_dir/kustomize/stage/$f"
+  else
     cat "$kwok_dir/kustomize/stage/$f"
-  done > "$out/kwok.yaml.tmp"
-  mv "$out/kwok.yaml.tmp" "$out/kwok.yaml"
-fi
+  fi
+done > "$out/kwok.yaml.tmp"
+grep -q 'name: pod-delete' "$out/kwok.yaml.tmp" && ! grep -q jitterDurationFrom <(awk '/name: pod-delete/,0' "$out/kwok.yaml.tmp") || {
+  echo "e2e: kwok's pod-delete stage changed shape; update hack/e2e.sh" >&2; exit 1; }
+mv "$out/kwok.yaml.tmp" "$out/kwok.yaml"
 build source-controller tools/e2e/source-controller github.com/fluxcd/source-controller
 build kustomize-controller tools/e2e/kustomize-controller github.com/fluxcd/kustomize-controller
 build helm-controller tools/e2e/helm-controller github.com/fluxcd/helm-controller
