@@ -15,7 +15,6 @@ import (
 	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/pkg/testenv/pvesim"
-	"github.com/funoffshore/homelab/synth"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -99,14 +98,7 @@ func (f failingClient) Patch(ctx context.Context, obj client.Object, patch clien
 // and checks that re-running it converges to zero pending changes.
 func TestInterruptedDeployConverges(t *testing.T) {
 	app, _ := homelab.NewApp(nil)
-	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
-	target, err := deploy.FindTarget(app, files)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, target := testenv.RenderTarget(t, app)
 	faults := []struct {
 		name   string
 		inject func(s *testenv.Simulation, kubeFails *int)

@@ -115,17 +115,25 @@ func (d *deployer) applyChanges(ctx context.Context, changes []ConfigChange) err
 			})
 		})
 		if err != nil {
-			var rest []string
+			var rest []*model.Node
 			for _, later := range changes[i+1:] {
-				rest = append(rest, later.Node.Hostname)
-			}
-			left := "none"
-			if len(rest) > 0 {
-				left = strings.Join(rest, ", ")
+				rest = append(rest, later.Node)
 			}
 			return errors.Join(fmt.Errorf("talos %s: applying the changed config: %w", n.Hostname, err),
-				fmt.Errorf("stopped there; not yet changed: %s; the nodes before it run the new config; fix the cause and run deploy again to resume", left))
+				fmt.Errorf("stopped there; not yet changed: %s; the nodes before it run the new config; fix the cause and run deploy again to resume", hostnames(rest)))
 		}
 	}
 	return nil
+}
+
+// hostnames lists nodes for a message ("none" for none).
+func hostnames(nodes []*model.Node) string {
+	if len(nodes) == 0 {
+		return "none"
+	}
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Hostname
+	}
+	return strings.Join(names, ", ")
 }

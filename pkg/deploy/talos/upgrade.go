@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/cosi-project/runtime/pkg/safe"
@@ -77,14 +76,11 @@ func (d *deployer) upgrade(ctx context.Context, ups []Upgrade) error {
 	for i, u := range ups {
 		err := d.opts.Log.Record("talos", u.Node.Hostname, "upgrade "+u.To, func() error { return d.upgradeNode(ctx, u) })
 		if err != nil {
-			var rest []string
+			var rest []*model.Node
 			for _, later := range ups[i+1:] {
-				rest = append(rest, later.Node.Hostname)
+				rest = append(rest, later.Node)
 			}
-			left := "none"
-			if len(rest) > 0 {
-				left = strings.Join(rest, ", ")
-			}
+			left := hostnames(rest)
 			cordoned := ""
 			if u.Node.Role != model.ControlPlane && d.opts.Drainer != nil {
 				cordoned = fmt.Sprintf(" (%s may stay cordoned until then)", u.Node.Hostname)
