@@ -34,8 +34,6 @@ import (
 	"github.com/funoffshore/homelab/pkg/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
-
 // readyTimeout bounds each wait for the whole tree to be Ready.
 const readyTimeout = 15 * time.Minute
 

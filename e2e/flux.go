@@ -18,6 +18,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -141,11 +142,7 @@ func FluxKustomizations(objs []*unstructured.Unstructured) ([]*kustomizev1.Kusto
 }
 
 func runtimeConvert(u *unstructured.Unstructured, into any) error {
-	data, err := yaml.Marshal(u.Object)
-	if err != nil {
-		return err
-	}
-	return yaml.Unmarshal(data, into)
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, into)
 }
 
 // RequestReconcile asks Flux to reconcile the flux-system GitRepository

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -247,8 +248,7 @@ func (c *Cluster) podTargets(ctx context.Context, o unstructured.Unstructured) (
 }
 
 func runtimeFromMap(m map[string]any, into any) error {
-	u := &unstructured.Unstructured{Object: m}
-	return runtimeConvert(u, into)
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(m, into)
 }
 
 // OperatorProblems checks what the Prometheus operator made of the

@@ -26,6 +26,8 @@ type ConfigChange struct {
 	// Reboot is the node's own answer (a dry-run apply) to whether the
 	// change needs a reboot.
 	Reboot bool
+
+	config []byte // the encoded config to apply
 }
 
 func (c ConfigChange) String() string {
@@ -74,7 +76,7 @@ func (d *deployer) configChange(ctx context.Context, n *model.Node) (*ConfigChan
 			reboot = false
 		}
 	}
-	return &ConfigChange{Node: n, Diff: diff, Reboot: reboot}, nil
+	return &ConfigChange{Node: n, Diff: diff, Reboot: reboot, config: data}, nil
 }
 
 // applyChanges applies each changed config, one node at a time in the
@@ -87,20 +89,12 @@ func (d *deployer) applyChanges(ctx context.Context, changes []ConfigChange) err
 	for i, ch := range changes {
 		n := ch.Node
 		err := d.opts.Log.Record("talos", n.Hostname, "update-config", func() error {
-			want, err := d.cluster.NodeConfig(n, d.bundle)
-			if err != nil {
-				return err
-			}
-			data, err := want.EncodeBytes(encoder.WithComments(encoder.CommentsDisabled))
-			if err != nil {
-				return err
-			}
 			c, err := d.secure(ctx, n)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			if _, err := c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: data, Mode: machine.ApplyConfigurationRequest_AUTO}); err != nil {
+			if _, err := c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: ch.config, Mode: machine.ApplyConfigurationRequest_AUTO}); err != nil {
 				return err
 			}
 			return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {

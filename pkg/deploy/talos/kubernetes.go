@@ -3,6 +3,7 @@ package talos
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -47,7 +48,7 @@ func KubernetesDrift(ctx context.Context, c client.Client, cluster *model.Cluste
 		}
 	}
 	var notes []string
-	for _, tag := range sortedKeys(running) {
+	for _, tag := range slices.Sorted(maps.Keys(running)) {
 		who := strings.Join(running[tag], ", ")
 		have, err := version.ParseGeneric(tag)
 		if err != nil {
@@ -76,13 +77,4 @@ func firstControlPlaneIP(cluster *model.Cluster) string {
 		return cps[0].IP.String()
 	}
 	return "<control plane>"
-}
-
-func sortedKeys(m map[string][]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -59,6 +59,24 @@ func start(t testing.TB, cluster *model.Cluster, ca *secrets.Bundle, timeout tim
 	return sim, talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: timeout}
 }
 
+// mustPlan plans cluster against the simulated nodes, failing on an error.
+func mustPlan(ctx context.Context, t testing.TB, cluster *model.Cluster, b *secrets.Bundle, opts talos.Options) *talos.Plan {
+	t.Helper()
+	p, err := talos.NewPlan(ctx, cluster, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// converge plans cluster and carries the plan out, failing on an error.
+func converge(ctx context.Context, t testing.TB, cluster *model.Cluster, b *secrets.Bundle, opts talos.Options) {
+	t.Helper()
+	if _, err := mustPlan(ctx, t, cluster, b, opts).Apply(ctx, cluster, b, opts); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestDeploy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -228,17 +246,8 @@ func TestConfigChanges(t *testing.T) {
 	_, h := homelab.NewApp(nil)
 	b := bundle(t)
 	sim, opts := start(t, h.Cluster, b, 20*time.Second)
-	deployModel := func(t *testing.T, cluster *model.Cluster) *talos.Plan {
-		t.Helper()
-		p, err := talos.NewPlan(ctx, cluster, b, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	if _, err := deployModel(t, h.Cluster).Apply(ctx, h.Cluster, b, opts); err != nil {
-		t.Fatal(err)
-	}
+	deployModel := func(t *testing.T, cluster *model.Cluster) *talos.Plan { return mustPlan(ctx, t, cluster, b, opts) }
+	converge(ctx, t, h.Cluster, b, opts)
 	changed := func(edit func(m *homelab.Machines)) *model.Cluster {
 		m := homelab.DefaultMachines()
 		edit(m)
@@ -329,13 +338,7 @@ func TestTalosUpgrade(t *testing.T) {
 	_, h := homelab.NewApp(nil)
 	b := bundle(t)
 	sim, opts := start(t, h.Cluster, b, 20*time.Second)
-	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Apply(ctx, h.Cluster, b, opts); err != nil {
-		t.Fatal(err)
-	}
+	converge(ctx, t, h.Cluster, b, opts)
 	nodes := []string{"talos-cp-1", "talos-w-1", "talos-w-2"}
 	for _, n := range nodes {
 		sim.Node(n).SetVersion("v1.13.8")
@@ -343,10 +346,7 @@ func TestTalosUpgrade(t *testing.T) {
 	log := &drainLog{sim: sim}
 	opts.Drainer = log
 
-	p, err = talos.NewPlan(ctx, h.Cluster, b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(ctx, t, h.Cluster, b, opts)
 	want := []string{
 		"talos-cp-1: upgrade Talos v1.13.8 -> v1.13.9 (reboots; etcd checked before and after, one node at a time)",
 		"talos-w-1: upgrade Talos v1.13.8 -> v1.13.9 (reboots; drained first, one node at a time)",
@@ -356,7 +356,7 @@ func TestTalosUpgrade(t *testing.T) {
 		t.Fatalf("plan (-want +got):\n%s", d)
 	}
 	sim.Node("talos-w-1").FailNext("Upgrade", 1)
-	_, err = p.Apply(ctx, h.Cluster, b, opts)
+	_, err := p.Apply(ctx, h.Cluster, b, opts)
 	if err == nil || !strings.Contains(err.Error(), "talos talos-w-1: upgrading to v1.13.9") || !strings.Contains(err.Error(), "not yet upgraded: talos-w-2") {
 		t.Fatalf("want the rollout stopped at talos-w-1 naming talos-w-2, got %v", err)
 	}
@@ -364,10 +364,7 @@ func TestTalosUpgrade(t *testing.T) {
 		t.Fatalf("versions after the failure: %v, want the control plane upgraded and the workers not", got)
 	}
 
-	p, err = talos.NewPlan(ctx, h.Cluster, b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p = mustPlan(ctx, t, h.Cluster, b, opts)
 	if len(p.Upgrade) != 2 {
 		t.Fatalf("rerun plan: %v, want the two workers", p.Changes())
 	}
@@ -397,10 +394,7 @@ func TestTalosUpgrade(t *testing.T) {
 	if err := sim.Node("talos-w-2").SetSchematic(other); err != nil {
 		t.Fatal(err)
 	}
-	p, err = talos.NewPlan(ctx, h.Cluster, b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p = mustPlan(ctx, t, h.Cluster, b, opts)
 	want = []string{fmt.Sprintf("talos-w-2: reinstall Talos v1.13.9 with schematic %.12s (runs 000000000000: other extensions) (reboots; drained first, one node at a time)", h.Cluster.Schematic().ID())}
 	if d := cmp.Diff(want, p.Changes()); d != "" {
 		t.Fatalf("plan after a schematic change (-want +got):\n%s", d)
@@ -411,8 +405,8 @@ func TestTalosUpgrade(t *testing.T) {
 	if up := sim.Node("talos-w-2").Upgrades(); len(up) != 2 || up[1] != h.Cluster.InstallerImage() {
 		t.Errorf("talos-w-2 upgrades %v, want a second one to %s", up, h.Cluster.InstallerImage())
 	}
-	if p, err := talos.NewPlan(ctx, h.Cluster, b, opts); err != nil || len(p.Changes()) != 0 {
-		t.Errorf("after the reinstall: %v, %v", p.Changes(), err)
+	if p := mustPlan(ctx, t, h.Cluster, b, opts); len(p.Changes()) != 0 {
+		t.Errorf("after the reinstall: %v", p.Changes())
 	}
 }
 
@@ -427,18 +421,9 @@ func TestAddWorker(t *testing.T) {
 	_, h := homelab.NewApp(nil)
 	b := bundle(t)
 	sim, opts := start(t, bigger.Cluster, b, 20*time.Second) // the new VM is up, in maintenance mode
-	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Apply(ctx, h.Cluster, b, opts); err != nil {
-		t.Fatal(err)
-	}
+	converge(ctx, t, h.Cluster, b, opts)
 	writes := sim.Writes()
-	p, err = talos.NewPlan(ctx, bigger.Cluster, b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(ctx, t, bigger.Cluster, b, opts)
 	want := []string{"talos-w-3: apply worker config (maintenance mode)"}
 	if d := cmp.Diff(want, p.Changes()); d != "" {
 		t.Fatalf("plan (-want +got):\n%s", d)

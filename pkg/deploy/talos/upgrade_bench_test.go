@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/funoffshore/homelab/homelab"
-	"github.com/funoffshore/homelab/pkg/deploy/talos"
 )
 
 // BenchmarkRollingUpgrade times a Talos release bump of the three
@@ -20,13 +19,7 @@ func BenchmarkRollingUpgrade(b *testing.B) {
 	_, h := homelab.NewApp(nil)
 	bundle := bundle(b)
 	sim, opts := start(b, h.Cluster, bundle, 20*time.Second)
-	p, err := talos.NewPlan(ctx, h.Cluster, bundle, opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := p.Apply(ctx, h.Cluster, bundle, opts); err != nil {
-		b.Fatal(err)
-	}
+	converge(ctx, b, h.Cluster, bundle, opts)
 	sim.SetLatency(5 * time.Millisecond)
 	nodes := []string{"talos-cp-1", "talos-w-1", "talos-w-2"}
 	// upgrade plans and applies the bump of names, returning how long
@@ -36,10 +29,7 @@ func BenchmarkRollingUpgrade(b *testing.B) {
 			sim.Node(n).SetVersion("v1.13.8")
 		}
 		start := time.Now()
-		p, err := talos.NewPlan(ctx, h.Cluster, bundle, opts)
-		if err != nil {
-			b.Fatal(err)
-		}
+		p := mustPlan(ctx, b, h.Cluster, bundle, opts)
 		if len(p.Upgrade) != len(names) {
 			b.Fatalf("plan: %v", p.Changes())
 		}
