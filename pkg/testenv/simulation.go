@@ -118,6 +118,9 @@ func Simulate(spec localenv.Simulation) (*Simulation, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go s.reconcileFlux(ctx)
+	// The nodes register with the API server as kubelets would, so
+	// day-2 steps (drains, Kubernetes upgrades, removals) see them.
+	go s.Talos.RunKubelets(ctx, s.API.Client, 100*time.Millisecond)
 	return s, nil
 }
 

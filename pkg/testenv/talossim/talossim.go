@@ -67,18 +67,24 @@ type Node struct {
 	image        string         // the installer image it last installed
 	upgrades     []string       // installer images of the upgrades, in order
 	fail         map[string]int // rpc -> calls left to fail on this node
+	etcdLeft     bool           // removed from etcd's membership
+	resets       int
+	down         bool // stopped: answers nothing, its kubelet reports nothing
 }
 
 // Sim is a set of simulated nodes sharing a cluster CA.
 type Sim struct {
-	mu     sync.Mutex // guards the nodes' state and writes
-	nodes  map[string]*Node
-	ca     *x509.CertificateAuthority
-	caPEM  []byte
-	self   tls.Certificate
-	served tls.Certificate
-	writes int
-	fail   map[string]int // rpc -> calls left to fail
+	mu sync.Mutex // guards the nodes' state and writes
+	// kubelets is held through each RunKubelets round; a reset or a stop
+	// waits for it, as a real one stops the kubelet before it returns.
+	kubelets sync.Mutex
+	nodes    map[string]*Node
+	ca       *x509.CertificateAuthority
+	caPEM    []byte
+	self     tls.Certificate
+	served   tls.Certificate
+	writes   int
+	fail     map[string]int // rpc -> calls left to fail
 	// latency delays every call, as a network and a busy node would.
 	latency time.Duration
 }
@@ -205,6 +211,17 @@ func (s *Sim) Close() {
 	}
 }
 
+// Stop takes the node down for good, as a failed machine: its API stops
+// answering and its kubelet stops reporting (see RunKubelets).
+func (n *Node) Stop() {
+	n.sim.kubelets.Lock()
+	defer n.sim.kubelets.Unlock()
+	n.sim.mu.Lock()
+	n.down = true
+	n.sim.mu.Unlock()
+	n.srv.Stop()
+}
+
 // Configured reports whether the node has a config, and its role.
 func (n *Node) Configured() (bool, machine.Type) {
 	n.sim.mu.Lock()
@@ -222,14 +239,20 @@ func (n *Node) Hostname() string {
 	if !n.configured {
 		return ""
 	}
-	cfg, err := configloader.NewFromBytes(n.config)
+	return hostnameOf(n.config, n.Addr)
+}
+
+// hostnameOf is the hostname a node with config runs under; addr
+// derives the automatic one.
+func hostnameOf(config []byte, addr string) string {
+	cfg, err := configloader.NewFromBytes(config)
 	if err != nil {
 		return ""
 	}
 	if h := cfg.NetworkHostnameConfig(); h != nil && h.Hostname() != "" {
 		return h.Hostname()
 	}
-	return fmt.Sprintf("talos-%x", sha256.Sum256([]byte(n.Addr)))[:14]
+	return fmt.Sprintf("talos-%x", sha256.Sum256([]byte(addr)))[:14]
 }
 
 // Bootstrapped reports whether etcd was bootstrapped on the node.
@@ -357,7 +380,13 @@ func (s *service) ApplyConfiguration(ctx context.Context, req *machineapi.ApplyC
 	if err := storeMachineConfig(ctx, n.state, cfg); err != nil {
 		return nil, status.Errorf(codes.Internal, "storing the config: %v", err)
 	}
+	if err := publishManifests(ctx, n.state, cfg); err != nil {
+		return nil, status.Errorf(codes.Internal, "rendering the bootstrap manifests: %v", err)
+	}
 	n.sim.mu.Lock()
+	if !wasConfigured {
+		n.etcdLeft = false // a control plane joins etcd again on its first config
+	}
 	n.configured, n.role, n.config = true, cfg.Machine().Type(), req.Data
 	if reboot && wasConfigured {
 		n.reboots++
@@ -445,7 +474,7 @@ func (s *service) ServiceList(ctx context.Context, _ *emptypb.Empty) (*machineap
 	n := s.node
 	n.sim.mu.Lock()
 	etcd := "Waiting"
-	if n.bootstrapped || (n.role == machine.TypeControlPlane && anyBootstrapped(n.sim)) {
+	if n.etcdMember() {
 		etcd = "Running"
 	}
 	n.sim.mu.Unlock()
