@@ -63,7 +63,7 @@ func TestDeploySimulate(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s\n%s", code, out, stderr)
 		}
-		for _, want := range []string{"proxmox: ISOs and VMs done in", "talos: machine configs, etcd bootstrap, upgrades done in", "flux: bootstrap done in"} {
+		for _, want := range []string{"proxmox: ISOs and VMs done in", "talos: machine configs, etcd bootstrap, upgrades, removals done in", "flux: bootstrap done in"} {
 			if !strings.Contains(stderr, want) {
 				t.Errorf("progress lacks %q:\n%s", want, stderr)
 			}

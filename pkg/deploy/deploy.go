@@ -18,7 +18,6 @@ import (
 	proxmodel "github.com/funoffshore/homelab/constructs/proxmox"
 	talosmodel "github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
-	"github.com/funoffshore/homelab/pkg/deploy/drain"
 	fluxdeploy "github.com/funoffshore/homelab/pkg/deploy/flux"
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
 	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
@@ -138,6 +137,9 @@ func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
 	if r.Proxmox, err = pvedeploy.NewPlan(ctx, t.Datacenter, in.Proxmox); err != nil {
 		return nil, err
 	}
+	if in.Talos.Kube == nil {
+		in.Talos.Kube = in.kube(t)
+	}
 	if r.Talos, err = talosdeploy.NewPlan(ctx, t.Cluster, in.Bundle, in.Talos); err != nil {
 		return nil, err
 	}
@@ -153,11 +155,15 @@ func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	drift, err := talosdeploy.KubernetesDrift(ctx, kc, t.Cluster)
-	if err != nil {
-		return nil, err
+	if len(r.Talos.Kubernetes) == 0 && len(r.Talos.Refused) == 0 {
+		// The configs agree with the model: what Kubernetes reports
+		// should too (a kubelet that did not restart shows here).
+		drift, err := talosdeploy.KubernetesDrift(ctx, kc, t.Cluster)
+		if err != nil {
+			return nil, err
+		}
+		r.Talos.Drift = append(r.Talos.Drift, drift...)
 	}
-	r.Talos.Drift = append(r.Talos.Drift, drift...)
 	if r.Flux, err = fluxdeploy.Bootstrap(ctx, kc, in.fluxInputs(t), fluxdeploy.Options{DryRun: true}); err != nil {
 		return nil, err
 	}
@@ -179,21 +185,22 @@ func Deploy(ctx context.Context, t Target, in Inputs, progress io.Writer) (*talo
 		fmt.Fprintf(progress, "%s done in %s\n", name, time.Since(start).Round(time.Millisecond))
 		return nil
 	}
+	var vms *pvedeploy.Plan
 	err := step("proxmox: ISOs and VMs", func() error {
-		p, err := pvedeploy.NewPlan(ctx, t.Datacenter, in.Proxmox)
-		if err != nil {
+		var err error
+		if vms, err = pvedeploy.NewPlan(ctx, t.Datacenter, in.Proxmox); err != nil {
 			return err
 		}
-		return p.Apply(ctx)
+		return vms.Provision(ctx)
 	})
 	if err != nil {
 		return nil, err
 	}
 	var res *talosdeploy.Result
-	if in.Talos.Drainer == nil && in.Kube != nil {
-		in.Talos.Drainer = &kubeDrainer{t: t, in: in}
+	if in.Talos.Kube == nil {
+		in.Talos.Kube = in.kube(t)
 	}
-	err = step("talos: machine configs, etcd bootstrap, upgrades", func() error {
+	err = step("talos: machine configs, etcd bootstrap, upgrades, removals", func() error {
 		p, err := talosdeploy.NewPlan(ctx, t.Cluster, in.Bundle, in.Talos)
 		if err != nil {
 			return err
@@ -203,6 +210,12 @@ func Deploy(ctx context.Context, t Target, in Inputs, progress io.Writer) (*talo
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(vms.Removals) > 0 {
+		// After the Talos layer took their nodes out of the cluster.
+		if err := step("proxmox: prune", func() error { return vms.Prune(ctx) }); err != nil {
+			return nil, err
+		}
 	}
 	err = step("flux: bootstrap", func() error {
 		kc, err := in.Kube(res.Kubeconfig)
@@ -215,43 +228,25 @@ func Deploy(ctx context.Context, t Target, in Inputs, progress io.Writer) (*talo
 	return res, err
 }
 
-// kubeDrainer drains nodes through the cluster's Kubernetes API, reached
-// with the admin kubeconfig Talos hands out (only an upgrade asks, when
-// the cluster runs).
-type kubeDrainer struct {
-	t  Target
-	in Inputs
-	c  client.Client
-}
-
-func (k *kubeDrainer) client(ctx context.Context) (client.Client, error) {
-	if k.c != nil {
-		return k.c, nil
+// kube returns the Talos layer's way to the cluster's Kubernetes API: the
+// admin kubeconfig Talos hands out, fetched on first use (only day-2
+// steps ask, once the cluster runs) and kept. Nil without Inputs.Kube.
+func (in Inputs) kube(t Target) func(ctx context.Context) (client.Client, error) {
+	if in.Kube == nil {
+		return nil
 	}
-	res, err := talosdeploy.ClientConfigs(ctx, k.t.Cluster, k.in.Bundle, k.in.Talos)
-	if err != nil {
-		return nil, err
+	var c client.Client
+	return func(ctx context.Context) (client.Client, error) {
+		if c != nil {
+			return c, nil
+		}
+		res, err := talosdeploy.ClientConfigs(ctx, t.Cluster, in.Bundle, in.Talos)
+		if err != nil {
+			return nil, err
+		}
+		if c, err = in.Kube(res.Kubeconfig); err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
-	if k.c, err = k.in.Kube(res.Kubeconfig); err != nil {
-		return nil, err
-	}
-	return k.c, nil
-}
-
-// Drain cordons node and evicts its pods (5 minutes at most).
-func (k *kubeDrainer) Drain(ctx context.Context, node string) error {
-	c, err := k.client(ctx)
-	if err != nil {
-		return err
-	}
-	return drain.Drain(ctx, c, node, drain.Options{Timeout: 5 * time.Minute})
-}
-
-// Uncordon makes node schedulable again.
-func (k *kubeDrainer) Uncordon(ctx context.Context, node string) error {
-	c, err := k.client(ctx)
-	if err != nil {
-		return err
-	}
-	return drain.Uncordon(ctx, c, node)
 }

@@ -707,13 +707,27 @@ func transient(err error) bool {
 // Concurrency at once), then starts. It stops at the first failed phase and
 // returns every error of that phase; re-running NewPlan and Apply resumes.
 func (p *Plan) Apply(ctx context.Context) error {
-	for _, phase := range [][]Change{p.ISOs, p.VMs, p.Starts, p.Removals} {
+	if err := p.Provision(ctx); err != nil {
+		return err
+	}
+	return p.Prune(ctx)
+}
+
+// Provision downloads the ISOs, creates or updates the VMs and starts
+// them: Apply without the removals.
+func (p *Plan) Provision(ctx context.Context) error {
+	for _, phase := range [][]Change{p.ISOs, p.VMs, p.Starts} {
 		if err := p.run(ctx, phase); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// Prune removes the VMs outside the model (planned with Options.Prune).
+// deploy runs it after the Talos layer has taken their nodes out of the
+// cluster.
+func (p *Plan) Prune(ctx context.Context) error { return p.run(ctx, p.Removals) }
 
 func (p *Plan) run(ctx context.Context, changes []Change) error {
 	sem := make(chan struct{}, p.opts.Concurrency)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cosi-project/runtime/pkg/safe"
 	"github.com/siderolabs/talos/pkg/machinery/api/machine"
+	"github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/configdiff"
 	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
 	configres "github.com/siderolabs/talos/pkg/machinery/resources/config"
@@ -38,10 +39,9 @@ func (c ConfigChange) String() string {
 	return fmt.Sprintf("%s: apply the changed %s config (%s; one node at a time, waiting for it to answer and for etcd)", c.Node.Hostname, c.Node.Role, how)
 }
 
-// configChange compares the config n runs with the model's, and asks
-// the node (dry run) whether applying it reboots. It returns nil when
-// they agree.
-func (d *deployer) configChange(ctx context.Context, n *model.Node) (*ConfigChange, error) {
+// runningConfig reads the machine config n runs (its active
+// MachineConfig resource).
+func (d *deployer) runningConfig(ctx context.Context, n *model.Node) (config.Provider, error) {
 	c, err := d.secure(ctx, n)
 	if err != nil {
 		return nil, err
@@ -51,11 +51,18 @@ func (d *deployer) configChange(ctx context.Context, n *model.Node) (*ConfigChan
 	if err != nil {
 		return nil, fmt.Errorf("reading its machine config: %w", err)
 	}
-	want, err := d.cluster.NodeConfig(n, d.bundle)
+	return running.Provider(), nil
+}
+
+// configChange compares the config n runs with want, and asks the node
+// (dry run) whether applying it reboots. It returns nil when they agree.
+func (d *deployer) configChange(ctx context.Context, n *model.Node, running, want config.Provider) (*ConfigChange, error) {
+	c, err := d.secure(ctx, n)
 	if err != nil {
 		return nil, err
 	}
-	diff, err := configdiff.DiffConfigs(running.Provider().RedactSecrets("REDACTED"), want.RedactSecrets("REDACTED"))
+	defer c.Close()
+	diff, err := configdiff.DiffConfigs(running.RedactSecrets("REDACTED"), want.RedactSecrets("REDACTED"))
 	if err != nil {
 		return nil, fmt.Errorf("comparing configs: %w", err)
 	}

@@ -14,9 +14,10 @@ import (
 	"github.com/funoffshore/homelab/pkg/testenv"
 )
 
-// The running Kubernetes versions against the model's (1.36.3): the same
-// gives no note, one minor behind the upgrade command, two minors behind
-// a refusal naming the minor to go to first, and a newer one a refusal.
+// The Kubernetes versions the cluster reports against the model's
+// (1.36.3): the same gives no note, one minor behind a component that did
+// not come back on its config (where to look), two minors behind a
+// refusal naming the minor to go to first, and a newer one a refusal.
 func TestKubernetesDrift(t *testing.T) {
 	ctx := context.Background()
 	api := testenv.StartAPIServer(t)
@@ -66,20 +67,20 @@ func TestKubernetesDrift(t *testing.T) {
 	}
 
 	setKubelet("talos-w-1", "v1.35.2")
-	want := []string{"Kubernetes: kubelet on talos-w-1 runs 1.35.2, the model 1.36.3: upgrade the control plane, then the kubelets, with `talosctl upgrade-k8s -n 192.168.1.101 --to 1.36.3`; deploy does not upgrade Kubernetes yet"}
+	want := []string{"Kubernetes: kubelet on talos-w-1 reports 1.35.2 although the machine config names the model's 1.36.3: it has not come back on it; see `talosctl -n 192.168.1.111 service kubelet`"}
 	if diff := cmp.Diff(want, drift()); diff != "" {
 		t.Errorf("one minor behind (-want +got):\n%s", diff)
 	}
 
 	setKubelet("talos-w-1", "v1.36.3")
 	setAPIServer("talos-cp-1", "v1.34.1")
-	want = []string{"Kubernetes: kube-apiserver on talos-cp-1 runs 1.34.1, the model 1.36.3: refused, the version-skew policy allows one minor at a time; set the model to the latest 1.35.x release first, upgrade, then to 1.36.3"}
+	want = []string{"Kubernetes: kube-apiserver on talos-cp-1 at 1.34.1, the model 1.36.3: refused, the version-skew policy allows one minor at a time; set the model to the latest 1.35.x release first, deploy, then 1.36.3"}
 	if diff := cmp.Diff(want, drift()); diff != "" {
 		t.Errorf("two minors behind (-want +got):\n%s", diff)
 	}
 
 	setAPIServer("talos-cp-1", "v1.37.0")
-	want = []string{"Kubernetes: kube-apiserver on talos-cp-1 runs 1.37.0, newer than the model's 1.36.3: Kubernetes does not downgrade; set the model to 1.37.0"}
+	want = []string{"Kubernetes: kube-apiserver on talos-cp-1 at 1.37.0, newer than the model's 1.36.3: Kubernetes does not downgrade; set the model to 1.37.0"}
 	if diff := cmp.Diff(want, drift()); diff != "" {
 		t.Errorf("newer than the model (-want +got):\n%s", diff)
 	}

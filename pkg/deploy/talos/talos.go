@@ -22,6 +22,7 @@ import (
 	"github.com/cosi-project/runtime/pkg/safe"
 	"github.com/siderolabs/talos/pkg/machinery/api/machine"
 	talosclient "github.com/siderolabs/talos/pkg/machinery/client"
+	"github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
 	"github.com/siderolabs/talos/pkg/machinery/constants"
@@ -29,6 +30,7 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/resources/hardware"
 	"github.com/siderolabs/talos/pkg/machinery/resources/network"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	model "github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
@@ -47,10 +49,16 @@ type Options struct {
 	// RecoverFrom is an etcd snapshot (the etcd-snapshot CronJob's) to
 	// bootstrap etcd from instead of an empty one, for disaster recovery.
 	RecoverFrom []byte
-	// Drainer drains a worker through the Kubernetes API before its
-	// upgrade; nil upgrades without (Talos cordons and drains on its own
-	// during an upgrade, without honouring a timeout of ours).
-	Drainer Drainer
+	// Kube returns a client of the cluster's Kubernetes API, asked only
+	// once the cluster runs: workers are drained through it before their
+	// upgrade, a Kubernetes upgrade watches each component come back
+	// through it, and nodes the model no longer has are found and deleted
+	// there. Nil upgrades Talos without draining (Talos drains on its own,
+	// without a timeout of ours), refuses Kubernetes upgrades, and finds
+	// removed control planes from etcd alone.
+	Kube func(ctx context.Context) (client.Client, error)
+	// DrainTimeout bounds each drain. Default: 5m.
+	DrainTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -64,6 +72,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 2
+	}
+	if o.DrainTimeout == 0 {
+		o.DrainTimeout = 5 * time.Minute
 	}
 	return o
 }
@@ -80,12 +91,24 @@ type Plan struct {
 	// Upgrade lists the configured nodes on another Talos release,
 	// control planes first; Apply upgrades them one by one, after Update.
 	Upgrade []Upgrade
-	// Drift lists what differs on configured nodes that deploy does not
-	// change (deploy.Plan adds the Kubernetes versions, see
-	// KubernetesDrift), with the command that would, or why it is refused.
+	// Kubernetes lists the steps of a Kubernetes upgrade to the model's
+	// version, component by component and node by node (see
+	// KubernetesStep), after the Talos upgrades; Apply then syncs Talos'
+	// bootstrap manifests.
+	Kubernetes []KubernetesStep
+	// Remove lists the nodes the cluster runs that the model no longer
+	// has; Apply removes them last, one at a time (see Removal).
+	Remove []Removal
+	// Refused lists what the model asks that deploy will not do (a
+	// Kubernetes jump of more than one minor, a downgrade), with the way
+	// forward; Apply changes nothing while it is not empty.
+	Refused []string
+	// Drift lists what differs that deploy does not change (deploy.Plan
+	// adds what Kubernetes reports, see KubernetesDrift).
 	Drift []string
 
-	recoverNote string
+	recoverNote   string
+	manifestsFrom *model.Node // the control plane whose manifests a Kubernetes upgrade syncs
 }
 
 func cmpRole(r model.Role) int {
@@ -109,6 +132,18 @@ func (p *Plan) Changes() []string {
 	}
 	for _, u := range p.Upgrade {
 		out = append(out, u.String())
+	}
+	for _, k := range p.Kubernetes {
+		out = append(out, k.String())
+	}
+	if len(p.Kubernetes) > 0 {
+		out = append(out, fmt.Sprintf("%s: sync Talos' bootstrap manifests (kube-proxy, CoreDNS, the CNI) to the cluster, as talosctl upgrade-k8s does", p.manifestsFrom.Hostname))
+	}
+	for _, r := range p.Remove {
+		out = append(out, r.String())
+	}
+	for _, r := range p.Refused {
+		out = append(out, "refused: "+r)
 	}
 	return out
 }
@@ -192,12 +227,19 @@ func (d *deployer) etcdRunning(ctx context.Context, n *model.Node) (bool, error)
 func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle, opts Options) (*Plan, error) {
 	d := &deployer{cluster: cluster, bundle: bundle, opts: opts.withDefaults()}
 	p := &Plan{}
+	cps := cluster.ControlPlanes()
+	if len(cps) == 0 {
+		return nil, errors.New("talos: the cluster has no control plane")
+	}
+	p.manifestsFrom = cps[0]
+	running := map[*model.Node]map[string]string{} // node -> Kubernetes component -> image
+	wants := map[*model.Node]config.Provider{}
 	for _, n := range cluster.Nodes() {
 		if !d.configured(ctx, n) {
 			p.Configure = append(p.Configure, n)
 			continue
 		}
-		running, err := d.version(ctx, n)
+		tag, err := d.version(ctx, n)
 		if err != nil {
 			return nil, fmt.Errorf("talos %s: reading its version: %w", n.Hostname, err)
 		}
@@ -209,10 +251,24 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 		if schematic == "" {
 			want = "" // not installed from the Image Factory: nothing to compare
 		}
-		if running != cluster.TalosVersion || schematic != want {
-			p.Upgrade = append(p.Upgrade, Upgrade{Node: n, From: running, To: cluster.TalosVersion, FromSchematic: schematic, ToSchematic: want})
+		if tag != cluster.TalosVersion || schematic != want {
+			p.Upgrade = append(p.Upgrade, Upgrade{Node: n, From: tag, To: cluster.TalosVersion, FromSchematic: schematic, ToSchematic: want})
 		}
-		ch, err := d.configChange(ctx, n)
+		cfg, err := d.runningConfig(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("talos %s: %w", n.Hostname, err)
+		}
+		if wants[n], err = cluster.NodeConfig(n, bundle); err != nil {
+			return nil, err
+		}
+		running[n] = runningImages(n, cfg)
+		// The config change keeps the Kubernetes images the node runs:
+		// moving them is the Kubernetes upgrade's, in its order.
+		same, err := withImages(wants[n], running[n], 0)
+		if err != nil {
+			return nil, fmt.Errorf("talos %s: %w", n.Hostname, err)
+		}
+		ch, err := d.configChange(ctx, n, cfg, same)
 		if err != nil {
 			return nil, fmt.Errorf("talos %s: %w", n.Hostname, err)
 		}
@@ -228,23 +284,27 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 	slices.SortStableFunc(p.Upgrade, func(a, b Upgrade) int {
 		return cmpRole(a.Node.Role) - cmpRole(b.Node.Role)
 	})
-	cps := cluster.ControlPlanes()
-	if len(cps) == 0 {
-		return nil, errors.New("talos: the cluster has no control plane")
+	if err := d.planKubernetes(p, running, wants); err != nil {
+		return nil, err
 	}
 	first := cps[0]
-	running := false
+	etcd := false
 	if d.configured(ctx, first) {
 		var err error
-		if running, err = d.etcdRunning(ctx, first); err != nil {
+		if etcd, err = d.etcdRunning(ctx, first); err != nil {
 			return nil, fmt.Errorf("talos %s: reading etcd state: %w", first.Hostname, err)
 		}
 	}
-	if !running {
+	if !etcd {
 		p.Bootstrap = first
 		if len(d.opts.RecoverFrom) > 0 {
 			p.recoverNote = fmt.Sprintf(" from a %d-byte snapshot", len(d.opts.RecoverFrom))
 		}
+		return p, nil
+	}
+	var err error
+	if p.Remove, err = d.planRemovals(ctx); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -252,6 +312,9 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 // Apply carries the plan out and returns the client configs.
 func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle, opts Options) (*Result, error) {
 	d := &deployer{cluster: cluster, bundle: bundle, opts: opts.withDefaults()}
+	if len(p.Refused) > 0 {
+		return nil, fmt.Errorf("talos: deploy refuses, nothing changed: %s", strings.Join(p.Refused, "; "))
+	}
 	// Each node gets its own config: its role's, with its hostname.
 	configs := map[*model.Node][]byte{}
 	for _, n := range p.Configure {
@@ -330,6 +393,12 @@ func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secret
 		if err != nil {
 			return nil, fmt.Errorf("talos %s: bootstrap: %w", n.Hostname, err)
 		}
+	}
+	if err := d.upgradeKubernetes(ctx, p.Kubernetes); err != nil {
+		return nil, err
+	}
+	if err := d.remove(ctx, p.Remove); err != nil {
+		return nil, err
 	}
 	return d.clientConfigs(ctx)
 }

@@ -21,6 +21,7 @@ import (
 
 	model "github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
 	"github.com/funoffshore/homelab/pkg/deploy/talos"
 	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/pkg/testenv/talossim"
@@ -88,13 +89,10 @@ func TestDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{
+	planIs(t, p,
 		"talos-cp-1: apply controlplane config (maintenance mode)", "talos-w-1: apply worker config (maintenance mode)",
 		"talos-w-2: apply worker config (maintenance mode)", "talos-cp-1: bootstrap etcd",
-	}
-	if d := cmp.Diff(want, p.Changes()); d != "" {
-		t.Fatalf("plan (-want +got):\n%s", d)
-	}
+	)
 	if sim.Writes() != 0 {
 		t.Fatalf("planning wrote %d times", sim.Writes())
 	}
@@ -258,14 +256,11 @@ func TestConfigChanges(t *testing.T) {
 	t.Run("a VIP: every node applies it live, control plane first", func(t *testing.T) {
 		vip := changed(func(m *homelab.Machines) { m.VIP = "192.168.1.100" })
 		p := deployModel(t, vip)
-		want := []string{
+		planIs(t, p,
 			"talos-cp-1: apply the changed controlplane config (no reboot; one node at a time, waiting for it to answer and for etcd)",
 			"talos-w-1: apply the changed worker config (no reboot; one node at a time, waiting for it to answer and for etcd)",
 			"talos-w-2: apply the changed worker config (no reboot; one node at a time, waiting for it to answer and for etcd)",
-		}
-		if d := cmp.Diff(want, p.Changes()); d != "" {
-			t.Fatalf("plan (-want +got):\n%s", d)
-		}
+		)
 		if !strings.Contains(p.Update[0].Diff, "192.168.1.100") || strings.Contains(p.Update[0].Diff, string(b.Secrets.BootstrapToken)) {
 			t.Errorf("the control plane's diff does not name the VIP, or shows a secret:\n%s", p.Update[0].Diff)
 		}
@@ -299,10 +294,7 @@ func TestConfigChanges(t *testing.T) {
 	t.Run("another install disk reboots that node only", func(t *testing.T) {
 		disk := changed(func(m *homelab.Machines) { m.VIP = "192.168.1.100"; m.Nodes[2].InstallDisk = "/dev/vdb" })
 		p := deployModel(t, disk)
-		want := []string{"talos-w-2: apply the changed worker config (reboots; one node at a time, waiting for it to answer and for etcd)"}
-		if d := cmp.Diff(want, p.Changes()); d != "" {
-			t.Fatalf("plan (-want +got):\n%s", d)
-		}
+		planIs(t, p, "talos-w-2: apply the changed worker config (reboots; one node at a time, waiting for it to answer and for etcd)")
 		if _, err := p.Apply(ctx, disk, b, opts); err != nil {
 			t.Fatal(err)
 		}
@@ -310,23 +302,6 @@ func TestConfigChanges(t *testing.T) {
 			t.Errorf("talos-w-2 rebooted %d times, want 1", r)
 		}
 	})
-}
-
-// drainLog records the drains and uncordons of an upgrade, in order, and
-// what the nodes ran when each happened.
-type drainLog struct {
-	sim   *talossim.Sim
-	steps []string
-}
-
-func (d *drainLog) Drain(_ context.Context, node string) error {
-	d.steps = append(d.steps, "drain "+node+" on "+d.sim.Node(node).Version())
-	return nil
-}
-
-func (d *drainLog) Uncordon(_ context.Context, node string) error {
-	d.steps = append(d.steps, "uncordon "+node+" on "+d.sim.Node(node).Version())
-	return nil
 }
 
 // Day 2: a Talos release bump on three nodes: control plane first, each
@@ -343,18 +318,15 @@ func TestTalosUpgrade(t *testing.T) {
 	for _, n := range nodes {
 		sim.Node(n).SetVersion("v1.13.8")
 	}
-	log := &drainLog{sim: sim}
-	opts.Drainer = log
+	opts, kc := withKube(t, sim, opts, nodes...)
+	opts.Log = &actionlog.Log{Path: t.TempDir() + "/actions.jsonl"}
 
 	p := mustPlan(ctx, t, h.Cluster, b, opts)
-	want := []string{
+	planIs(t, p,
 		"talos-cp-1: upgrade Talos v1.13.8 -> v1.13.9 (reboots; etcd checked before and after, one node at a time)",
 		"talos-w-1: upgrade Talos v1.13.8 -> v1.13.9 (reboots; drained first, one node at a time)",
 		"talos-w-2: upgrade Talos v1.13.8 -> v1.13.9 (reboots; drained first, one node at a time)",
-	}
-	if d := cmp.Diff(want, p.Changes()); d != "" {
-		t.Fatalf("plan (-want +got):\n%s", d)
-	}
+	)
 	sim.Node("talos-w-1").FailNext("Upgrade", 1)
 	_, err := p.Apply(ctx, h.Cluster, b, opts)
 	if err == nil || !strings.Contains(err.Error(), "talos talos-w-1: upgrading to v1.13.9") || !strings.Contains(err.Error(), "not yet upgraded: talos-w-2") {
@@ -362,6 +334,9 @@ func TestTalosUpgrade(t *testing.T) {
 	}
 	if got := []string{sim.Node("talos-cp-1").Version(), sim.Node("talos-w-1").Version(), sim.Node("talos-w-2").Version()}; !slices.Equal(got, []string{"v1.13.9", "v1.13.8", "v1.13.8"}) {
 		t.Fatalf("versions after the failure: %v, want the control plane upgraded and the workers not", got)
+	}
+	if !cordoned(ctx, t, kc, "talos-w-1") || cordoned(ctx, t, kc, "talos-w-2") {
+		t.Error("after the failure talos-w-1 should stay cordoned (drained, not upgraded) and talos-w-2 untouched")
 	}
 
 	p = mustPlan(ctx, t, h.Cluster, b, opts)
@@ -380,12 +355,18 @@ func TestTalosUpgrade(t *testing.T) {
 		}
 	}
 	wantSteps := []string{
-		"drain talos-w-1 on v1.13.8", // the failed try: drained, the upgrade call failed, left cordoned
-		"drain talos-w-1 on v1.13.8", "uncordon talos-w-1 on v1.13.9",
-		"drain talos-w-2 on v1.13.8", "uncordon talos-w-2 on v1.13.9",
+		"talos-cp-1 upgrade v1.13.9 ok",
+		"talos-w-1 drain ok", "talos-w-1 upgrade v1.13.9 failed", // drained, the upgrade call failed, left cordoned
+		"talos-w-1 drain ok", "talos-w-1 uncordon ok", "talos-w-1 upgrade v1.13.9 ok",
+		"talos-w-2 drain ok", "talos-w-2 uncordon ok", "talos-w-2 upgrade v1.13.9 ok",
 	}
-	if d := cmp.Diff(wantSteps, log.steps); d != "" {
-		t.Errorf("drains (-want +got):\n%s", d)
+	if d := cmp.Diff(wantSteps, finished(t, opts.Log, "upgrade", "drain", "uncordon")); d != "" {
+		t.Errorf("action log (-want +got):\n%s", d)
+	}
+	for _, n := range nodes {
+		if cordoned(ctx, t, kc, n) {
+			t.Errorf("%s is still cordoned after its upgrade", n)
+		}
 	}
 
 	// A node installed with other extensions (another schematic) is
@@ -395,10 +376,7 @@ func TestTalosUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = mustPlan(ctx, t, h.Cluster, b, opts)
-	want = []string{fmt.Sprintf("talos-w-2: reinstall Talos v1.13.9 with schematic %.12s (runs 000000000000: other extensions) (reboots; drained first, one node at a time)", h.Cluster.Schematic().ID())}
-	if d := cmp.Diff(want, p.Changes()); d != "" {
-		t.Fatalf("plan after a schematic change (-want +got):\n%s", d)
-	}
+	planIs(t, p, fmt.Sprintf("talos-w-2: reinstall Talos v1.13.9 with schematic %.12s (runs 000000000000: other extensions) (reboots; drained first, one node at a time)", h.Cluster.Schematic().ID()))
 	if _, err := p.Apply(ctx, h.Cluster, b, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -424,10 +402,7 @@ func TestAddWorker(t *testing.T) {
 	converge(ctx, t, h.Cluster, b, opts)
 	writes := sim.Writes()
 	p := mustPlan(ctx, t, bigger.Cluster, b, opts)
-	want := []string{"talos-w-3: apply worker config (maintenance mode)"}
-	if d := cmp.Diff(want, p.Changes()); d != "" {
-		t.Fatalf("plan (-want +got):\n%s", d)
-	}
+	planIs(t, p, "talos-w-3: apply worker config (maintenance mode)")
 	if _, err := p.Apply(ctx, bigger.Cluster, b, opts); err != nil {
 		t.Fatal(err)
 	}

@@ -11,14 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	model "github.com/funoffshore/homelab/constructs/talos"
+	"github.com/funoffshore/homelab/pkg/deploy/drain"
 )
-
-// Drainer empties a node through the Kubernetes API before it reboots and
-// makes it schedulable again after (see package drain).
-type Drainer interface {
-	Drain(ctx context.Context, node string) error
-	Uncordon(ctx context.Context, node string) error
-}
 
 // Upgrade is a configured node that runs another Talos release than the
 // model's.
@@ -69,7 +63,7 @@ func (d *deployer) schematic(ctx context.Context, n *model.Node) (string, error)
 // upgrade moves each node of ups to the model's release through the
 // Talos upgrade API with the installer image of the cluster's schematic,
 // one node at a time in order (control planes first): a worker is
-// drained first (Options.Drainer) and uncordoned after; before and after
+// drained first (through Options.Kube) and uncordoned after; before and after
 // a control plane, etcd must run on every control plane. It stops at the
 // first failure with the cluster still serving, naming what is left.
 func (d *deployer) upgrade(ctx context.Context, ups []Upgrade) error {
@@ -82,7 +76,7 @@ func (d *deployer) upgrade(ctx context.Context, ups []Upgrade) error {
 			}
 			left := hostnames(rest)
 			cordoned := ""
-			if u.Node.Role != model.ControlPlane && d.opts.Drainer != nil {
+			if u.Node.Role != model.ControlPlane && d.opts.Kube != nil {
 				cordoned = fmt.Sprintf(" (%s may stay cordoned until then)", u.Node.Hostname)
 			}
 			return errors.Join(fmt.Errorf("talos %s: upgrading to %s: %w", u.Node.Hostname, u.To, err),
@@ -99,10 +93,8 @@ func (d *deployer) upgradeNode(ctx context.Context, u Upgrade) error {
 		if err := d.etcdHealthy(ctx); err != nil {
 			return fmt.Errorf("before: %w", err)
 		}
-	} else if d.opts.Drainer != nil {
-		if err := d.opts.Drainer.Drain(ctx, n.Hostname); err != nil {
-			return err
-		}
+	} else if err := d.drain(ctx, n.Hostname); err != nil {
+		return err
 	}
 	c, err := d.secure(ctx, n)
 	if err != nil {
@@ -132,10 +124,41 @@ func (d *deployer) upgradeNode(ctx context.Context, u Upgrade) error {
 			return fmt.Errorf("after: %w", err)
 		}
 	}
-	if !cp && d.opts.Drainer != nil {
-		return d.opts.Drainer.Uncordon(ctx, n.Hostname)
+	if !cp {
+		return d.uncordon(ctx, n.Hostname)
 	}
 	return nil
+}
+
+// drain cordons node and evicts its pods through the Kubernetes API
+// (package drain: PodDisruptionBudgets honoured, Options.DrainTimeout at
+// most), recorded in the action log; without Options.Kube it does
+// nothing.
+func (d *deployer) drain(ctx context.Context, node string) error {
+	if d.opts.Kube == nil {
+		return nil
+	}
+	return d.opts.Log.Record("kubernetes", node, "drain", func() error {
+		kc, err := d.opts.Kube(ctx)
+		if err != nil {
+			return err
+		}
+		return drain.Drain(ctx, kc, node, drain.Options{Timeout: d.opts.DrainTimeout})
+	})
+}
+
+// uncordon makes node schedulable again, recorded in the action log.
+func (d *deployer) uncordon(ctx context.Context, node string) error {
+	if d.opts.Kube == nil {
+		return nil
+	}
+	return d.opts.Log.Record("kubernetes", node, "uncordon", func() error {
+		kc, err := d.opts.Kube(ctx)
+		if err != nil {
+			return err
+		}
+		return drain.Uncordon(ctx, kc, node)
+	})
 }
 
 // etcdHealthy waits until etcd runs on every control plane.
