@@ -49,8 +49,20 @@ func Drain(ctx context.Context, c client.Client, node string, opts Options) erro
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	blocked := map[string]string{} // pod -> why it is still there
+	timedOut := func() error {
+		var lines []string
+		for id, why := range blocked {
+			lines = append(lines, id+": "+why)
+		}
+		slices.Sort(lines)
+		return fmt.Errorf("draining %s: %d pod(s) still there after %s (the node stays cordoned):\n  %s",
+			node, len(lines), opts.Timeout, strings.Join(lines, "\n  "))
+	}
 	for {
 		pods, err := evictable(ctx, c, node)
+		if err != nil && ctx.Err() != nil && len(blocked) > 0 {
+			return timedOut() // the deadline cut the listing short: report the last round
+		}
 		if err != nil {
 			return fmt.Errorf("listing the pods on %s: %w", node, err)
 		}
@@ -68,7 +80,10 @@ func Drain(ctx context.Context, c client.Client, node string, opts Options) erro
 			// Ask the budgets first: an eviction they refuse comes back as
 			// 429, which the client retries on its own until the deadline.
 			if why, err := budgetBlocks(ctx, c, &p); err != nil || why != "" {
-				if err != nil {
+				switch {
+				case err != nil && ctx.Err() != nil && previous[id] != "":
+					why = previous[id] // the deadline cut this try short
+				case err != nil:
 					why = "reading its PodDisruptionBudgets: " + err.Error()
 				}
 				blocked[id] = why
@@ -89,13 +104,7 @@ func Drain(ctx context.Context, c client.Client, node string, opts Options) erro
 		}
 		select {
 		case <-ctx.Done():
-			var lines []string
-			for id, why := range blocked {
-				lines = append(lines, id+": "+why)
-			}
-			slices.Sort(lines)
-			return fmt.Errorf("draining %s: %d pod(s) still there after %s (the node stays cordoned):\n  %s",
-				node, len(lines), opts.Timeout, strings.Join(lines, "\n  "))
+			return timedOut()
 		case <-time.After(opts.Interval):
 		}
 	}

@@ -28,13 +28,17 @@ type ConfigChange struct {
 	// change needs a reboot.
 	Reboot bool
 
-	config []byte // the encoded config to apply
+	want   config.Provider
+	config []byte // want, encoded
 }
 
 func (c ConfigChange) String() string {
 	how := "no reboot"
-	if c.Reboot {
-		how = "reboots"
+	switch {
+	case c.Reboot && c.Node.Role == model.ControlPlane:
+		how = "reboots: staged, etcd checked before and after, rebooted"
+	case c.Reboot:
+		how = "reboots: staged, drained, rebooted, uncordoned"
 	}
 	return fmt.Sprintf("%s: apply the changed %s config (%s; one node at a time, waiting for it to answer and for etcd)", c.Node.Hostname, c.Node.Role, how)
 }
@@ -83,46 +87,89 @@ func (d *deployer) configChange(ctx context.Context, n *model.Node, running, wan
 			reboot = false
 		}
 	}
-	return &ConfigChange{Node: n, Diff: diff, Reboot: reboot, config: data}, nil
+	return &ConfigChange{Node: n, Diff: diff, Reboot: reboot, want: want, config: data}, nil
 }
 
 // applyChanges applies each changed config, one node at a time in the
-// plan's order (control planes first), in AUTO mode: Talos applies live
-// when it can and reboots when it must. After each node it waits until
-// the node answers with its new config and, on a control plane, etcd
-// runs again, before the next; it stops at the first failure, with the
-// nodes after it untouched (a rerun plans and resumes from there).
+// plan's order (control planes first), in the least disruptive mode the
+// change allows: live (NO_REBOOT) when the node said it needs no reboot;
+// otherwise staged, then rebooted by deploy, with a worker drained first
+// and uncordoned after and etcd checked on every control plane before
+// and after a control plane. After each node it waits until the node
+// runs the new config and, on a control plane, etcd runs again; it stops
+// at the first failure, with the nodes after it untouched (a rerun plans
+// and resumes from there).
 func (d *deployer) applyChanges(ctx context.Context, changes []ConfigChange) error {
 	for i, ch := range changes {
 		n := ch.Node
-		err := d.opts.Log.Record("talos", n.Hostname, "update-config", func() error {
-			c, err := d.secure(ctx, n)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if _, err := c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: ch.config, Mode: machine.ApplyConfigurationRequest_AUTO}); err != nil {
-				return err
-			}
-			return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
-				if !d.configured(ctx, n) {
-					return false, nil
-				}
-				if n.Role != model.ControlPlane {
-					return true, nil
-				}
-				running, err := d.etcdRunning(ctx, n)
-				return err == nil && running, nil
-			})
-		})
+		err := d.opts.Log.Record("talos", n.Hostname, "update-config", func() error { return d.applyChange(ctx, ch) })
 		if err != nil {
 			var rest []*model.Node
 			for _, later := range changes[i+1:] {
 				rest = append(rest, later.Node)
 			}
+			cordoned := ""
+			if ch.Reboot && n.Role != model.ControlPlane && d.opts.Kube != nil {
+				cordoned = fmt.Sprintf(" (%s may stay cordoned until then)", n.Hostname)
+			}
 			return errors.Join(fmt.Errorf("talos %s: applying the changed config: %w", n.Hostname, err),
-				fmt.Errorf("stopped there; not yet changed: %s; the nodes before it run the new config; fix the cause and run deploy again to resume", hostnames(rest)))
+				fmt.Errorf("stopped there; not yet changed: %s; the nodes before it run the new config; fix the cause and run deploy again to resume%s", hostnames(rest), cordoned))
 		}
+	}
+	return nil
+}
+
+func (d *deployer) applyChange(ctx context.Context, ch ConfigChange) error {
+	n := ch.Node
+	cp := n.Role == model.ControlPlane
+	mode := machine.ApplyConfigurationRequest_NO_REBOOT
+	if ch.Reboot {
+		mode = machine.ApplyConfigurationRequest_STAGED
+		if cp {
+			if err := d.etcdHealthy(ctx); err != nil {
+				return fmt.Errorf("before: %w", err)
+			}
+		} else if err := d.drain(ctx, n.Hostname); err != nil {
+			return err
+		}
+	}
+	c, err := d.secure(ctx, n)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: ch.config, Mode: mode}); err != nil {
+		return err
+	}
+	if ch.Reboot {
+		if err := d.opts.Log.Record("talos", n.Hostname, "reboot", func() error { return c.Reboot(ctx) }); err != nil {
+			return fmt.Errorf("reboot into the staged config: %w", err)
+		}
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
+		running, err := d.runningConfig(ctx, n)
+		if err != nil {
+			return false, nil
+		}
+		if diff, err := configdiff.DiffConfigs(running, ch.want); err != nil || strings.TrimSpace(diff) != "" {
+			return false, nil
+		}
+		if !cp {
+			return true, nil
+		}
+		ok, err := d.etcdRunning(ctx, n)
+		return err == nil && ok, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the node does not run the new config within %s: %w", d.opts.Timeout, err)
+	}
+	if ch.Reboot && cp {
+		if err := d.etcdHealthy(ctx); err != nil {
+			return fmt.Errorf("after: %w", err)
+		}
+	}
+	if ch.Reboot && !cp {
+		return d.uncordon(ctx, n.Hostname)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
 
 	model "github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
@@ -291,16 +292,20 @@ func TestConfigChanges(t *testing.T) {
 			}
 		}
 	})
-	t.Run("another install disk reboots that node only", func(t *testing.T) {
+	t.Run("another install disk is staged and that node alone drained and rebooted", func(t *testing.T) {
+		opts, kc := withKube(t, sim, opts, "talos-w-2")
+		opts.Log = &actionlog.Log{Path: t.TempDir() + "/actions.jsonl"}
 		disk := changed(func(m *homelab.Machines) { m.VIP = "192.168.1.100"; m.Nodes[2].InstallDisk = "/dev/vdb" })
-		p := deployModel(t, disk)
-		planIs(t, p, "talos-w-2: apply the changed worker config (reboots; one node at a time, waiting for it to answer and for etcd)")
-		if _, err := p.Apply(ctx, disk, b, opts); err != nil {
-			t.Fatal(err)
-		}
-		if r := sim.Node("talos-w-2").Reboots(); r != 1 {
-			t.Errorf("talos-w-2 rebooted %d times, want 1", r)
-		}
+		p := mustPlan(ctx, t, disk, b, opts)
+		planIs(t, p, "talos-w-2: apply the changed worker config (reboots: staged, drained, rebooted, uncordoned; one node at a time, waiting for it to answer and for etcd)")
+		_, err := p.Apply(ctx, disk, b, opts)
+		require.NoError(t, err)
+		require.Equal(t, 1, sim.Node("talos-w-2").Reboots())
+		require.Zero(t, sim.Node("talos-w-1").Reboots())
+		require.Contains(t, string(sim.Node("talos-w-2").Config()), "/dev/vdb")
+		require.False(t, cordoned(ctx, t, kc, "talos-w-2"))
+		require.Equal(t, []string{"talos-w-2 drain ok", "talos-w-2 reboot ok", "talos-w-2 uncordon ok", "talos-w-2 update-config ok"},
+			finished(t, opts.Log, "drain", "reboot", "uncordon", "update-config"))
 	})
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/siderolabs/crypto/x509"
 	"github.com/siderolabs/talos/pkg/machinery/api/common"
 	machineapi "github.com/siderolabs/talos/pkg/machinery/api/machine"
+	"github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 	"google.golang.org/grpc"
@@ -69,7 +70,8 @@ type Node struct {
 	fail         map[string]int // rpc -> calls left to fail on this node
 	etcdLeft     bool           // removed from etcd's membership
 	resets       int
-	down         bool // stopped: answers nothing, its kubelet reports nothing
+	down         bool   // stopped: answers nothing, its kubelet reports nothing
+	staged       []byte // config staged for the next reboot
 }
 
 // Sim is a set of simulated nodes sharing a cluster CA.
@@ -377,25 +379,73 @@ func (s *service) ApplyConfiguration(ctx context.Context, req *machineapi.ApplyC
 	if reboot && wasConfigured && req.Mode == machineapi.ApplyConfigurationRequest_NO_REBOOT {
 		return nil, status.Error(codes.FailedPrecondition, "apply configuration in no-reboot mode failed: the change requires a reboot")
 	}
-	if err := storeMachineConfig(ctx, n.state, cfg); err != nil {
-		return nil, status.Errorf(codes.Internal, "storing the config: %v", err)
+	if wasConfigured && req.Mode == machineapi.ApplyConfigurationRequest_STAGED {
+		n.sim.mu.Lock()
+		n.staged = req.Data
+		n.sim.writes++
+		n.sim.mu.Unlock()
+		return &machineapi.ApplyConfigurationResponse{Messages: []*machineapi.ApplyConfiguration{{
+			Metadata: &common.Metadata{Hostname: n.Name}, Mode: req.Mode, ModeDetails: "Staged configuration to be applied after a reboot",
+		}}}, nil
 	}
-	if err := publishManifests(ctx, n.state, cfg); err != nil {
-		return nil, status.Errorf(codes.Internal, "rendering the bootstrap manifests: %v", err)
+	if err := n.activate(ctx, cfg, req.Data, reboot && wasConfigured); err != nil {
+		return nil, err
 	}
-	n.sim.mu.Lock()
-	if !wasConfigured {
-		n.etcdLeft = false // a control plane joins etcd again on its first config
-	}
-	n.configured, n.role, n.config = true, cfg.Machine().Type(), req.Data
-	if reboot && wasConfigured {
-		n.reboots++
-	}
-	n.sim.writes++
-	n.sim.mu.Unlock()
 	return &machineapi.ApplyConfigurationResponse{Messages: []*machineapi.ApplyConfiguration{{
 		Metadata: &common.Metadata{Hostname: n.Name}, Mode: req.Mode, ModeDetails: summary,
 	}}}, nil
+}
+
+// activate makes cfg (data encoded) the node's running config, counting
+// a reboot when it took one.
+func (n *Node) activate(ctx context.Context, cfg config.Provider, data []byte, rebooted bool) error {
+	if err := storeMachineConfig(ctx, n.state, cfg); err != nil {
+		return status.Errorf(codes.Internal, "storing the config: %v", err)
+	}
+	if err := publishManifests(ctx, n.state, cfg); err != nil {
+		return status.Errorf(codes.Internal, "rendering the bootstrap manifests: %v", err)
+	}
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	if !n.configured {
+		n.etcdLeft = false // a control plane joins etcd again on its first config
+	}
+	n.configured, n.role, n.config, n.staged = true, cfg.Machine().Type(), data, nil
+	if rebooted {
+		n.reboots++
+	}
+	n.sim.writes++
+	return nil
+}
+
+// Reboot reboots the node, which then runs the config staged for it, if
+// any. Injected failures (FailNext "Reboot") change nothing.
+func (s *service) Reboot(ctx context.Context, _ *machineapi.RebootRequest) (*machineapi.RebootResponse, error) {
+	if err := s.secure(ctx); err != nil {
+		return nil, err
+	}
+	n := s.node
+	if err := n.injected("Reboot"); err != nil {
+		return nil, err
+	}
+	n.sim.mu.Lock()
+	staged := n.staged
+	n.sim.mu.Unlock()
+	if staged == nil {
+		n.sim.mu.Lock()
+		n.reboots++
+		n.sim.writes++
+		n.sim.mu.Unlock()
+	} else {
+		cfg, err := configloader.NewFromBytes(staged)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "the staged config: %v", err)
+		}
+		if err := n.activate(ctx, cfg, staged, true); err != nil {
+			return nil, err
+		}
+	}
+	return &machineapi.RebootResponse{Messages: []*machineapi.Reboot{{Metadata: &common.Metadata{Hostname: n.Name}}}}, nil
 }
 
 func (s *service) Version(ctx context.Context, _ *emptypb.Empty) (*machineapi.VersionResponse, error) {
