@@ -65,8 +65,10 @@ func builder(apps func() []string) cli.Builder {
 		if err != nil {
 			return nil, err
 		}
-		props := &homelab.Props{Secrets: src}
+		props := homelab.Funoffshore()
+		props.Secrets = src
 		if apps != nil {
+			props.Apps = nil
 			keep := apps()
 			for _, a := range homelab.DefaultApps() {
 				if slices.Contains(keep, a.Name) {
@@ -247,7 +249,7 @@ func TestReconcile(t *testing.T) {
 
 	t.Run("prune and rollback", func(t *testing.T) {
 		echo := client.ObjectKey{Namespace: "apps", Name: "echo"}
-		l.run(builder(func() []string { return []string{"homepage", "uptime-kuma"} }), "", "synth")
+		l.run(builder(func() []string { return []string{"uptime-kuma"} }), "", "synth")
 		removal, err := l.repo.Commit("remove the echo app")
 		if err != nil {
 			t.Fatal(err)

@@ -34,23 +34,26 @@ type Namespace struct {
 	Existing bool
 }
 
-// Props are a homelab's values. Zero values mean the Funoffshore default
-// named on each field.
+// Props are a homelab's values. Zero values are neutral: a required value
+// left empty is a validation error naming it, never another homelab's
+// value (Funoffshore's are in Funoffshore()).
 type Props struct {
-	// RepoURL is the Git repository Flux pulls.
-	// Default: "ssh://git@github.com/funoffshore/homelab".
+	// RepoURL is the Git repository Flux pulls. Required.
 	RepoURL string
 	// Branch Flux follows. Default: "main".
 	Branch string
 	// Namespaces the platform creates (flux-system comes with Flux).
-	// Default: DefaultNamespaces().
+	// Default: DefaultNamespaces(), the platform's.
 	Namespaces []Namespace
-	// Apps run in cluster/kubernetes/apps. Default: DefaultApps().
+	// Apps run in cluster/kubernetes/apps. Default: none.
 	Apps []apps.AppProps
+	// Dashboard, if set, runs after the apps and links those with a
+	// public host. Default: none.
+	Dashboard *Dashboard
 	// Machines are the Proxmox hosts and the Talos nodes on their VMs.
-	// Default: DefaultMachines().
+	// Required.
 	Machines *Machines
-	// Platform holds the platform's values. Default: DefaultPlatform().
+	// Platform holds the platform's values. Required.
 	Platform *Platform
 	// Secrets supplies the encrypted Secrets (the store under secrets/,
 	// read by the CLI). Default: none, so every Secret is pending.
@@ -101,39 +104,6 @@ type Node struct {
 	MAC string
 }
 
-// DefaultMachines returns the memo's machines: two Intel N100 hosts with
-// 16 GB each (one host cannot hold 8+4+4 GB of VMs once Proxmox keeps its
-// 2 GiB), a control plane with 2 vCPU, 8 GB and 40 GB, and two workers with
-// 2 vCPU, 4 GB and 32 GB, on 192.168.1.0/24.
-func DefaultMachines() *Machines {
-	return &Machines{
-		ClusterName: "prox-n100",
-		Subnet:      "192.168.1.0/24",
-		Hosts: []proxmox.HostProps{
-			{Name: "pve-1", Endpoint: "https://192.168.1.10:8006", Cores: 4, MemoryGiB: 16},
-			{Name: "pve-2", Endpoint: "https://192.168.1.11:8006", Cores: 4, MemoryGiB: 16},
-		},
-		Nodes: []Node{
-			{Name: "talos-cp-1", Role: talos.ControlPlane, IP: "192.168.1.101", VMID: 101, Cores: 2, MemoryGiB: 8, DiskGiB: 40},
-			{Name: "talos-w-1", Role: talos.Worker, IP: "192.168.1.111", VMID: 111, Cores: 2, MemoryGiB: 4, DiskGiB: 32},
-			{Name: "talos-w-2", Role: talos.Worker, IP: "192.168.1.112", VMID: 112, Cores: 2, MemoryGiB: 4, DiskGiB: 32},
-		},
-	}
-}
-
-// DefaultNamespaces returns the memo's namespaces other than flux-system.
-func DefaultNamespaces() []Namespace {
-	return []Namespace{
-		{Name: "kube-system", Existing: true},
-		{Name: "longhorn-system", PodSecurity: "privileged"},
-		{Name: "nfs-provisioner", PodSecurity: "baseline"},
-		{Name: "ingress-nginx", PodSecurity: "baseline"},
-		{Name: "cloudflared", PodSecurity: "restricted"},
-		{Name: "monitoring", PodSecurity: "privileged"},
-		{Name: "apps", PodSecurity: "restricted"},
-	}
-}
-
 // Homelab is a whole homelab: its charts and the constructs in them.
 type Homelab struct {
 	// Flux, Platform and Apps are the charts for cluster/kubernetes/flux,
@@ -173,27 +143,22 @@ type Homelab struct {
 	ingressChart, monitoringChart *kube.Chart
 }
 
-// New builds the homelab below scope (usually a core.App).
+// New builds the homelab below scope (usually a core.App); nil props
+// build Funoffshore's (Funoffshore()).
 func New(scope constructs.Construct, props *Props) *Homelab {
 	if props == nil {
-		props = &Props{}
+		props = Funoffshore()
 	}
 	p := *props
-	if p.RepoURL == "" {
-		p.RepoURL = "ssh://git@github.com/funoffshore/homelab"
-	}
 	if p.Namespaces == nil {
 		p.Namespaces = DefaultNamespaces()
 	}
-	if p.Apps == nil {
-		p.Apps = DefaultApps()
+	noMachines, noPlatform := p.Machines == nil, p.Platform == nil
+	if noMachines {
+		p.Machines = &Machines{}
 	}
-
-	if p.Machines == nil {
-		p.Machines = DefaultMachines()
-	}
-	if p.Platform == nil {
-		p.Platform = DefaultPlatform()
+	if noPlatform {
+		p.Platform = &Platform{}
 	}
 
 	h := &Homelab{app: scope}
@@ -202,6 +167,19 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 	h.Platform = kube.NewChart(scope, "platform", &kube.ChartProps{Dir: "kubernetes/platform"})
 	h.Apps = kube.NewChart(scope, "apps", &kube.ChartProps{Dir: "kubernetes/apps"})
 
+	h.Flux.Info().Tree().AddValidation(func() []error {
+		var errs []error
+		if p.RepoURL == "" {
+			errs = append(errs, core.Errorf(h.Sync.Info().Path(), "set homelab.Props.RepoURL to the Git repository Flux pulls, such as \"ssh://git@github.com/OWNER/REPO\"", "homelab.Props.RepoURL is empty"))
+		}
+		if noMachines {
+			errs = append(errs, core.Errorf(h.Cluster.Info().Path(), "set homelab.Props.Machines to the Proxmox hosts and Talos nodes", "homelab.Props.Machines is nil"))
+		}
+		if noPlatform {
+			errs = append(errs, core.Errorf(h.Platform.Info().Path(), "set homelab.Props.Platform (Domain, TunnelID, NFSServer and NFSPath, Alerts)", "homelab.Props.Platform is nil"))
+		}
+		return errs
+	})
 	h.Install = flux.NewInstall(h.Flux, "gotk-components", nil)
 	h.Sync = flux.NewSync(h.Flux, "gotk-sync", &flux.SyncProps{URL: p.RepoURL, Branch: p.Branch, Chart: h.Flux, Install: h.Install})
 	ks := kube.NewGroup(h.Flux, "apps")
@@ -220,7 +198,7 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 	h.PlatformConfigKustomization = flux.NewKustomization(ks, "platform-config", &flux.KustomizationProps{
 		Chart: h.PlatformConfig, DependsOn: []*flux.Kustomization{h.PlatformKustomization},
 	})
-	p.Apps = h.wireApps(p.Apps, p.Platform.Domain)
+	p.Apps = h.wireApps(p.Apps, p.Dashboard, p.Platform.Domain)
 
 	nss := kube.NewGroup(h.Platform, "namespaces")
 	// Sorted by name: the order of the list has no meaning.

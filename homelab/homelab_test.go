@@ -85,7 +85,9 @@ func TestInvalidApps(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			app, _ := homelab.NewApp(&homelab.Props{Apps: append(homelab.DefaultApps(), c.app)})
+			props := homelab.Funoffshore()
+			props.Apps = append(homelab.DefaultApps(), c.app)
+			app, _ := homelab.NewApp(props)
 			err := app.Tree().Validate()
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("want %q, got %v", c.want, err)

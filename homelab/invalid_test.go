@@ -33,7 +33,7 @@ type invalidCase struct {
 }
 
 func funoffshoreProps() *homelab.Props {
-	return &homelab.Props{Machines: homelab.DefaultMachines(), Apps: homelab.DefaultApps(), Namespaces: homelab.DefaultNamespaces(), Platform: homelab.DefaultPlatform()}
+	return homelab.Funoffshore()
 }
 
 var invalidCases = []invalidCase{
@@ -151,7 +151,7 @@ var invalidCases = []invalidCase{
 	{
 		name:  "two apps with the same name",
 		props: func(p *homelab.Props) { p.Apps = append(p.Apps, p.Apps[0]) },
-		want:  `apps/app-3/deployment: Deployment.apps/apps/echo is defined twice (also at "apps/echo/deployment"); rename one of them or remove the duplicate at "apps/echo/deployment"`,
+		want:  `apps/app-2/deployment: Deployment.apps/apps/echo is defined twice (also at "apps/echo/deployment"); rename one of them or remove the duplicate at "apps/echo/deployment"`,
 	},
 	{
 		name: "a dependsOn cycle",
@@ -202,9 +202,11 @@ func init() {
 			want: `apps/orphan-volume: storage class "elsewhere" is not in this homelab; use a StorageClass of this homelab`,
 		},
 		{
+			// Through the composition a volume without a class gets the
+			// homelab's default class; an app made outside it has none.
 			name: "a volume without a class",
-			props: func(p *homelab.Props) {
-				p.Apps = append(p.Apps, apps.AppProps{Name: "db", Image: "postgres:17.2", Port: 5432, Volume: &storage.Volume{Size: "5Gi"}})
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				apps.NewApp(h.Apps, "db", &apps.AppProps{Name: "db", Image: "postgres:17.2", Port: 5432, Volume: &storage.Volume{Size: "5Gi"}})
 			},
 			want: `apps/db/volume: the volume has no storage class; set Volume.Class to a StorageClass construct (longhorn for databases, nfs-storage for shared data)`,
 		},

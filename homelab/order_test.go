@@ -35,7 +35,9 @@ func TestOrderDoesNotMatter(t *testing.T) {
 	slices.Reverse(a)
 	ns := homelab.DefaultNamespaces()
 	slices.Reverse(ns)
-	got := render(&homelab.Props{Machines: m, Apps: a, Namespaces: ns})
+	props := homelab.Funoffshore()
+	props.Machines, props.Apps, props.Namespaces = m, a, ns
+	got := render(props)
 
 	for _, p := range want.Paths() {
 		if string(got[p]) != string(want[p]) {

@@ -1,9 +1,7 @@
 package homelab
 
 import (
-	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -19,7 +17,6 @@ import (
 	"github.com/funoffshore/homelab/constructs/storage"
 
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
 )
 
 // Platform holds the platform's values.
@@ -40,31 +37,6 @@ type Platform struct {
 	// monitoring namespace) is declared for the store.
 	Alerts monitoring.Receiver
 }
-
-// DefaultPlatform returns the memo's platform values.
-func DefaultPlatform() *Platform {
-	return &Platform{
-		Domain:              "funoffshore.com",
-		TunnelID:            ExampleTunnelID,
-		NFSServer:           ExampleNFSServer,
-		NFSPath:             "/volume1/k8s",
-		BackupTarget:        "nfs://" + ExampleNFSServer + ":/volume1/longhorn-backups",
-		PrometheusRetention: "7d",
-		PrometheusVolume:    "10Gi",
-		Alerts:              monitoring.TelegramReceiver(ExampleTelegramChatID, "alertmanager-telegram"),
-	}
-}
-
-// Example site values: DefaultPlatform uses them where the memo gives no
-// value. A tree that still holds them renders and validates, but
-// `homelab validate` lists them as blocking and deploy will not bootstrap
-// Flux onto it: the tunnel would never connect, the NFS class never bind.
-const (
-	ExampleTunnelID  = "6f1c2f5e-3a4b-4c8d-9e0f-1a2b3c4d5e6f"
-	ExampleNFSServer = "192.168.1.20"
-	// ExampleTelegramChatID is a placeholder chat for the alerts.
-	ExampleTelegramChatID = -1001234567890
-)
 
 // siteValues records the site values still at their examples.
 func (h *Homelab) siteValues(p *Platform) {
@@ -171,78 +143,44 @@ func (h *Homelab) platform(p *Platform) {
 	h.Alerting = monitoring.NewAlerting(h.PlatformConfig, "alerting", h.Monitoring, &monitoring.AlertingProps{Receiver: p.Alerts})
 }
 
-// DefaultApps returns the core homelab apps for a domain: an echo service
-// to check the ingress path end to end, Uptime Kuma on a Longhorn volume,
-// and a Homepage dashboard linking the platform UIs and the apps.
-func DefaultApps() []apps.AppProps {
-	return []apps.AppProps{
-		{
-			Name: "echo", Host: "echo", Image: "registry.k8s.io/e2e-test-images/agnhost:2.53",
-			Args: []string{"netexec", "--http-port=8080"}, Port: 8080, HealthPath: "/healthz",
-			Resources: apps.Resources{CPU: "10m", Memory: "16Mi", MemoryLimit: "32Mi"},
-		},
-		{
-			Name: "uptime-kuma", Host: "status", Image: "louislam/uptime-kuma:2.5.5", Port: 3001, RunAsUser: 1000,
-			VolumePath: "/app/data", ScratchPaths: []string{"/tmp"},
-			Resources: apps.Resources{CPU: "50m", Memory: "128Mi", MemoryLimit: "256Mi"},
-		},
-		{
-			Name: "homepage", Host: "home", Image: "ghcr.io/gethomepage/homepage:v1.13.2", Port: 3000, RunAsUser: 1000,
-			FilesPath: "/app/config", ScratchPaths: []string{"/app/.next/cache", "/tmp"},
-			Resources: apps.Resources{CPU: "20m", Memory: "96Mi", MemoryLimit: "192Mi"},
-		},
-	}
-}
-
-// homepageService is an entry of Homepage's services.yaml.
-type homepageService struct {
-	Href        string `json:"href"`
-	Description string `json:"description"`
-}
-
-// wireApps resolves the apps' short hosts against the domain, gives Uptime
-// Kuma its Longhorn volume, and writes Homepage's links.
-func (h *Homelab) wireApps(list []apps.AppProps, domain string) []apps.AppProps {
-	out := make([]apps.AppProps, len(list))
-	// Only public hosts: Homepage's links open in the browser, which cannot
-	// reach in-cluster Services (Grafana has no public host yet).
-	var links []map[string]homepageService
-	for i, a := range list {
+// wireApps resolves the apps' short hosts against the domain and routes
+// them through the tunnel, gives a volume without a class the homelab's
+// default class, and adds the dashboard, if any, with the links of the
+// apps that have a public host.
+func (h *Homelab) wireApps(list []apps.AppProps, d *Dashboard, domain string) []apps.AppProps {
+	wire := func(a apps.AppProps) apps.AppProps {
 		if a.Host != "" && !strings.Contains(a.Host, ".") {
 			a.Host = a.Host + "." + domain
 		}
 		if a.Host != "" {
 			a.Tunnel = h.Tunnel
-			if a.Name != "homepage" {
-				links = append(links, map[string]homepageService{a.Name: {Href: "https://" + a.Host, Description: a.Image}})
-			}
 		}
-		if a.Name == "uptime-kuma" && a.Volume == nil {
-			a.Volume = &storage.Volume{Class: h.Longhorn.Class, Size: "1Gi"}
+		if a.Volume != nil && a.Volume.Class == nil {
+			v := *a.Volume
+			v.Class = h.DefaultClass()
+			a.Volume = &v
 		}
-		out[i] = a
+		return a
 	}
-	// The apps' links sorted by name: the order of the app list has no
-	// meaning.
-	slices.SortStableFunc(links, func(a, b map[string]homepageService) int {
-		return cmp.Compare(slices.Collect(maps.Keys(a))[0], slices.Collect(maps.Keys(b))[0])
-	})
-	for i, a := range out {
-		if a.Name == "homepage" && a.Files == nil {
-			services, err := yaml.Marshal([]map[string][]map[string]homepageService{{"Homelab": links}})
-			if err != nil {
-				panic(fmt.Errorf("homepage services: %w", err))
-			}
-			settings, err := yaml.Marshal(map[string]string{"title": "Funoffshore homelab"})
-			if err != nil {
-				panic(fmt.Errorf("homepage settings: %w", err))
-			}
-			out[i].Files = map[string]string{"services.yaml": string(services), "settings.yaml": string(settings)}
-			out[i].Env = append(out[i].Env, corev1.EnvVar{Name: "HOMEPAGE_ALLOWED_HOSTS", Value: a.Host})
-		}
+	out := make([]apps.AppProps, len(list))
+	for i, a := range list {
+		out[i] = wire(a)
 	}
-	return out
+	if d == nil {
+		return out
+	}
+	a := wire(d.App)
+	files, err := d.files(out)
+	if err != nil {
+		panic(err) // marshalling plain maps of strings cannot fail
+	}
+	a.Files = files
+	a.Env = append(slices.Clip(a.Env), corev1.EnvVar{Name: "HOMEPAGE_ALLOWED_HOSTS", Value: a.Host})
+	return append(out, a)
 }
+
+// DefaultClass is the storage class a volume without one gets: Longhorn's.
+func (h *Homelab) DefaultClass() *storage.StorageClass { return h.Longhorn.Class }
 
 // secrets declares every Secret the platform needs; their values come
 // encrypted from src (`homelab secrets set NAMESPACE/NAME KEY`).

@@ -135,7 +135,9 @@ func TestWrite(t *testing.T) {
 		before := hashTree(t, dir)
 		code, _, stderr := runCLI(t, func() (*core.App, error) {
 			// An invalid app: no image.
-			app, _ := homelab.NewApp(&homelab.Props{Apps: []apps.AppProps{{Name: "bad", Port: 80}}})
+			props := homelab.Funoffshore()
+			props.Apps = []apps.AppProps{{Name: "bad", Port: 80}}
+			app, _ := homelab.NewApp(props)
 			return app, nil
 		}, "synth", "--out", dir)
 		if code != cli.ExitFailed || !strings.Contains(stderr, "has no image") {

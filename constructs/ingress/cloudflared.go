@@ -208,7 +208,7 @@ func (t *Tunnel) validate() []error {
 	var errs []error
 	p := t.info.Path()
 	if msgs := validation.IsDNS1123Subdomain(t.Domain); t.Domain == "" || len(msgs) > 0 {
-		errs = append(errs, core.Errorf(p, `set TunnelProps.Domain, such as "funoffshore.com"`, "domain %q is not a DNS name", t.Domain))
+		errs = append(errs, core.Errorf(p, `set TunnelProps.Domain, such as "example.org"`, "domain %q is not a DNS name", t.Domain))
 	}
 	if len(t.props.TunnelID) != 36 || strings.Count(t.props.TunnelID, "-") != 4 {
 		errs = append(errs, core.Errorf(p, "set TunnelProps.TunnelID to the tunnel's UUID (cloudflared tunnel list)", "tunnel ID %q is not a UUID", t.props.TunnelID))

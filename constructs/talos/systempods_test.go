@@ -8,13 +8,12 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/funoffshore/homelab/constructs/talos"
-	"github.com/funoffshore/homelab/homelab"
 )
 
 // Talos' own pods take their share of the nodes: the capacity check
 // counts them (the e2e cluster runs them with the same requests).
 func TestSystemPodsInCapacity(t *testing.T) {
-	_, h := render(t, &homelab.Props{})
+	_, h := render(t, nil)
 	cp := h.Cluster.Capacity()
 	got := map[string]talos.CapacityLine{}
 	for _, l := range cp.Lines {
@@ -36,7 +35,7 @@ func TestSystemPodsInCapacity(t *testing.T) {
 
 // A config without CoreDNS and with another CNI runs neither.
 func TestSystemPodsFollowTheConfig(t *testing.T) {
-	_, h := render(t, &homelab.Props{})
+	_, h := render(t, nil)
 	cfg, err := h.Cluster.MachineConfig(machine.TypeControlPlane, talos.PlaceholderBundle())
 	if err != nil {
 		t.Fatal(err)

@@ -139,7 +139,9 @@ func TestNoSecretsUnderCluster(t *testing.T) {
 func TestOneIPEverywhere(t *testing.T) {
 	m := homelab.DefaultMachines()
 	m.Nodes[0].IP = "192.168.1.150"
-	files, _ := render(t, &homelab.Props{Machines: m})
+	props := homelab.Funoffshore()
+	props.Machines = m
+	files, _ := render(t, props)
 	for p, data := range files {
 		if bytes.Contains(data, []byte("192.168.1.101")) {
 			t.Errorf("%s still holds the old control-plane IP", p)

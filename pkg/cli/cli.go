@@ -65,7 +65,9 @@ func DefaultBuilder() (*core.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	app, _ := homelab.NewApp(&homelab.Props{Secrets: src})
+	props := homelab.Funoffshore()
+	props.Secrets = src
+	app, _ := homelab.NewApp(props)
 	return app, nil
 }
 

@@ -93,7 +93,10 @@ func TestValidate(t *testing.T) {
 			p.TunnelID = "0b4c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
 			p.NFSServer, p.BackupTarget = "192.168.1.30", "nfs://192.168.1.30:/volume1/longhorn-backups"
 			p.Alerts = monitoring.DiscordReceiver("alertmanager-discord")
-			app, _ := homelab.NewApp(&homelab.Props{Platform: p, Secrets: src})
+			props := homelab.Funoffshore()
+			props.Platform = p
+			props.Secrets = src
+			app, _ := homelab.NewApp(props)
 			return app, nil
 		}
 		code, out, stderr := run(build, "validate")
@@ -105,7 +108,10 @@ func TestValidate(t *testing.T) {
 		build := func() (*core.App, error) {
 			m := homelab.DefaultMachines()
 			m.Nodes[2].IP = "192.168.1.111"
-			app, _ := homelab.NewApp(&homelab.Props{Machines: m, Apps: []apps.AppProps{{Name: "web", Image: "nginx", Port: 80}}})
+			props := homelab.Funoffshore()
+			props.Machines = m
+			props.Apps = []apps.AppProps{{Name: "web", Image: "nginx", Port: 80}}
+			app, _ := homelab.NewApp(props)
 			return app, nil
 		}
 		code, out, stderr := run(build, "validate")

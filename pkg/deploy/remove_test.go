@@ -30,7 +30,9 @@ func TestRemovedWorkerLeavesBeforeItsVM(t *testing.T) {
 	defer cancel()
 	m := homelab.DefaultMachines()
 	m.Nodes = append(m.Nodes, homelab.Node{Name: "talos-w-3", Role: talosmodel.Worker, IP: "192.168.1.113", VMID: 113, Cores: 2, MemoryGiB: 4, DiskGiB: 32})
-	bigApp, _ := homelab.NewApp(&homelab.Props{Machines: m})
+	props := homelab.Funoffshore()
+	props.Machines = m
+	bigApp, _ := homelab.NewApp(props)
 	_, big := testenv.RenderTarget(t, bigApp)
 	app, _ := homelab.NewApp(nil)
 	_, small := testenv.RenderTarget(t, app)

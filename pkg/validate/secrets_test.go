@@ -68,7 +68,9 @@ func renderWith(t *testing.T, store secrets.Store) synth.Files {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, _ := homelab.NewApp(&homelab.Props{Secrets: src})
+	props := homelab.Funoffshore()
+	props.Secrets = src
+	app, _ := homelab.NewApp(props)
 	files, err := synth.Render(app.Tree())
 	if err != nil {
 		t.Fatal(err)

@@ -42,7 +42,9 @@ func setup(t testing.TB) (*pvesim.Server, *homelab.Homelab, proxmox.Options) {
 		m.Hosts[i].Endpoint = sim.TS.URL
 	}
 	var h *homelab.Homelab
-	_, h = homelab.NewApp(&homelab.Props{Machines: m})
+	props := homelab.Funoffshore()
+	props.Machines = m
+	_, h = homelab.NewApp(props)
 	opts := proxmox.Options{
 		Token:      proxmox.Token{ID: "root@pam!homelab", Secret: tokenSecret},
 		HTTPClient: sim.TS.Client(), Backoff: time.Millisecond,
@@ -466,7 +468,9 @@ func TestPinnedFingerprint(t *testing.T) {
 			for i := range m.Hosts {
 				m.Hosts[i].Endpoint, m.Hosts[i].TLSFingerprint = sim.TS.URL, c.pin
 			}
-			_, h := homelab.NewApp(&homelab.Props{Machines: m})
+			props := homelab.Funoffshore()
+			props.Machines = m
+			_, h := homelab.NewApp(props)
 			opts := proxmox.Options{Token: proxmox.Token{ID: "root@pam!homelab", Secret: tokenSecret}, Backoff: time.Millisecond, HTTPClient: &http.Client{}}
 			_, err := newPlan(h, opts)
 			switch {
@@ -545,7 +549,9 @@ func TestISOChecksum(t *testing.T) {
 			for i := range m.Hosts {
 				m.Hosts[i].Endpoint = sim.TS.URL
 			}
-			_, h := homelab.NewApp(&homelab.Props{Machines: m})
+			props := homelab.Funoffshore()
+			props.Machines = m
+			_, h := homelab.NewApp(props)
 			url, _ := h.Cluster.ISO()
 			sim.ISOSums = map[string]string{url: c.fetched}
 			opts := proxmox.Options{Token: proxmox.Token{ID: "root@pam!homelab", Secret: tokenSecret}, HTTPClient: sim.TS.Client(), Backoff: time.Millisecond}

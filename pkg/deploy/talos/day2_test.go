@@ -77,7 +77,9 @@ func clusterOn(k8s string, edit func(m *homelab.Machines)) *model.Cluster {
 	if edit != nil {
 		edit(m)
 	}
-	_, h := homelab.NewApp(&homelab.Props{Machines: m})
+	props := homelab.Funoffshore()
+	props.Machines = m
+	_, h := homelab.NewApp(props)
 	return h.Cluster
 }
 

@@ -250,7 +250,9 @@ func TestConfigChanges(t *testing.T) {
 	changed := func(edit func(m *homelab.Machines)) *model.Cluster {
 		m := homelab.DefaultMachines()
 		edit(m)
-		_, h := homelab.NewApp(&homelab.Props{Machines: m})
+		props := homelab.Funoffshore()
+		props.Machines = m
+		_, h := homelab.NewApp(props)
 		return h.Cluster
 	}
 
@@ -400,7 +402,9 @@ func TestAddWorker(t *testing.T) {
 	defer cancel()
 	m := homelab.DefaultMachines()
 	m.Nodes = append(m.Nodes, homelab.Node{Name: "talos-w-3", Role: model.Worker, IP: "192.168.1.113", VMID: 113, Cores: 2, MemoryGiB: 4, DiskGiB: 32})
-	_, bigger := homelab.NewApp(&homelab.Props{Machines: m})
+	props := homelab.Funoffshore()
+	props.Machines = m
+	_, bigger := homelab.NewApp(props)
 	_, h := homelab.NewApp(nil)
 	b := bundle(t)
 	sim, opts := start(t, bigger.Cluster, b, 20*time.Second) // the new VM is up, in maintenance mode

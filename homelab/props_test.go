@@ -1,0 +1,76 @@
+package homelab_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/funoffshore/homelab/constructs/apps"
+	"github.com/funoffshore/homelab/constructs/storage"
+	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/synth"
+)
+
+// Zero values are neutral: an empty Props builds (no panic) and fails
+// validation naming each required value, and nothing in it falls back to
+// Funoffshore's repository, domain or tunnel.
+func TestEmptyPropsAreNeutral(t *testing.T) {
+	app, h := homelab.NewApp(&homelab.Props{})
+	err := app.Tree().Validate()
+	require.Error(t, err)
+	for _, want := range []string{
+		"flux/gotk-sync: homelab.Props.RepoURL is empty; set homelab.Props.RepoURL to the Git repository Flux pulls",
+		"talos: homelab.Props.Machines is nil; set homelab.Props.Machines to the Proxmox hosts and Talos nodes",
+		"platform: homelab.Props.Platform is nil; set homelab.Props.Platform",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.NotContains(t, err.Error(), "funoffshore")
+	assert.Empty(t, h.AppConstructs, "an empty Props runs no app")
+	assert.Empty(t, h.Sync.Repository.Spec.Spec.URL, "the Git URL fell back to another homelab's")
+}
+
+// object decodes the first object of kind in the rendered file of app
+// into out.
+func object(t *testing.T, files synth.Files, app, kind string, out any) {
+	t.Helper()
+	for _, doc := range strings.Split(string(files["kubernetes/apps/"+app+".yaml"]), "\n---\n") {
+		var meta struct{ Kind string }
+		if yaml.Unmarshal([]byte(doc), &meta) == nil && meta.Kind == kind {
+			require.NoError(t, yaml.Unmarshal([]byte(doc), out))
+			return
+		}
+	}
+	t.Fatalf("no %s in kubernetes/apps/%s.yaml", kind, app)
+}
+
+// The dashboard links the apps with a public host, whatever the names
+// (nothing is keyed on "homepage" or "uptime-kuma"), and a volume without
+// a class gets the homelab's default class.
+func TestDashboardAndDefaultClassComeFromProps(t *testing.T) {
+	props := homelab.Funoffshore()
+	props.Dashboard.App.Name = "start"
+	props.Apps = append(props.Apps,
+		apps.AppProps{Name: "wiki", Host: "wiki", Image: "requarks/wiki:2.5.306", Port: 3000, Volume: &storage.Volume{Size: "2Gi"}},
+		apps.AppProps{Name: "internal", Image: "nginx:1.27.3", Port: 8080},
+	)
+	app, h := homelab.NewApp(props)
+	files, err := synth.Render(app.Tree())
+	require.NoError(t, err)
+	var cm corev1.ConfigMap
+	object(t, files, "start", "ConfigMap", &cm)
+	services := cm.Data["services.yaml"]
+	for _, want := range []string{"https://wiki.funoffshore.com", "https://echo.funoffshore.com", "https://status.funoffshore.com"} {
+		assert.Contains(t, services, want)
+	}
+	assert.NotContains(t, services, "internal", "an app without a host has no public link")
+	assert.NotContains(t, services, "start", "the dashboard links itself")
+	var claim corev1.PersistentVolumeClaim
+	object(t, files, "wiki", "PersistentVolumeClaim", &claim)
+	require.NotNil(t, claim.Spec.StorageClassName)
+	assert.Equal(t, h.DefaultClass().Name, *claim.Spec.StorageClassName)
+}
