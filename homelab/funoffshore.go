@@ -103,4 +103,3 @@ func DefaultApps() []apps.AppProps {
 		},
 	}
 }
-
