@@ -30,11 +30,12 @@ fixtures:
 	@bash hack/fixtures.sh
 
 ## test: the whole test suite (needs Go, Node.js >= 20; builds envtest assets once),
-## including the example module that imports the library
+## including the example modules that import the library
 test:
 	@fixtures="$$(bash hack/fixtures.sh)" && assets="$$(bash hack/envtest.sh)" && talhelper="$$(bash hack/talhelper.sh)" && \
 	  HOMELAB_FIXTURES="$$fixtures" KUBEBUILDER_ASSETS="$$assets" TALHELPER="$$talhelper" $(GO) test -count=1 ./...
 	cd examples/single-node && $(GO) build -o /dev/null . && $(GO) test -count=1 ./...
+	cd examples/ha-nfs && $(GO) build -o /dev/null . && $(GO) test -count=1 ./...
 
 ## e2e: the end-to-end test: the synthesized tree reconciled by real Flux controllers
 ## on a simulated cluster (kube-apiserver, controller-manager, scheduler, kwok);
@@ -57,5 +58,6 @@ generate:
 lint:
 	@test -z "$$(gofmt -l . | grep -v '^tools/' )" || (gofmt -l . ; exit 1)
 	cd examples/single-node && $(GO) vet ./...
+	cd examples/ha-nfs && $(GO) vet ./...
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/

@@ -43,6 +43,10 @@ type AppProps struct {
 	Image string
 	// Port the container listens on (HTTP). Required.
 	Port int32
+	// ServicePort the app's Service listens on. Default: 80, the web's
+	// (an app that is no web server, such as a database, sets its own:
+	// other apps reach it on ServiceHost():ServicePort()).
+	ServicePort int32
 	// Replicas of the Deployment. Default: 1.
 	Replicas int32
 	// Resources of the container. Default: see Resources.
@@ -127,6 +131,9 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 	if p.RunAsUser == 0 {
 		p.RunAsUser = 65532
 	}
+	if p.ServicePort == 0 {
+		p.ServicePort = 80
+	}
 	a := &App{Name: p.Name, Namespace: p.Namespace, props: p}
 	a.info = core.Init(a, scope, id)
 	a.info.Tree().AddValidation(a.validate)
@@ -146,7 +153,7 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 		ObjectMeta: meta,
 		Spec: corev1.ServiceSpec{
 			Selector: labels,
-			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: p.ServicePort, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}},
 		},
 	})
 	if p.Host != "" {
@@ -180,6 +187,12 @@ func (a *App) ingress(meta metav1.ObjectMeta) {
 
 // Info returns the construct's place in the tree.
 func (a *App) Info() *core.Info { return a.info }
+
+// ServiceHost is the in-cluster DNS name other apps reach this one at.
+func (a *App) ServiceHost() string { return a.Name + "." + a.Namespace + ".svc" }
+
+// ServicePort is the port its Service listens on (AppProps.ServicePort).
+func (a *App) ServicePort() int32 { return a.props.ServicePort }
 
 // ToString overrides the jsii method; it returns the construct path.
 func (a *App) ToString() *string { return core.PathString(a.info) }
@@ -321,6 +334,9 @@ func (a *App) validate() []error {
 	}
 	if a.props.Port < 1 || a.props.Port > 65535 {
 		errs = append(errs, core.Errorf(p, "set AppProps.Port to the container's HTTP port (1-65535)", "port %d is out of range", a.props.Port))
+	}
+	if a.props.ServicePort < 1 || a.props.ServicePort > 65535 {
+		errs = append(errs, core.Errorf(p, "set AppProps.ServicePort to 1-65535, or leave it 0 for 80", "service port %d is out of range", a.props.ServicePort))
 	}
 	for _, f := range [][2]string{{"CPU", a.props.Resources.CPU}, {"Memory", a.props.Resources.Memory}, {"MemoryLimit", a.props.Resources.MemoryLimit}} {
 		field, v := f[0], f[1]

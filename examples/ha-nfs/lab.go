@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/funoffshore/homelab/constructs/apps"
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/secret"
+	"github.com/funoffshore/homelab/constructs/storage"
+	"github.com/funoffshore/homelab/constructs/talos"
+)
+
+// Build describes the HA homelab: three Proxmox hosts, one control plane
+// on each behind a VIP, NFS as the only storage, no tunnel (the apps are
+// reached inside the LAN), and a wiki with its PostgreSQL database.
+func Build(src secret.Source) *core.App {
+	app := core.NewApp(nil)
+
+	dc := proxmox.NewDatacenter(app, "proxmox", nil)
+	cluster := talos.NewCluster(app, "talos", &talos.ClusterProps{Name: "ha", Subnet: "10.1.0.0/24", VIP: "10.1.0.50"})
+	for i := 1; i <= 3; i++ {
+		host := dc.AddHost(fmt.Sprintf("pve-%d", i), &proxmox.HostProps{Endpoint: fmt.Sprintf("https://10.1.0.%d:8006", i), Cores: 8, MemoryGiB: 32})
+		cp := dc.AddVM(fmt.Sprintf("cp-%d", i), &proxmox.VMProps{VMID: 300 + i, Cores: 2, MemoryGiB: 4, DiskGiB: 40, Host: host})
+		cluster.AddNode(cp.Name, &talos.NodeProps{IP: fmt.Sprintf("10.1.0.%d", 10+i), Role: talos.ControlPlane, VM: cp})
+		w := dc.AddVM(fmt.Sprintf("w-%d", i), &proxmox.VMProps{VMID: 310 + i, Cores: 4, MemoryGiB: 12, DiskGiB: 64, Host: host})
+		cluster.AddNode(w.Name, &talos.NodeProps{IP: fmt.Sprintf("10.1.0.%d", 20+i), Role: talos.Worker, VM: w})
+	}
+
+	fluxChart := kube.NewChart(app, "flux", &kube.ChartProps{Dir: "kubernetes/flux"})
+	platform := kube.NewChart(app, "platform", &kube.ChartProps{Dir: "kubernetes/platform"})
+	appsChart := kube.NewChart(app, "apps", &kube.ChartProps{Dir: "kubernetes/apps"})
+	install := flux.NewInstall(fluxChart, "gotk-components", nil)
+	sync := flux.NewSync(fluxChart, "gotk-sync", &flux.SyncProps{URL: "ssh://git@git.example.org/ops/ha", Chart: fluxChart, Install: install})
+	pk := flux.NewKustomization(fluxChart, "platform", &flux.KustomizationProps{Chart: platform, DependsOn: []*flux.Kustomization{sync.Root}, Timeout: 10 * time.Minute})
+	flux.NewKustomization(fluxChart, "apps", &flux.KustomizationProps{Chart: appsChart, DependsOn: []*flux.Kustomization{pk}})
+
+	kube.NewNamespace(platform, "nfs-provisioner", &kube.NamespaceProps{PodSecurity: "baseline"})
+	kube.NewNamespace(platform, "apps", &kube.NamespaceProps{PodSecurity: "restricted"})
+	repo := flux.NewHelmRepository(platform, "nfs-repo", &flux.HelmRepositoryProps{Name: "nfs-subdir-external-provisioner", URL: "https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner"})
+	nfs := storage.NewNFS(platform, "nfs", repo, &storage.NFSProps{Server: "10.1.0.5", Path: "/export/k8s"})
+
+	// The database's password, SOPS-encrypted in the store (`secrets set
+	// apps/wiki-db password`), read by both apps.
+	db := secret.New(appsChart, "wiki-db", &secret.Props{Namespace: "apps", Keys: []string{"password"}, Source: src})
+	fromDB := func(env string) corev1.EnvVar {
+		return corev1.EnvVar{Name: env, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: db.Name}, Key: "password"}}}
+	}
+	postgres := apps.NewApp(appsChart, "postgres", &apps.AppProps{
+		Image: "postgres:17.2", Port: 5432, ServicePort: 5432, RunAsUser: 999, ScratchPaths: []string{"/var/run/postgresql", "/tmp"},
+		Volume: &storage.Volume{Class: nfs.Class, Size: "10Gi"}, VolumePath: "/var/lib/postgresql/data",
+		Env:       []corev1.EnvVar{fromDB("POSTGRES_PASSWORD"), {Name: "PGDATA", Value: "/var/lib/postgresql/data/pgdata"}},
+		Resources: apps.Resources{CPU: "100m", Memory: "256Mi", MemoryLimit: "512Mi"},
+	})
+	apps.NewApp(appsChart, "wiki", &apps.AppProps{
+		Image: "ghcr.io/requarks/wiki:2.5.306", Port: 3000, RunAsUser: 1000, Replicas: 2,
+		Env: []corev1.EnvVar{{Name: "DB_TYPE", Value: "postgres"}, {Name: "DB_HOST", Value: postgres.ServiceHost()},
+			{Name: "DB_PORT", Value: fmt.Sprint(postgres.ServicePort())}, {Name: "DB_USER", Value: "postgres"}, {Name: "DB_NAME", Value: "postgres"}, fromDB("DB_PASS")},
+		Resources: apps.Resources{CPU: "100m", Memory: "256Mi", MemoryLimit: "512Mi"},
+	})
+	return app
+}
