@@ -17,13 +17,12 @@ import (
 // these, changed).
 func Funoffshore() *Props {
 	return &Props{
-		RepoURL:    "ssh://git@github.com/funoffshore/homelab",
-		Branch:     "main",
-		Namespaces: DefaultNamespaces(),
-		Apps:       DefaultApps(),
-		Dashboard:  Homepage("Funoffshore homelab"),
-		Machines:   DefaultMachines(),
-		Platform:   DefaultPlatform(),
+		RepoURL:   "ssh://git@github.com/funoffshore/homelab",
+		Branch:    "main",
+		Apps:      DefaultApps(),
+		Dashboard: Homepage("Funoffshore homelab"),
+		Machines:  DefaultMachines(),
+		Platform:  DefaultPlatform(),
 	}
 }
 
@@ -47,30 +46,17 @@ func DefaultMachines() *Machines {
 	}
 }
 
-// DefaultNamespaces returns the memo's namespaces other than flux-system.
-func DefaultNamespaces() []Namespace {
-	return []Namespace{
-		{Name: "kube-system", Existing: true},
-		{Name: "longhorn-system", PodSecurity: "privileged"},
-		{Name: "nfs-provisioner", PodSecurity: "baseline"},
-		{Name: "ingress-nginx", PodSecurity: "baseline"},
-		{Name: "cloudflared", PodSecurity: "restricted"},
-		{Name: "monitoring", PodSecurity: "privileged"},
-		{Name: "apps", PodSecurity: "restricted"},
-	}
-}
-
 // DefaultPlatform returns the memo's platform values.
 func DefaultPlatform() *Platform {
 	return &Platform{
-		Domain:              "funoffshore.com",
-		TunnelID:            ExampleTunnelID,
-		NFSServer:           ExampleNFSServer,
-		NFSPath:             "/volume1/k8s",
-		BackupTarget:        "nfs://" + ExampleNFSServer + ":/volume1/longhorn-backups",
-		PrometheusRetention: "7d",
-		PrometheusVolume:    "10Gi",
-		Alerts:              monitoring.TelegramReceiver(ExampleTelegramChatID, "alertmanager-telegram"),
+		Domain:   "funoffshore.com",
+		TunnelID: ExampleTunnelID,
+		Longhorn: &LonghornOptions{BackupTarget: "nfs://" + ExampleNFSServer + ":/volume1/longhorn-backups"},
+		NFS:      &NFSOptions{Server: ExampleNFSServer, Path: "/volume1/k8s"},
+		Monitoring: &MonitoringOptions{
+			Retention: "7d", Volume: "10Gi",
+			Alerts: monitoring.TelegramReceiver(ExampleTelegramChatID, "alertmanager-telegram"),
+		},
 	}
 }
 

@@ -44,7 +44,7 @@ func (in fuzzInput) props() *homelab.Props {
 	}
 	p.Apps = append(p.Apps, apps.AppProps{Name: in.appName, Image: "nginx:1.27.3", Port: 8080, Replicas: int32(in.replicas),
 		Resources: apps.Resources{Memory: in.appMemory}})
-	p.Platform.PrometheusVolume, p.Platform.PrometheusRetention, p.Platform.BackupTarget = in.volumeSize, in.retention, in.backupTarget
+	p.Platform.Monitoring.Volume, p.Platform.Monitoring.Retention, p.Platform.Longhorn.BackupTarget = in.volumeSize, in.retention, in.backupTarget
 	return p
 }
 

@@ -42,8 +42,9 @@ type Props struct {
 	RepoURL string
 	// Branch Flux follows. Default: "main".
 	Branch string
-	// Namespaces the platform creates (flux-system comes with Flux).
-	// Default: DefaultNamespaces(), the platform's.
+	// Namespaces to create besides those the homelab creates itself
+	// (kube-system, labelled; apps; and the namespace of each part
+	// Platform runs; flux-system comes with Flux).
 	Namespaces []Namespace
 	// Apps run in cluster/kubernetes/apps. Default: none.
 	Apps []apps.AppProps
@@ -127,13 +128,14 @@ type Homelab struct {
 	// PlatformConfigKustomization after platform is ready.
 	PlatformConfig              *kube.Chart
 	PlatformConfigKustomization *flux.Kustomization
-	// The platform's constructs.
+	// The platform's constructs; nil for a part Platform does not run
+	// (Nginx and Tunnel always run).
 	Longhorn   *storage.Longhorn
 	NFS        *storage.NFS
 	Nginx      *ingress.Nginx
 	Tunnel     *ingress.Tunnel
 	Monitoring *monitoring.Stack
-	// Alerting routes the alerts to Platform.Alerts.
+	// Alerting routes the alerts to Platform.Monitoring.Alerts.
 	Alerting *monitoring.Alerting
 
 	// Secrets are the Secrets the homelab declares; values in the store.
@@ -150,9 +152,6 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 		props = Funoffshore()
 	}
 	p := *props
-	if p.Namespaces == nil {
-		p.Namespaces = DefaultNamespaces()
-	}
 	noMachines, noPlatform := p.Machines == nil, p.Platform == nil
 	if noMachines {
 		p.Machines = &Machines{}
@@ -176,7 +175,20 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 			errs = append(errs, core.Errorf(h.Cluster.Info().Path(), "set homelab.Props.Machines to the Proxmox hosts and Talos nodes", "homelab.Props.Machines is nil"))
 		}
 		if noPlatform {
-			errs = append(errs, core.Errorf(h.Platform.Info().Path(), "set homelab.Props.Platform (Domain, TunnelID, NFSServer and NFSPath, Alerts)", "homelab.Props.Platform is nil"))
+			errs = append(errs, core.Errorf(h.Platform.Info().Path(), "set homelab.Props.Platform (Domain, TunnelID and the parts to run)", "homelab.Props.Platform is nil"))
+		}
+		var needs []string
+		if h.Monitoring != nil {
+			needs = append(needs, "Platform.Monitoring")
+		}
+		for _, a := range p.Apps {
+			if a.Volume != nil && a.Volume.Class == nil {
+				needs = append(needs, "app "+a.Name)
+			}
+		}
+		if h.DefaultClass() == nil && len(needs) > 0 {
+			errs = append(errs, core.Errorf(h.Platform.Info().Path(), "set Platform.Longhorn or Platform.NFS, or give each volume its own class",
+				"%s need a volume of the default class, and the platform runs no storage (Platform.Longhorn and Platform.NFS are nil)", strings.Join(needs, ", ")))
 		}
 		return errs
 	})
@@ -194,12 +206,13 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 
 	h.platform(p.Platform)
 	h.siteValues(p.Platform)
-	h.secrets(p.Secrets, p.Platform.Alerts)
+	h.secrets(p.Secrets, p.Platform)
 	h.PlatformConfigKustomization = flux.NewKustomization(ks, "platform-config", &flux.KustomizationProps{
 		Chart: h.PlatformConfig, DependsOn: []*flux.Kustomization{h.PlatformKustomization},
 	})
 	p.Apps = h.wireApps(p.Apps, p.Dashboard, p.Platform.Domain)
 
+	p.Namespaces = append(h.namespaces(), p.Namespaces...)
 	nss := kube.NewGroup(h.Platform, "namespaces")
 	// Sorted by name: the order of the list has no meaning.
 	for _, ns := range slices.SortedFunc(slices.Values(p.Namespaces), func(a, b Namespace) int { return cmp.Compare(a.Name, b.Name) }) {

@@ -145,7 +145,7 @@ func init() {
 		},
 		{
 			name:  "a NAS that is neither IP nor DNS name",
-			props: func(p *homelab.Props) { p.Platform.NFSServer = "nas_01" },
+			props: func(p *homelab.Props) { p.Platform.NFS.Server = "nas_01" },
 			want:  `platform/storage/nfs: NFS server "nas_01" is neither an IP address nor a DNS name; set NFSProps.Server to the NAS's IP address or DNS name, such as "192.168.1.20" or "nas.lan"`,
 		},
 
@@ -214,7 +214,7 @@ func init() {
 		},
 		{
 			name:  "a recurring backup with no backup target",
-			props: func(p *homelab.Props) { p.Platform.BackupTarget = "" },
+			props: func(p *homelab.Props) { p.Platform.Longhorn.BackupTarget = "" },
 			tree: func(_ *core.App, h *homelab.Homelab) {
 				h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-weekly", "0 4 * * 0", 4)
 			},
@@ -396,22 +396,22 @@ func init() {
 		},
 		{
 			name:  "a Prometheus volume size in words",
-			props: func(p *homelab.Props) { p.Platform.PrometheusVolume = "10 GB" },
+			props: func(p *homelab.Props) { p.Platform.Monitoring.Volume = "10 GB" },
 			want:  `platform/monitoring/kube-prometheus-stack: volume size "10 GB" is not a quantity; use a size such as "10Gi"`,
 		},
 		{
 			name:  "a Prometheus retention that does not parse",
-			props: func(p *homelab.Props) { p.Platform.PrometheusRetention = "7 days" },
+			props: func(p *homelab.Props) { p.Platform.Monitoring.Retention = "7 days" },
 			want:  `platform/monitoring/kube-prometheus-stack: retention "7 days" does not parse: unknown unit " days" in duration "7 days"; use a Prometheus duration such as "7d" or "12h"`,
 		},
 		{
 			name:  "a volume size of zero",
-			props: func(p *homelab.Props) { p.Platform.PrometheusVolume = "0" },
+			props: func(p *homelab.Props) { p.Platform.Monitoring.Volume = "0" },
 			want:  `platform/monitoring/kube-prometheus-stack: volume size "0" is not positive; use a size such as "10Gi"`,
 		},
 		{
 			name:  "a backup target without a scheme",
-			props: func(p *homelab.Props) { p.Platform.BackupTarget = "192.168.1.20:/volume1/longhorn-backups" },
+			props: func(p *homelab.Props) { p.Platform.Longhorn.BackupTarget = "192.168.1.20:/volume1/longhorn-backups" },
 			want:  `platform/storage/longhorn: backup target "192.168.1.20:/volume1/longhorn-backups" is not a nfs, s3, cifs, azblob URL with a host; use a URL such as "nfs://192.168.1.20:/volume1/longhorn-backups" or "s3://bucket@region/"`,
 		},
 		{
@@ -439,20 +439,20 @@ func init() {
 		{
 			name: "an email receiver with a bad address",
 			props: func(p *homelab.Props) {
-				p.Platform.Alerts = monitoring.EmailReceiver("ops at example.org", "am@example.org", "smtp.example.org:587", "am", "smtp")
+				p.Platform.Monitoring.Alerts = monitoring.EmailReceiver("ops at example.org", "am@example.org", "smtp.example.org:587", "am", "smtp")
 			},
 			want: `platform-config/alerting: email receiver: email to address "ops at example.org" does not parse: mail: no angle-addr; fix the receiver's arguments`,
 		},
 		{
 			name: "an email receiver without a port",
 			props: func(p *homelab.Props) {
-				p.Platform.Alerts = monitoring.EmailReceiver("ops@example.org", "am@example.org", "smtp.example.org", "am", "smtp")
+				p.Platform.Monitoring.Alerts = monitoring.EmailReceiver("ops@example.org", "am@example.org", "smtp.example.org", "am", "smtp")
 			},
 			want: `platform-config/alerting: email receiver: SMTP smarthost "smtp.example.org" is not host:port (such as "smtp.example.org:587"); fix the receiver's arguments`,
 		},
 		{
 			name:  "a Telegram receiver without a chat",
-			props: func(p *homelab.Props) { p.Platform.Alerts = monitoring.TelegramReceiver(0, "telegram") },
+			props: func(p *homelab.Props) { p.Platform.Monitoring.Alerts = monitoring.TelegramReceiver(0, "telegram") },
 			want:  `platform-config/alerting: telegram receiver: Telegram chat ID 0 names no chat (find yours with the bot's getUpdates); fix the receiver's arguments`,
 		},
 		{

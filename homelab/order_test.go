@@ -24,7 +24,10 @@ func TestOrderDoesNotMatter(t *testing.T) {
 		}
 		return files
 	}
-	want := render(nil)
+	extra := []homelab.Namespace{{Name: "media", PodSecurity: "baseline"}, {Name: "backups", PodSecurity: "restricted"}}
+	props := homelab.Funoffshore()
+	props.Namespaces = slices.Clone(extra)
+	want := render(props)
 
 	m := homelab.DefaultMachines()
 	slices.Reverse(m.Hosts)
@@ -33,10 +36,9 @@ func TestOrderDoesNotMatter(t *testing.T) {
 	m.Nodes[1], m.Nodes[2] = m.Nodes[2], m.Nodes[1]
 	a := homelab.DefaultApps()
 	slices.Reverse(a)
-	ns := homelab.DefaultNamespaces()
-	slices.Reverse(ns)
-	props := homelab.Funoffshore()
-	props.Machines, props.Apps, props.Namespaces = m, a, ns
+	slices.Reverse(extra)
+	props = homelab.Funoffshore()
+	props.Machines, props.Apps, props.Namespaces = m, a, extra
 	got := render(props)
 
 	for _, p := range want.Paths() {

@@ -19,22 +19,48 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Platform holds the platform's values.
+// Platform holds the platform's values: the domain and tunnel every
+// public app goes through, and the parts to run besides ingress-nginx and
+// the tunnel. A part left nil is not run: none of its charts, namespace,
+// Secrets, monitors, policies or node needs (Longhorn's extensions) are
+// rendered.
 type Platform struct {
 	// Domain the apps live under.
 	Domain string
 	// TunnelID is the Cloudflare Tunnel's UUID (public; its credentials
 	// are in the Secret "cloudflared-credentials").
 	TunnelID string
-	// NFSServer and NFSPath are the Synology share for nfs-storage.
-	NFSServer, NFSPath string
-	// BackupTarget is where Longhorn backs up to.
+	// Longhorn runs Longhorn: replicated volumes on the nodes' disks, the
+	// homelab's default class.
+	Longhorn *LonghornOptions
+	// NFS runs the NFS provisioner on a NAS share (class nfs-storage; the
+	// default class without Longhorn; where the etcd snapshots go).
+	NFS *NFSOptions
+	// Monitoring runs kube-prometheus-stack with the homelab's monitors,
+	// rules and alerting; its volume is of the default class.
+	Monitoring *MonitoringOptions
+}
+
+// LonghornOptions configure Longhorn.
+type LonghornOptions struct {
+	// BackupTarget is where Longhorn backs up to (daily, 7 kept); empty
+	// for no backups.
 	BackupTarget string
-	// PrometheusRetention and PrometheusVolume size Prometheus' data.
-	PrometheusRetention, PrometheusVolume string
+}
+
+// NFSOptions name the NAS share.
+type NFSOptions struct {
+	// Server and Path of the export. Required.
+	Server, Path string
+}
+
+// MonitoringOptions configure the monitoring stack.
+type MonitoringOptions struct {
+	// Retention and Volume size Prometheus' data. Default: 7d, required.
+	Retention, Volume string
 	// Alerts is where Alertmanager sends alerts: monitoring.TelegramReceiver,
 	// DiscordReceiver, EmailReceiver or WebhookReceiver; its Secret (in the
-	// monitoring namespace) is declared for the store.
+	// monitoring namespace) is declared for the store. Required.
 	Alerts monitoring.Receiver
 }
 
@@ -46,45 +72,109 @@ func (h *Homelab) siteValues(p *Platform) {
 			What: fmt.Sprintf("Platform.TunnelID is the example %q", p.TunnelID),
 			Fix:  "set it to your tunnel's ID (`cloudflared tunnel list`) and its credentials with `go run . secrets set cloudflared/cloudflared-credentials credentials.json < ~/.cloudflared/<ID>.json`"})
 	}
-	if p.Alerts.String() == monitoring.TelegramReceiver(ExampleTelegramChatID, "").String() {
+	if m := p.Monitoring; m != nil && m.Alerts.String() == monitoring.TelegramReceiver(ExampleTelegramChatID, "").String() {
 		t.AddBlocker(core.Blocker{Source: h.Alerting.Info().Path(),
-			What: fmt.Sprintf("Platform.Alerts is the example Telegram chat %d", int64(ExampleTelegramChatID)),
-			Fix:  "set Platform.Alerts to your receiver (monitoring.TelegramReceiver with your chat ID, DiscordReceiver, EmailReceiver or WebhookReceiver) and its Secret with `go run . secrets set`"})
+			What: fmt.Sprintf("Platform.Monitoring.Alerts is the example Telegram chat %d", int64(ExampleTelegramChatID)),
+			Fix:  "set Platform.Monitoring.Alerts to your receiver (monitoring.TelegramReceiver with your chat ID, DiscordReceiver, EmailReceiver or WebhookReceiver) and its Secret with `go run . secrets set`"})
 	}
-	if p.NFSServer == ExampleNFSServer || strings.Contains(p.BackupTarget, "//"+ExampleNFSServer+":") {
-		t.AddBlocker(core.Blocker{Source: h.NFS.Info().Path(),
-			What: fmt.Sprintf("Platform.NFSServer (and the Longhorn BackupTarget on it) is the example address %s", ExampleNFSServer),
-			Fix:  "set Platform.NFSServer, NFSPath and BackupTarget to your NAS's address and exports"})
+	nfs := p.NFS != nil && p.NFS.Server == ExampleNFSServer
+	backups := p.Longhorn != nil && strings.Contains(p.Longhorn.BackupTarget, "//"+ExampleNFSServer+":")
+	if nfs || backups {
+		var source string
+		if nfs {
+			source = h.NFS.Info().Path()
+		} else {
+			source = h.Longhorn.Info().Path()
+		}
+		t.AddBlocker(core.Blocker{Source: source,
+			What: fmt.Sprintf("Platform.NFS.Server (or the Longhorn BackupTarget on it) is the example address %s", ExampleNFSServer),
+			Fix:  "set Platform.NFS and Platform.Longhorn.BackupTarget to your NAS's address and exports"})
 	}
 }
 
-// platform builds cluster/kubernetes/platform and platform-config.
+// platform builds cluster/kubernetes/platform and platform-config, with
+// the parts p chooses.
 func (h *Homelab) platform(p *Platform) {
 	repos := kube.NewGroup(h.Platform, "repositories")
 	repo := func(id, url string) *flux.HelmRepository {
 		return flux.NewHelmRepository(repos, id, &flux.HelmRepositoryProps{URL: url})
 	}
-	longhornRepo := repo("longhorn", "https://charts.longhorn.io")
-	nfsRepo := repo("nfs-subdir-external-provisioner", "https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner")
+	var longhornRepo, nfsRepo, promRepo *flux.HelmRepository
+	if p.Longhorn != nil {
+		longhornRepo = repo("longhorn", "https://charts.longhorn.io")
+	}
+	if p.NFS != nil {
+		nfsRepo = repo("nfs-subdir-external-provisioner", "https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner")
+	}
 	nginxRepo := repo("ingress-nginx", "https://kubernetes.github.io/ingress-nginx")
-	promRepo := repo("prometheus-community", "https://prometheus-community.github.io/helm-charts")
+	if p.Monitoring != nil {
+		promRepo = repo("prometheus-community", "https://prometheus-community.github.io/helm-charts")
+	}
 
-	storageChart := kube.NewChart(h.Platform, "storage", &kube.ChartProps{Dir: "kubernetes/platform/storage"})
-	h.Longhorn = storage.NewLonghorn(storageChart, "longhorn", longhornRepo, &storage.LonghornProps{BackupTarget: p.BackupTarget})
-	h.NFS = storage.NewNFS(storageChart, "nfs", nfsRepo, &storage.NFSProps{Server: p.NFSServer, Path: p.NFSPath})
+	if p.Longhorn != nil || p.NFS != nil {
+		storageChart := kube.NewChart(h.Platform, "storage", &kube.ChartProps{Dir: "kubernetes/platform/storage"})
+		if p.Longhorn != nil {
+			h.Longhorn = storage.NewLonghorn(storageChart, "longhorn", longhornRepo, &storage.LonghornProps{BackupTarget: p.Longhorn.BackupTarget})
+		}
+		if p.NFS != nil {
+			h.NFS = storage.NewNFS(storageChart, "nfs", nfsRepo, &storage.NFSProps{Server: p.NFS.Server, Path: p.NFS.Path})
+		}
+	}
 
 	ingressChart := kube.NewChart(h.Platform, "ingress", &kube.ChartProps{Dir: "kubernetes/platform/ingress"})
 	h.ingressChart = ingressChart
 	h.Nginx = ingress.NewNginx(ingressChart, "ingress-nginx", nginxRepo, nil)
 	h.Tunnel = ingress.NewTunnel(ingressChart, "cloudflared", &ingress.TunnelProps{Domain: p.Domain, TunnelID: p.TunnelID, Origin: h.Nginx})
 
-	monChart := kube.NewChart(h.Platform, "monitoring", &kube.ChartProps{Dir: "kubernetes/platform/monitoring"})
-	h.monitoringChart = monChart
-	h.Monitoring = monitoring.NewStack(monChart, "kube-prometheus-stack", promRepo, &monitoring.StackProps{
-		Retention: p.PrometheusRetention,
-		Volume:    storage.Volume{Class: h.Longhorn.Class, Size: p.PrometheusVolume},
-	})
+	if m := p.Monitoring; m != nil {
+		monChart := kube.NewChart(h.Platform, "monitoring", &kube.ChartProps{Dir: "kubernetes/platform/monitoring"})
+		h.monitoringChart = monChart
+		h.Monitoring = monitoring.NewStack(monChart, "kube-prometheus-stack", promRepo, &monitoring.StackProps{
+			Retention: m.Retention,
+			Volume:    storage.Volume{Class: h.DefaultClass(), Size: m.Volume},
+		})
+	}
 
+	h.isolation()
+
+	if h.NFS != nil {
+		// The snapshots go off the nodes, to the NAS.
+		backupChart := kube.NewChart(h.Platform, "backup", &kube.ChartProps{Dir: "kubernetes/platform/backup"})
+		var cp string
+		if cps := h.Cluster.ControlPlanes(); len(cps) > 0 {
+			cp = cps[0].IP.String()
+		}
+		backup.NewEtcdSnapshots(backupChart, "etcd-snapshots", &backup.EtcdSnapshotsProps{
+			Volume: storage.Volume{Class: h.NFS.Class, Size: "5Gi"}, Node: cp, TalosVersion: h.Cluster.TalosVersion,
+		})
+	}
+
+	// Custom resources of the charts' CRDs: applied once platform (and
+	// with it every HelmRelease) is ready.
+	h.PlatformConfig = kube.NewChart(h.app, "platform-config", &kube.ChartProps{Dir: "kubernetes/platform-config"})
+	if h.Monitoring != nil {
+		targets := []monitoring.Target{
+			{Name: "flux-controllers", Namespace: "flux-system", Pod: true, Port: "http-prom", Selector: map[string]string{"app.kubernetes.io/part-of": "flux"}},
+		}
+		if h.Longhorn != nil {
+			targets = append(targets, monitoring.Target{Name: "longhorn", Namespace: h.Longhorn.Namespace, Port: "manager", Selector: map[string]string{"app": "longhorn-manager"}})
+		}
+		targets = append(targets,
+			monitoring.Target{Name: "ingress-nginx", Namespace: h.Nginx.Namespace, Port: "metrics", Selector: map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}},
+			monitoring.Target{Name: "cloudflared", Namespace: h.Tunnel.Namespace, Port: "metrics", Selector: map[string]string{"app.kubernetes.io/name": "cloudflared"}},
+		)
+		monitoring.NewMonitors(h.PlatformConfig, "monitors", h.Monitoring.Namespace, targets)
+	}
+	if h.Longhorn != nil && p.Longhorn.BackupTarget != "" {
+		h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-daily", "0 3 * * *", 7)
+	}
+	if h.Monitoring != nil {
+		h.Alerting = monitoring.NewAlerting(h.PlatformConfig, "alerting", h.Monitoring, &monitoring.AlertingProps{Receiver: p.Monitoring.Alerts})
+	}
+}
+
+// isolation renders the NetworkPolicies of the apps and of the parts run.
+func (h *Homelab) isolation() {
 	secChart := kube.NewChart(h.Platform, "security", &kube.ChartProps{Dir: "kubernetes/platform/security"})
 	nodes := h.Cluster.Subnet()
 	security.NewIsolation(secChart, "apps", &security.IsolationProps{
@@ -92,15 +182,22 @@ func (h *Homelab) platform(p *Platform) {
 		Ingress:   []security.Peer{{Namespace: h.Nginx.Namespace}, {SameNamespace: true}},
 		Egress:    []security.Peer{security.DNS(), {SameNamespace: true}, {CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(443)}}},
 	})
+	var scrapes []security.Peer
+	if h.Monitoring != nil {
+		scrapes = []security.Peer{{Namespace: h.Monitoring.Namespace, Ports: []security.Port{security.TCP(h.Tunnel.MetricsPort)}}}
+	}
 	security.NewIsolation(secChart, "cloudflared", &security.IsolationProps{
 		Namespace: h.Tunnel.Namespace,
-		Ingress:   []security.Peer{{Namespace: h.Monitoring.Namespace, Ports: []security.Port{security.TCP(h.Tunnel.MetricsPort)}}},
+		Ingress:   scrapes,
 		Egress: []security.Peer{security.DNS(),
 			{Namespace: h.Nginx.Namespace, Ports: []security.Port{security.TCP(80)}},
 			// The Cloudflare edge: QUIC or HTTP/2 on 7844, the API on 443.
 			{CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(7844), security.UDP(7844), security.TCP(443)}},
 		},
 	})
+	if h.Monitoring == nil {
+		return
+	}
 	security.NewIsolation(secChart, "monitoring", &security.IsolationProps{
 		Namespace: h.Monitoring.Namespace,
 		Ingress: []security.Peer{{SameNamespace: true},
@@ -118,29 +215,24 @@ func (h *Homelab) platform(p *Platform) {
 			{CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(443)}},
 		},
 	})
+}
 
-	backupChart := kube.NewChart(h.Platform, "backup", &kube.ChartProps{Dir: "kubernetes/platform/backup"})
-	var cp string
-	if cps := h.Cluster.ControlPlanes(); len(cps) > 0 {
-		cp = cps[0].IP.String()
+// namespaces are the namespaces of the parts run, with the Pod Security
+// level each needs (Longhorn's and the monitoring stack's node agents run
+// privileged), kube-system (labelled, never deleted) and apps.
+func (h *Homelab) namespaces() []Namespace {
+	out := []Namespace{{Name: "kube-system", Existing: true}}
+	if h.Longhorn != nil {
+		out = append(out, Namespace{Name: h.Longhorn.Namespace, PodSecurity: "privileged"})
 	}
-	backup.NewEtcdSnapshots(backupChart, "etcd-snapshots", &backup.EtcdSnapshotsProps{
-		Volume: storage.Volume{Class: h.NFS.Class, Size: "5Gi"}, Node: cp, TalosVersion: h.Cluster.TalosVersion,
-	})
-
-	// Custom resources of the charts' CRDs: applied once platform (and
-	// with it every HelmRelease) is ready.
-	h.PlatformConfig = kube.NewChart(h.app, "platform-config", &kube.ChartProps{Dir: "kubernetes/platform-config"})
-	monitoring.NewMonitors(h.PlatformConfig, "monitors", h.Monitoring.Namespace, []monitoring.Target{
-		{Name: "flux-controllers", Namespace: "flux-system", Pod: true, Port: "http-prom", Selector: map[string]string{"app.kubernetes.io/part-of": "flux"}},
-		{Name: "longhorn", Namespace: h.Longhorn.Namespace, Port: "manager", Selector: map[string]string{"app": "longhorn-manager"}},
-		{Name: "ingress-nginx", Namespace: h.Nginx.Namespace, Port: "metrics", Selector: map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}},
-		{Name: "cloudflared", Namespace: h.Tunnel.Namespace, Port: "metrics", Selector: map[string]string{"app.kubernetes.io/name": "cloudflared"}},
-	})
-	if p.BackupTarget != "" {
-		h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-daily", "0 3 * * *", 7)
+	if h.NFS != nil {
+		out = append(out, Namespace{Name: h.NFS.Namespace, PodSecurity: "baseline"})
 	}
-	h.Alerting = monitoring.NewAlerting(h.PlatformConfig, "alerting", h.Monitoring, &monitoring.AlertingProps{Receiver: p.Alerts})
+	out = append(out, Namespace{Name: h.Nginx.Namespace, PodSecurity: "baseline"}, Namespace{Name: h.Tunnel.Namespace, PodSecurity: "restricted"})
+	if h.Monitoring != nil {
+		out = append(out, Namespace{Name: h.Monitoring.Namespace, PodSecurity: "privileged"})
+	}
+	return append(out, Namespace{Name: "apps", PodSecurity: "restricted"})
 }
 
 // wireApps resolves the apps' short hosts against the domain and routes
@@ -179,28 +271,40 @@ func (h *Homelab) wireApps(list []apps.AppProps, d *Dashboard, domain string) []
 	return append(out, a)
 }
 
-// DefaultClass is the storage class a volume without one gets: Longhorn's.
-func (h *Homelab) DefaultClass() *storage.StorageClass { return h.Longhorn.Class }
+// DefaultClass is the storage class a volume without one gets:
+// Longhorn's, else NFS's, else none (such a volume is then a validation
+// error naming it).
+func (h *Homelab) DefaultClass() *storage.StorageClass {
+	switch {
+	case h.Longhorn != nil:
+		return h.Longhorn.Class
+	case h.NFS != nil:
+		return h.NFS.Class
+	}
+	return nil
+}
 
 // secrets declares every Secret the platform needs; their values come
 // encrypted from src (`homelab secrets set NAMESPACE/NAME KEY`).
-func (h *Homelab) secrets(src secret.Source, alerts monitoring.Receiver) {
-	if name, keys := alerts.Secret(); name != "" {
-		h.Secrets = append(h.Secrets, secret.New(h.monitoringChart, name, &secret.Props{
-			Namespace: h.Monitoring.Namespace, Name: name, Keys: keys, Source: src,
+func (h *Homelab) secrets(src secret.Source, p *Platform) {
+	if h.Monitoring != nil {
+		if name, keys := p.Monitoring.Alerts.Secret(); name != "" {
+			h.Secrets = append(h.Secrets, secret.New(h.monitoringChart, name, &secret.Props{
+				Namespace: h.Monitoring.Namespace, Name: name, Keys: keys, Source: src,
+			}))
+		}
+	}
+	h.Secrets = append(h.Secrets, secret.New(h.ingressChart, "cloudflared-credentials", &secret.Props{
+		Namespace: h.Tunnel.Namespace, Name: h.Tunnel.CredentialsSecret(), Keys: []string{"credentials.json"}, Source: src,
+	}))
+	if h.Monitoring != nil {
+		h.Secrets = append(h.Secrets, secret.New(h.monitoringChart, "grafana-admin", &secret.Props{
+			Namespace: h.Monitoring.Namespace, Name: h.Monitoring.AdminSecret, Keys: []string{"admin-user", "admin-password"}, Source: src,
 		}))
 	}
-	h.Secrets = append(h.Secrets,
-		secret.New(h.ingressChart, "cloudflared-credentials", &secret.Props{
-			Namespace: h.Tunnel.Namespace, Name: h.Tunnel.CredentialsSecret(), Keys: []string{"credentials.json"}, Source: src,
-		}),
-		secret.New(h.monitoringChart, "grafana-admin", &secret.Props{
-			Namespace: h.Monitoring.Namespace, Name: h.Monitoring.AdminSecret, Keys: []string{"admin-user", "admin-password"}, Source: src,
-		}),
-		// The Flux Git credentials: applied by the deployer before Flux
-		// can read the repository, so never rendered into it.
-		secret.New(h.Flux, "flux-git-credentials", &secret.Props{
-			Namespace: "flux-system", Name: "flux-system", Keys: []string{"identity", "identity.pub", "known_hosts"}, Source: src, Bootstrap: true,
-		}),
-	)
+	// The Flux Git credentials: applied by the deployer before Flux can
+	// read the repository, so never rendered into it.
+	h.Secrets = append(h.Secrets, secret.New(h.Flux, "flux-git-credentials", &secret.Props{
+		Namespace: "flux-system", Name: "flux-system", Keys: []string{"identity", "identity.pub", "known_hosts"}, Source: src, Bootstrap: true,
+	}))
 }

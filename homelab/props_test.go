@@ -74,3 +74,49 @@ func TestDashboardAndDefaultClassComeFromProps(t *testing.T) {
 	require.NotNil(t, claim.Spec.StorageClassName)
 	assert.Equal(t, h.DefaultClass().Name, *claim.Spec.StorageClassName)
 }
+
+// The platform's parts are chosen in Props: without Longhorn and
+// monitoring nothing of them is rendered (charts, namespaces, Secrets,
+// monitors, policies, Talos extensions), volumes get the NFS class, and
+// the tree validates; monitoring without any storage is an error naming
+// the missing class.
+func TestPlatformParts(t *testing.T) {
+	props := homelab.Funoffshore()
+	props.Platform.Longhorn, props.Platform.Monitoring = nil, nil
+	app, h := homelab.NewApp(props)
+	files, err := synth.Render(app.Tree())
+	require.NoError(t, err)
+	assert.Nil(t, h.Longhorn)
+	assert.Nil(t, h.Monitoring)
+	for path, data := range files {
+		if path == "kubernetes/flux/gotk-components.yaml" {
+			continue // Flux's own CRDs name alert providers
+		}
+		for _, gone := range []string{"longhorn", "prometheus", "grafana", "alertmanager", "iscsi-tools"} {
+			assert.False(t, strings.Contains(strings.ToLower(string(data)), gone), "%s still mentions %s", path, gone)
+		}
+	}
+	var namespaces []string
+	for _, o := range app.Tree().Objects() {
+		if id := o.Identity(); id.Kind == "Namespace" {
+			namespaces = append(namespaces, id.Name)
+		}
+	}
+	assert.ElementsMatch(t, []string{"flux-system", "kube-system", "nfs-provisioner", "ingress-nginx", "cloudflared", "apps"}, namespaces)
+	var claim corev1.PersistentVolumeClaim
+	object(t, files, "uptime-kuma", "PersistentVolumeClaim", &claim)
+	assert.Equal(t, "nfs-storage", *claim.Spec.StorageClassName, "the default class without Longhorn")
+	var names []string
+	for _, s := range h.Secrets {
+		names = append(names, s.Namespace+"/"+s.Name)
+	}
+	assert.ElementsMatch(t, []string{"cloudflared/cloudflared-credentials", "flux-system/flux-system"}, names)
+
+	props = homelab.Funoffshore()
+	props.Platform.Longhorn, props.Platform.NFS = nil, nil
+	app, _ = homelab.NewApp(props)
+	err = app.Tree().Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "platform: Platform.Monitoring, app uptime-kuma need a volume of the default class, and the platform runs no storage (Platform.Longhorn and Platform.NFS are nil); set Platform.Longhorn or Platform.NFS")
+	assert.Contains(t, err.Error(), "apps/uptime-kuma/volume: the volume has no storage class")
+}

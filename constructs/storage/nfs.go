@@ -37,6 +37,8 @@ type NFS struct {
 	constructs.Construct
 	info *core.Info
 
+	// Namespace the provisioner runs in, after defaults.
+	Namespace string
 	// Release is the HelmRelease; Class the StorageClass.
 	Release *flux.HelmRelease
 	Class   *StorageClass
@@ -72,7 +74,7 @@ func NewNFS(scope constructs.Construct, id string, repo *flux.HelmRepository, pr
 	if props.Default != nil {
 		def = *props.Default
 	}
-	n := &NFS{}
+	n := &NFS{Namespace: ns}
 	n.info = core.Init(n, scope, id)
 	const provisioner = "k8s-sigs.io/nfs-subdir-external-provisioner"
 	var v nfsValues
