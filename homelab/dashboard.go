@@ -39,12 +39,12 @@ type homepageService struct {
 // files renders the dashboard's files linking the apps with a public host
 // (Homepage's links open in the browser, which cannot reach in-cluster
 // Services), sorted by name: the order of the app list has no meaning.
-func (d *Dashboard) files(list []apps.AppProps) (map[string]string, error) {
+func (d *Dashboard) files(list []apps.AppProps, url func(host string) string) (map[string]string, error) {
 	public := slices.DeleteFunc(slices.Clone(list), func(a apps.AppProps) bool { return a.Host == "" })
 	slices.SortStableFunc(public, func(a, b apps.AppProps) int { return cmp.Compare(a.Name, b.Name) })
 	links := make([]map[string]homepageService, len(public))
 	for i, a := range public {
-		links[i] = map[string]homepageService{a.Name: {Href: "https://" + a.Host, Description: a.Image}}
+		links[i] = map[string]homepageService{a.Name: {Href: url(a.Host), Description: a.Image}}
 	}
 	services, err := yaml.Marshal([]map[string][]map[string]homepageService{{"Homelab": links}})
 	if err != nil {

@@ -50,7 +50,7 @@ func DefaultMachines() *Machines {
 func DefaultPlatform() *Platform {
 	return &Platform{
 		Domain:   "funoffshore.com",
-		TunnelID: ExampleTunnelID,
+		Tunnel:   &TunnelOptions{ID: ExampleTunnelID},
 		Longhorn: &LonghornOptions{BackupTarget: "nfs://" + ExampleNFSServer + ":/volume1/longhorn-backups"},
 		NFS:      &NFSOptions{Server: ExampleNFSServer, Path: "/volume1/k8s"},
 		Monitoring: &MonitoringOptions{

@@ -129,7 +129,7 @@ type Homelab struct {
 	PlatformConfig              *kube.Chart
 	PlatformConfigKustomization *flux.Kustomization
 	// The platform's constructs; nil for a part Platform does not run
-	// (Nginx and Tunnel always run).
+	// (Nginx always runs).
 	Longhorn   *storage.Longhorn
 	NFS        *storage.NFS
 	Nginx      *ingress.Nginx
@@ -175,7 +175,7 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 			errs = append(errs, core.Errorf(h.Cluster.Info().Path(), "set homelab.Props.Machines to the Proxmox hosts and Talos nodes", "homelab.Props.Machines is nil"))
 		}
 		if noPlatform {
-			errs = append(errs, core.Errorf(h.Platform.Info().Path(), "set homelab.Props.Platform (Domain, TunnelID and the parts to run)", "homelab.Props.Platform is nil"))
+			errs = append(errs, core.Errorf(h.Platform.Info().Path(), "set homelab.Props.Platform (Domain and the parts to run)", "homelab.Props.Platform is nil"))
 		}
 		var needs []string
 		if h.Monitoring != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/proxmox"
 	"github.com/funoffshore/homelab/constructs/security"
@@ -209,6 +210,18 @@ func init() {
 				apps.NewApp(h.Apps, "db", &apps.AppProps{Name: "db", Image: "postgres:17.2", Port: 5432, Volume: &storage.Volume{Size: "5Gi"}})
 			},
 			want: `apps/db/volume: the volume has no storage class; set Volume.Class to a StorageClass construct (longhorn for databases, nfs-storage for shared data)`,
+		},
+		{
+			name:  "an app both tunnelled and served in the LAN",
+			props: func(p *homelab.Props) { p.Apps[0].LAN = true },
+			want:  `apps/echo: host "echo.funoffshore.com" is both routed through a tunnel and served in the LAN; set either AppProps.Tunnel or LAN`,
+		},
+		{
+			name:  "a LAN node port outside the NodePort range",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				ingress.NewNginx(h.Platform, "lan-nginx", nil, &ingress.NginxProps{Namespace: "ingress-nginx", ClassName: "lan", LAN: &ingress.NodePorts{HTTP: 8080}})
+			},
+			want: `platform/lan-nginx: node port 8080 is outside the cluster's NodePort range; use a port in 30000-32767, or 0 for the default`,
 		},
 		{
 			name:  "an app host outside the domain",

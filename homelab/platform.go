@@ -27,9 +27,10 @@ import (
 type Platform struct {
 	// Domain the apps live under.
 	Domain string
-	// TunnelID is the Cloudflare Tunnel's UUID (public; its credentials
-	// are in the Secret "cloudflared-credentials").
-	TunnelID string
+	// Tunnel routes the apps' hosts from the Cloudflare edge to
+	// ingress-nginx. Nil: no tunnel; ingress-nginx listens on node ports
+	// 30080 (HTTP) and 30443 (HTTPS) of every node for the LAN.
+	Tunnel *TunnelOptions
 	// Longhorn runs Longhorn: replicated volumes on the nodes' disks, the
 	// homelab's default class.
 	Longhorn *LonghornOptions
@@ -39,6 +40,13 @@ type Platform struct {
 	// Monitoring runs kube-prometheus-stack with the homelab's monitors,
 	// rules and alerting; its volume is of the default class.
 	Monitoring *MonitoringOptions
+}
+
+// TunnelOptions name the Cloudflare Tunnel.
+type TunnelOptions struct {
+	// ID is the tunnel's UUID (public; its credentials are in the Secret
+	// "cloudflared-credentials"). Required.
+	ID string
 }
 
 // LonghornOptions configure Longhorn.
@@ -67,9 +75,9 @@ type MonitoringOptions struct {
 // siteValues records the site values still at their examples.
 func (h *Homelab) siteValues(p *Platform) {
 	t := h.Platform.Info().Tree()
-	if p.TunnelID == ExampleTunnelID {
+	if p.Tunnel != nil && p.Tunnel.ID == ExampleTunnelID {
 		t.AddBlocker(core.Blocker{Source: h.Tunnel.Info().Path(),
-			What: fmt.Sprintf("Platform.TunnelID is the example %q", p.TunnelID),
+			What: fmt.Sprintf("Platform.Tunnel.ID is the example %q", p.Tunnel.ID),
 			Fix:  "set it to your tunnel's ID (`cloudflared tunnel list`) and its credentials with `go run . secrets set cloudflared/cloudflared-credentials credentials.json < ~/.cloudflared/<ID>.json`"})
 	}
 	if m := p.Monitoring; m != nil && m.Alerts.String() == monitoring.TelegramReceiver(ExampleTelegramChatID, "").String() {
@@ -123,8 +131,12 @@ func (h *Homelab) platform(p *Platform) {
 
 	ingressChart := kube.NewChart(h.Platform, "ingress", &kube.ChartProps{Dir: "kubernetes/platform/ingress"})
 	h.ingressChart = ingressChart
-	h.Nginx = ingress.NewNginx(ingressChart, "ingress-nginx", nginxRepo, nil)
-	h.Tunnel = ingress.NewTunnel(ingressChart, "cloudflared", &ingress.TunnelProps{Domain: p.Domain, TunnelID: p.TunnelID, Origin: h.Nginx})
+	if p.Tunnel != nil {
+		h.Nginx = ingress.NewNginx(ingressChart, "ingress-nginx", nginxRepo, nil)
+		h.Tunnel = ingress.NewTunnel(ingressChart, "cloudflared", &ingress.TunnelProps{Domain: p.Domain, TunnelID: p.Tunnel.ID, Origin: h.Nginx})
+	} else {
+		h.Nginx = ingress.NewNginx(ingressChart, "ingress-nginx", nginxRepo, &ingress.NginxProps{LAN: &ingress.NodePorts{}})
+	}
 
 	if m := p.Monitoring; m != nil {
 		monChart := kube.NewChart(h.Platform, "monitoring", &kube.ChartProps{Dir: "kubernetes/platform/monitoring"})
@@ -159,10 +171,10 @@ func (h *Homelab) platform(p *Platform) {
 		if h.Longhorn != nil {
 			targets = append(targets, monitoring.Target{Name: "longhorn", Namespace: h.Longhorn.Namespace, Port: "manager", Selector: map[string]string{"app": "longhorn-manager"}})
 		}
-		targets = append(targets,
-			monitoring.Target{Name: "ingress-nginx", Namespace: h.Nginx.Namespace, Port: "metrics", Selector: map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}},
-			monitoring.Target{Name: "cloudflared", Namespace: h.Tunnel.Namespace, Port: "metrics", Selector: map[string]string{"app.kubernetes.io/name": "cloudflared"}},
-		)
+		targets = append(targets, monitoring.Target{Name: "ingress-nginx", Namespace: h.Nginx.Namespace, Port: "metrics", Selector: map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}})
+		if h.Tunnel != nil {
+			targets = append(targets, monitoring.Target{Name: "cloudflared", Namespace: h.Tunnel.Namespace, Port: "metrics", Selector: map[string]string{"app.kubernetes.io/name": "cloudflared"}})
+		}
 		monitoring.NewMonitors(h.PlatformConfig, "monitors", h.Monitoring.Namespace, targets)
 	}
 	if h.Longhorn != nil && p.Longhorn.BackupTarget != "" {
@@ -182,19 +194,21 @@ func (h *Homelab) isolation() {
 		Ingress:   []security.Peer{{Namespace: h.Nginx.Namespace}, {SameNamespace: true}},
 		Egress:    []security.Peer{security.DNS(), {SameNamespace: true}, {CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(443)}}},
 	})
-	var scrapes []security.Peer
-	if h.Monitoring != nil {
-		scrapes = []security.Peer{{Namespace: h.Monitoring.Namespace, Ports: []security.Port{security.TCP(h.Tunnel.MetricsPort)}}}
+	if h.Tunnel != nil {
+		var scrapes []security.Peer
+		if h.Monitoring != nil {
+			scrapes = []security.Peer{{Namespace: h.Monitoring.Namespace, Ports: []security.Port{security.TCP(h.Tunnel.MetricsPort)}}}
+		}
+		security.NewIsolation(secChart, "cloudflared", &security.IsolationProps{
+			Namespace: h.Tunnel.Namespace,
+			Ingress:   scrapes,
+			Egress: []security.Peer{security.DNS(),
+				{Namespace: h.Nginx.Namespace, Ports: []security.Port{security.TCP(80)}},
+				// The Cloudflare edge: QUIC or HTTP/2 on 7844, the API on 443.
+				{CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(7844), security.UDP(7844), security.TCP(443)}},
+			},
+		})
 	}
-	security.NewIsolation(secChart, "cloudflared", &security.IsolationProps{
-		Namespace: h.Tunnel.Namespace,
-		Ingress:   scrapes,
-		Egress: []security.Peer{security.DNS(),
-			{Namespace: h.Nginx.Namespace, Ports: []security.Port{security.TCP(80)}},
-			// The Cloudflare edge: QUIC or HTTP/2 on 7844, the API on 443.
-			{CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(7844), security.UDP(7844), security.TCP(443)}},
-		},
-	})
 	if h.Monitoring == nil {
 		return
 	}
@@ -228,7 +242,10 @@ func (h *Homelab) namespaces() []Namespace {
 	if h.NFS != nil {
 		out = append(out, Namespace{Name: h.NFS.Namespace, PodSecurity: "baseline"})
 	}
-	out = append(out, Namespace{Name: h.Nginx.Namespace, PodSecurity: "baseline"}, Namespace{Name: h.Tunnel.Namespace, PodSecurity: "restricted"})
+	out = append(out, Namespace{Name: h.Nginx.Namespace, PodSecurity: "baseline"})
+	if h.Tunnel != nil {
+		out = append(out, Namespace{Name: h.Tunnel.Namespace, PodSecurity: "restricted"})
+	}
 	if h.Monitoring != nil {
 		out = append(out, Namespace{Name: h.Monitoring.Namespace, PodSecurity: "privileged"})
 	}
@@ -244,8 +261,10 @@ func (h *Homelab) wireApps(list []apps.AppProps, d *Dashboard, domain string) []
 		if a.Host != "" && !strings.Contains(a.Host, ".") {
 			a.Host = a.Host + "." + domain
 		}
-		if a.Host != "" {
+		if a.Host != "" && h.Tunnel != nil {
 			a.Tunnel = h.Tunnel
+		} else if a.Host != "" {
+			a.LAN = true
 		}
 		if a.Volume != nil && a.Volume.Class == nil {
 			v := *a.Volume
@@ -262,13 +281,24 @@ func (h *Homelab) wireApps(list []apps.AppProps, d *Dashboard, domain string) []
 		return out
 	}
 	a := wire(d.App)
-	files, err := d.files(out)
+	files, err := d.files(out, h.URL)
 	if err != nil {
 		panic(err) // marshalling plain maps of strings cannot fail
 	}
 	a.Files = files
-	a.Env = append(slices.Clip(a.Env), corev1.EnvVar{Name: "HOMEPAGE_ALLOWED_HOSTS", Value: a.Host})
+	// The Host header the browser sends: with the port off the tunnel.
+	allowed := strings.TrimPrefix(strings.TrimPrefix(h.URL(a.Host), "https://"), "http://")
+	a.Env = append(slices.Clip(a.Env), corev1.EnvVar{Name: "HOMEPAGE_ALLOWED_HOSTS", Value: allowed})
 	return append(out, a)
+}
+
+// URL is where a browser reaches host: through the tunnel on HTTPS, or
+// on ingress-nginx's HTTP node port in the LAN.
+func (h *Homelab) URL(host string) string {
+	if h.Tunnel == nil && h.Nginx.LAN != nil {
+		return fmt.Sprintf("http://%s:%d", host, h.Nginx.LAN.HTTP)
+	}
+	return "https://" + host
 }
 
 // DefaultClass is the storage class a volume without one gets:
@@ -294,9 +324,11 @@ func (h *Homelab) secrets(src secret.Source, p *Platform) {
 			}))
 		}
 	}
-	h.Secrets = append(h.Secrets, secret.New(h.ingressChart, "cloudflared-credentials", &secret.Props{
-		Namespace: h.Tunnel.Namespace, Name: h.Tunnel.CredentialsSecret(), Keys: []string{"credentials.json"}, Source: src,
-	}))
+	if h.Tunnel != nil {
+		h.Secrets = append(h.Secrets, secret.New(h.ingressChart, "cloudflared-credentials", &secret.Props{
+			Namespace: h.Tunnel.Namespace, Name: h.Tunnel.CredentialsSecret(), Keys: []string{"credentials.json"}, Source: src,
+		}))
+	}
 	if h.Monitoring != nil {
 		h.Secrets = append(h.Secrets, secret.New(h.monitoringChart, "grafana-admin", &secret.Props{
 			Namespace: h.Monitoring.Namespace, Name: h.Monitoring.AdminSecret, Keys: []string{"admin-user", "admin-password"}, Source: src,

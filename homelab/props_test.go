@@ -1,17 +1,21 @@
 package homelab_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/synth"
 )
 
@@ -119,4 +123,49 @@ func TestPlatformParts(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "platform: Platform.Monitoring, app uptime-kuma need a volume of the default class, and the platform runs no storage (Platform.Longhorn and Platform.NFS are nil); set Platform.Longhorn or Platform.NFS")
 	assert.Contains(t, err.Error(), "apps/uptime-kuma/volume: the volume has no storage class")
+}
+
+// Without a tunnel, ingress-nginx (as its chart renders it) listens on
+// node ports for the LAN and trusts no forwarded header, the apps' hosts
+// are served in the LAN only, nothing of cloudflared is rendered, and
+// the dashboard links the node port.
+func TestNoTunnel(t *testing.T) {
+	props := homelab.Funoffshore()
+	props.Platform.Tunnel = nil
+	app, h := homelab.NewApp(props)
+	files, err := synth.Render(app.Tree())
+	require.NoError(t, err)
+	assert.Nil(t, h.Tunnel)
+	for path, data := range files {
+		assert.False(t, strings.Contains(string(data), "cloudflared"), "%s still mentions cloudflared", path)
+	}
+	var svc, cm *unstructured.Unstructured
+	for _, o := range testenv.RenderRelease(t, h.Nginx.Release) {
+		switch {
+		case o.GetKind() == "Service" && o.GetName() == "ingress-nginx-controller":
+			svc = o
+		case o.GetKind() == "ConfigMap" && o.GetName() == "ingress-nginx-controller":
+			cm = o
+		}
+	}
+	require.NotNil(t, svc, "the chart renders no controller Service")
+	typ, _, _ := unstructured.NestedString(svc.Object, "spec", "type")
+	assert.Equal(t, "NodePort", typ)
+	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	nodePorts := map[string]string{}
+	for _, p := range ports {
+		m := p.(map[string]any)
+		nodePorts[fmt.Sprint(m["name"])] = fmt.Sprint(m["nodePort"])
+	}
+	assert.Equal(t, map[string]string{"http": "30080", "https": "30443"}, nodePorts)
+	require.NotNil(t, cm)
+	data, _, _ := unstructured.NestedStringMap(cm.Object, "data")
+	assert.NotContains(t, data, "use-forwarded-headers", "a LAN client's forwarded headers are trusted")
+
+	var ing networkingv1.Ingress
+	object(t, files, "echo", "Ingress", &ing)
+	assert.Equal(t, "echo.funoffshore.com", ing.Spec.Rules[0].Host)
+	var cfg corev1.ConfigMap
+	object(t, files, "homepage", "ConfigMap", &cfg)
+	assert.Contains(t, cfg.Data["services.yaml"], "http://echo.funoffshore.com:30080")
 }

@@ -53,12 +53,18 @@ type AppProps struct {
 	Resources Resources
 	// Args passed to the container.
 	Args []string
-	// Host is the app's public name under the tunnel's domain
-	// ("echo.funoffshore.com"); empty keeps the app internal. With a Host,
-	// the app gets an Ingress and the tunnel a route.
+	// Host is the app's name under the tunnel's domain
+	// ("echo.funoffshore.com"), or in the LAN; empty keeps the app
+	// internal. With a Host, the app gets an Ingress and the tunnel, if
+	// any, a route.
 	Host string
-	// Tunnel routes Host from the Cloudflare edge. Required with Host.
+	// Tunnel routes Host from the Cloudflare edge. Required with Host
+	// unless LAN is set.
 	Tunnel *ingress.Tunnel
+	// LAN serves Host only to the LAN, through the IngressClass's
+	// controller on its node ports (ingress.NginxProps.LAN), without a
+	// tunnel.
+	LAN bool
 	// IngressClass of the Ingress. Default: "nginx".
 	IngressClass string
 	// Volume is a persistent volume mounted at VolumePath.
@@ -307,8 +313,11 @@ func (a *App) validate() []error {
 	} else if !pinned(img) {
 		errs = append(errs, core.Errorf(p, "pin a tag or digest such as \"nginx:1.27.3\"", "image %q is not pinned", img))
 	}
-	if a.props.Host != "" && a.props.Tunnel == nil {
-		errs = append(errs, core.Errorf(p, "set AppProps.Tunnel to the homelab's tunnel", "host %q has no tunnel to reach it", a.props.Host))
+	if a.props.Host != "" && a.props.Tunnel == nil && !a.props.LAN {
+		errs = append(errs, core.Errorf(p, "set AppProps.Tunnel to the homelab's tunnel, or LAN to serve it only in the LAN", "host %q has no tunnel to reach it", a.props.Host))
+	}
+	if a.props.Tunnel != nil && a.props.LAN {
+		errs = append(errs, core.Errorf(p, "set either AppProps.Tunnel or LAN", "host %q is both routed through a tunnel and served in the LAN", a.props.Host))
 	}
 	if a.props.Tunnel != nil && a.props.Tunnel.Info().Tree() != a.info.Tree() {
 		errs = append(errs, core.Errorf(p, "use the tunnel of this homelab", "tunnel %q is not in this homelab", a.props.Tunnel.Info().Path()))

@@ -1,6 +1,8 @@
 package ingress
 
 import (
+	"cmp"
+
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -22,10 +24,24 @@ type NginxProps struct {
 	ClassName string
 	// Replicas of the controller. Default: 1.
 	Replicas int
+	// LAN exposes the controller on these ports of every node, for
+	// clients in the LAN, instead of a ClusterIP Service only a tunnel
+	// reaches from inside; the forwarded headers of clients are then not
+	// trusted. Nil: behind a tunnel (Cloudflare's client address headers
+	// trusted).
+	LAN *NodePorts
 }
 
-// Nginx is ingress-nginx: a ClusterIP Service (cloudflared reaches it from
-// inside) and the cluster's default IngressClass.
+// NodePorts are the node ports a Service listens on.
+type NodePorts struct {
+	// HTTP and HTTPS ports, in the cluster's NodePort range
+	// (30000-32767). Default: 30080 and 30443.
+	HTTP, HTTPS int32
+}
+
+// Nginx is ingress-nginx: the cluster's default IngressClass, behind a
+// ClusterIP Service that cloudflared reaches from inside, or on node
+// ports for the LAN (NginxProps.LAN).
 type Nginx struct {
 	constructs.Construct
 	info *core.Info
@@ -37,6 +53,9 @@ type Nginx struct {
 	Namespace, ClassName, ServiceURL string
 	// MetricsPort is the controller's Prometheus port.
 	MetricsPort int32
+	// LAN is the node ports it is exposed on, after defaults; nil behind
+	// a tunnel.
+	LAN *NodePorts
 }
 
 type nginxValues struct {
@@ -49,7 +68,11 @@ type nginxValues struct {
 		} `json:"ingressClassResource"`
 		IngressClass string `json:"ingressClass"`
 		Service      struct {
-			Type string `json:"type"`
+			Type      string `json:"type"`
+			NodePorts *struct {
+				HTTP  int32 `json:"http"`
+				HTTPS int32 `json:"https"`
+			} `json:"nodePorts,omitempty"`
 		} `json:"service"`
 		Metrics struct {
 			Enabled bool  `json:"enabled"`
@@ -103,6 +126,30 @@ func NewNginx(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	c.Service.Type = string(corev1.ServiceTypeClusterIP)
 	c.Metrics.Enabled, c.Metrics.Port = true, n.MetricsPort
 	c.Config = map[string]string{"use-forwarded-headers": "true", "enable-real-ip": "true", "forwarded-for-header": "CF-Connecting-IP"}
+	if lan := props.LAN; lan != nil {
+		ports := NodePorts{HTTP: cmp.Or(lan.HTTP, 30080), HTTPS: cmp.Or(lan.HTTPS, 30443)}
+		n.LAN = &ports
+		c.Service.Type = string(corev1.ServiceTypeNodePort)
+		c.Service.NodePorts = &struct {
+			HTTP  int32 `json:"http"`
+			HTTPS int32 `json:"https"`
+		}{ports.HTTP, ports.HTTPS}
+		// Clients in the LAN reach it directly: their headers are theirs
+		// to forge, so none is trusted.
+		c.Config = nil
+		n.info.Tree().AddValidation(func() []error {
+			var errs []error
+			for _, p := range []int32{ports.HTTP, ports.HTTPS} {
+				if p < 30000 || p > 32767 {
+					errs = append(errs, core.Errorf(n.info.Path(), "use a port in 30000-32767, or 0 for the default", "node port %d is outside the cluster's NodePort range", p))
+				}
+			}
+			if ports.HTTP == ports.HTTPS {
+				errs = append(errs, core.Errorf(n.info.Path(), "give HTTP and HTTPS their own ports", "HTTP and HTTPS share node port %d", ports.HTTP))
+			}
+			return errs
+		})
+	}
 	c.Resources = requirements("100m", "128Mi", "256Mi")
 	c.AdmissionWebhooks.CreateSecretJob.Resources = requirements("10m", "20Mi", "64Mi")
 	c.AdmissionWebhooks.PatchWebhookJob.Resources = requirements("10m", "20Mi", "64Mi")

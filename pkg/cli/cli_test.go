@@ -52,7 +52,7 @@ func TestValidate(t *testing.T) {
 			"constructs: valid (88 objects, 33 files)", "kustomize: 9 directories build", "allocatable (2 workers)",
 			"talos: 2 machine configs checked (metal mode)", "talhelper: talos/talconfig.yaml matches the schema",
 			"blocking: 7 thing(s) keep this tree from reconciling on a real cluster:",
-			`  - platform/ingress/cloudflared: Platform.TunnelID is the example "6f1c2f5e-3a4b-4c8d-9e0f-1a2b3c4d5e6f"`,
+			`  - platform/ingress/cloudflared: Platform.Tunnel.ID is the example "6f1c2f5e-3a4b-4c8d-9e0f-1a2b3c4d5e6f"`,
 			"  - platform/storage/nfs: Platform.NFS.Server (or the Longhorn BackupTarget on it) is the example address 192.168.1.20",
 			"fix: set each key (see docs/secrets.md): go run . secrets set monitoring/grafana-admin admin-user < FILE; go run . secrets set monitoring/grafana-admin admin-password < FILE",
 		} {
@@ -90,7 +90,7 @@ func TestValidate(t *testing.T) {
 		}
 		build := func() (*core.App, error) {
 			p := homelab.DefaultPlatform()
-			p.TunnelID = "0b4c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
+			p.Tunnel.ID = "0b4c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
 			p.NFS.Server, p.Longhorn.BackupTarget = "192.168.1.30", "nfs://192.168.1.30:/volume1/longhorn-backups"
 			p.Monitoring.Alerts = monitoring.DiscordReceiver("alertmanager-discord")
 			props := homelab.Funoffshore()
