@@ -217,7 +217,7 @@ func init() {
 			want:  `apps/echo: host "echo.funoffshore.com" is both routed through a tunnel and served in the LAN; set either AppProps.Tunnel or LAN`,
 		},
 		{
-			name:  "a LAN node port outside the NodePort range",
+			name: "a LAN node port outside the NodePort range",
 			tree: func(_ *core.App, h *homelab.Homelab) {
 				ingress.NewNginx(h.Platform, "lan-nginx", nil, &ingress.NginxProps{Namespace: "ingress-nginx", ClassName: "lan", LAN: &ingress.NodePorts{HTTP: 8080}})
 			},
