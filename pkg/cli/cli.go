@@ -55,8 +55,9 @@ var errBlocked = errors.New("the tree has blockers")
 // the Funoffshore homelab; tests and other homelabs pass their own.
 type Builder func() (*core.App, error)
 
-// SecretsDir is the encrypted secret store the default builder reads.
-var SecretsDir = "secrets"
+// SecretsDir is the encrypted secret store the default builder reads,
+// relative to the working directory (the repository root).
+const SecretsDir = "secrets"
 
 // DefaultBuilder builds the Funoffshore homelab with its default values and
 // the encrypted Secrets of the store in SecretsDir.
