@@ -3,6 +3,10 @@ package homelab_test
 import (
 	"fmt"
 
+	"github.com/funoffshore/homelab/constructs/apps"
+	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/storage"
+	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/synth"
 )
@@ -47,6 +51,57 @@ func Example() {
 	// kubernetes/platform/security/monitoring.yaml
 	// kubernetes/platform/storage/kustomization.yaml
 	// kubernetes/platform/storage/longhorn.yaml
+	// kubernetes/platform/storage/nfs.yaml
+	// proxmox/inventory.yaml
+	// talos/controlplane.yaml
+	// talos/talconfig.yaml
+	// talos/worker.yaml
+}
+
+// ExampleNew composes another homelab than Funoffshore's from neutral
+// props: one host and node, NFS only (the default class), no monitoring,
+// no tunnel (ingress-nginx on node ports for the LAN), one app.
+func ExampleNew() {
+	app, _ := homelab.NewApp(&homelab.Props{
+		RepoURL: "ssh://git@git.example.org/me/lab",
+		Machines: &homelab.Machines{
+			ClusterName: "lab", Subnet: "10.0.0.0/24",
+			Hosts: []proxmox.HostProps{{Name: "pve", Endpoint: "https://10.0.0.2:8006", Cores: 8, MemoryGiB: 32}},
+			Nodes: []homelab.Node{
+				{Name: "cp", Role: talos.ControlPlane, IP: "10.0.0.10", VMID: 200, Cores: 2, MemoryGiB: 4, DiskGiB: 40},
+				{Name: "w", Role: talos.Worker, IP: "10.0.0.11", VMID: 201, Cores: 4, MemoryGiB: 12, DiskGiB: 64},
+			},
+		},
+		Platform: &homelab.Platform{Domain: "lab.example.org", NFS: &homelab.NFSOptions{Server: "10.0.0.5", Path: "/export/k8s"}},
+		Apps: []apps.AppProps{{Name: "whoami", Host: "whoami", Image: "traefik/whoami:v1.10.3", Port: 8080,
+			Args: []string{"--port", "8080"}, Volume: &storage.Volume{Size: "1Gi"}}},
+	})
+	files, err := synth.Render(app.Tree())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, p := range files.Paths() {
+		fmt.Println(p)
+	}
+	// Output:
+	// kubernetes/apps/kustomization.yaml
+	// kubernetes/apps/whoami.yaml
+	// kubernetes/flux/apps.yaml
+	// kubernetes/flux/gotk-components.yaml
+	// kubernetes/flux/gotk-sync.yaml
+	// kubernetes/flux/kustomization.yaml
+	// kubernetes/platform-config/kustomization.yaml
+	// kubernetes/platform/backup/etcd-snapshots.yaml
+	// kubernetes/platform/backup/kustomization.yaml
+	// kubernetes/platform/ingress/ingress-nginx.yaml
+	// kubernetes/platform/ingress/kustomization.yaml
+	// kubernetes/platform/kustomization.yaml
+	// kubernetes/platform/namespaces.yaml
+	// kubernetes/platform/repositories.yaml
+	// kubernetes/platform/security/apps.yaml
+	// kubernetes/platform/security/kustomization.yaml
+	// kubernetes/platform/storage/kustomization.yaml
 	// kubernetes/platform/storage/nfs.yaml
 	// proxmox/inventory.yaml
 	// talos/controlplane.yaml

@@ -125,9 +125,16 @@ func Render(tree *core.Tree) (Files, error) {
 			rel := strings.TrimPrefix(sub.Dir(), dir+"/")
 			resources = append(resources, rel)
 		}
-		k := kustypes.Kustomization{
+		var k any = kustypes.Kustomization{
 			TypeMeta:  kustypes.TypeMeta{APIVersion: kustypes.KustomizationVersion, Kind: kustypes.KustomizationKind},
 			Resources: resources,
+		}
+		if len(resources) == 0 {
+			// kustomize refuses a kustomization without fields
+			// ("kustomization.yaml is empty"); an empty list keeps the
+			// directory of a chart with nothing in it buildable, as the
+			// Flux Kustomization pointing at it needs.
+			k = map[string]any{"apiVersion": kustypes.KustomizationVersion, "kind": kustypes.KustomizationKind, "resources": []string{}}
 		}
 		data, err := yaml.Marshal(k)
 		if err != nil {
