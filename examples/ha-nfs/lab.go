@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -32,13 +31,8 @@ func Build(src secret.Source) *core.App {
 		cluster.AddNode(w.Name, &talos.NodeProps{IP: fmt.Sprintf("10.1.0.%d", 20+i), Role: talos.Worker, VM: w})
 	}
 
-	fluxChart := kube.NewChart(app, "flux", &kube.ChartProps{Dir: "kubernetes/flux"})
-	platform := kube.NewChart(app, "platform", &kube.ChartProps{Dir: "kubernetes/platform"})
-	appsChart := kube.NewChart(app, "apps", &kube.ChartProps{Dir: "kubernetes/apps"})
-	install := flux.NewInstall(fluxChart, "gotk-components", nil)
-	sync := flux.NewSync(fluxChart, "gotk-sync", &flux.SyncProps{URL: "ssh://git@git.example.org/ops/ha", Chart: fluxChart, Install: install})
-	pk := flux.NewKustomization(fluxChart, "platform", &flux.KustomizationProps{Chart: platform, DependsOn: []*flux.Kustomization{sync.Root}, Timeout: 10 * time.Minute})
-	flux.NewKustomization(fluxChart, "apps", &flux.KustomizationProps{Chart: appsChart, DependsOn: []*flux.Kustomization{pk}})
+	layers := flux.NewLayers(app, &flux.LayersProps{URL: "ssh://git@git.example.org/ops/ha"})
+	platform, appsChart := layers.Platform, layers.Apps
 
 	kube.NewNamespace(platform, "nfs-provisioner", &kube.NamespaceProps{PodSecurity: "baseline"})
 	kube.NewNamespace(platform, "apps", &kube.NamespaceProps{PodSecurity: "restricted"})

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
 
 	"github.com/funoffshore/homelab/constructs/apps"
@@ -32,13 +30,8 @@ func Build() *core.App {
 	cluster.AddNode("talos", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, VM: vm})
 
 	// Flux, a platform with NFS only, and one app.
-	fluxChart := kube.NewChart(app, "flux", &kube.ChartProps{Dir: "kubernetes/flux"})
-	platform := kube.NewChart(app, "platform", &kube.ChartProps{Dir: "kubernetes/platform"})
-	appsChart := kube.NewChart(app, "apps", &kube.ChartProps{Dir: "kubernetes/apps"})
-	install := flux.NewInstall(fluxChart, "gotk-components", nil)
-	sync := flux.NewSync(fluxChart, "gotk-sync", &flux.SyncProps{URL: "ssh://git@git.example.org/me/lab", Chart: fluxChart, Install: install})
-	pk := flux.NewKustomization(fluxChart, "platform", &flux.KustomizationProps{Chart: platform, DependsOn: []*flux.Kustomization{sync.Root}, Timeout: 10 * time.Minute})
-	flux.NewKustomization(fluxChart, "apps", &flux.KustomizationProps{Chart: appsChart, DependsOn: []*flux.Kustomization{pk}})
+	layers := flux.NewLayers(app, &flux.LayersProps{URL: "ssh://git@git.example.org/me/lab"})
+	platform, appsChart := layers.Platform, layers.Apps
 
 	kube.NewNamespace(platform, "nfs-provisioner", &kube.NamespaceProps{PodSecurity: "baseline"})
 	kube.NewNamespace(platform, "apps", &kube.NamespaceProps{PodSecurity: "restricted"})

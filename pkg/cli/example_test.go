@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
 
@@ -43,14 +42,10 @@ func ExampleRun_yourOwnHomelab() {
 		})
 		cluster.AddNode("talos", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, VM: vm})
 
-		// GitOps: Flux, then the platform, then the apps.
-		fluxChart := kube.NewChart(app, "flux", &kube.ChartProps{Dir: "kubernetes/flux"})
-		platform := kube.NewChart(app, "platform", &kube.ChartProps{Dir: "kubernetes/platform"})
-		appsChart := kube.NewChart(app, "apps", &kube.ChartProps{Dir: "kubernetes/apps"})
-		install := flux.NewInstall(fluxChart, "gotk-components", nil)
-		sync := flux.NewSync(fluxChart, "gotk-sync", &flux.SyncProps{URL: "ssh://git@git.example.org/me/lab", Chart: fluxChart, Install: install})
-		pk := flux.NewKustomization(fluxChart, "platform", &flux.KustomizationProps{Chart: platform, DependsOn: []*flux.Kustomization{sync.Root}, Timeout: 10 * time.Minute})
-		flux.NewKustomization(fluxChart, "apps", &flux.KustomizationProps{Chart: appsChart, DependsOn: []*flux.Kustomization{pk}})
+		// GitOps: the charts flux, platform and apps, applied in that
+		// order by Flux from the repository.
+		layers := flux.NewLayers(app, &flux.LayersProps{URL: "ssh://git@git.example.org/me/lab"})
+		platform, appsChart := layers.Platform, layers.Apps
 
 		// Platform: every namespace an object uses is declared; NFS storage
 		// from its Helm repository.
