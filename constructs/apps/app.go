@@ -33,6 +33,35 @@ type Resources struct {
 	MemoryLimit string
 }
 
+// requirements parses the quantities once: the container's requests and
+// limits, and the fields that are no quantity (left out of them).
+func (r Resources) requirements() (corev1.ResourceRequirements, []string) {
+	req := corev1.ResourceRequirements{Requests: corev1.ResourceList{}, Limits: corev1.ResourceList{}}
+	var bad []string
+	parse := func(field, v string) (resource.Quantity, bool) {
+		q, err := resource.ParseQuantity(v)
+		if err != nil && v != "" {
+			bad = append(bad, fmt.Sprintf("Resources.%s %q", field, v))
+		}
+		return q, err == nil
+	}
+	if q, ok := parse("CPU", r.CPU); ok {
+		req.Requests[corev1.ResourceCPU] = q
+	}
+	if q, ok := parse("Memory", r.Memory); ok {
+		req.Requests[corev1.ResourceMemory] = q
+		limit := q.DeepCopy()
+		limit.Add(q)
+		req.Limits[corev1.ResourceMemory] = limit
+	}
+	if r.MemoryLimit != "" {
+		if q, ok := parse("MemoryLimit", r.MemoryLimit); ok {
+			req.Limits[corev1.ResourceMemory] = q
+		}
+	}
+	return req, bad
+}
+
 // AppProps configures an App.
 type AppProps struct {
 	// Name of the app and its objects. Default: the construct id.
@@ -102,6 +131,10 @@ type App struct {
 	Deployment, Service, ServiceAccount *kube.Object
 
 	props AppProps
+	// resources are props.Resources parsed (once); badResources the
+	// fields that are no quantity.
+	resources    corev1.ResourceRequirements
+	badResources []string
 }
 
 // NewApp adds an app below scope.
@@ -141,6 +174,7 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 		p.ServicePort = 80
 	}
 	a := &App{Name: p.Name, Namespace: p.Namespace, props: p}
+	a.resources, a.badResources = p.Resources.requirements()
 	a.info = core.Init(a, scope, id)
 	a.info.Tree().AddValidation(a.validate)
 
@@ -205,22 +239,6 @@ func (a *App) ToString() *string { return core.PathString(a.info) }
 
 func (a *App) deployment(meta metav1.ObjectMeta, labels map[string]string) *appsv1.Deployment {
 	p := a.props
-	limits := corev1.ResourceList{}
-	requests := corev1.ResourceList{}
-	if q, err := resource.ParseQuantity(p.Resources.CPU); err == nil {
-		requests[corev1.ResourceCPU] = q
-	}
-	if q, err := resource.ParseQuantity(p.Resources.Memory); err == nil {
-		requests[corev1.ResourceMemory] = q
-		limit := q.DeepCopy()
-		limit.Add(q)
-		limits[corev1.ResourceMemory] = limit
-	}
-	if p.Resources.MemoryLimit != "" {
-		if q, err := resource.ParseQuantity(p.Resources.MemoryLimit); err == nil {
-			limits[corev1.ResourceMemory] = q
-		}
-	}
 	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("http")}}}
 	if p.HealthPath != "" {
 		probe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p.HealthPath, Port: intstr.FromString("http")}}}
@@ -288,7 +306,7 @@ func (a *App) deployment(meta metav1.ObjectMeta, labels map[string]string) *apps
 						EnvFrom:        envFrom,
 						VolumeMounts:   mounts,
 						Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: p.Port, Protocol: corev1.ProtocolTCP}},
-						Resources:      corev1.ResourceRequirements{Requests: requests, Limits: limits},
+						Resources:      *a.resources.DeepCopy(),
 						ReadinessProbe: probe,
 						LivenessProbe:  probe,
 						SecurityContext: &corev1.SecurityContext{
@@ -347,14 +365,8 @@ func (a *App) validate() []error {
 	if a.props.ServicePort < 1 || a.props.ServicePort > 65535 {
 		errs = append(errs, core.Errorf(p, "set AppProps.ServicePort to 1-65535, or leave it 0 for 80", "service port %d is out of range", a.props.ServicePort))
 	}
-	for _, f := range [][2]string{{"CPU", a.props.Resources.CPU}, {"Memory", a.props.Resources.Memory}, {"MemoryLimit", a.props.Resources.MemoryLimit}} {
-		field, v := f[0], f[1]
-		if v == "" {
-			continue
-		}
-		if _, err := resource.ParseQuantity(v); err != nil {
-			errs = append(errs, core.Errorf(p, "use a Kubernetes quantity such as \"100m\" or \"128Mi\"", "Resources.%s %q is not a quantity", field, v))
-		}
+	for _, bad := range a.badResources {
+		errs = append(errs, core.Errorf(p, "use a Kubernetes quantity such as \"100m\" or \"128Mi\"", "%s is not a quantity", bad))
 	}
 	return errs
 }
