@@ -212,6 +212,21 @@ func init() {
 			want: `apps/db/volume: the volume has no storage class; set Volume.Class to a StorageClass construct (longhorn for databases, nfs-storage for shared data)`,
 		},
 		{
+			name:  "Prometheus on NFS (no Longhorn, so NFS is the default class)",
+			props: func(p *homelab.Props) { p.Platform.Longhorn = nil },
+			want:  `platform/monitoring/kube-prometheus-stack: Prometheus' volume is on nfs-storage, a network file system: Prometheus does not support NFS (its TSDB may be corrupted beyond recovery); put Prometheus on a block class such as longhorn`,
+		},
+		{
+			name:  "volumes of the default class and no storage part",
+			props: func(p *homelab.Props) { p.Platform.Longhorn, p.Platform.NFS = nil, nil },
+			want:  `platform: Platform.Monitoring, app uptime-kuma need a volume of the default class, and the platform runs no storage (Platform.Longhorn and Platform.NFS are nil); set Platform.Longhorn or Platform.NFS, or give each volume its own class`,
+		},
+		{
+			name:  "no Git repository",
+			props: func(p *homelab.Props) { p.RepoURL = "" },
+			want:  `flux/gotk-sync: homelab.Props.RepoURL is empty; set homelab.Props.RepoURL to the Git repository Flux pulls, such as "ssh://git@github.com/OWNER/REPO"`,
+		},
+		{
 			name:  "an app both tunnelled and served in the LAN",
 			props: func(p *homelab.Props) { p.Apps[0].LAN = true },
 			want:  `apps/echo: host "echo.funoffshore.com" is both routed through a tunnel and served in the LAN; set either AppProps.Tunnel or LAN`,

@@ -317,6 +317,11 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 			return []error{core.Errorf(s.info.Path(), "set StackProps.Volume to a volume on the longhorn class", "Prometheus has no volume")}
 		}
 		errs := props.Volume.Validate(s.info)
+		if c := props.Volume.Class; c.NetworkFilesystem {
+			// prometheus.io/docs/prometheus/latest/storage: NFS is not supported.
+			errs = append(errs, core.Errorf(s.info.Path(), "put Prometheus on a block class such as longhorn",
+				"Prometheus' volume is on %s, a network file system: Prometheus does not support NFS (its TSDB may be corrupted beyond recovery)", c.Name))
+		}
 		if _, err := model.ParseDuration(retention); err != nil {
 			errs = append(errs, core.Errorf(s.info.Path(), `use a Prometheus duration such as "7d" or "12h"`, "retention %q does not parse: %v", retention, err))
 		}

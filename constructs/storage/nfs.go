@@ -93,7 +93,8 @@ func NewNFS(scope constructs.Construct, id string, repo *flux.HelmRepository, pr
 	})
 	n.Class = NewStorageClass(n, "storage-class", &StorageClassProps{
 		Name: className, Provisioner: provisioner, ReclaimPolicy: corev1.PersistentVolumeReclaimRetain, Default: def,
-		Parameters: map[string]string{"archiveOnDelete": "true", "pathPattern": "${.PVC.namespace}-${.PVC.name}"},
+		Parameters:        map[string]string{"archiveOnDelete": "true", "pathPattern": "${.PVC.namespace}-${.PVC.name}"},
+		NetworkFilesystem: true,
 	})
 	t := n.info.Tree()
 	server, serverErr := netip.ParseAddr(props.Server)

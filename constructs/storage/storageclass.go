@@ -33,6 +33,11 @@ type StorageClassProps struct {
 	// values; then no object is rendered and the construct only stands for
 	// the class.
 	ManagedBy *flux.HelmRelease
+	// NetworkFilesystem marks a class whose volumes are directories on a
+	// network file system (NFS): fine for shared files, not for a
+	// database that needs a local file system's locking and fsync
+	// semantics (Prometheus does not support NFS at all).
+	NetworkFilesystem bool
 }
 
 // StorageClass is a Kubernetes StorageClass.
@@ -44,6 +49,7 @@ type StorageClass struct {
 	Name, Provisioner string
 	ReclaimPolicy     corev1.PersistentVolumeReclaimPolicy
 	Default           bool
+	NetworkFilesystem bool
 	// Object is the rendered StorageClass, nil when ManagedBy is set.
 	Object *kube.Object
 
@@ -61,7 +67,7 @@ func NewStorageClass(scope constructs.Construct, id string, props *StorageClassP
 	if props == nil {
 		props = &StorageClassProps{}
 	}
-	c := &StorageClass{Name: props.Name, Provisioner: props.Provisioner, ReclaimPolicy: props.ReclaimPolicy, Default: props.Default}
+	c := &StorageClass{Name: props.Name, Provisioner: props.Provisioner, ReclaimPolicy: props.ReclaimPolicy, Default: props.Default, NetworkFilesystem: props.NetworkFilesystem}
 	if c.Name == "" {
 		c.Name = id
 	}
