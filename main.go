@@ -1,23 +1,35 @@
 // Command homelab synthesizes the Funoffshore homelab into cluster/ and
 // checks it. Run `go run . --help`.
+//
+// This main links only what synth needs (package synthcli), so the edit ->
+// `go run . synth` loop compiles and links a program half the size; every
+// other command (validate, plan, deploy, secrets, help) runs in the full
+// command, cmd/homelab, which it builds (cached by Go) and executes in its
+// place (see package delegate).
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/funoffshore/homelab/pkg/cli"
+	"github.com/funoffshore/homelab/pkg/cli/delegate"
+	"github.com/funoffshore/homelab/pkg/cli/synthcli"
 	"github.com/funoffshore/homelab/pkg/nodeenv"
 )
 
 func main() {
-	// Only commands that build the tree start node, whose banner the
-	// re-execution silences; the others run in one process.
-	if cli.StartsNode(os.Args[1:]) {
+	args := os.Args[1:]
+	if !synthcli.Handles(args) {
+		err := delegate.Exec("github.com/funoffshore/homelab/cmd/homelab", args)
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(synthcli.ExitFailed)
+	}
+	if synthcli.StartsNode(args) {
 		nodeenv.Ensure()
 	}
-	code := cli.Main(os.Args[1:], os.Stdout, os.Stderr)
+	code := synthcli.Run(synthcli.DefaultBuilder, args, os.Stdout, os.Stderr)
 	// Stop the node child process before exiting.
 	jsii.Close()
 	os.Exit(code)

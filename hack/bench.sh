@@ -34,8 +34,11 @@ timed() {
 	median "${t[@]}"
 }
 
-# Warm the build cache and the fixtures once.
+# Warm the build cache and the fixtures once. The repository's main links
+# only synth and version and runs every other command in the full one
+# (cmd/homelab), found beside it as homelab-full.
 "$go" build -o "$tmp/homelab" .
+"$go" build -o "$tmp/homelab-full" ./cmd/homelab
 "$go" run . synth --out "$tmp/warm" >/dev/null
 
 edit_and_synth() {
@@ -50,6 +53,7 @@ cp "$tmp/edited.orig" "$edited"
 
 build="$(timed "$go" build -o "$tmp/homelab" .)"
 size="$(stat -c %s "$tmp/homelab")"
+fullsize="$(stat -c %s "$tmp/homelab-full")"
 
 bin="$tmp/homelab"
 synth="$(timed "$bin" synth --out "$tmp/out2")"
@@ -70,8 +74,9 @@ get="$(timed "$bin" secrets get apps/bench key "${sflags[@]}")"
 printf '%-46s %10s\n' "measure (median of $runs)" "value"
 printf '%-46s %9.2fs\n' "edit homelab/ + go run . synth" "$loop"
 printf '%-46s %9.2fs\n' "go build (no change)" "$build"
-printf '%-46s %8.1fMB\n' "binary size" "$(echo "$size / 1000000" | bc -l)"
+printf '%-46s %8.1fMB\n' "binary size (go run . : synth, version)" "$(echo "$size / 1000000" | bc -l)"
+printf '%-46s %8.1fMB\n' "binary size (cmd/homelab: every command)" "$(echo "$fullsize / 1000000" | bc -l)"
 printf '%-46s %9.2fs\n' "homelab synth (built)" "$synth"
-printf '%-46s %9.2fs\n' "homelab validate (built; exits 3 on blockers)" "$validate_t"
+printf '%-46s %9.2fs\n' "homelab validate (built, run by homelab-full)" "$validate_t"
 printf '%-46s %9.2fs\n' "homelab version (built)" "$version"
-printf '%-46s %9.2fs\n' "homelab secrets get (built)" "$get"
+printf '%-46s %9.2fs\n' "homelab secrets get (built, by homelab-full)" "$get"

@@ -8,10 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
-	"runtime/debug"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -23,64 +20,50 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/funoffshore/homelab/constructs/core"
-	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/talos"
-	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/cli/synthcli"
 	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/localenv"
-	"github.com/funoffshore/homelab/pkg/secrets"
 	"github.com/funoffshore/homelab/pkg/validate"
 	"github.com/funoffshore/homelab/synth"
 )
 
-// Exit codes.
+// Exit codes (ExitPending is plan's).
 const (
 	// ExitOK means success (and, for synth --check, an up-to-date tree).
-	ExitOK = 0
+	ExitOK = synthcli.ExitOK
 	// ExitFailed means the command failed or the tree is stale.
-	ExitFailed = 1
+	ExitFailed = synthcli.ExitFailed
 	// ExitBlocked means validate found the tree valid but not ready to
 	// reconcile: Secrets without values or site values at their examples
 	// (listed under "blocking:").
-	ExitBlocked = 3
+	ExitBlocked = synthcli.ExitBlocked
 	// ExitUsage means the command line was wrong.
-	ExitUsage = 64
+	ExitUsage = synthcli.ExitUsage
 )
-
-// errBlocked marks validate finding blockers (already printed).
-var errBlocked = errors.New("the tree has blockers")
 
 // Builder builds the construct tree the commands act on. The default builds
 // the Funoffshore homelab; tests and other homelabs pass their own.
-type Builder func() (*core.App, error)
+type Builder = synthcli.Builder
 
 // SecretsDir is the encrypted secret store the default builder reads,
 // relative to the working directory (the repository root).
-const SecretsDir = "secrets"
+const SecretsDir = synthcli.SecretsDir
 
 // DefaultBuilder builds the Funoffshore homelab with its default values and
 // the encrypted Secrets of the store in SecretsDir.
-func DefaultBuilder() (*core.App, error) {
-	src, err := secrets.Store{Dir: SecretsDir}.Source()
-	if err != nil {
-		return nil, err
-	}
-	props := homelab.Funoffshore()
-	props.Secrets = src
-	app, _ := homelab.NewApp(props)
-	return app, nil
-}
+func DefaultBuilder() (*core.App, error) { return synthcli.DefaultBuilder() }
+
+type usageError = synthcli.UsageError
+
+// errBlocked marks validate finding blockers (already printed).
+var errBlocked = errors.New("the tree has blockers")
 
 // Main runs the command line with args and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	return Run(DefaultBuilder, args, stdout, stderr)
 }
-
-// errStale marks synth --check finding differences (already printed).
-var errStale = errors.New("cluster tree is stale")
-
-type usageError struct{ error }
 
 // Run runs the command line against the tree build returns.
 func Run(build Builder, args []string, stdout, stderr io.Writer) int {
@@ -92,32 +75,7 @@ func RunIO(build Builder, args []string, stdin io.Reader, stdout, stderr io.Writ
 	// The commands report through their own output; controller-runtime's
 	// client logs would only add a stack dump about a missing logger.
 	ctrllog.SetLogger(logr.Discard())
-	root := NewCommand(build)
-	root.SetIn(stdin)
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SilenceErrors = true
-	root.SilenceUsage = true
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	err := root.Execute()
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.Is(err, errStale):
-		return ExitFailed
-	case errors.Is(err, errPending):
-		return ExitPending
-	case errors.Is(err, errBlocked):
-		return ExitBlocked
-	}
-	fmt.Fprintf(stderr, "error: %v\n", err)
-	var u usageError
-	if errors.As(err, &u) {
-		fmt.Fprintln(stderr, "run with --help for usage")
-		return ExitUsage
-	}
-	return ExitFailed
+	return synthcli.Execute(NewCommand(build), args, stdin, stdout, stderr, map[error]int{errPending: ExitPending, errBlocked: ExitBlocked})
 }
 
 // NewCommand returns the root command.
@@ -129,8 +87,8 @@ func NewCommand(build Builder) *cobra.Command {
 renders it into cluster/ (Talos and Kubernetes YAML reconciled by Flux from Git).`,
 		Args: cobra.NoArgs,
 	}
-	root.AddCommand(synthCommand(build), validateCommand(build), planCommand(build), deployCommand(build), secretsCommand(), versionCommand())
-	strictArgs(root)
+	root.AddCommand(synthcli.SynthCommand(build), validateCommand(build), planCommand(build), deployCommand(build), secretsCommand(), synthcli.VersionCommand())
+	synthcli.StrictArgs(root)
 	return root
 }
 
@@ -154,107 +112,6 @@ func StartsNode(args []string) bool {
 	return slices.Contains(treeCommands, cmd.Name())
 }
 
-// strictArgs makes every mistake on the command line a usage error (exit
-// ExitUsage): an unknown subcommand, at any level, is refused with the
-// nearest command names, and extra arguments are refused instead of
-// ignored. A command group run without a subcommand prints its help.
-func strictArgs(cmd *cobra.Command) {
-	for _, c := range cmd.Commands() {
-		strictArgs(c)
-	}
-	cmd.SuggestionsMinimumDistance = 2
-	if cmd.HasSubCommands() && !cmd.Runnable() {
-		cmd.Args = cobra.ArbitraryArgs
-		cmd.RunE = func(c *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return c.Help()
-			}
-			return unknownCommand(c, args[0])
-		}
-		return
-	}
-	if check := cmd.Args; check != nil {
-		cmd.Args = func(c *cobra.Command, args []string) error {
-			err := check(c, args)
-			switch {
-			case err == nil:
-				return nil
-			case len(args) > 0 && check(c, nil) == nil && check(c, args[:1]) != nil:
-				return usageError{fmt.Errorf("%s takes no arguments, got %q", c.CommandPath(), args)}
-			default:
-				return usageError{fmt.Errorf("%s: %w (usage: %s)", c.CommandPath(), err, c.UseLine())}
-			}
-		}
-	}
-}
-
-// unknownCommand is the usage error for `parent name` when parent has no
-// subcommand name, with the closest names as a hint.
-func unknownCommand(parent *cobra.Command, name string) error {
-	msg := fmt.Sprintf("unknown command %q for %q", name, parent.CommandPath())
-	if s := parent.SuggestionsFor(name); len(s) > 0 {
-		for i := range s {
-			s[i] = strconv.Quote(s[i])
-		}
-		msg += "; did you mean " + strings.Join(s, " or ") + "?"
-	} else {
-		var names []string
-		for _, c := range parent.Commands() {
-			if c.IsAvailableCommand() {
-				names = append(names, c.Name())
-			}
-		}
-		msg += "; commands: " + strings.Join(names, ", ")
-	}
-	return usageError{errors.New(msg)}
-}
-
-func synthCommand(build Builder) *cobra.Command {
-	var out string
-	var check bool
-	cmd := &cobra.Command{
-		Use:   "synth",
-		Short: "Render the homelab into the output directory (default ./cluster)",
-		Long: `synth validates every construct, then renders the tree into the output
-directory atomically: a failed synth leaves the directory as it was. Files
-without the generated header (such as encrypted secrets) are kept.
-
-With --check it writes nothing and exits 1 with a unified diff when the
-directory differs from a fresh synth, 0 when it is current.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := synth.CheckOutDir(out); err != nil {
-				return usageError{err}
-			}
-			files, err := render(build)
-			if err != nil {
-				return err
-			}
-			if check {
-				diff, err := synth.Diff(out, files)
-				if err != nil {
-					return err
-				}
-				if diff != "" {
-					fmt.Fprint(cmd.OutOrStdout(), diff)
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s is stale: run `go run . synth` and commit the result\n", out)
-					return errStale
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s is up to date (%d files)\n", out, len(files))
-				return nil
-			}
-			if err := synth.Write(out, files); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d files to %s\n", len(files), out)
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&out, "out", "cluster", "output directory")
-	cmd.Flags().BoolVar(&check, "check", false, "compare the output directory with a fresh synth instead of writing")
-	return cmd
-}
-
 func validateCommand(build Builder) *cobra.Command {
 	var server, local bool
 	var schema string
@@ -276,7 +133,7 @@ dry-run, so the API server checks each object against its schema.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if server && local {
-				return usageError{errors.New("validate: --server and --local exclude each other")}
+				return usageError{Err: errors.New("validate: --server and --local exclude each other")}
 			}
 			app, err := build()
 			if err != nil {
@@ -406,33 +263,4 @@ func localReplayOptions(log io.Writer) validate.ReplayOptions {
 		fmt.Fprintf(log, "warning: %s is not in %s (run `%s`): the custom resources of its chart will be refused\n", rel, fixtures.Dir(), fixtures.Script)
 	}
 	return opts
-}
-
-func versionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version of homelab and of what it deploys",
-		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			v := "(devel)"
-			if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-				v = info.Main.Version
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "homelab %s\n", v)
-			dist := flux.V2_9_0()
-			fmt.Fprintf(w, "flux %s\n", dist.Version)
-			for _, c := range flux.Controllers() {
-				fmt.Fprintf(w, "  %s\n", dist.Image(c))
-			}
-		},
-	}
-}
-
-func render(build Builder) (synth.Files, error) {
-	app, err := build()
-	if err != nil {
-		return nil, err
-	}
-	return synth.Render(app.Tree())
 }

@@ -235,7 +235,7 @@ func TestValidateCluster(t *testing.T) {
 }
 
 func TestCommandLinksNoTestServers(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", testenv.RepoRoot()).CombinedOutput()
+	out, err := exec.Command("go", "list", "-deps", testenv.RepoRoot(), testenv.RepoRoot()+"/cmd/homelab").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v: %s", err, out)
 	}
@@ -246,24 +246,29 @@ func TestCommandLinksNoTestServers(t *testing.T) {
 	}
 }
 
-// TestOnlyTreeCommandsReexec builds the command and runs it the way users
-// do, without JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION, with
+// TestOnlyTreeCommandsReexec builds the command (the repository's main,
+// with the full command beside it as homelab-full) and runs it the way
+// users do, without JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION, with
 // GODEBUG=inittrace=1 (every process prints its package inits, so the
 // count of the runtime's first init is the count of process starts):
-// version and secrets run in one process; synth re-executes once, with the
-// variable set, so node prints no end-of-life banner.
+// version runs in one process; secrets and help in the full command it
+// executes in its place (two starts, no build); synth re-executes once,
+// with the variable set, so node prints no end-of-life banner.
 func TestOnlyTreeCommandsReexec(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "homelab")
-	if out, err := exec.Command("go", "build", "-o", bin, testenv.RepoRoot()).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v: %s", err, out)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "homelab")
+	for out, pkg := range map[string]string{bin: testenv.RepoRoot(), filepath.Join(dir, "homelab-full"): testenv.RepoRoot() + "/cmd/homelab"} {
+		if msg, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v: %s", err, msg)
+		}
 	}
 	for _, c := range []struct {
 		args   []string
 		starts int
 	}{
 		{[]string{"version"}, 1},
-		{[]string{"secrets", "get", "--help"}, 1},
-		{[]string{"help"}, 1},
+		{[]string{"secrets", "get", "--help"}, 2},
+		{[]string{"help"}, 2},
 		{[]string{"synth", "--out", t.TempDir()}, 2},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

@@ -159,7 +159,7 @@ func secretsSetCommand(f *secretsFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ns, name, err := secrets.ParseRef(args[0])
 			if err != nil {
-				return usageError{err}
+				return usageError{Err: err}
 			}
 			value, err := io.ReadAll(cmd.InOrStdin())
 			if err != nil {
@@ -199,7 +199,7 @@ func secretsGetCommand(f *secretsFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ns, name, err := secrets.ParseRef(args[0])
 			if err != nil {
-				return usageError{err}
+				return usageError{Err: err}
 			}
 			id, err := f.loadIdentity()
 			if err != nil {

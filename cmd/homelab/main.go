@@ -1,0 +1,26 @@
+// Command homelab is the full command line of the Funoffshore homelab:
+// synth, validate, plan, deploy, secrets and version (package cli). The
+// repository's own main (`go run .`) runs synth and version itself and
+// hands every other command to this one. Run `go run ./cmd/homelab --help`.
+package main
+
+import (
+	"os"
+
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/funoffshore/homelab/pkg/cli"
+	"github.com/funoffshore/homelab/pkg/nodeenv"
+)
+
+func main() {
+	// Only commands that build the tree start node, whose banner the
+	// re-execution silences; the others run in one process.
+	if cli.StartsNode(os.Args[1:]) {
+		nodeenv.Ensure()
+	}
+	code := cli.Main(os.Args[1:], os.Stdout, os.Stderr)
+	// Stop the node child process before exiting.
+	jsii.Close()
+	os.Exit(code)
+}
