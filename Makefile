@@ -13,9 +13,11 @@ synth:
 check:
 	$(GO) run . synth --check
 
-## build: build the homelab binary into bin/
+## build: build the homelab command into bin/ (homelab runs synth and
+## version; homelab-full beside it every other command)
 build:
 	$(GO) build -o bin/homelab .
+	$(GO) build -o bin/homelab-full ./cmd/homelab
 
 ## envtest: build (once, cached) the kube-apiserver and etcd the tests use
 envtest:
