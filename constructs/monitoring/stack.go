@@ -252,10 +252,11 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	if props.Volume.Class != nil {
 		claim.StorageClassName = &props.Volume.Class.Name
 	}
-	if q, err := resource.ParseQuantity(props.Volume.Size); err == nil {
-		claim.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: q}
+	volume := props.Volume.Parse()
+	if volume.Err == nil {
+		claim.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: volume.Quantity}
 		if props.Volume.Class != nil {
-			props.Volume.Class.Reserve(s.info.Path()+"/prometheus", q)
+			props.Volume.Class.Reserve(s.info.Path()+"/prometheus", volume.Quantity)
 		}
 	}
 	ps.StorageSpec.VolumeClaimTemplate.Spec = claim
@@ -316,7 +317,7 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 		if props.Volume.Class == nil {
 			return []error{core.Errorf(s.info.Path(), "set StackProps.Volume to a volume on the longhorn class", "Prometheus has no volume")}
 		}
-		errs := props.Volume.Validate(s.info)
+		errs := volume.Validate(s.info)
 		if c := props.Volume.Class; c.NetworkFilesystem {
 			// prometheus.io/docs/prometheus/latest/storage: NFS is not supported.
 			errs = append(errs, core.Errorf(s.info.Path(), "put Prometheus on a block class such as longhorn",

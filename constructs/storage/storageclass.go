@@ -151,8 +151,9 @@ func NewClaim(scope constructs.Construct, id, name, namespace string, v Volume) 
 			AccessModes: []corev1.PersistentVolumeAccessMode{mode},
 		},
 	}
-	if q, err := resource.ParseQuantity(v.Size); err == nil {
-		pvc.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: q}
+	size := v.Parse()
+	if size.Err == nil {
+		pvc.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: size.Quantity}
 	}
 	o := kube.NewObject(scope, id, pvc)
 	if v.Class != nil {
@@ -161,7 +162,7 @@ func NewClaim(scope constructs.Construct, id, name, namespace string, v Volume) 
 			v.Class.Reserve(o.Info().Path(), q)
 		}
 	}
-	o.Info().Tree().AddValidation(func() []error { return v.Validate(o.Info()) })
+	o.Info().Tree().AddValidation(func() []error { return size.Validate(o.Info()) })
 	return o
 }
 
@@ -183,11 +184,30 @@ func (c *StorageClass) Reserve(source string, size resource.Quantity) {
 // Claims returns what was reserved on the class.
 func (c *StorageClass) Claims() []Claim { return append([]Claim(nil), c.claims...) }
 
+// ParsedVolume is a Volume with its Size parsed, once.
+type ParsedVolume struct {
+	Volume
+	// Quantity is Size parsed; Err why it does not parse.
+	Quantity resource.Quantity
+	Err      error
+}
+
+// Parse parses the volume's size: constructs render the claim from the
+// Quantity and validate with the same ParsedVolume.
+func (v Volume) Parse() ParsedVolume {
+	q, err := resource.ParseQuantity(v.Size)
+	return ParsedVolume{Volume: v, Quantity: q, Err: err}
+}
+
+// Validate returns the volume's problems (see ParsedVolume.Validate).
+func (v Volume) Validate(at *core.Info) []error { return v.Parse().Validate(at) }
+
 // Validate returns the volume's problems, reported at the construct at:
 // no class, a class of another homelab, a size that is no quantity or not
 // positive. NewClaim runs it; constructs whose charts make the claim call
 // it themselves.
-func (v Volume) Validate(at *core.Info) []error {
+func (pv ParsedVolume) Validate(at *core.Info) []error {
+	v := pv.Volume
 	var errs []error
 	p := at.Path()
 	switch {
@@ -196,9 +216,9 @@ func (v Volume) Validate(at *core.Info) []error {
 	case v.Class.info.Tree() != at.Tree():
 		errs = append(errs, core.Errorf(p, "use a StorageClass of this homelab", "storage class %q is not in this homelab", v.Class.Name))
 	}
-	if q, err := resource.ParseQuantity(v.Size); err != nil {
+	if pv.Err != nil {
 		errs = append(errs, core.Errorf(p, `use a size such as "10Gi"`, "volume size %q is not a quantity", v.Size))
-	} else if q.Sign() <= 0 {
+	} else if pv.Quantity.Sign() <= 0 {
 		errs = append(errs, core.Errorf(p, `use a size such as "10Gi"`, "volume size %q is not positive", v.Size))
 	}
 	return errs
