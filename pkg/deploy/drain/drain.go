@@ -46,7 +46,12 @@ func Drain(ctx context.Context, c client.Client, node string, opts Options) erro
 		}
 		return fmt.Errorf("cordoning %s: %w", node, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	// The drain ends at deadline, checked between rounds; the calls of a
+	// round get a little longer, so one that starts just before it is
+	// not cut short (the client's rate limiter refuses a call it could
+	// not finish in time) and the last round's reasons are reported.
+	deadline := time.Now().Add(opts.Timeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(callGrace))
 	defer cancel()
 	blocked := map[string]string{} // pod -> why it is still there
 	timedOut := func() error {
@@ -102,6 +107,9 @@ func Drain(ctx context.Context, c client.Client, node string, opts Options) erro
 				blocked[id] = "eviction failed: " + err.Error()
 			}
 		}
+		if time.Now().After(deadline) {
+			return timedOut()
+		}
 		select {
 		case <-ctx.Done():
 			return timedOut()
@@ -109,6 +117,10 @@ func Drain(ctx context.Context, c client.Client, node string, opts Options) erro
 		}
 	}
 }
+
+// callGrace is how long the calls of a drain's last round may run past
+// its deadline.
+const callGrace = 10 * time.Second
 
 // Uncordon makes node schedulable again.
 func Uncordon(ctx context.Context, c client.Client, node string) error {
