@@ -9,6 +9,7 @@ import (
 
 	"github.com/cosi-project/runtime/pkg/safe"
 	"github.com/siderolabs/talos/pkg/machinery/api/machine"
+	talosclient "github.com/siderolabs/talos/pkg/machinery/client"
 	"github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/configdiff"
 	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
@@ -46,11 +47,11 @@ func (c ConfigChange) String() string {
 // runningConfig reads the machine config n runs (its active
 // MachineConfig resource).
 func (d *deployer) runningConfig(ctx context.Context, n *model.Node) (config.Provider, error) {
-	c, err := d.secure(ctx, n)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
+	return onNode(ctx, d, n, func(c *talosclient.Client) (config.Provider, error) { return runningConfigOf(ctx, c) })
+}
+
+// runningConfigOf reads the machine config the node of c runs.
+func runningConfigOf(ctx context.Context, c *talosclient.Client) (config.Provider, error) {
 	running, err := safe.StateGetByID[*configres.MachineConfig](ctx, c.COSI, configres.ActiveID)
 	if err != nil {
 		return nil, fmt.Errorf("reading its machine config: %w", err)
@@ -59,13 +60,9 @@ func (d *deployer) runningConfig(ctx context.Context, n *model.Node) (config.Pro
 }
 
 // configChange compares the config n runs with want, and asks the node
-// (dry run) whether applying it reboots. It returns nil when they agree.
-func (d *deployer) configChange(ctx context.Context, n *model.Node, running, want config.Provider) (*ConfigChange, error) {
-	c, err := d.secure(ctx, n)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
+// (dry run, through c) whether applying it reboots. It returns nil when
+// they agree.
+func configChange(ctx context.Context, c *talosclient.Client, n *model.Node, running, want config.Provider) (*ConfigChange, error) {
 	diff, err := configdiff.DiffConfigs(running.RedactSecrets("REDACTED"), want.RedactSecrets("REDACTED"))
 	if err != nil {
 		return nil, fmt.Errorf("comparing configs: %w", err)
@@ -125,11 +122,7 @@ func (d *deployer) applyChange(ctx context.Context, ch ConfigChange) error {
 	mode := machine.ApplyConfigurationRequest_NO_REBOOT
 	if ch.Reboot {
 		mode = machine.ApplyConfigurationRequest_STAGED
-		if cp {
-			if err := d.etcdHealthy(ctx); err != nil {
-				return fmt.Errorf("before: %w", err)
-			}
-		} else if err := d.drain(ctx, n.Hostname); err != nil {
+		if err := d.beforeDown(ctx, n); err != nil {
 			return err
 		}
 	}
@@ -163,25 +156,17 @@ func (d *deployer) applyChange(ctx context.Context, ch ConfigChange) error {
 	if err != nil {
 		return fmt.Errorf("the node does not run the new config within %s: %w", d.opts.Timeout, err)
 	}
-	if ch.Reboot && cp {
-		if err := d.etcdHealthy(ctx); err != nil {
-			return fmt.Errorf("after: %w", err)
-		}
-	}
-	if ch.Reboot && !cp {
-		return d.uncordon(ctx, n.Hostname)
+	if ch.Reboot {
+		return d.afterDown(ctx, n)
 	}
 	return nil
 }
 
 // hostnames lists nodes for a message ("none" for none).
 func hostnames(nodes []*model.Node) string {
-	if len(nodes) == 0 {
-		return "none"
-	}
 	names := make([]string, len(nodes))
 	for i, n := range nodes {
 		names[i] = n.Hostname
 	}
-	return strings.Join(names, ", ")
+	return orNone(names)
 }

@@ -187,13 +187,24 @@ func (d *deployer) configured(ctx context.Context, n *model.Node) bool {
 	return err == nil
 }
 
-// version returns the Talos version a configured node runs.
-func (d *deployer) version(ctx context.Context, n *model.Node) (string, error) {
+// onNode runs fn with one mutual-TLS client of n, closed after.
+func onNode[T any](ctx context.Context, d *deployer, n *model.Node, fn func(*talosclient.Client) (T, error)) (T, error) {
 	c, err := d.secure(ctx, n)
 	if err != nil {
-		return "", err
+		var zero T
+		return zero, err
 	}
 	defer c.Close()
+	return fn(c)
+}
+
+// version returns the Talos version a configured node runs.
+func (d *deployer) version(ctx context.Context, n *model.Node) (string, error) {
+	return onNode(ctx, d, n, func(c *talosclient.Client) (string, error) { return versionOf(ctx, c) })
+}
+
+// versionOf returns the Talos version the node of c runs.
+func versionOf(ctx context.Context, c *talosclient.Client) (string, error) {
 	v, err := c.Version(ctx)
 	if err != nil {
 		return "", err
@@ -239,41 +250,16 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 			p.Configure = append(p.Configure, n)
 			continue
 		}
-		tag, err := d.version(ctx, n)
-		if err != nil {
-			return nil, fmt.Errorf("talos %s: reading its version: %w", n.Hostname, err)
-		}
-		schematic, err := d.schematic(ctx, n)
-		if err != nil {
-			return nil, fmt.Errorf("talos %s: reading its extensions: %w", n.Hostname, err)
-		}
-		want := cluster.Schematic().ID()
-		if schematic == "" {
-			want = "" // not installed from the Image Factory: nothing to compare
-		}
-		if tag != cluster.TalosVersion || schematic != want {
-			p.Upgrade = append(p.Upgrade, Upgrade{Node: n, From: tag, To: cluster.TalosVersion, FromSchematic: schematic, ToSchematic: want})
-		}
-		cfg, err := d.runningConfig(ctx, n)
-		if err != nil {
-			return nil, fmt.Errorf("talos %s: %w", n.Hostname, err)
-		}
+		var err error
 		if wants[n], err = cluster.NodeConfig(n, bundle); err != nil {
 			return nil, err
 		}
-		running[n] = runningImages(n, cfg)
-		// The config change keeps the Kubernetes images the node runs:
-		// moving them is the Kubernetes upgrade's, in its order.
-		same, err := withImages(wants[n], running[n], 0)
+		// One client per node for everything plan reads from it.
+		_, err = onNode(ctx, d, n, func(c *talosclient.Client) (struct{}, error) {
+			return struct{}{}, d.planNode(ctx, c, p, n, wants[n], running)
+		})
 		if err != nil {
 			return nil, fmt.Errorf("talos %s: %w", n.Hostname, err)
-		}
-		ch, err := d.configChange(ctx, n, cfg, same)
-		if err != nil {
-			return nil, fmt.Errorf("talos %s: %w", n.Hostname, err)
-		}
-		if ch != nil {
-			p.Update = append(p.Update, *ch)
 		}
 	}
 	// Control planes first, as talosctl's upgrade order: the workers
@@ -307,6 +293,47 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 		return nil, err
 	}
 	return p, nil
+}
+
+// planNode reads, through c, what the configured node n runs and adds
+// its upgrade and config change to p, and its Kubernetes images to
+// running.
+func (d *deployer) planNode(ctx context.Context, c *talosclient.Client, p *Plan, n *model.Node, wantCfg config.Provider, running map[*model.Node]map[string]string) error {
+	cluster := d.cluster
+	tag, err := versionOf(ctx, c)
+	if err != nil {
+		return fmt.Errorf("reading its version: %w", err)
+	}
+	schematic, err := schematicOf(ctx, c)
+	if err != nil {
+		return fmt.Errorf("reading its extensions: %w", err)
+	}
+	want := cluster.Schematic().ID()
+	if schematic == "" {
+		want = "" // not installed from the Image Factory: nothing to compare
+	}
+	if tag != cluster.TalosVersion || schematic != want {
+		p.Upgrade = append(p.Upgrade, Upgrade{Node: n, From: tag, To: cluster.TalosVersion, FromSchematic: schematic, ToSchematic: want})
+	}
+	cfg, err := runningConfigOf(ctx, c)
+	if err != nil {
+		return err
+	}
+	running[n] = runningImages(n, cfg)
+	// The config change keeps the Kubernetes images the node runs:
+	// moving them is the Kubernetes upgrade's, in its order.
+	same, err := withImages(wantCfg, running[n], 0)
+	if err != nil {
+		return err
+	}
+	ch, err := configChange(ctx, c, n, cfg, same)
+	if err != nil {
+		return err
+	}
+	if ch != nil {
+		p.Update = append(p.Update, *ch)
+	}
+	return nil
 }
 
 // Apply carries the plan out and returns the client configs.

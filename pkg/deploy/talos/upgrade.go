@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cosi-project/runtime/pkg/safe"
+	talosclient "github.com/siderolabs/talos/pkg/machinery/client"
 	runtimeres "github.com/siderolabs/talos/pkg/machinery/resources/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -43,11 +44,11 @@ func (u Upgrade) String() string {
 // schematic returns the Image Factory schematic n reports (its
 // "schematic" extension, as `talosctl get extensions` lists it), or "".
 func (d *deployer) schematic(ctx context.Context, n *model.Node) (string, error) {
-	c, err := d.secure(ctx, n)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
+	return onNode(ctx, d, n, func(c *talosclient.Client) (string, error) { return schematicOf(ctx, c) })
+}
+
+// schematicOf returns the schematic the node of c reports, or "".
+func schematicOf(ctx context.Context, c *talosclient.Client) (string, error) {
 	exts, err := safe.StateListAll[*runtimeres.ExtensionStatus](ctx, c.COSI)
 	if err != nil {
 		return "", err
@@ -88,12 +89,7 @@ func (d *deployer) upgrade(ctx context.Context, ups []Upgrade) error {
 
 func (d *deployer) upgradeNode(ctx context.Context, u Upgrade) error {
 	n := u.Node
-	cp := n.Role == model.ControlPlane
-	if cp {
-		if err := d.etcdHealthy(ctx); err != nil {
-			return fmt.Errorf("before: %w", err)
-		}
-	} else if err := d.drain(ctx, n.Hostname); err != nil {
+	if err := d.beforeDown(ctx, n); err != nil {
 		return err
 	}
 	c, err := d.secure(ctx, n)
@@ -119,13 +115,30 @@ func (d *deployer) upgradeNode(ctx context.Context, u Upgrade) error {
 	if err != nil {
 		return fmt.Errorf("the node did not come back on %s within %s: %w", u.To, d.opts.Timeout, err)
 	}
-	if cp {
-		if err := d.etcdHealthy(ctx); err != nil {
-			return fmt.Errorf("after: %w", err)
-		}
+	return d.afterDown(ctx, n)
+}
+
+// beforeDown readies the cluster for n going down (a reboot): on a
+// control plane, etcd must run on every control plane; a worker is
+// drained.
+func (d *deployer) beforeDown(ctx context.Context, n *model.Node) error {
+	if n.Role != model.ControlPlane {
+		return d.drain(ctx, n.Hostname)
 	}
-	if !cp {
+	if err := d.etcdHealthy(ctx); err != nil {
+		return fmt.Errorf("before: %w", err)
+	}
+	return nil
+}
+
+// afterDown follows n coming back: etcd again on every control plane, or
+// the worker uncordoned.
+func (d *deployer) afterDown(ctx context.Context, n *model.Node) error {
+	if n.Role != model.ControlPlane {
 		return d.uncordon(ctx, n.Hostname)
+	}
+	if err := d.etcdHealthy(ctx); err != nil {
+		return fmt.Errorf("after: %w", err)
 	}
 	return nil
 }
