@@ -25,7 +25,8 @@ import (
 
 // withKube starts a kube-apiserver that the simulated nodes' kubelets
 // report to (talossim.RunKubelets), waits until the named Nodes are
-// registered, and returns opts reaching it, with its client.
+// registered with their status, and returns opts reaching it, with its
+// client.
 func withKube(t *testing.T, sim *talossim.Sim, opts talos.Options, nodes ...string) (talos.Options, client.Client) {
 	t.Helper()
 	api := testenv.StartAPIServer(t)
@@ -35,7 +36,8 @@ func withKube(t *testing.T, sim *talossim.Sim, opts talos.Options, nodes ...stri
 	t.Cleanup(func() { cancel(); <-done })
 	require.Eventually(t, func() bool {
 		for _, n := range nodes {
-			if err := api.Client.Get(ctx, client.ObjectKey{Name: n}, &corev1.Node{}); err != nil {
+			var node corev1.Node
+			if err := api.Client.Get(ctx, client.ObjectKey{Name: n}, &node); err != nil || node.Status.NodeInfo.KubeletVersion == "" {
 				return false
 			}
 		}
