@@ -115,7 +115,7 @@ func init() {
 			name: "a patch announcing a second VIP",
 			tree: func(app *core.App, _ *homelab.Homelab) {
 				c := talos.NewCluster(app, "lab2", &talos.ClusterProps{Name: "lab2", Subnet: "192.168.2.0/24", VIP: "192.168.2.50",
-					Patches: []talos.Patch{{Roles: core.ControlPlanes, Config: vipRemoved()}}})
+					Patches: []talos.Patch{{Role: core.ControlPlane, Config: vipRemoved()}}})
 				c.AddNode("cp", &talos.NodeProps{IP: "192.168.2.11", Role: talos.ControlPlane})
 			},
 			want: `lab2: the endpoint is the VIP 192.168.2.50 but the control-plane config also announces 192.168.2.60 on the same NIC: Talos would run two VIP elections; remove the other VIP from the patches, or set ClusterProps.VIP to it`,
@@ -191,7 +191,7 @@ func init() {
 		{
 			name: "a system disk too small for a user volume on it",
 			tree: func(_ *core.App, h *homelab.Homelab) {
-				h.Cluster.Info().Tree().AddNodeNeed(core.NodeNeed{Source: "apps/cache", Roles: core.Workers,
+				h.Cluster.Info().Tree().AddNodeNeed(core.NodeNeed{Source: "apps/cache", Role: core.Worker,
 					UserVolumes: []core.UserVolume{{Name: "cache", MinSize: "40GiB"}}})
 			},
 			want: `talos/talos-w-1: the 32 GiB system disk cannot hold Talos (EFI, META, STATE and a 2 GiB EPHEMERAL: 4.2 GiB; documented minimum 10 GiB) plus user volume cache 40.0 GiB; give VM "talos-w-1" a disk of at least 44.2 GiB`,
@@ -199,7 +199,7 @@ func init() {
 		{
 			name: "a user volume size Talos cannot parse",
 			tree: func(_ *core.App, h *homelab.Homelab) {
-				h.Cluster.Info().Tree().AddNodeNeed(core.NodeNeed{Source: "apps/cache", Roles: core.Workers,
+				h.Cluster.Info().Tree().AddNodeNeed(core.NodeNeed{Source: "apps/cache", Role: core.Worker,
 					UserVolumes: []core.UserVolume{{Name: "cache", MinSize: "10 gigs"}}})
 			},
 			want: `apps/cache: user volume "cache": min size "10 gigs" does not parse: unhandled size name: gigs; use a size such as "10GiB"`,
@@ -207,7 +207,7 @@ func init() {
 		{
 			name: "a user volume name Talos refuses",
 			tree: func(_ *core.App, h *homelab.Homelab) {
-				h.Cluster.Info().Tree().AddNodeNeed(core.NodeNeed{Source: "apps/cache", Roles: core.Workers,
+				h.Cluster.Info().Tree().AddNodeNeed(core.NodeNeed{Source: "apps/cache", Role: core.Worker,
 					UserVolumes: []core.UserVolume{{Name: "app_cache", MinSize: "1GiB"}}})
 			},
 			want: `apps/cache: user volume "app_cache": Talos refuses it: name can only contain lowercase and uppercase ASCII letters, digits, and hyphens; use at most 34 letters, digits and '-'`,

@@ -325,9 +325,16 @@ func init() {
 		{
 			name: "a network policy peer that selects nothing",
 			tree: func(_ *core.App, h *homelab.Homelab) {
-				security.NewIsolation(h.Apps, "open", &security.IsolationProps{Namespace: "apps", Ingress: []security.Peer{{Ports: []security.Port{security.TCP(80)}}}})
+				security.NewIsolation(h.Apps, "open", &security.IsolationProps{Namespace: "apps", Ingress: []security.Peer{security.Peer{}.On(security.TCP(80))}})
 			},
-			want: `apps/open: peer {Namespace: SameNamespace:false AnyNamespace:false CIDR: Ports:[{Protocol:TCP Port:80}]} selects nothing (an empty peer would allow everything); set one of Peer.Namespace, SameNamespace, AnyNamespace or CIDR`,
+			want: `apps/open: ingress peer the zero Peer on TCP/80: the zero Peer selects nothing (an empty NetworkPolicy peer would allow everything); make each peer with security.Namespace, OwnNamespace, AllNamespaces, Pods or CIDR`,
+		},
+		{
+			name: "a network policy peer that is no address prefix",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				security.NewIsolation(h.Apps, "lan", &security.IsolationProps{Namespace: "apps", Egress: []security.Peer{security.CIDR("192.168.1.300/24")}})
+			},
+			want: `apps/lan: egress peer CIDR 192.168.1.300/24: CIDR "192.168.1.300/24" is no address prefix (netip.ParsePrefix("192.168.1.300/24"): ParseAddr("192.168.1.300"): IPv4 field has value >255); make each peer with security.Namespace, OwnNamespace, AllNamespaces, Pods or CIDR`,
 		},
 		{
 			name: "an isolation without a namespace",

@@ -191,21 +191,21 @@ func (h *Homelab) isolation() {
 	nodes := h.Cluster.Subnet()
 	security.NewIsolation(secChart, "apps", &security.IsolationProps{
 		Namespace: "apps",
-		Ingress:   []security.Peer{{Namespace: h.Nginx.Namespace}, {SameNamespace: true}},
-		Egress:    []security.Peer{security.DNS(), {SameNamespace: true}, {CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(443)}}},
+		Ingress:   []security.Peer{security.Namespace(h.Nginx.Namespace), security.OwnNamespace()},
+		Egress:    []security.Peer{security.DNS(), security.OwnNamespace(), security.CIDR("0.0.0.0/0").On(security.TCP(443))},
 	})
 	if h.Tunnel != nil {
 		var scrapes []security.Peer
 		if h.Monitoring != nil {
-			scrapes = []security.Peer{{Namespace: h.Monitoring.Namespace, Ports: []security.Port{security.TCP(h.Tunnel.MetricsPort)}}}
+			scrapes = []security.Peer{security.Namespace(h.Monitoring.Namespace).On(security.TCP(h.Tunnel.MetricsPort))}
 		}
 		security.NewIsolation(secChart, "cloudflared", &security.IsolationProps{
 			Namespace: h.Tunnel.Namespace,
 			Ingress:   scrapes,
 			Egress: []security.Peer{security.DNS(),
-				{Namespace: h.Nginx.Namespace, Ports: []security.Port{security.TCP(80)}},
+				security.Namespace(h.Nginx.Namespace).On(security.TCP(80)),
 				// The Cloudflare edge: QUIC or HTTP/2 on 7844, the API on 443.
-				{CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(7844), security.UDP(7844), security.TCP(443)}},
+				security.CIDR("0.0.0.0/0").On(security.TCP(7844), security.UDP(7844), security.TCP(443)),
 			},
 		})
 	}
@@ -214,19 +214,19 @@ func (h *Homelab) isolation() {
 	}
 	security.NewIsolation(secChart, "monitoring", &security.IsolationProps{
 		Namespace: h.Monitoring.Namespace,
-		Ingress: []security.Peer{{SameNamespace: true},
+		Ingress: []security.Peer{security.OwnNamespace(),
 			// The API server (host network on the control planes) calls the
 			// operator's admission webhook for PrometheusRules and
 			// AlertmanagerConfigs (the chart's port 10250).
-			{CIDR: nodes, Ports: []security.Port{security.TCP(10250)}}},
-		Egress: []security.Peer{security.DNS(), {AnyNamespace: true},
+			security.CIDR(nodes).On(security.TCP(10250))},
+		Egress: []security.Peer{security.DNS(), security.AllNamespaces(),
 			// Scrapes of host-network targets and the API server on the nodes.
-			{CIDR: nodes, Ports: []security.Port{security.TCP(6443), security.TCP(9100), security.TCP(10250), security.TCP(10257), security.TCP(10259), security.TCP(2381)}},
+			security.CIDR(nodes).On(security.TCP(6443), security.TCP(9100), security.TCP(10250), security.TCP(10257), security.TCP(10259), security.TCP(2381)),
 			// Alertmanager's receivers (Telegram, Discord, webhooks on
 			// HTTPS; mail on submission ports) and grafana.com dashboards.
-			{CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(443), security.TCP(587), security.TCP(465)}},
+			security.CIDR("0.0.0.0/0").On(security.TCP(443), security.TCP(587), security.TCP(465)),
 			// grafana.com, for the dashboards pinned by id.
-			{CIDR: "0.0.0.0/0", Ports: []security.Port{security.TCP(443)}},
+			security.CIDR("0.0.0.0/0").On(security.TCP(443)),
 		},
 	})
 }

@@ -120,7 +120,7 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 		},
 	})
 	t := e.info.Tree()
-	t.AddNodeNeed(core.NodeNeed{Source: e.info.Path(), Roles: core.ControlPlanes,
+	t.AddNodeNeed(core.NodeNeed{Source: e.info.Path(), Role: core.ControlPlane,
 		TalosAPIAccess: &core.TalosAPIAccess{Roles: []string{"os:etcd:backup"}, Namespaces: []string{p.Namespace}}})
 	t.AddValidation(func() []error {
 		path := e.info.Path()
@@ -137,7 +137,7 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 		var cps []string
 		found := false
 		for _, n := range t.Nodes() {
-			if n.ControlPlane {
+			if n.Role == core.ControlPlane {
 				cps = append(cps, n.IP.String())
 				found = found || n.IP.String() == p.Node || n.Hostname == p.Node
 			}

@@ -6,18 +6,26 @@ import (
 	"slices"
 )
 
-// Roles say which nodes a need applies to.
-type Roles int
+// Role is a node's role in the cluster, and the nodes a need, a workload
+// or a Talos patch applies to. It is the one role type of every layer
+// (talos.Role is this type).
+type Role string
 
-// Node roles a need can target.
+// Node roles.
 const (
-	// AllNodes applies to control planes and workers.
-	AllNodes Roles = iota
-	// ControlPlanes applies to control-plane nodes only.
-	ControlPlanes
-	// Workers applies to worker nodes only.
-	Workers
+	// ControlPlane nodes run etcd and the Kubernetes control plane.
+	ControlPlane Role = "controlplane"
+	// Worker nodes run the workloads.
+	Worker Role = "worker"
+	// AllNodes, the zero Role, makes a need, workload or patch apply to
+	// control planes and workers; a node is never of this role (a node's
+	// role defaults to Worker).
+	AllNodes Role = ""
 )
+
+// Includes reports whether something that applies to r applies to a node of
+// role node: AllNodes includes every role.
+func (r Role) Includes(node Role) bool { return r == AllNodes || r == node }
 
 // Mount is a host path the kubelet must see (a kubelet extra mount).
 type Mount struct {
@@ -58,8 +66,8 @@ type TalosAPIAccess struct {
 type NodeNeed struct {
 	// Source is the construct path that declared the need.
 	Source string
-	// Roles the need applies to.
-	Roles Roles
+	// Role of the nodes the need applies to. Default: AllNodes.
+	Role Role
 	// Extensions are Talos system extensions ("siderolabs/iscsi-tools").
 	Extensions []string
 	// KubeletMounts are host paths the kubelet must see.
@@ -87,9 +95,9 @@ func (t *Tree) NodeNeeds() []NodeNeed { return append([]NodeNeed(nil), t.needs..
 // they render (control-plane scrape endpoints, say), so neither imports
 // the other.
 type NodeAddress struct {
-	Hostname     string
-	IP           netip.Addr
-	ControlPlane bool
+	Hostname string
+	IP       netip.Addr
+	Role     Role
 }
 
 // PublishNode records a node's address for the platform.
@@ -100,8 +108,8 @@ func (t *Tree) PublishNode(n NodeAddress) { t.nodes = append(t.nodes, n) }
 func (t *Tree) Nodes() []NodeAddress {
 	out := slices.Clone(t.nodes)
 	slices.SortStableFunc(out, func(a, b NodeAddress) int {
-		if a.ControlPlane != b.ControlPlane {
-			if a.ControlPlane {
+		if a.Role != b.Role {
+			if a.Role == ControlPlane {
 				return -1
 			}
 			return 1

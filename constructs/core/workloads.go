@@ -9,12 +9,12 @@ import "k8s.io/apimachinery/pkg/api/resource"
 type Workload struct {
 	// Source is the construct path; Name names the workload.
 	Source, Name string
-	// Roles of the nodes it runs on (AllNodes means "anywhere"; a
+	// Role of the nodes it runs on (AllNodes means "anywhere"; a
 	// DaemonSet on all nodes sets PerNode).
-	Roles Roles
+	Role Role
 	// Replicas of the pod; ignored with PerNode.
 	Replicas int
-	// PerNode marks a DaemonSet: one pod on every node of Roles.
+	// PerNode marks a DaemonSet: one pod on every node of Role.
 	PerNode bool
 	// CPU and Memory are the summed requests of one pod's containers;
 	// MemoryLimit their summed memory limits (zero when a container has none).

@@ -186,7 +186,7 @@ func (l lazyValues) MarshalJSON() ([]byte, error) {
 		v.KubeEtcd.Service.Port, v.KubeEtcd.Service.TargetPort = m.EtcdPort, m.EtcdPort
 		v.KubeEtcd.Endpoints = nil
 		for _, n := range t.Nodes() {
-			if n.ControlPlane && n.IP.IsValid() {
+			if n.Role == core.ControlPlane && n.IP.IsValid() {
 				v.KubeEtcd.Endpoints = append(v.KubeEtcd.Endpoints, n.IP.String())
 			}
 		}
@@ -295,7 +295,7 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 		t.ReferSecret(core.SecretRef{Namespace: s.Namespace, Name: secret, Key: k, Source: s.info.Path()})
 	}
 	s.AdminSecret = secret
-	t.AddNodeNeed(core.NodeNeed{Source: s.info.Path(), Roles: core.ControlPlanes, ControlPlaneMetrics: true})
+	t.AddNodeNeed(core.NodeNeed{Source: s.info.Path(), Role: core.ControlPlane, ControlPlaneMetrics: true})
 	for _, w := range []struct {
 		name    string
 		r       corev1.ResourceRequirements

@@ -1,10 +1,18 @@
 package security
 
 import (
+	"cmp"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
@@ -12,18 +20,88 @@ import (
 	"github.com/funoffshore/homelab/constructs/kube"
 )
 
-// Peer is the other end of an allowed flow.
+// Peer is the other end of an allowed flow, made by Namespace,
+// OwnNamespace, AllNamespaces, Pods or CIDR and narrowed to ports with On.
+// The zero Peer selects nothing and is refused by validation: a
+// NetworkPolicy peer without selectors would allow every source.
 type Peer struct {
-	// Namespace selects pods of that namespace ("" with no CIDR: any
-	// namespace); SameNamespace selects the policy's own namespace.
-	Namespace     string
-	SameNamespace bool
-	// AnyNamespace selects every pod in the cluster.
-	AnyNamespace bool
-	// CIDR selects addresses outside the pod network (nodes, the Internet).
-	CIDR string
-	// Ports restricts the flow; empty allows every port.
-	Ports []Port
+	namespace string
+	own, all  bool
+	pods      map[string]string
+	cidr      string
+	ports     []Port
+}
+
+// Namespace selects every pod of the namespace name.
+func Namespace(name string) Peer { return Peer{namespace: name} }
+
+// OwnNamespace selects every pod of the policy's own namespace.
+func OwnNamespace() Peer { return Peer{own: true} }
+
+// AllNamespaces selects every pod in the cluster.
+func AllNamespaces() Peer { return Peer{all: true} }
+
+// Pods selects the pods with labels in namespace ("" is the policy's own).
+func Pods(namespace string, labels map[string]string) Peer {
+	return Peer{namespace: namespace, own: namespace == "", pods: maps.Clone(labels)}
+}
+
+// CIDR selects addresses outside the pod network (nodes, the Internet),
+// such as "10.0.0.0/24" or "0.0.0.0/0".
+func CIDR(cidr string) Peer { return Peer{cidr: cidr} }
+
+// On returns the peer restricted to ports; a peer without ports allows
+// every port.
+func (p Peer) On(ports ...Port) Peer {
+	p.ports = append(slices.Clone(p.ports), ports...)
+	return p
+}
+
+// String describes the peer for messages ("namespace monitoring on TCP/9090").
+func (p Peer) String() string {
+	var s string
+	switch {
+	case p.cidr != "":
+		s = "CIDR " + p.cidr
+	case len(p.pods) > 0 && p.own:
+		s = "pods " + labels.SelectorFromSet(p.pods).String() + " of the own namespace"
+	case len(p.pods) > 0:
+		s = "pods " + labels.SelectorFromSet(p.pods).String() + " of namespace " + p.namespace
+	case p.own:
+		s = "the own namespace"
+	case p.all:
+		s = "every namespace"
+	case p.namespace != "":
+		s = "namespace " + p.namespace
+	default:
+		s = "the zero Peer"
+	}
+	if len(p.ports) > 0 {
+		ps := make([]string, len(p.ports))
+		for i, pt := range p.ports {
+			ps[i] = fmt.Sprintf("%s/%d", pt.Protocol, pt.Port)
+		}
+		s += " on " + strings.Join(ps, ", ")
+	}
+	return s
+}
+
+// problem says what is wrong with the peer, if anything.
+func (p Peer) problem() string {
+	switch {
+	case p.cidr != "":
+		if _, err := netip.ParsePrefix(p.cidr); err != nil {
+			return fmt.Sprintf("CIDR %q is no address prefix (%v)", p.cidr, err)
+		}
+	case !p.own && !p.all && p.namespace == "":
+		return "the zero Peer selects nothing (an empty NetworkPolicy peer would allow everything)"
+	}
+	for _, pt := range p.ports {
+		if pt.Port < 1 || pt.Port > 65535 || (pt.Protocol != corev1.ProtocolTCP && pt.Protocol != corev1.ProtocolUDP && pt.Protocol != corev1.ProtocolSCTP) {
+			return fmt.Sprintf("port %s/%d is no TCP, UDP or SCTP port in 1-65535", pt.Protocol, pt.Port)
+		}
+	}
+	return ""
 }
 
 // Port is a protocol and port number.
@@ -39,7 +117,7 @@ func TCP(p int32) Port { return Port{Protocol: corev1.ProtocolTCP, Port: p} }
 func UDP(p int32) Port { return Port{Protocol: corev1.ProtocolUDP, Port: p} }
 
 // DNS returns the flow every pod needs: to the cluster DNS in kube-system.
-func DNS() Peer { return Peer{Namespace: "kube-system", Ports: []Port{UDP(53), TCP(53)}} }
+func DNS() Peer { return Namespace("kube-system").On(UDP(53), TCP(53)) }
 
 // IsolationProps configures Isolation.
 type IsolationProps struct {
@@ -64,7 +142,7 @@ func NewIsolation(scope constructs.Construct, id string, props *IsolationProps) 
 		})
 	}
 	// A NetworkPolicy does nothing unless the CNI enforces it.
-	g.Info().Tree().AddNodeNeed(core.NodeNeed{Source: g.Info().Path(), Roles: core.AllNodes, NetworkPolicies: true})
+	g.Info().Tree().AddNodeNeed(core.NodeNeed{Source: g.Info().Path(), Role: core.AllNodes, NetworkPolicies: true})
 	kube.NewObject(g, "default-deny", &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "default-deny", Namespace: ns},
 		Spec: networkingv1.NetworkPolicySpec{
@@ -79,53 +157,61 @@ func NewIsolation(scope constructs.Construct, id string, props *IsolationProps) 
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 		},
 	}
-	var bad []Peer
-	for _, p := range props.Ingress {
-		if from := peers(p); from != nil {
-			allow.Spec.Ingress = append(allow.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: from, Ports: ports(p)})
-		} else {
-			bad = append(bad, p)
-		}
-	}
-	for _, p := range props.Egress {
-		if to := peers(p); to != nil {
-			allow.Spec.Egress = append(allow.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: to, Ports: ports(p)})
-		} else {
-			bad = append(bad, p)
-		}
-	}
-	if len(bad) > 0 {
-		g.Info().Tree().AddValidation(func() []error {
-			var errs []error
-			for _, p := range bad {
-				errs = append(errs, core.Errorf(g.Info().Path(), "set one of Peer.Namespace, SameNamespace, AnyNamespace or CIDR",
-					"peer %+v selects nothing (an empty peer would allow everything)", p))
-			}
-			return errs
-		})
-	}
+	allow.Spec.Ingress, allow.Spec.Egress = rules(g.Info(), props.Ingress, props.Egress)
 	kube.NewObject(g, "allow-list", allow)
 }
 
-func peers(p Peer) []networkingv1.NetworkPolicyPeer {
-	switch {
-	case p.CIDR != "":
-		return []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: p.CIDR}}}
-	case p.SameNamespace:
-		return []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}
-	case p.AnyNamespace:
-		return []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}}
-	case p.Namespace != "":
-		return []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
-			MatchLabels: map[string]string{"kubernetes.io/metadata.name": p.Namespace},
-		}}}
+// rules turns the peers into a policy's rules; a peer with a problem is
+// left out of them and refused by validation.
+func rules(at *core.Info, ingress, egress []Peer) ([]networkingv1.NetworkPolicyIngressRule, []networkingv1.NetworkPolicyEgressRule) {
+	var in []networkingv1.NetworkPolicyIngressRule
+	var out []networkingv1.NetworkPolicyEgressRule
+	var errs []error
+	check := func(dir string, p Peer) bool {
+		if msg := p.problem(); msg != "" {
+			errs = append(errs, core.Errorf(at.Path(), "make each peer with security.Namespace, OwnNamespace, AllNamespaces, Pods or CIDR",
+				"%s peer %s: %s", dir, p, msg))
+			return false
+		}
+		return true
 	}
-	return nil
+	for _, p := range ingress {
+		if check("ingress", p) {
+			in = append(in, networkingv1.NetworkPolicyIngressRule{From: p.selectors(), Ports: p.policyPorts()})
+		}
+	}
+	for _, p := range egress {
+		if check("egress", p) {
+			out = append(out, networkingv1.NetworkPolicyEgressRule{To: p.selectors(), Ports: p.policyPorts()})
+		}
+	}
+	if len(errs) > 0 {
+		at.Tree().AddValidation(func() []error { return errs })
+	}
+	return in, out
 }
 
-func ports(p Peer) []networkingv1.NetworkPolicyPort {
+func (p Peer) selectors() []networkingv1.NetworkPolicyPeer {
+	var pods *metav1.LabelSelector
+	if len(p.pods) > 0 {
+		pods = &metav1.LabelSelector{MatchLabels: maps.Clone(p.pods)}
+	}
+	switch {
+	case p.cidr != "":
+		return []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: p.cidr}}}
+	case p.own:
+		return []networkingv1.NetworkPolicyPeer{{PodSelector: cmp.Or(pods, &metav1.LabelSelector{})}}
+	case p.all:
+		return []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}}
+	}
+	return []networkingv1.NetworkPolicyPeer{{PodSelector: pods, NamespaceSelector: &metav1.LabelSelector{
+		MatchLabels: map[string]string{"kubernetes.io/metadata.name": p.namespace},
+	}}}
+}
+
+func (p Peer) policyPorts() []networkingv1.NetworkPolicyPort {
 	var out []networkingv1.NetworkPolicyPort
-	for _, pt := range p.Ports {
+	for _, pt := range p.ports {
 		out = append(out, networkingv1.NetworkPolicyPort{Protocol: ptr.To(pt.Protocol), Port: ptr.To(intstr.FromInt32(pt.Port))})
 	}
 	return out

@@ -147,12 +147,12 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	// the replicas live, get a disk of their own for them.
 	t.AddNodeNeed(core.NodeNeed{
 		Source:     l.info.Path(),
-		Roles:      core.AllNodes,
+		Role:       core.AllNodes,
 		Extensions: []string{"siderolabs/iscsi-tools", "siderolabs/util-linux-tools"},
 	})
 	t.AddNodeNeed(core.NodeNeed{
 		Source:        l.info.Path(),
-		Roles:         core.Workers,
+		Role:          core.Worker,
 		UserVolumes:   []core.UserVolume{{Name: "longhorn", MinSize: minSize, DiskGiB: diskGiB}},
 		KubeletMounts: []core.Mount{{Source: l.DataPath, Destination: l.DataPath, Options: []string{"bind", "rshared", "rw"}}},
 	})
@@ -162,10 +162,10 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	t.AddValidation(func() []error { return l.validateCapacity(replicas, diskGiB) })
 	t.AddValidation(func() []error { return l.validateProps(replicas, diskGiB) })
 	mgr := v.LonghornManager.Resources
-	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-manager", Roles: core.AllNodes, PerNode: true,
+	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-manager", Role: core.AllNodes, PerNode: true,
 		CPU: mgr.Requests[corev1.ResourceCPU], Memory: mgr.Requests[corev1.ResourceMemory], MemoryLimit: mgr.Limits[corev1.ResourceMemory]})
 	// Estimates: the chart has no resources values for these.
-	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-instance-manager (estimate)", Roles: core.AllNodes, PerNode: true,
+	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-instance-manager (estimate)", Role: core.AllNodes, PerNode: true,
 		CPU: resource.MustParse("150m"), Memory: resource.MustParse("192Mi")})
 	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-csi+ui+driver (estimate)", Replicas: 1,
 		CPU: resource.MustParse("100m"), Memory: resource.MustParse("256Mi")})
@@ -208,7 +208,7 @@ func (l *Longhorn) validateCapacity(replicas, diskGiB int) []error {
 	t := l.info.Tree()
 	workers := 0
 	for _, n := range t.Nodes() {
-		if !n.ControlPlane {
+		if n.Role != core.ControlPlane {
 			workers++
 		}
 	}

@@ -106,11 +106,11 @@ func (c *Cluster) Capacity() Capacity {
 	system := map[int]bool{}
 	for i, sp := range c.systemPods() {
 		system[i] = true
-		workloads = append(workloads, core.Workload{Source: c.info.Path(), Name: sp.Name + " (Talos)", Roles: core.AllNodes,
+		workloads = append(workloads, core.Workload{Source: c.info.Path(), Name: sp.Name + " (Talos)", Role: core.AllNodes,
 			Replicas: sp.Replicas, PerNode: sp.PerNode, CPU: sp.CPU, Memory: sp.Memory, MemoryLimit: sp.MemoryLimit})
 	}
 	for i, w := range append(workloads, c.info.Tree().Workloads()...) {
-		if w.Roles == core.ControlPlanes && !c.SchedulesOnControlPlanes() {
+		if w.Role == core.ControlPlane && !c.SchedulesOnControlPlanes() {
 			continue
 		}
 		pods := w.Replicas

@@ -18,21 +18,24 @@ import (
 // belongs to.
 const DefaultTalosVersion = "v1.13.9"
 
-// Role is a node's role in the cluster.
-type Role string
+// Role is a node's role in the cluster: core's, the one role type of
+// every layer.
+type Role = core.Role
 
 // Node roles.
 const (
-	ControlPlane Role = "controlplane"
-	Worker       Role = "worker"
+	ControlPlane = core.ControlPlane
+	Worker       = core.Worker
+	// AllNodes is the Role of a patch for every node.
+	AllNodes = core.AllNodes
 )
 
 // Patch is a typed Talos config patch: a partial v1alpha1 config merged
-// into the machine configs of the nodes with Roles (strategic merge, as
+// into the machine configs of the nodes of Role (strategic merge, as
 // talosctl and talhelper do).
 type Patch struct {
-	// Roles the patch applies to. Default: all nodes.
-	Roles core.Roles
+	// Role of the nodes the patch applies to. Default: AllNodes.
+	Role Role
 	// Config is the partial machine config.
 	Config *v1alpha1.Config
 }
@@ -251,7 +254,7 @@ func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
 	n.info = core.Init(n, c, id)
 	c.nodes = append(c.nodes, n)
 	n.info.Tree().ClaimAddress(n.IP, n.info.Path(), "node "+n.Hostname)
-	n.info.Tree().PublishNode(core.NodeAddress{Hostname: n.Hostname, IP: n.IP, ControlPlane: n.Role == ControlPlane})
+	n.info.Tree().PublishNode(core.NodeAddress{Hostname: n.Hostname, IP: n.IP, Role: n.Role})
 	if n.VM != nil {
 		n.VM.SetAddress(n.IP)
 		n.VM.SetBootISO(c.ISO)

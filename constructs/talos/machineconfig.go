@@ -25,15 +25,13 @@ import (
 	"github.com/funoffshore/homelab/constructs/proxmox"
 )
 
-// appliesTo reports whether a need or patch for roles applies to role.
-func appliesTo(roles core.Roles, role machine.Type) bool {
-	switch roles {
-	case core.ControlPlanes:
-		return role == machine.TypeControlPlane
-	case core.Workers:
-		return role == machine.TypeWorker
+// appliesTo reports whether a need or patch for nodes of r applies to the
+// machine config of type role.
+func appliesTo(r core.Role, role machine.Type) bool {
+	if role == machine.TypeControlPlane {
+		return r.Includes(core.ControlPlane)
 	}
-	return true
+	return r.Includes(core.Worker)
 }
 
 // Patches returns the typed patches for nodes of role: the cluster
@@ -58,7 +56,7 @@ func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
 	}
 	mounted := map[string]bool{}
 	for _, need := range c.info.Tree().NodeNeeds() {
-		if !appliesTo(need.Roles, role) {
+		if !appliesTo(need.Role, role) {
 			continue
 		}
 		var mounts []v1alpha1.ExtraMount
@@ -95,7 +93,7 @@ func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
 		}
 	}
 	for _, p := range c.props.Patches {
-		if p.Config != nil && appliesTo(p.Roles, role) {
+		if p.Config != nil && appliesTo(p.Role, role) {
 			out = append(out, p.Config)
 		}
 	}
@@ -107,7 +105,7 @@ func (c *Cluster) UserVolumes(role machine.Type) []*block.UserVolumeConfigV1Alph
 	var out []*block.UserVolumeConfigV1Alpha1
 	seen := map[string]bool{}
 	for _, need := range c.info.Tree().NodeNeeds() {
-		if !appliesTo(need.Roles, role) {
+		if !appliesTo(need.Role, role) {
 			continue
 		}
 		for _, uv := range need.UserVolumes {
@@ -156,7 +154,7 @@ func (c *Cluster) dataDisks(role machine.Type) []proxmox.DataDisk {
 	for _, uv := range c.UserVolumes(role) {
 		for _, need := range c.info.Tree().NodeNeeds() {
 			for _, want := range need.UserVolumes {
-				if want.Name == uv.MetaName && want.DiskGiB > 0 && appliesTo(need.Roles, role) && !slices.ContainsFunc(out, func(d proxmox.DataDisk) bool { return d.Name == want.Name }) {
+				if want.Name == uv.MetaName && want.DiskGiB > 0 && appliesTo(need.Role, role) && !slices.ContainsFunc(out, func(d proxmox.DataDisk) bool { return d.Name == want.Name }) {
 					out = append(out, proxmox.DataDisk{Name: want.Name, SizeGiB: want.DiskGiB})
 				}
 			}

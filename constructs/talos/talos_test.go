@@ -167,7 +167,7 @@ func TestNeedsReachTheNodes(t *testing.T) {
 	// must be merged, not duplicated.
 	app, h := homelab.NewApp(nil)
 	tree := app.Tree()
-	tree.AddNodeNeed(core.NodeNeed{Source: "storage/longhorn-again", Roles: core.Workers,
+	tree.AddNodeNeed(core.NodeNeed{Source: "storage/longhorn-again", Role: core.Worker,
 		KubeletMounts: []core.Mount{{Source: "/var/mnt/longhorn", Destination: "/var/mnt/longhorn", Options: []string{"bind", "rshared", "rw"}}},
 		UserVolumes:   []core.UserVolume{{Name: "longhorn", MinSize: "10GiB", DiskGiB: 50}},
 	})

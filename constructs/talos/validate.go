@@ -161,7 +161,7 @@ func (c *Cluster) validateMinimums(n *Node) []error {
 	}
 	seen := map[string]bool{}
 	for _, need := range c.info.Tree().NodeNeeds() {
-		if !appliesTo(need.Roles, role) {
+		if !appliesTo(need.Role, role) {
 			continue
 		}
 		for _, uv := range need.UserVolumes {

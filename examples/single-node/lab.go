@@ -23,7 +23,7 @@ func Build() *core.App {
 	allowPods := true
 	cluster := talos.NewCluster(app, "talos", &talos.ClusterProps{
 		Name: "single", Subnet: "10.0.0.0/24",
-		Patches: []talos.Patch{{Roles: core.ControlPlanes, Config: &v1alpha1.Config{
+		Patches: []talos.Patch{{Role: talos.ControlPlane, Config: &v1alpha1.Config{
 			ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: &allowPods},
 		}}},
 	})

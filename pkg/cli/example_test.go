@@ -36,7 +36,7 @@ func ExampleRun_yourOwnHomelab() {
 		allowPods := true
 		cluster := talos.NewCluster(app, "talos", &talos.ClusterProps{
 			Name: "lab", Subnet: "10.0.0.0/24",
-			Patches: []talos.Patch{{Roles: core.ControlPlanes, Config: &v1alpha1.Config{
+			Patches: []talos.Patch{{Role: talos.ControlPlane, Config: &v1alpha1.Config{
 				ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: &allowPods},
 			}}},
 		})

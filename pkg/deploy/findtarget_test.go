@@ -26,7 +26,7 @@ func TestFindTargetAsksTheTree(t *testing.T) {
 	host := dc.AddHost("pve", &proxmox.HostProps{Endpoint: "https://192.168.5.10:8006"})
 	// One node that also runs the pods, as a single-node lab does.
 	cluster := talos.NewCluster(app, "os", &talos.ClusterProps{Name: "lab", Subnet: "192.168.5.0/24", Dir: "machines",
-		Patches: []talos.Patch{{Roles: core.ControlPlanes, Config: &v1alpha1.Config{ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: ptr.To(true)}}}}})
+		Patches: []talos.Patch{{Role: talos.ControlPlane, Config: &v1alpha1.Config{ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: ptr.To(true)}}}}})
 	vm := dc.AddVM("cp", &proxmox.VMProps{VMID: 100, Host: host, MemoryGiB: 4})
 	cluster.AddNode("cp", &talos.NodeProps{IP: "192.168.5.20", Role: talos.ControlPlane, VM: vm})
 	gitops := kube.NewChart(app, "gitops", &kube.ChartProps{Dir: "gitops/flux"})
