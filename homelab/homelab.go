@@ -117,7 +117,8 @@ type Homelab struct {
 	// PlatformKustomization and AppsKustomization apply the platform and
 	// apps directories, in that order (apps.yaml).
 	PlatformKustomization, AppsKustomization *flux.Kustomization
-	// Apps holds the app constructs.
+	// AppConstructs holds the app constructs of Props.Apps and the
+	// dashboard, in that order (App finds one by name).
 	AppConstructs []*apps.App
 	// Datacenter holds the Proxmox hosts and VMs.
 	Datacenter *proxmox.Datacenter

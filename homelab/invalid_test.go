@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/funoffshore/homelab/constructs/apps"
@@ -16,6 +17,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/secret"
 	"github.com/funoffshore/homelab/constructs/security"
 	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/constructs/talos"
@@ -335,6 +337,28 @@ func init() {
 				security.NewIsolation(h.Apps, "lan", &security.IsolationProps{Namespace: "apps", Egress: []security.Peer{security.CIDR("192.168.1.300/24")}})
 			},
 			want: `apps/lan: egress peer CIDR 192.168.1.300/24: CIDR "192.168.1.300/24" is no address prefix (netip.ParsePrefix("192.168.1.300/24"): ParseAddr("192.168.1.300"): IPv4 field has value >255); make each peer with security.Namespace, OwnNamespace, AllNamespaces, Pods or CIDR`,
+		},
+		{
+			name: "a grant rule without API groups",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				h.AppConstructs[0].Grant(rbacv1.PolicyRule{Resources: []string{"pods"}, Verbs: []string{"list"}})
+			},
+			want: `apps/echo: Grant: rule {verbs [list], apiGroups [], resources [pods]}: it has no API groups (use "" for the core group); give each rule verbs, API groups ("" for the core group) and resources`,
+		},
+		{
+			name: "a LAN host on a controller without node ports",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				apps.NewApp(h.Apps, "lan-only", &apps.AppProps{Image: "traefik/whoami:v1.10.3", Port: 80}).Expose("whoami.lan", h.Nginx, nil)
+			},
+			want: `apps/lan-only: host "whoami.lan" is served in the LAN by "platform/ingress/ingress-nginx", which listens on no node port; set NginxProps.LAN on the controller, or expose the app through a tunnel`,
+		},
+		{
+			name: "an environment variable from a key the Secret does not declare",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				pw := secret.New(h.Apps, "db-password", &secret.Props{Namespace: "apps", Keys: []string{"password"}})
+				apps.NewApp(h.Apps, "db", &apps.AppProps{Image: "postgres:17.2", Port: 5432, Env: []corev1.EnvVar{pw.Env("POSTGRES_PASSWORD", "passwd")}})
+			},
+			want: `apps/db/deployment: secret apps/db-password has no key "passwd"; use one of its keys (password) or add "passwd" to its declaration at "apps/db-password"`,
 		},
 		{
 			name: "an isolation without a namespace",

@@ -266,6 +266,9 @@ func (h *Homelab) wireApps(list []apps.AppProps, d *Dashboard, domain string) []
 		} else if a.Host != "" {
 			a.LAN = true
 		}
+		if a.Host != "" && a.Ingress == nil && a.IngressClass == "" {
+			a.Ingress = h.Nginx
+		}
 		if a.Volume != nil && a.Volume.Class == nil {
 			v := *a.Volume
 			v.Class = h.DefaultClass()
@@ -299,6 +302,17 @@ func (h *Homelab) URL(host string) string {
 		return fmt.Sprintf("http://%s:%d", host, h.Nginx.LAN.HTTP)
 	}
 	return "https://" + host
+}
+
+// App returns the app construct named name, or nil: the handle for its
+// wiring methods (h.App("uptime-kuma").AllowFrom(...)).
+func (h *Homelab) App(name string) *apps.App {
+	for _, a := range h.AppConstructs {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
 }
 
 // DefaultClass is the storage class a volume without one gets:

@@ -169,3 +169,12 @@ func TestNoTunnel(t *testing.T) {
 	object(t, files, "homepage", "ConfigMap", &cfg)
 	assert.Contains(t, cfg.Data["services.yaml"], "http://echo.funoffshore.com:30080")
 }
+
+// TestAppByName finds the app constructs the composition made, for their
+// wiring methods.
+func TestAppByName(t *testing.T) {
+	_, h := homelab.NewApp(nil)
+	require.NotNil(t, h.App("uptime-kuma"))
+	assert.Equal(t, "uptime-kuma", h.App("uptime-kuma").Name)
+	assert.Nil(t, h.App("nope"))
+}

@@ -1,6 +1,7 @@
 package apps
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"path"
@@ -11,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -20,6 +22,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/security"
 	"github.com/funoffshore/homelab/constructs/storage"
 )
 
@@ -94,9 +97,14 @@ type AppProps struct {
 	// controller on its node ports (ingress.NginxProps.LAN), without a
 	// tunnel.
 	LAN bool
-	// IngressClass of the Ingress. Default: "nginx".
+	// Ingress is the controller serving Host: its IngressClass, and its
+	// namespace, admitted by the app's AllowFrom policy. Default: the
+	// IngressClass named IngressClass.
+	Ingress *ingress.Nginx
+	// IngressClass of the Ingress when Ingress is nil. Default: "nginx".
 	IngressClass string
-	// Volume is a persistent volume mounted at VolumePath.
+	// Volume is a persistent volume mounted at VolumePath, its claim named
+	// after the app (Mount adds more).
 	Volume *storage.Volume
 	// VolumePath is where Volume is mounted. Default: "/data".
 	VolumePath string
@@ -120,7 +128,11 @@ type AppProps struct {
 	RunAsUser int64
 }
 
-// App is an application: ServiceAccount, Deployment and Service.
+// App is an application: ServiceAccount, Deployment and Service. Its
+// wiring methods (Expose, Mount, Grant, AllowFrom) add what a user would
+// otherwise write by hand, with the links back (the tunnel's route, the
+// class's reservation, the token mount, the policy's admitted controller)
+// derived from them.
 type App struct {
 	constructs.Construct
 	info *core.Info
@@ -130,82 +142,223 @@ type App struct {
 	// Deployment, Service and ServiceAccount of the app.
 	Deployment, Service, ServiceAccount *kube.Object
 
-	props AppProps
+	props  AppProps
+	labels map[string]string
 	// resources are props.Resources parsed (once); badResources the
 	// fields that are no quantity.
 	resources    corev1.ResourceRequirements
 	badResources []string
+	// dep is the Deployment's typed object: the wiring methods change it
+	// until synth.
+	dep *appsv1.Deployment
+	// exposed counts the hosts given (props or Expose); rwo is true once a
+	// ReadWriteOnce volume is mounted; mountPaths are the container paths
+	// of the mounted claims.
+	exposed    int
+	rwo        bool
+	mountPaths []string
+	// role is the Role Grant fills; policy the one AllowFrom fills, and
+	// admitted whether it admits the ingress controller yet.
+	role     *rbacv1.Role
+	badRules []string
+	policy   *security.PodPolicy
+	admitted bool
 }
 
 // NewApp adds an app below scope.
 func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
-	if props == nil {
-		props = &AppProps{}
+	p := *cmp.Or(props, &AppProps{})
+	p.Name = cmp.Or(p.Name, id)
+	p.Namespace = cmp.Or(p.Namespace, "apps")
+	p.Replicas = cmp.Or(p.Replicas, 1)
+	p.Resources.CPU = cmp.Or(p.Resources.CPU, "50m")
+	p.Resources.Memory = cmp.Or(p.Resources.Memory, "64Mi")
+	if p.Ingress != nil {
+		p.IngressClass = p.Ingress.ClassName
 	}
-	p := *props
-	if p.Name == "" {
-		p.Name = id
-	}
-	if p.Namespace == "" {
-		p.Namespace = "apps"
-	}
-	if p.Replicas == 0 {
-		p.Replicas = 1
-	}
-	if p.Resources.CPU == "" {
-		p.Resources.CPU = "50m"
-	}
-	if p.Resources.Memory == "" {
-		p.Resources.Memory = "64Mi"
-	}
-	if p.IngressClass == "" {
-		p.IngressClass = "nginx"
-	}
-	if p.VolumePath == "" {
-		p.VolumePath = "/data"
-	}
-	if p.FilesPath == "" {
-		p.FilesPath = "/config"
-	}
-	if p.RunAsUser == 0 {
-		p.RunAsUser = 65532
-	}
-	if p.ServicePort == 0 {
-		p.ServicePort = 80
-	}
-	a := &App{Name: p.Name, Namespace: p.Namespace, props: p}
+	p.IngressClass = cmp.Or(p.IngressClass, "nginx")
+	p.VolumePath = cmp.Or(p.VolumePath, "/data")
+	p.FilesPath = cmp.Or(p.FilesPath, "/config")
+	p.RunAsUser = cmp.Or(p.RunAsUser, 65532)
+	p.ServicePort = cmp.Or(p.ServicePort, 80)
+	a := &App{Name: p.Name, Namespace: p.Namespace, props: p, labels: map[string]string{"app.kubernetes.io/name": p.Name}}
 	a.resources, a.badResources = p.Resources.requirements()
 	a.info = core.Init(a, scope, id)
 	a.info.Tree().AddValidation(a.validate)
 
-	labels := map[string]string{"app.kubernetes.io/name": p.Name}
-	meta := metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: labels}
+	meta := a.meta()
 	a.ServiceAccount = kube.NewObject(a, "service-account", &corev1.ServiceAccount{ObjectMeta: meta, AutomountServiceAccountToken: ptr.To(false)})
 	if len(p.Files) > 0 {
 		kube.NewObject(a, "files", &corev1.ConfigMap{ObjectMeta: meta, Data: p.Files})
 	}
+	a.dep = a.deployment(meta)
 	if p.Volume != nil {
-		storage.NewClaim(a, "volume", p.Name, p.Namespace, *p.Volume)
+		a.mount("volume", p.Name, "data", p.VolumePath, *p.Volume)
 	}
-	dep := a.deployment(meta, labels)
-	a.Deployment = kube.NewObject(a, "deployment", dep)
+	a.files()
+	a.Deployment = kube.NewObject(a, "deployment", a.dep)
 	a.Service = kube.NewObject(a, "service", &corev1.Service{
 		ObjectMeta: meta,
 		Spec: corev1.ServiceSpec{
-			Selector: labels,
+			Selector: a.labels,
 			Ports:    []corev1.ServicePort{{Name: "http", Port: p.ServicePort, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}},
 		},
 	})
 	if p.Host != "" {
-		a.ingress(meta)
-		if p.Tunnel != nil {
-			p.Tunnel.Expose(p.Host, a.info.Path())
-		}
+		a.expose()
 	}
-	c := dep.Spec.Template.Spec.Containers[0]
+	c := a.dep.Spec.Template.Spec.Containers[0]
 	a.info.Tree().AddWorkload(core.Workload{Source: a.info.Path(), Name: p.Name, Replicas: int(p.Replicas),
 		CPU: c.Resources.Requests[corev1.ResourceCPU], Memory: c.Resources.Requests[corev1.ResourceMemory], MemoryLimit: c.Resources.Limits[corev1.ResourceMemory]})
 	return a
+}
+
+// meta is the metadata of each of the app's objects.
+func (a *App) meta() metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: a.Name, Namespace: a.Namespace, Labels: a.labels}
+}
+
+// Expose serves the app at host through the ingress controller via: an
+// Ingress of via's class and, with a tunnel, the tunnel's route to it;
+// without one, host is served in the LAN on via's node ports
+// (NginxProps.LAN). An AllowFrom policy admits via's namespace. It is
+// what AppProps.Host, Tunnel, LAN and Ingress declare; an app has one host.
+func (a *App) Expose(host string, via *ingress.Nginx, tunnel *ingress.Tunnel) {
+	a.props.Host, a.props.Tunnel, a.props.LAN, a.props.Ingress = host, tunnel, tunnel == nil, via
+	if via != nil {
+		a.props.IngressClass = via.ClassName
+	}
+	a.expose()
+}
+
+func (a *App) expose() {
+	a.exposed++
+	if a.exposed > 1 {
+		return // refused by validate
+	}
+	a.ingress(a.meta())
+	if a.props.Tunnel != nil {
+		a.props.Tunnel.Expose(a.props.Host, a.info.Path())
+	}
+	a.admitController()
+}
+
+// Mount mounts a new claim of v at mountPath in the container: a
+// PersistentVolumeClaim named "<app>-<last element of mountPath>",
+// reserved in v's class (so the class's capacity checks count it). A
+// ReadWriteOnce volume makes the Deployment replace its pod rather than
+// roll (the volume attaches to one node) and allows one replica.
+func (a *App) Mount(mountPath string, v storage.Volume) *kube.Object {
+	name := a.Name + "-" + dnsLabel(path.Base(mountPath))
+	return a.mount("volume-"+name, name, fmt.Sprintf("volume-%d", len(a.mountPaths)), mountPath, v)
+}
+
+func (a *App) mount(id, claim, volume, mountPath string, v storage.Volume) *kube.Object {
+	obj := storage.NewClaim(a, id, claim, a.Namespace, v)
+	spec := &a.dep.Spec.Template.Spec
+	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: volume, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}})
+	c := &spec.Containers[0]
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volume, MountPath: mountPath})
+	a.mountPaths = append(a.mountPaths, mountPath)
+	if rwo(&v) {
+		// A ReadWriteOnce volume attaches to one node: a rolling update's
+		// new pod on another node would wait for it forever
+		// (Multi-Attach), so the old pod goes first.
+		a.rwo = true
+		a.dep.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	}
+	return obj
+}
+
+// Grant lets the app's ServiceAccount do what rules allow in the app's
+// namespace: a Role and RoleBinding named after the app, and the token
+// mounted into its pods (which is off until then). Rules need verbs, API
+// groups ("" for the core group) and resources.
+func (a *App) Grant(rules ...rbacv1.PolicyRule) {
+	if a.role == nil {
+		meta := a.meta()
+		a.role = &rbacv1.Role{ObjectMeta: meta}
+		kube.NewObject(a, "role", a.role)
+		kube.NewObject(a, "role-binding", &rbacv1.RoleBinding{
+			ObjectMeta: meta,
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: a.Name},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: a.Name, Namespace: a.Namespace}},
+		})
+		a.dep.Spec.Template.Spec.AutomountServiceAccountToken = ptr.To(true)
+	}
+	for _, r := range rules {
+		if msg := ruleProblem(r); msg != "" {
+			a.badRules = append(a.badRules, fmt.Sprintf("rule %s: %s", rbacRule(r), msg))
+			continue
+		}
+		a.role.Rules = append(a.role.Rules, r)
+	}
+}
+
+// ruleProblem is what the API server's RBAC validation would refuse in a
+// Role's rule, or what would make it grant nothing.
+func ruleProblem(r rbacv1.PolicyRule) string {
+	switch {
+	case len(r.Verbs) == 0:
+		return "it has no verbs"
+	case len(r.NonResourceURLs) > 0:
+		return "non-resource URLs belong in a ClusterRole"
+	case len(r.APIGroups) == 0:
+		return `it has no API groups (use "" for the core group)`
+	case len(r.Resources) == 0:
+		return "it has no resources"
+	}
+	return ""
+}
+
+func rbacRule(r rbacv1.PolicyRule) string {
+	return fmt.Sprintf("{verbs %v, apiGroups %q, resources %v}", r.Verbs, r.APIGroups, r.Resources)
+}
+
+// AllowFrom admits into the app's pods only the peers given here (each on
+// the container's port unless the peer has ports of its own) and, once
+// the app is exposed, its ingress controller: a NetworkPolicy named after
+// the app, which isolates its pods from everything else. Use another
+// app's Peer to let that app connect. The peers' own namespaces must let
+// them out, if isolated for egress.
+func (a *App) AllowFrom(peers ...security.Peer) {
+	if a.policy == nil {
+		a.policy = security.NewPodPolicy(a, "network-policy", &security.PodPolicyProps{Name: a.Name, Namespace: a.Namespace, Pods: a.labels})
+		a.admitController()
+	}
+	for _, p := range peers {
+		if len(p.Ports()) == 0 {
+			p = p.On(security.TCP(a.props.Port))
+		}
+		a.policy.Allow(p)
+	}
+}
+
+// admitController lets the ingress controller into an exposed app whose
+// pods a policy isolates.
+func (a *App) admitController() {
+	if a.policy == nil || a.admitted || a.exposed == 0 || a.props.Ingress == nil {
+		return
+	}
+	a.admitted = true
+	a.policy.Allow(security.Namespace(a.props.Ingress.Namespace).On(security.TCP(a.props.Port)))
+}
+
+// Peer selects the app's pods, for another app's AllowFrom or a policy.
+func (a *App) Peer() security.Peer { return security.Pods(a.Namespace, a.labels) }
+
+// dnsLabel turns s into a DNS label part: lowercase letters, digits and
+// '-' ("Data_1" -> "data-1").
+func dnsLabel(s string) string {
+	return strings.Trim(strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s), "-")
 }
 
 func (a *App) ingress(meta metav1.ObjectMeta) {
@@ -237,33 +390,13 @@ func (a *App) ServicePort() int32 { return a.props.ServicePort }
 // ToString overrides the jsii method; it returns the construct path.
 func (a *App) ToString() *string { return core.PathString(a.info) }
 
-func (a *App) deployment(meta metav1.ObjectMeta, labels map[string]string) *appsv1.Deployment {
+// deployment is the app's Deployment before claims, files and scratch
+// directories are mounted.
+func (a *App) deployment(meta metav1.ObjectMeta) *appsv1.Deployment {
 	p := a.props
 	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("http")}}}
 	if p.HealthPath != "" {
 		probe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p.HealthPath, Port: intstr.FromString("http")}}}
-	}
-	var mounts []corev1.VolumeMount
-	var volumes []corev1.Volume
-	if p.Volume != nil {
-		mounts = append(mounts, corev1.VolumeMount{Name: "data", MountPath: p.VolumePath})
-		volumes = append(volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: p.Name}}})
-	}
-	if len(p.Files) > 0 {
-		// FilesPath is a writable directory (apps such as Homepage write
-		// their own files beside the given ones) with each file mounted
-		// read-only into it.
-		mounts = append(mounts, corev1.VolumeMount{Name: "files-dir", MountPath: p.FilesPath})
-		volumes = append(volumes, corev1.Volume{Name: "files-dir", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
-		for _, name := range slices.Sorted(maps.Keys(p.Files)) {
-			mounts = append(mounts, corev1.VolumeMount{Name: "files", MountPath: path.Join(p.FilesPath, name), SubPath: name, ReadOnly: true})
-		}
-		volumes = append(volumes, corev1.Volume{Name: "files", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: p.Name}}}})
-	}
-	for i, sp := range p.ScratchPaths {
-		name := fmt.Sprintf("scratch-%d", i)
-		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: sp})
-		volumes = append(volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	}
 	var envFrom []corev1.EnvFromSource
 	for _, cm := range p.EnvFromConfigMaps {
@@ -272,21 +405,14 @@ func (a *App) deployment(meta metav1.ObjectMeta, labels map[string]string) *apps
 	for _, sec := range p.EnvFromSecrets {
 		envFrom = append(envFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: sec}}})
 	}
-	// A ReadWriteOnce volume attaches to one node: a rolling update's new
-	// pod on another node would wait for it forever (Multi-Attach), so the
-	// old pod goes first.
-	strategy := appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
-	if rwo(p.Volume) {
-		strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
-	}
 	return &appsv1.Deployment{
 		ObjectMeta: meta,
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(p.Replicas),
-			Strategy: strategy,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType},
+			Selector: &metav1.LabelSelector{MatchLabels: a.labels},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: a.labels},
 				Spec: corev1.PodSpec{
 					ServiceAccountName:           p.Name,
 					AutomountServiceAccountToken: ptr.To(false),
@@ -297,14 +423,12 @@ func (a *App) deployment(meta metav1.ObjectMeta, labels map[string]string) *apps
 						FSGroup:        ptr.To(p.RunAsUser),
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					},
-					Volumes: volumes,
 					Containers: []corev1.Container{{
 						Name:           "app",
 						Image:          p.Image,
 						Args:           p.Args,
 						Env:            p.Env,
 						EnvFrom:        envFrom,
-						VolumeMounts:   mounts,
 						Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: p.Port, Protocol: corev1.ProtocolTCP}},
 						Resources:      *a.resources.DeepCopy(),
 						ReadinessProbe: probe,
@@ -319,6 +443,29 @@ func (a *App) deployment(meta metav1.ObjectMeta, labels map[string]string) *apps
 				},
 			},
 		},
+	}
+}
+
+// files mounts the Files and the ScratchPaths.
+func (a *App) files() {
+	p := a.props
+	spec := &a.dep.Spec.Template.Spec
+	c := &spec.Containers[0]
+	if len(p.Files) > 0 {
+		// FilesPath is a writable directory (apps such as Homepage write
+		// their own files beside the given ones) with each file mounted
+		// read-only into it.
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "files-dir", MountPath: p.FilesPath})
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "files-dir", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		for _, name := range slices.Sorted(maps.Keys(p.Files)) {
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "files", MountPath: path.Join(p.FilesPath, name), SubPath: name, ReadOnly: true})
+		}
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "files", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: p.Name}}}})
+	}
+	for i, sp := range p.ScratchPaths {
+		name := fmt.Sprintf("scratch-%d", i)
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: sp})
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	}
 }
 
@@ -340,7 +487,22 @@ func (a *App) validate() []error {
 	if a.props.Tunnel != nil && a.props.Tunnel.Info().Tree() != a.info.Tree() {
 		errs = append(errs, core.Errorf(p, "use the tunnel of this homelab", "tunnel %q is not in this homelab", a.props.Tunnel.Info().Path()))
 	}
-	if rwo(a.props.Volume) && a.props.Replicas > 1 {
+	if a.exposed > 1 {
+		errs = append(errs, core.Errorf(p, "give the app one host: AppProps.Host or one Expose call", "app %q is exposed %d times", a.Name, a.exposed))
+	}
+	if ing := a.props.Ingress; ing != nil && a.props.LAN && ing.LAN == nil {
+		errs = append(errs, core.Errorf(p, "set NginxProps.LAN on the controller, or expose the app through a tunnel",
+			"host %q is served in the LAN by %q, which listens on no node port", a.props.Host, ing.Info().Path()))
+	}
+	if a.policy != nil && a.exposed > 0 && a.props.Ingress == nil {
+		errs = append(errs, core.Errorf(p, "set AppProps.Ingress to the controller (or use Expose) so the policy admits it",
+			"host %q would be unreachable: AllowFrom's policy isolates the app and no ingress controller is known to admit", a.props.Host))
+	}
+	for _, bad := range a.badRules {
+		errs = append(errs, core.Errorf(p, "give each rule verbs, API groups (\"\" for the core group) and resources",
+			"Grant: %s", bad))
+	}
+	if a.rwo && a.props.Replicas > 1 {
 		errs = append(errs, core.Errorf(p, "use Replicas: 1, or a ReadWriteMany volume (NFS)",
 			"%d replicas share a ReadWriteOnce volume, which attaches to one node at a time", a.props.Replicas))
 	}
@@ -354,7 +516,7 @@ func (a *App) validate() []error {
 	if hp := a.props.HealthPath; hp != "" && !strings.HasPrefix(hp, "/") {
 		errs = append(errs, core.Errorf(p, fmt.Sprintf("start the path with \"/\", such as %q", "/"+hp), "health path %q is not an absolute HTTP path", hp))
 	}
-	for _, sp := range append(slices.Clone(a.props.ScratchPaths), a.props.VolumePath, a.props.FilesPath) {
+	for _, sp := range slices.Concat(a.props.ScratchPaths, a.mountPaths, []string{a.props.VolumePath, a.props.FilesPath}) {
 		if !path.IsAbs(sp) {
 			errs = append(errs, core.Errorf(p, "use absolute container paths such as \"/tmp\"", "mount path %q is not absolute", sp))
 		}
@@ -373,7 +535,7 @@ func (a *App) validate() []error {
 
 // rwo reports whether v is a ReadWriteOnce volume (the default mode).
 func rwo(v *storage.Volume) bool {
-	return v != nil && (v.AccessMode == "" || v.AccessMode == corev1.ReadWriteOnce || v.AccessMode == corev1.ReadWriteOncePod)
+	return v.AccessMode == "" || v.AccessMode == corev1.ReadWriteOnce || v.AccessMode == corev1.ReadWriteOncePod
 }
 
 // pinned reports whether an image reference has a tag other than latest, or a digest.

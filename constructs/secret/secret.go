@@ -5,9 +5,12 @@
 package secret
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/funoffshore/homelab/constructs/core"
 )
@@ -53,14 +56,8 @@ type Secret struct {
 
 // New declares a Secret below scope.
 func New(scope constructs.Construct, id string, props *Props) *Secret {
-	if props == nil {
-		props = &Props{}
-	}
-	p := *props
-	s := &Secret{Name: p.Name, Namespace: p.Namespace, Keys: append([]string(nil), p.Keys...), bootstrap: p.Bootstrap}
-	if s.Name == "" {
-		s.Name = id
-	}
+	p := *cmp.Or(props, &Props{})
+	s := &Secret{Name: cmp.Or(p.Name, id), Namespace: p.Namespace, Keys: slices.Clone(p.Keys), bootstrap: p.Bootstrap}
 	s.info = core.Init(s, scope, id)
 	if p.Source != nil {
 		var ok bool
@@ -70,7 +67,7 @@ func New(scope constructs.Construct, id string, props *Props) *Secret {
 		s.Pending = true
 	}
 	for _, k := range s.Keys {
-		if !contains(s.storeKeys, k) {
+		if !slices.Contains(s.storeKeys, k) {
 			s.Pending = true
 		}
 	}
@@ -91,6 +88,15 @@ func (s *Secret) ToString() *string { return core.PathString(s.info) }
 
 // Bootstrap reports whether the deployer applies the Secret.
 func (s *Secret) Bootstrap() bool { return s.bootstrap }
+
+// Env returns the environment variable name holding the Secret's key (a
+// secretKeyRef): the short way for an app to read one of its keys. A key
+// the Secret does not declare in Keys is refused by the tree's reference
+// check, naming the app.
+func (s *Secret) Env(name, key string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: s.Name}, Key: key}}}
+}
 
 // Ref returns the reference a construct records when it uses key.
 func (s *Secret) Ref(key, source string) core.SecretRef {
@@ -114,13 +120,4 @@ func (s *Secret) validate() []error {
 		errs = append(errs, core.Errorf(p, "re-set it with `homelab secrets set`", "secret %s/%s in the store is not SOPS-encrypted", s.Namespace, s.Name))
 	}
 	return errs
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

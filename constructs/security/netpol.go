@@ -50,6 +50,9 @@ func Pods(namespace string, labels map[string]string) Peer {
 // such as "10.0.0.0/24" or "0.0.0.0/0".
 func CIDR(cidr string) Peer { return Peer{cidr: cidr} }
 
+// Ports returns the ports the peer is restricted to (none: every port).
+func (p Peer) Ports() []Port { return slices.Clone(p.ports) }
+
 // On returns the peer restricted to ports; a peer without ports allows
 // every port.
 func (p Peer) On(ports ...Port) Peer {
@@ -166,30 +169,87 @@ func NewIsolation(scope constructs.Construct, id string, props *IsolationProps) 
 func rules(at *core.Info, ingress, egress []Peer) ([]networkingv1.NetworkPolicyIngressRule, []networkingv1.NetworkPolicyEgressRule) {
 	var in []networkingv1.NetworkPolicyIngressRule
 	var out []networkingv1.NetworkPolicyEgressRule
-	var errs []error
-	check := func(dir string, p Peer) bool {
-		if msg := p.problem(); msg != "" {
-			errs = append(errs, core.Errorf(at.Path(), "make each peer with security.Namespace, OwnNamespace, AllNamespaces, Pods or CIDR",
-				"%s peer %s: %s", dir, p, msg))
-			return false
-		}
-		return true
-	}
 	for _, p := range ingress {
-		if check("ingress", p) {
+		if checkPeer(at, "ingress", p) {
 			in = append(in, networkingv1.NetworkPolicyIngressRule{From: p.selectors(), Ports: p.policyPorts()})
 		}
 	}
 	for _, p := range egress {
-		if check("egress", p) {
+		if checkPeer(at, "egress", p) {
 			out = append(out, networkingv1.NetworkPolicyEgressRule{To: p.selectors(), Ports: p.policyPorts()})
 		}
 	}
-	if len(errs) > 0 {
-		at.Tree().AddValidation(func() []error { return errs })
-	}
 	return in, out
 }
+
+// checkPeer reports whether p can be a rule's peer, and otherwise adds the
+// validation error naming it.
+func checkPeer(at *core.Info, dir string, p Peer) bool {
+	msg := p.problem()
+	if msg == "" {
+		return true
+	}
+	at.Tree().AddValidation(func() []error {
+		return []error{core.Errorf(at.Path(), "make each peer with security.Namespace, OwnNamespace, AllNamespaces, Pods or CIDR",
+			"%s peer %s: %s", dir, p, msg)}
+	})
+	return false
+}
+
+// PodPolicyProps configures a PodPolicy.
+type PodPolicyProps struct {
+	// Name and Namespace of the NetworkPolicy. Required.
+	Name, Namespace string
+	// Pods are the labels of the pods the policy protects. Required: a
+	// policy for every pod of a namespace is NewIsolation's.
+	Pods map[string]string
+}
+
+// PodPolicy admits into some pods only the peers allowed with Allow: once
+// a NetworkPolicy selects a pod for ingress, the CNI drops every other
+// connection to it. It is the policy behind apps.App.AllowFrom.
+type PodPolicy struct {
+	constructs.Construct
+	info   *core.Info
+	policy *networkingv1.NetworkPolicy
+}
+
+// NewPodPolicy adds a NetworkPolicy that admits nothing yet into the pods
+// of props.Pods.
+func NewPodPolicy(scope constructs.Construct, id string, props *PodPolicyProps) *PodPolicy {
+	p := cmp.Or(props, &PodPolicyProps{})
+	pp := &PodPolicy{policy: &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: maps.Clone(p.Pods)},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{},
+		},
+	}}
+	pp.info = core.Init(pp, scope, id)
+	t := pp.info.Tree()
+	if len(p.Pods) == 0 {
+		t.AddValidation(func() []error {
+			return []error{core.Errorf(pp.info.Path(), "set PodPolicyProps.Pods to the labels of the pods to protect (NewIsolation protects a whole namespace)", "the policy selects no pods")}
+		})
+	}
+	t.AddNodeNeed(core.NodeNeed{Source: pp.info.Path(), Role: core.AllNodes, NetworkPolicies: true})
+	kube.NewObject(pp, "policy", pp.policy)
+	return pp
+}
+
+// Allow admits from into the pods (on from's ports; every port without).
+func (pp *PodPolicy) Allow(from Peer) {
+	if checkPeer(pp.info, "ingress", from) {
+		pp.policy.Spec.Ingress = append(pp.policy.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: from.selectors(), Ports: from.policyPorts()})
+	}
+}
+
+// Info returns the construct's place in the tree.
+func (pp *PodPolicy) Info() *core.Info { return pp.info }
+
+// ToString overrides the jsii method; it returns the construct path.
+func (pp *PodPolicy) ToString() *string { return core.PathString(pp.info) }
 
 func (p Peer) selectors() []networkingv1.NetworkPolicyPeer {
 	var pods *metav1.LabelSelector

@@ -42,21 +42,19 @@ func Build(src secret.Source) *core.App {
 	// The database's password, SOPS-encrypted in the store (`secrets set
 	// apps/wiki-db password`), read by both apps.
 	db := secret.New(appsChart, "wiki-db", &secret.Props{Namespace: "apps", Keys: []string{"password"}, Source: src})
-	fromDB := func(env string) corev1.EnvVar {
-		return corev1.EnvVar{Name: env, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: db.Name}, Key: "password"}}}
-	}
 	postgres := apps.NewApp(appsChart, "postgres", &apps.AppProps{
 		Image: "postgres:17.2", Port: 5432, ServicePort: 5432, RunAsUser: 999, ScratchPaths: []string{"/var/run/postgresql", "/tmp"},
-		Volume: &storage.Volume{Class: nfs.Class, Size: "10Gi"}, VolumePath: "/var/lib/postgresql/data",
-		Env:       []corev1.EnvVar{fromDB("POSTGRES_PASSWORD"), {Name: "PGDATA", Value: "/var/lib/postgresql/data/pgdata"}},
+		Env:       []corev1.EnvVar{db.Env("POSTGRES_PASSWORD", "password"), {Name: "PGDATA", Value: "/var/lib/postgresql/data/pgdata"}},
 		Resources: apps.Resources{CPU: "100m", Memory: "256Mi", MemoryLimit: "512Mi"},
 	})
-	apps.NewApp(appsChart, "wiki", &apps.AppProps{
+	postgres.Mount("/var/lib/postgresql/data", storage.Volume{Class: nfs.Class, Size: "10Gi"})
+	wiki := apps.NewApp(appsChart, "wiki", &apps.AppProps{
 		Image: "ghcr.io/requarks/wiki:2.5.306", Port: 3000, RunAsUser: 1000, Replicas: 2,
 		Env: []corev1.EnvVar{{Name: "DB_TYPE", Value: "postgres"}, {Name: "DB_HOST", Value: postgres.ServiceHost()},
-			{Name: "DB_PORT", Value: fmt.Sprint(postgres.ServicePort())}, {Name: "DB_USER", Value: "postgres"}, {Name: "DB_NAME", Value: "postgres"}, fromDB("DB_PASS")},
+			{Name: "DB_PORT", Value: fmt.Sprint(postgres.ServicePort())}, {Name: "DB_USER", Value: "postgres"}, {Name: "DB_NAME", Value: "postgres"}, db.Env("DB_PASS", "password")},
 		Resources: apps.Resources{CPU: "100m", Memory: "256Mi", MemoryLimit: "512Mi"},
 	})
+	// Only the wiki reaches the database.
+	postgres.AllowFrom(wiki.Peer())
 	return app
 }

@@ -88,3 +88,59 @@ func TestSnapshot(t *testing.T) {
 		t.Errorf("the wiki does not read the database password from the wiki-db Secret: %+v", env["DB_PASS"])
 	}
 }
+
+// TestWiring checks what the wiring methods did where it takes effect: the
+// database's claim mounted where PostgreSQL keeps its data, and the
+// policy from AllowFrom admitting the wiki, and nothing else, to the
+// database's container port, with the CNI told to enforce it.
+func TestWiring(t *testing.T) {
+	files, err := synth.Render(Build(nil).Tree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pg appsv1.Deployment
+	object(t, files, "kubernetes/apps/postgres.yaml", "Deployment", "postgres", &pg)
+	var claim corev1.PersistentVolumeClaim
+	object(t, files, "kubernetes/apps/postgres.yaml", "PersistentVolumeClaim", "postgres-data", &claim)
+	spec := pg.Spec.Template.Spec
+	mounted := ""
+	for _, v := range spec.Volumes {
+		if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == claim.Name {
+			for _, m := range spec.Containers[0].VolumeMounts {
+				if m.Name == v.Name {
+					mounted = m.MountPath
+				}
+			}
+		}
+	}
+	if mounted != "/var/lib/postgresql/data" || *claim.Spec.StorageClassName != "nfs-storage" {
+		t.Errorf("claim %s (class %s) is mounted at %q, want /var/lib/postgresql/data", claim.Name, *claim.Spec.StorageClassName, mounted)
+	}
+
+	policies := synthtest.NetworkPolicies(t, files)
+	wiki := synthtest.Pod{Namespace: "apps", Labels: map[string]string{"app.kubernetes.io/name": "wiki"}}
+	db := synthtest.Pod{Namespace: "apps", Labels: pg.Spec.Template.Labels}
+	for _, c := range []struct {
+		from synthtest.Pod
+		port int32
+		want bool
+	}{
+		{wiki, 5432, true},
+		{wiki, 22, false},
+		{synthtest.Pod{Namespace: "apps", Labels: map[string]string{"app.kubernetes.io/name": "other"}}, 5432, false},
+		{synthtest.Pod{Namespace: "nfs-provisioner"}, 5432, false},
+	} {
+		if got := policies.Allows(c.from, db, c.port, corev1.ProtocolTCP); got != c.want {
+			t.Errorf("%v -> postgres:%d allowed = %v, want %v", c.from, c.port, got, c.want)
+		}
+	}
+	// The wiki itself stays open (nothing isolates it).
+	if !policies.Allows(synthtest.Pod{Namespace: "nfs-provisioner"}, wiki, 3000, corev1.ProtocolTCP) {
+		t.Error("the database's policy isolates the wiki too")
+	}
+	for _, f := range []string{"talos/controlplane.yaml", "talos/worker.yaml"} {
+		if !strings.Contains(string(files[f]), "kubeNetworkPoliciesEnabled: true") {
+			t.Errorf("%s: flannel does not enforce NetworkPolicies, so the database's policy would do nothing", f)
+		}
+	}
+}
