@@ -149,9 +149,7 @@ type Homelab struct {
 // New builds the homelab below scope (usually a core.App); nil props
 // build Funoffshore's (Funoffshore()).
 func New(scope constructs.Construct, props *Props) *Homelab {
-	if props == nil {
-		props = Funoffshore()
-	}
+	props = cmp.Or(props, Funoffshore())
 	p := *props
 	noMachines, noPlatform := p.Machines == nil, p.Platform == nil
 	if noMachines {

@@ -216,7 +216,7 @@ func init() {
 			name:  "a recurring backup with no backup target",
 			props: func(p *homelab.Props) { p.Platform.Longhorn.BackupTarget = "" },
 			tree: func(_ *core.App, h *homelab.Homelab) {
-				h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-weekly", "0 4 * * 0", 4)
+				h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-weekly", core.Cron("0 4 * * 0"), 4)
 			},
 			want: `platform-config/backup-weekly: a recurring backup needs a backup target, and Longhorn has none; set LonghornProps.BackupTarget`,
 		},
@@ -417,24 +417,24 @@ func init() {
 		{
 			name: "a backup schedule that does not parse",
 			tree: func(_ *core.App, h *homelab.Homelab) {
-				h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-weekly", "every sunday", 4)
+				h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-weekly", core.Cron("every sunday"), 4)
 			},
-			want: `platform-config/backup-weekly: schedule "every sunday" does not parse: expected exactly 5 fields, found 2: [every sunday]; use five cron fields such as "0 3 * * *"`,
+			want: `platform-config/backup-weekly: schedule "every sunday" does not parse: expected exactly 5 fields, found 2: [every sunday]; use five cron fields such as core.Cron("0 3 * * *")`,
 		},
 		{
 			name: "a backup keeping nothing",
 			tree: func(_ *core.App, h *homelab.Homelab) {
-				h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-weekly", "0 4 * * 0", 0)
+				h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-weekly", core.Cron("0 4 * * 0"), 0)
 			},
 			want: `platform-config/backup-weekly: retain 0 keeps no backup; retain at least 1 backup`,
 		},
 		{
 			name: "an etcd snapshot schedule with a time zone",
 			tree: func(_ *core.App, h *homelab.Homelab) {
-				backup.NewEtcdSnapshots(h.Platform, "snapshots-2", &backup.EtcdSnapshotsProps{Namespace: "kube-system", Schedule: "CRON_TZ=Europe/Berlin 0 2 * * *",
+				backup.NewEtcdSnapshots(h.Platform, "snapshots-2", &backup.EtcdSnapshotsProps{Namespace: "kube-system", Schedule: core.Cron("CRON_TZ=Europe/Berlin 0 2 * * *"),
 					Volume: storage.Volume{Class: h.NFS.Class, Size: "1Gi"}, Node: "192.168.1.101", TalosVersion: h.Cluster.TalosVersion})
 			},
-			want: `platform/snapshots-2: schedule "CRON_TZ=Europe/Berlin 0 2 * * *" does not parse: a time zone prefix is not allowed in the schedule; use five cron fields such as "0 2 * * *" (daily at 02:00)`,
+			want: `platform/snapshots-2: schedule "CRON_TZ=Europe/Berlin 0 2 * * *" does not parse: a time zone prefix is not allowed in the schedule; use five cron fields such as core.Cron("0 2 * * *") (daily at 02:00)`,
 		},
 		{
 			name: "an email receiver with a bad address",

@@ -272,7 +272,7 @@ func init() {
 		{
 			name: "a custom resource ordered before its CRD",
 			tree: func(_ *core.App, h *homelab.Homelab) {
-				h.Longhorn.RecurringBackup(h.Platform, "snapshot-hourly", "0 * * * *", 24)
+				h.Longhorn.RecurringBackup(h.Platform, "snapshot-hourly", core.Cron("0 * * * *"), 24)
 			},
 			want: `platform/snapshot-hourly: RecurringJob.longhorn.io/longhorn-system/snapshot-hourly is applied by Kustomization "platform" together with HelmRelease "longhorn", which installs its CRD; apply it from a Kustomization that depends on "platform"`,
 		},

@@ -178,7 +178,7 @@ func (h *Homelab) platform(p *Platform) {
 		monitoring.NewMonitors(h.PlatformConfig, "monitors", h.Monitoring.Namespace, targets)
 	}
 	if h.Longhorn != nil && p.Longhorn.BackupTarget != "" {
-		h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-daily", "0 3 * * *", 7)
+		h.Longhorn.RecurringBackup(h.PlatformConfig, "backup-daily", core.Cron("0 3 * * *"), 7)
 	}
 	if h.Monitoring != nil {
 		h.Alerting = monitoring.NewAlerting(h.PlatformConfig, "alerting", h.Monitoring, &monitoring.AlertingProps{Receiver: p.Monitoring.Alerts})

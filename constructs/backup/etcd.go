@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -21,8 +22,8 @@ import (
 type EtcdSnapshotsProps struct {
 	// Namespace of the CronJob. Default: "kube-system".
 	Namespace string
-	// Schedule in cron syntax. Default: "0 2 * * *".
-	Schedule string
+	// Schedule of the snapshots. Default: core.Cron("0 2 * * *").
+	Schedule core.Schedule
 	// RetainDays of snapshots. Default: 14.
 	RetainDays int
 	// Volume holds the snapshots (the memo: on nfs-storage). Required.
@@ -47,19 +48,11 @@ const BusyboxImage = "busybox:1.37.0"
 
 // NewEtcdSnapshots adds the snapshot CronJob below scope.
 func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshotsProps) *EtcdSnapshots {
-	if props == nil {
-		props = &EtcdSnapshotsProps{}
-	}
+	props = cmp.Or(props, &EtcdSnapshotsProps{})
 	p := *props
-	if p.Namespace == "" {
-		p.Namespace = "kube-system"
-	}
-	if p.Schedule == "" {
-		p.Schedule = "0 2 * * *"
-	}
-	if p.RetainDays == 0 {
-		p.RetainDays = 14
-	}
+	p.Namespace = cmp.Or(p.Namespace, "kube-system")
+	p.Schedule = p.Schedule.OrDefault("0 2 * * *")
+	p.RetainDays = cmp.Or(p.RetainDays, 14)
 	e := &EtcdSnapshots{}
 	e.info = core.Init(e, scope, id)
 	const name = "etcd-snapshot"
@@ -84,7 +77,7 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 	kube.NewObject(e, "cronjob", &batchv1.CronJob{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.Namespace},
 		Spec: batchv1.CronJobSpec{
-			Schedule: p.Schedule, ConcurrencyPolicy: batchv1.ForbidConcurrent,
+			Schedule: p.Schedule.String(), ConcurrencyPolicy: batchv1.ForbidConcurrent,
 			SuccessfulJobsHistoryLimit: ptr.To[int32](3), FailedJobsHistoryLimit: ptr.To[int32](3),
 			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
 				BackoffLimit: ptr.To[int32](2),
@@ -128,8 +121,8 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 			return []error{core.Errorf(path, "set Node to a control-plane IP and TalosVersion to the cluster's", "the snapshot job has no node or Talos version")}
 		}
 		var errs []error
-		if err := core.CheckCron(p.Schedule); err != nil {
-			errs = append(errs, core.Errorf(path, `use five cron fields such as "0 2 * * *" (daily at 02:00)`, "schedule %q does not parse: %v", p.Schedule, err))
+		if err := p.Schedule.Err(); err != nil {
+			errs = append(errs, core.Errorf(path, `use five cron fields such as core.Cron("0 2 * * *") (daily at 02:00)`, "schedule %q does not parse: %v", p.Schedule, err))
 		}
 		if p.RetainDays < 1 {
 			errs = append(errs, core.Errorf(path, "keep at least 1 day of snapshots", "RetainDays %d keeps no snapshot", p.RetainDays))

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 )
@@ -22,13 +23,8 @@ type App struct {
 // NewApp returns an empty App. It starts the jsii node process on first
 // use; call jsii.Close before the program exits.
 func NewApp(props *AppProps) *App {
-	if props == nil {
-		props = &AppProps{}
-	}
-	repo := props.RepoDir
-	if repo == "" {
-		repo = "cluster"
-	}
+	props = cmp.Or(props, &AppProps{})
+	repo := cmp.Or(props.RepoDir, "cluster")
 	t := &Tree{paths: map[string]*Info{}, dirs: map[string]*Info{}, checks: map[string]bool{}, repoDir: repo}
 	a := &App{info: &Info{tree: t}}
 	t.root = a.info

@@ -1,6 +1,7 @@
 package flux
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -38,14 +39,12 @@ type HelmRepository struct {
 
 // NewHelmRepository adds a HelmRepository below scope.
 func NewHelmRepository(scope constructs.Construct, id string, props *HelmRepositoryProps) *HelmRepository {
-	if props == nil {
-		props = &HelmRepositoryProps{}
-	}
+	props = cmp.Or(props, &HelmRepositoryProps{})
 	spec := &sourcev1.HelmRepository{
-		ObjectMeta: metav1.ObjectMeta{Name: orDefault(props.Name, id), Namespace: orDefault(props.Namespace, "flux-system")},
+		ObjectMeta: metav1.ObjectMeta{Name: cmp.Or(props.Name, id), Namespace: cmp.Or(props.Namespace, "flux-system")},
 		Spec: sourcev1.HelmRepositorySpec{
 			URL:      props.URL,
-			Interval: metav1.Duration{Duration: durationOr(props.Interval, time.Hour)},
+			Interval: metav1.Duration{Duration: cmp.Or(props.Interval, time.Hour)},
 		},
 	}
 	if strings.HasPrefix(props.URL, "oci://") {
@@ -105,18 +104,14 @@ type HelmRelease struct {
 
 // NewHelmRelease adds a HelmRelease below scope.
 func NewHelmRelease(scope constructs.Construct, id string, props *HelmReleaseProps) *HelmRelease {
-	if props == nil {
-		props = &HelmReleaseProps{}
-	}
+	props = cmp.Or(props, &HelmReleaseProps{})
 	p := *props
-	if p.Retries == 0 {
-		p.Retries = 3
-	}
+	p.Retries = cmp.Or(p.Retries, 3)
 	spec := &helmv2.HelmRelease{
-		ObjectMeta: metav1.ObjectMeta{Name: orDefault(p.Name, id), Namespace: p.Namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: cmp.Or(p.Name, id), Namespace: p.Namespace},
 		Spec: helmv2.HelmReleaseSpec{
-			Interval: metav1.Duration{Duration: durationOr(p.Interval, 30*time.Minute)},
-			Timeout:  &metav1.Duration{Duration: durationOr(p.Timeout, 10*time.Minute)},
+			Interval: metav1.Duration{Duration: cmp.Or(p.Interval, 30*time.Minute)},
+			Timeout:  &metav1.Duration{Duration: cmp.Or(p.Timeout, 10*time.Minute)},
 			Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
 				Chart:   p.Chart,
 				Version: p.Version,

@@ -1,6 +1,7 @@
 package flux
 
 import (
+	"cmp"
 	"github.com/aws/constructs-go/constructs/v10"
 
 	"github.com/funoffshore/homelab/constructs/core"
@@ -76,17 +77,15 @@ type Install struct {
 
 // NewInstall adds the Flux install manifest below scope.
 func NewInstall(scope constructs.Construct, id string, props *InstallProps) *Install {
-	if props == nil {
-		props = &InstallProps{}
-	}
+	props = cmp.Or(props, &InstallProps{})
 	p := *props
 	if p.Distribution == nil {
 		d := V2_9_0()
 		p.Distribution = &d
 	}
-	p.Namespace = orDefault(p.Namespace, "flux-system")
-	p.ClusterDomain = orDefault(p.ClusterDomain, "cluster.local")
-	p.LogLevel = orDefault(p.LogLevel, "info")
+	p.Namespace = cmp.Or(p.Namespace, "flux-system")
+	p.ClusterDomain = cmp.Or(p.ClusterDomain, "cluster.local")
+	p.LogLevel = cmp.Or(p.LogLevel, "info")
 	if p.NetworkPolicy == nil {
 		t := true
 		p.NetworkPolicy = &t
@@ -129,13 +128,6 @@ func (in *Install) validate(p InstallProps) func() []error {
 		}
 		return errs
 	}
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 const installKey = "flux/install"

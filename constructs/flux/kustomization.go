@@ -1,6 +1,7 @@
 package flux
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/kube"
@@ -62,9 +64,7 @@ type Kustomization struct {
 
 // NewKustomization adds a Flux Kustomization below scope.
 func NewKustomization(scope constructs.Construct, id string, props *KustomizationProps) *Kustomization {
-	if props == nil {
-		props = &KustomizationProps{}
-	}
+	props = cmp.Or(props, &KustomizationProps{})
 	tree := core.InfoOf(scope).Tree()
 	p := props.Path
 	if props.Chart != nil {
@@ -72,14 +72,14 @@ func NewKustomization(scope constructs.Construct, id string, props *Kustomizatio
 	}
 	k := &Kustomization{
 		Spec: &kustomizev1.Kustomization{
-			ObjectMeta: metav1.ObjectMeta{Name: orDefault(props.Name, id), Namespace: orDefault(props.Namespace, "flux-system")},
+			ObjectMeta: metav1.ObjectMeta{Name: cmp.Or(props.Name, id), Namespace: cmp.Or(props.Namespace, "flux-system")},
 			Spec: kustomizev1.KustomizationSpec{
-				Interval:      metav1.Duration{Duration: durationOr(props.Interval, 5*time.Minute)},
-				RetryInterval: &metav1.Duration{Duration: durationOr(props.RetryInterval, time.Minute)},
-				Timeout:       &metav1.Duration{Duration: durationOr(props.Timeout, 5*time.Minute)},
+				Interval:      metav1.Duration{Duration: cmp.Or(props.Interval, 5*time.Minute)},
+				RetryInterval: &metav1.Duration{Duration: cmp.Or(props.RetryInterval, time.Minute)},
+				Timeout:       &metav1.Duration{Duration: cmp.Or(props.Timeout, 5*time.Minute)},
 				Path:          p,
-				Prune:         boolOr(props.Prune, true),
-				Wait:          boolOr(props.Wait, true),
+				Prune:         ptr.Deref(props.Prune, true),
+				Wait:          ptr.Deref(props.Wait, true),
 				HealthChecks:  props.HealthChecks,
 				SourceRef:     kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "flux-system"},
 			},
@@ -280,18 +280,4 @@ func chartPaths(tree *core.Tree) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func durationOr(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
-}
-
-func boolOr(b *bool, def bool) bool {
-	if b == nil {
-		return def
-	}
-	return *b
 }

@@ -1,6 +1,7 @@
 package flux
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -39,13 +40,8 @@ type Layers struct {
 // NewLayers adds the three charts and their Flux objects below scope
 // (usually the core.App).
 func NewLayers(scope constructs.Construct, props *LayersProps) *Layers {
-	if props == nil {
-		props = &LayersProps{}
-	}
-	timeout := props.PlatformTimeout
-	if timeout == 0 {
-		timeout = 10 * time.Minute
-	}
+	props = cmp.Or(props, &LayersProps{})
+	timeout := cmp.Or(props.PlatformTimeout, 10*time.Minute)
 	l := &Layers{
 		Flux:     kube.NewChart(scope, "flux", &kube.ChartProps{Dir: "kubernetes/flux"}),
 		Platform: kube.NewChart(scope, "platform", &kube.ChartProps{Dir: "kubernetes/platform"}),

@@ -1,6 +1,7 @@
 package flux
 
 import (
+	"cmp"
 	"path"
 	"time"
 
@@ -59,10 +60,8 @@ type Sync struct {
 
 // NewSync adds the GitRepository and root Kustomization below scope.
 func NewSync(scope constructs.Construct, id string, props *SyncProps) *Sync {
-	if props == nil {
-		props = &SyncProps{}
-	}
-	ns := orDefault(props.Namespace, "flux-system")
+	props = cmp.Or(props, &SyncProps{})
+	ns := cmp.Or(props.Namespace, "flux-system")
 	s := &Sync{}
 	s.info = core.Init(s, scope, id)
 	s.info.Tree().Shared(syncKey, func() any { return s })
@@ -73,9 +72,9 @@ func NewSync(scope constructs.Construct, id string, props *SyncProps) *Sync {
 		ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: ns},
 		Spec: sourcev1.GitRepositorySpec{
 			URL:       props.URL,
-			Interval:  metav1.Duration{Duration: durationOr(props.Interval, time.Minute)},
-			Reference: &sourcev1.GitRepositoryRef{Branch: orDefault(props.Branch, "main")},
-			SecretRef: &meta.LocalObjectReference{Name: orDefault(props.SecretName, "flux-system")},
+			Interval:  metav1.Duration{Duration: cmp.Or(props.Interval, time.Minute)},
+			Reference: &sourcev1.GitRepositoryRef{Branch: cmp.Or(props.Branch, "main")},
+			SecretRef: &meta.LocalObjectReference{Name: cmp.Or(props.SecretName, "flux-system")},
 		},
 	}
 	s.Repository = &GitRepository{Object: kube.NewObject(s, "repository", repo), Spec: repo}

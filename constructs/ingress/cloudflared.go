@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -72,19 +73,11 @@ type IngressRule struct {
 
 // NewTunnel adds cloudflared below scope.
 func NewTunnel(scope constructs.Construct, id string, props *TunnelProps) *Tunnel {
-	if props == nil {
-		props = &TunnelProps{}
-	}
+	props = cmp.Or(props, &TunnelProps{})
 	t := &Tunnel{Domain: strings.TrimSuffix(props.Domain, "."), Namespace: props.Namespace, MetricsPort: 2000, props: *props, hosts: map[string]string{}}
-	if t.Namespace == "" {
-		t.Namespace = "cloudflared"
-	}
-	if t.props.CredentialsSecret == "" {
-		t.props.CredentialsSecret = "cloudflared-credentials"
-	}
-	if t.props.Replicas == 0 {
-		t.props.Replicas = 2
-	}
+	t.Namespace = cmp.Or(t.Namespace, "cloudflared")
+	t.props.CredentialsSecret = cmp.Or(t.props.CredentialsSecret, "cloudflared-credentials")
+	t.props.Replicas = cmp.Or(t.props.Replicas, 2)
 	t.info = core.Init(t, scope, id)
 	labels := map[string]string{"app.kubernetes.io/name": "cloudflared"}
 	meta := metav1.ObjectMeta{Name: "cloudflared", Namespace: t.Namespace, Labels: labels}

@@ -102,20 +102,11 @@ func requirements(cpu, mem, limit string) corev1.ResourceRequirements {
 
 // NewNginx adds ingress-nginx below scope.
 func NewNginx(scope constructs.Construct, id string, repo *flux.HelmRepository, props *NginxProps) *Nginx {
-	if props == nil {
-		props = &NginxProps{}
-	}
+	props = cmp.Or(props, &NginxProps{})
 	n := &Nginx{Namespace: props.Namespace, ClassName: props.ClassName, MetricsPort: 10254}
-	if n.Namespace == "" {
-		n.Namespace = "ingress-nginx"
-	}
-	if n.ClassName == "" {
-		n.ClassName = "nginx"
-	}
-	replicas := props.Replicas
-	if replicas == 0 {
-		replicas = 1
-	}
+	n.Namespace = cmp.Or(n.Namespace, "ingress-nginx")
+	n.ClassName = cmp.Or(n.ClassName, "nginx")
+	replicas := cmp.Or(props.Replicas, 1)
 	n.ServiceURL = "http://ingress-nginx-controller." + n.Namespace + ".svc.cluster.local:80"
 	n.info = core.Init(n, scope, id)
 	var v nginxValues

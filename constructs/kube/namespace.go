@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -23,13 +24,8 @@ type NamespaceProps struct {
 
 // NewNamespace adds a Namespace below scope.
 func NewNamespace(scope constructs.Construct, id string, props *NamespaceProps) *Object {
-	if props == nil {
-		props = &NamespaceProps{}
-	}
-	name := props.Name
-	if name == "" {
-		name = id
-	}
+	props = cmp.Or(props, &NamespaceProps{})
+	name := cmp.Or(props.Name, id)
 	labels := map[string]string{}
 	for k, v := range props.Labels {
 		labels[k] = v

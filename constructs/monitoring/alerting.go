@@ -1,6 +1,7 @@
 package monitoring
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -125,13 +126,8 @@ const NullReceiver = "null"
 
 // NewAlerting adds the Alertmanager configuration for stack below scope.
 func NewAlerting(scope constructs.Construct, id string, stack *Stack, props *AlertingProps) *Alerting {
-	if props == nil {
-		props = &AlertingProps{}
-	}
-	name := props.Name
-	if name == "" {
-		name = "homelab"
-	}
+	props = cmp.Or(props, &AlertingProps{})
+	name := cmp.Or(props.Name, "homelab")
 	a := &Alerting{}
 	a.info = core.Init(a, scope, id)
 	t := a.info.Tree()

@@ -1,6 +1,7 @@
 package monitoring
 
 import (
+	"cmp"
 	"encoding/json"
 	"github.com/prometheus/common/model"
 
@@ -217,21 +218,11 @@ type grafanaNetDashboard struct {
 
 // NewStack adds kube-prometheus-stack below scope.
 func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, props *StackProps) *Stack {
-	if props == nil {
-		props = &StackProps{}
-	}
+	props = cmp.Or(props, &StackProps{})
 	s := &Stack{Namespace: props.Namespace}
-	if s.Namespace == "" {
-		s.Namespace = "monitoring"
-	}
-	retention := props.Retention
-	if retention == "" {
-		retention = "7d"
-	}
-	secret := props.GrafanaAdminSecret
-	if secret == "" {
-		secret = "grafana-admin"
-	}
+	s.Namespace = cmp.Or(s.Namespace, "monitoring")
+	retention := cmp.Or(props.Retention, "7d")
+	secret := cmp.Or(props.GrafanaAdminSecret, "grafana-admin")
 	dashboards := props.Dashboards
 	if dashboards == nil {
 		dashboards = DefaultDashboards()

@@ -33,13 +33,9 @@ type Datacenter struct {
 
 // NewDatacenter adds an empty datacenter below scope.
 func NewDatacenter(scope constructs.Construct, id string, props *DatacenterProps) *Datacenter {
-	if props == nil {
-		props = &DatacenterProps{}
-	}
+	props = cmp.Or(props, &DatacenterProps{})
 	d := &Datacenter{props: *props}
-	if d.props.InventoryPath == "" {
-		d.props.InventoryPath = "proxmox/inventory.yaml"
-	}
+	d.props.InventoryPath = cmp.Or(d.props.InventoryPath, "proxmox/inventory.yaml")
 	d.info = core.Init(d, scope, id)
 	d.info.Tree().AddValidation(d.validate)
 	d.info.Tree().AddFileRenderer(d)

@@ -1,6 +1,7 @@
 package proxmox
 
 import (
+	"cmp"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -52,38 +53,24 @@ type Host struct {
 
 // AddHost adds a host to the datacenter.
 func (d *Datacenter) AddHost(id string, props *HostProps) *Host {
-	if props == nil {
-		props = &HostProps{}
-	}
+	props = cmp.Or(props, &HostProps{})
 	p := *props
 	h := &Host{
 		Name: p.Name, Endpoint: p.Endpoint, Bridge: p.Bridge, VMStorage: p.VMStorage, ISOStorage: p.ISOStorage, TLSFingerprint: p.TLSFingerprint,
 		Cores: p.Cores, MemoryMiB: int64(p.MemoryGiB) * 1024, ReserveMiB: int64(p.ReserveGiB) * 1024, CPUOvercommit: p.CPUOvercommit,
 	}
-	if h.Name == "" {
-		h.Name = id
-	}
-	if h.Cores == 0 {
-		h.Cores = 4
-	}
+	h.Name = cmp.Or(h.Name, id)
+	h.Cores = cmp.Or(h.Cores, 4)
 	if p.MemoryGiB == 0 {
 		h.MemoryMiB = 16 * 1024
 	}
 	if p.ReserveGiB == 0 {
 		h.ReserveMiB = 2 * 1024
 	}
-	if h.CPUOvercommit == 0 {
-		h.CPUOvercommit = 2
-	}
-	if h.Bridge == "" {
-		h.Bridge = "vmbr0"
-	}
-	if h.VMStorage == "" {
-		h.VMStorage = "local-lvm"
-	}
-	if h.ISOStorage == "" {
-		h.ISOStorage = "local"
-	}
+	h.CPUOvercommit = cmp.Or(h.CPUOvercommit, 2)
+	h.Bridge = cmp.Or(h.Bridge, "vmbr0")
+	h.VMStorage = cmp.Or(h.VMStorage, "local-lvm")
+	h.ISOStorage = cmp.Or(h.ISOStorage, "local")
 	h.info = core.Init(h, d, id)
 	d.hosts = append(d.hosts, h)
 	h.info.Tree().AddValidation(h.validate)

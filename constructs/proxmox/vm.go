@@ -68,29 +68,19 @@ type VM struct {
 // AddVM adds a VM to the datacenter. It declares the QEMU guest agent
 // extension as a need of the nodes it will run.
 func (d *Datacenter) AddVM(id string, props *VMProps) *VM {
-	if props == nil {
-		props = &VMProps{}
-	}
+	props = cmp.Or(props, &VMProps{})
 	p := *props
 	v := &VM{Name: p.Name, VMID: p.VMID, Cores: p.Cores, MemoryMiB: int64(p.MemoryGiB) * 1024, DiskGiB: p.DiskGiB, VLAN: p.VLAN, MAC: p.MAC, props: p, dc: d, OnBoot: true}
-	if v.Name == "" {
-		v.Name = id
-	}
-	if v.Cores == 0 {
-		v.Cores = 2
-	}
+	v.Name = cmp.Or(v.Name, id)
+	v.Cores = cmp.Or(v.Cores, 2)
 	if p.MemoryGiB == 0 {
 		v.MemoryMiB = 4 * 1024
 	}
-	if v.DiskGiB == 0 {
-		v.DiskGiB = 32
-	}
+	v.DiskGiB = cmp.Or(v.DiskGiB, 32)
 	if p.OnBoot != nil {
 		v.OnBoot = *p.OnBoot
 	}
-	if v.MAC == "" {
-		v.MAC = DeriveMAC(v.Name)
-	}
+	v.MAC = cmp.Or(v.MAC, DeriveMAC(v.Name))
 	v.info = core.Init(v, d, id)
 	d.vms = append(d.vms, v)
 	t := v.info.Tree()

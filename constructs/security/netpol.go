@@ -134,9 +134,7 @@ type IsolationProps struct {
 // NewIsolation adds a default-deny policy for the namespace and one policy
 // with its allow lists.
 func NewIsolation(scope constructs.Construct, id string, props *IsolationProps) {
-	if props == nil {
-		props = &IsolationProps{}
-	}
+	props = cmp.Or(props, &IsolationProps{})
 	g := kube.NewGroup(scope, id)
 	ns := props.Namespace
 	if ns == "" {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"fmt"
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
@@ -97,25 +98,12 @@ func longhornManagerResources() corev1.ResourceRequirements {
 // NewLonghorn adds Longhorn below scope (a chart applied by a Kustomization
 // that waits for it). repo is the Longhorn chart repository.
 func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepository, props *LonghornProps) *Longhorn {
-	if props == nil {
-		props = &LonghornProps{}
-	}
+	props = cmp.Or(props, &LonghornProps{})
 	l := &Longhorn{Namespace: props.Namespace, DataPath: "/var/mnt/longhorn", backupTarget: props.BackupTarget}
-	if l.Namespace == "" {
-		l.Namespace = "longhorn-system"
-	}
-	replicas := props.Replicas
-	if replicas == 0 {
-		replicas = 2
-	}
-	minSize := props.UserVolumeMinSize
-	if minSize == "" {
-		minSize = "10GiB"
-	}
-	diskGiB := props.DiskGiB
-	if diskGiB == 0 {
-		diskGiB = 50
-	}
+	l.Namespace = cmp.Or(l.Namespace, "longhorn-system")
+	replicas := cmp.Or(props.Replicas, 2)
+	minSize := cmp.Or(props.UserVolumeMinSize, "10GiB")
+	diskGiB := cmp.Or(props.DiskGiB, 50)
 	l.info = core.Init(l, scope, id)
 
 	var v longhornValues
@@ -241,13 +229,14 @@ func (l *Longhorn) validateCapacity(replicas, diskGiB int) []error {
 func (l *Longhorn) ToString() *string { return core.PathString(l.info) }
 
 // RecurringBackup is a Longhorn RecurringJob that backs up every volume of
-// the "default" group to the backup target.
-func (l *Longhorn) RecurringBackup(scope constructs.Construct, id, cron string, retain int) *kube.Object {
-	o := l.recurringJob(scope, id, cron, retain)
+// the "default" group to the backup target on schedule
+// (core.Cron("0 3 * * *")), keeping retain backups.
+func (l *Longhorn) RecurringBackup(scope constructs.Construct, id string, schedule core.Schedule, retain int) *kube.Object {
+	o := l.recurringJob(scope, id, schedule.String(), retain)
 	o.Info().Tree().AddValidation(func() []error {
 		var errs []error
-		if err := core.CheckCron(cron); err != nil {
-			errs = append(errs, core.Errorf(o.Info().Path(), `use five cron fields such as "0 3 * * *"`, "schedule %q does not parse: %v", cron, err))
+		if err := schedule.Err(); err != nil {
+			errs = append(errs, core.Errorf(o.Info().Path(), `use five cron fields such as core.Cron("0 3 * * *")`, "schedule %q does not parse: %v", schedule, err))
 		}
 		if retain < 1 {
 			errs = append(errs, core.Errorf(o.Info().Path(), "retain at least 1 backup", "retain %d keeps no backup", retain))

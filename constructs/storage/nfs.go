@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"fmt"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"net/netip"
@@ -59,17 +60,9 @@ type nfsValues struct {
 
 // NewNFS adds the NFS provisioner below scope.
 func NewNFS(scope constructs.Construct, id string, repo *flux.HelmRepository, props *NFSProps) *NFS {
-	if props == nil {
-		props = &NFSProps{}
-	}
-	ns := props.Namespace
-	if ns == "" {
-		ns = "nfs-provisioner"
-	}
-	className := props.ClassName
-	if className == "" {
-		className = "nfs-storage"
-	}
+	props = cmp.Or(props, &NFSProps{})
+	ns := cmp.Or(props.Namespace, "nfs-provisioner")
+	className := cmp.Or(props.ClassName, "nfs-storage")
 	def := true
 	if props.Default != nil {
 		def = *props.Default

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -64,16 +65,10 @@ func classesOf(t *core.Tree) *classRegistry {
 
 // NewStorageClass adds a StorageClass below scope.
 func NewStorageClass(scope constructs.Construct, id string, props *StorageClassProps) *StorageClass {
-	if props == nil {
-		props = &StorageClassProps{}
-	}
+	props = cmp.Or(props, &StorageClassProps{})
 	c := &StorageClass{Name: props.Name, Provisioner: props.Provisioner, ReclaimPolicy: props.ReclaimPolicy, Default: props.Default, NetworkFilesystem: props.NetworkFilesystem}
-	if c.Name == "" {
-		c.Name = id
-	}
-	if c.ReclaimPolicy == "" {
-		c.ReclaimPolicy = corev1.PersistentVolumeReclaimDelete
-	}
+	c.Name = cmp.Or(c.Name, id)
+	c.ReclaimPolicy = cmp.Or(c.ReclaimPolicy, corev1.PersistentVolumeReclaimDelete)
 	c.info = core.Init(c, scope, id)
 	if props.ManagedBy == nil {
 		sc := &storagev1.StorageClass{
@@ -141,10 +136,7 @@ type Volume struct {
 // NewClaim adds a PersistentVolumeClaim for v below scope and registers the
 // checks that its class belongs to this homelab and its size parses.
 func NewClaim(scope constructs.Construct, id, name, namespace string, v Volume) *kube.Object {
-	mode := v.AccessMode
-	if mode == "" {
-		mode = corev1.ReadWriteOnce
-	}
+	mode := cmp.Or(v.AccessMode, corev1.ReadWriteOnce)
 	pvc := &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
 		Spec: corev1.PersistentVolumeClaimSpec{

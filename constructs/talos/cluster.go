@@ -1,6 +1,7 @@
 package talos
 
 import (
+	"cmp"
 	"fmt"
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 	"net/netip"
@@ -94,9 +95,7 @@ type Cluster struct {
 
 // NewCluster adds a Talos cluster below scope.
 func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Cluster {
-	if props == nil {
-		props = &ClusterProps{}
-	}
+	props = cmp.Or(props, &ClusterProps{})
 	p := *props
 	c := &Cluster{Name: p.Name, TalosVersion: p.TalosVersion, KubernetesVersion: p.KubernetesVersion,
 		PodCIDR: p.PodCIDR, ServiceCIDR: p.ServiceCIDR, InstallDisk: p.InstallDisk, ImageFactory: p.ImageFactory, Dir: p.Dir, props: p}
@@ -234,22 +233,14 @@ type Node struct {
 
 // AddNode adds a node to the cluster.
 func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
-	if props == nil {
-		props = &NodeProps{}
-	}
+	props = cmp.Or(props, &NodeProps{})
 	n := &Node{Hostname: props.Hostname, InstallDisk: props.InstallDisk, Role: props.Role, VM: props.VM, rawIP: props.IP, cluster: c}
 	if n.Hostname == "" && n.VM != nil {
 		n.Hostname = n.VM.Name
 	}
-	if n.Hostname == "" {
-		n.Hostname = id
-	}
-	if n.Role == "" {
-		n.Role = Worker
-	}
-	if n.InstallDisk == "" {
-		n.InstallDisk = c.InstallDisk
-	}
+	n.Hostname = cmp.Or(n.Hostname, id)
+	n.Role = cmp.Or(n.Role, Worker)
+	n.InstallDisk = cmp.Or(n.InstallDisk, c.InstallDisk)
 	n.IP, _ = netip.ParseAddr(props.IP)
 	n.info = core.Init(n, c, id)
 	c.nodes = append(c.nodes, n)

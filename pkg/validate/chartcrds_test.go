@@ -32,7 +32,7 @@ func longhornTree(t *testing.T) synth.Files {
 	lh := storage.NewLonghorn(platform, "longhorn", repo, &storage.LonghornProps{BackupTarget: "nfs://192.168.1.20:/volume1/longhorn-backups"})
 	storage.NewStorageClass(platform, "local", &storage.StorageClassProps{Provisioner: "rancher.io/local-path", Default: true})
 	cfg := kube.NewChart(app, "platform-config", &kube.ChartProps{Dir: "kubernetes/platform-config"})
-	lh.RecurringBackup(cfg, "backup-daily", "0 3 * * *", 7)
+	lh.RecurringBackup(cfg, "backup-daily", core.Cron("0 3 * * *"), 7)
 	pk := flux.NewKustomization(fluxChart, "platform", &flux.KustomizationProps{Chart: platform, DependsOn: []*flux.Kustomization{sync.Root}})
 	flux.NewKustomization(fluxChart, "platform-config", &flux.KustomizationProps{Chart: cfg, DependsOn: []*flux.Kustomization{pk}})
 	files, err := synth.Render(app.Tree())

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -164,7 +166,7 @@ func ReplayWith(ctx context.Context, c client.Client, files map[string][]byte, r
 		steps = append(steps, step)
 	}
 	// Orphans: objects in files that no Kustomization applied.
-	for _, p := range sortedKeys(files) {
+	for _, p := range slices.Sorted(maps.Keys(files)) {
 		if !strings.HasSuffix(p, ".yaml") || path.Base(p) == "kustomization.yaml" {
 			continue
 		}
@@ -209,7 +211,7 @@ func (k fluxKustomization) waitsFor(obj *unstructured.Unstructured) bool {
 // each comes after the ones it depends on.
 func fluxOrder(files map[string][]byte) ([]fluxKustomization, error) {
 	byName := map[string]fluxKustomization{}
-	for _, p := range sortedKeys(files) {
+	for _, p := range slices.Sorted(maps.Keys(files)) {
 		objs, err := manifest.Decode(files[p])
 		if err != nil {
 			continue
@@ -298,13 +300,4 @@ func decodeResMap(asYaml func() ([]byte, error)) ([]*unstructured.Unstructured, 
 		return nil, err
 	}
 	return manifest.Decode(data)
-}
-
-func sortedKeys(m map[string][]byte) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

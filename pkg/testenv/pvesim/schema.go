@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -174,7 +175,7 @@ func (p schemaParam) check(v string) string {
 			return fmt.Sprintf("type check ('boolean') failed - got '%s'", v)
 		}
 	case "string":
-		if len(p.Enum) > 0 && !contains(p.Enum, v) {
+		if len(p.Enum) > 0 && !slices.Contains(p.Enum, v) {
 			return fmt.Sprintf("value '%s' does not have a value in the enumeration '%s'", v, strings.Join(p.Enum, ", "))
 		}
 		if p.Pattern != "" {
@@ -237,16 +238,7 @@ func checkPropertyString(raw json.RawMessage, v string) string {
 
 func enumKey(format map[string]schemaParam, k string) bool {
 	for _, f := range format {
-		if contains(f.Enum, k) {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
+		if slices.Contains(f.Enum, k) {
 			return true
 		}
 	}
