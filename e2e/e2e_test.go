@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/e2e"
 	"github.com/funoffshore/homelab/homelab"
@@ -90,18 +92,14 @@ func TestReconcile(t *testing.T) {
 	defer cancel()
 	work := t.TempDir()
 	l := &lab{t: t, dir: filepath.Join(work, "homelab"), values: map[string]string{}}
-	if err := os.MkdirAll(l.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(l.dir, 0o755))
 	t.Chdir(l.dir)
 	t.Setenv("HOMELAB_AGE_KEY_FILE", filepath.Join(work, "age.key"))
 
 	// Secrets, through the CLI as an operator sets them.
 	l.run(cli.DefaultBuilder, "", "secrets", "init")
 	app, err := cli.DefaultBuilder()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, d := range app.Tree().Secrets() {
 		for _, k := range d.Keys {
 			v := fmt.Sprintf("e2e value of %s/%s %s", d.Namespace, d.Name, k)
@@ -116,36 +114,24 @@ func TestReconcile(t *testing.T) {
 
 	// The servers: Git with the synthesized tree, Helm with the pinned charts.
 	gitRoot := filepath.Join(work, "git")
-	if err := os.MkdirAll(gitRoot, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(gitRoot, 0o755))
 	gitServer, err := e2e.StartGitServer(gitRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer gitServer.Close()
 	if l.repo, err = e2e.NewRepo(gitServer, l.dir, "homelab", "main"); err != nil {
 		t.Fatal(err)
 	}
 	first, err := l.repo.Commit("homelab as synthesized")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	charts, err := e2e.StartHelmRepository(filepath.Dir(testenv.Fixture(t, fixtures.ChartIndex)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer charts.Close()
 
 	// The cluster: one fake node per Talos node, as its machine config says.
 	clusterDir := filepath.Join(work, "cluster")
-	if err := os.MkdirAll(clusterDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(clusterDir, 0o755))
 	c, err := e2e.StartCluster(clusterDir, testenv.AssetsDir(), binDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer c.Stop()
 	defer func() {
 		if t.Failed() {
@@ -154,17 +140,11 @@ func TestReconcile(t *testing.T) {
 	}()
 	files, target := testenv.RenderTarget(t, app)
 	bundle, err := secrets.LoadTalosSecrets(secrets.TalosSecretsPath, l.ident)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	nodes, err := c.AddTalos(ctx, target.Cluster, bundle)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c.StandIns(ctx)
-	if err := c.StartFlux(target.Components); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.StartFlux(target.Components))
 	// The chart's operator makes Prometheus and Alertmanager from the tree.
 	c.PrometheusOperator(ctx, "monitoring", "kube-prometheus-stack-operator")
 
@@ -184,21 +164,13 @@ func TestReconcile(t *testing.T) {
 		t.Fatal("no Kubernetes objects among the rendered files")
 	}
 	ks, err := e2e.FluxKustomizations(all)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	sync, err := e2e.Redirect(target.Sync, ks, l.repo.URL(), charts.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ck, err := secrets.LoadClusterKey(secrets.ClusterKeyPath, l.ident)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	gitCreds, err := os.ReadFile(secrets.Store{Dir: cli.SecretsDir}.Path("flux-system", "flux-system"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if gitCreds, err = secrets.Decrypt(gitCreds, l.ident); err != nil {
 		t.Fatal(err)
 	}
@@ -210,18 +182,14 @@ func TestReconcile(t *testing.T) {
 		t.Fatalf("bootstrap: %v", err)
 	}
 	t.Logf("flux-system Ready %s after bootstrap began", time.Since(start).Round(time.Second))
-	if err := c.WaitReady(ctx, first, readyTimeout); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.WaitReady(ctx, first, readyTimeout))
 	t.Logf("every Kustomization and HelmRelease Ready %s after bootstrap began", time.Since(start).Round(time.Second))
 
 	t.Run("workloads available on the nodes", func(t *testing.T) { checkWorkloads(ctx, t, c, nodes) })
 	t.Run("objects present", func(t *testing.T) { checkPresent(ctx, t, c.Client, all) })
 	t.Run("every monitor selected and scraping", func(t *testing.T) {
 		problems, targets, err := c.ScrapeProblems(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, p := range problems {
 			t.Error(p)
 		}
@@ -229,18 +197,14 @@ func TestReconcile(t *testing.T) {
 	})
 	t.Run("the operator's generated configuration holds the tree's monitoring", func(t *testing.T) {
 		problems, err := c.OperatorProblems(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, p := range problems {
 			t.Error(p)
 		}
 	})
 	t.Run("plan sees the Kubernetes the model says", func(t *testing.T) {
 		notes, err := talosdeploy.KubernetesDrift(ctx, c.Client, target.Cluster)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if len(notes) != 0 {
 			t.Errorf("Kubernetes drift on a cluster made from the model: %q", notes)
 		}
@@ -251,9 +215,7 @@ func TestReconcile(t *testing.T) {
 		echo := client.ObjectKey{Namespace: "apps", Name: "echo"}
 		l.run(builder(func() []string { return []string{"uptime-kuma"} }), "", "synth")
 		removal, err := l.repo.Commit("remove the echo app")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		reconcile(ctx, t, c, removal)
 		if err := c.Client.Get(ctx, echo, &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("Deployment apps/echo after its app left the tree: want it pruned, got err=%v", err)
@@ -262,9 +224,7 @@ func TestReconcile(t *testing.T) {
 			t.Fatalf("Service apps/echo after its app left the tree: want it pruned, got err=%v", err)
 		}
 		revert, err := l.repo.Revert(removal)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		reconcile(ctx, t, c, revert)
 		d := &appsv1.Deployment{}
 		if err := c.Client.Get(ctx, echo, d); err != nil {
@@ -278,14 +238,10 @@ func TestReconcile(t *testing.T) {
 	t.Run("draining a worker for its upgrade, then uncordoning it", func(t *testing.T) {
 		// What deploy does to each worker around a Talos upgrade.
 		start := time.Now()
-		if err := drain.Drain(ctx, c.Client, "talos-w-1", drain.Options{Timeout: 3 * time.Minute}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, drain.Drain(ctx, c.Client, "talos-w-1", drain.Options{Timeout: 3 * time.Minute}))
 		t.Logf("talos-w-1 drained in %s", time.Since(start).Round(time.Second))
 		var pods corev1.PodList
-		if err := c.Client.List(ctx, &pods); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Client.List(ctx, &pods))
 		var pending []string
 		for _, p := range pods.Items {
 			if p.Spec.NodeName == "talos-w-1" && p.Annotations[corev1.MirrorPodAnnotationKey] == "" && !ownedBy(p, "DaemonSet") {
@@ -298,12 +254,8 @@ func TestReconcile(t *testing.T) {
 		// Not an error of the drain: what the other nodes cannot take
 		// waits for the node to come back.
 		t.Logf("while talos-w-1 is drained, %d pod(s) fit nowhere else: %v", len(pending), pending)
-		if err := drain.Uncordon(ctx, c.Client, "talos-w-1"); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.WaitAvailable(ctx, 3*time.Minute); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, drain.Uncordon(ctx, c.Client, "talos-w-1"))
+		require.NoError(t, c.WaitAvailable(ctx, 3*time.Minute))
 	})
 
 	t.Run("a pod that fits no node is named", func(t *testing.T) {
@@ -311,33 +263,23 @@ func TestReconcile(t *testing.T) {
 		// not pass through it, and the cluster still says which pod.
 		p := filepath.Join(l.dir, "cluster/kubernetes/apps/echo.yaml")
 		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		edited := bytes.Replace(data, []byte("memory: 16Mi"), []byte("memory: 64Gi"), 1)
 		if bytes.Equal(edited, data) {
 			t.Fatal("echo.yaml has no `memory: 16Mi` request to edit")
 		}
 		edited = bytes.Replace(edited, []byte("memory: 32Mi"), []byte("memory: 64Gi"), 1)
-		if err := os.WriteFile(p, edited, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(p, edited, 0o644))
 		big, err := l.repo.Commit("hand edit: echo requests 64Gi")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.RequestReconcile(ctx); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		require.NoError(t, c.RequestReconcile(ctx))
 		err = c.WaitReady(ctx, big, 5*time.Minute)
 		if err == nil || !strings.Contains(err.Error(), "pod apps/echo-") || !strings.Contains(err.Error(), "Insufficient memory") {
 			t.Fatalf("want the echo pod named as fitting no node (Insufficient memory), got %v", err)
 		}
 		t.Logf("reported: %v", err)
 		back, err := l.repo.Revert(big)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		reconcile(ctx, t, c, back)
 	})
 }
@@ -345,12 +287,8 @@ func TestReconcile(t *testing.T) {
 func reconcile(ctx context.Context, t *testing.T, c *e2e.Cluster, commit string) {
 	t.Helper()
 	start := time.Now()
-	if err := c.RequestReconcile(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WaitReady(ctx, commit, readyTimeout); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.RequestReconcile(ctx))
+	require.NoError(t, c.WaitReady(ctx, commit, readyTimeout))
 	t.Logf("commit %.8s reconciled in %s", commit, time.Since(start).Round(time.Second))
 }
 
@@ -358,17 +296,13 @@ func reconcile(ctx context.Context, t *testing.T, c *e2e.Cluster, commit string)
 // becomes fully available (those the Prometheus operator makes after Flux
 // is Ready too), on the tree's nodes only.
 func checkWorkloads(ctx context.Context, t *testing.T, c *e2e.Cluster, nodes []*corev1.Node) {
-	if err := c.WaitAvailable(ctx, 3*time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.WaitAvailable(ctx, 3*time.Minute))
 	var deps appsv1.DeploymentList
 	var dss appsv1.DaemonSetList
 	var sts appsv1.StatefulSetList
 	var pods corev1.PodList
 	for _, l := range []client.ObjectList{&deps, &dss, &sts, &pods} {
-		if err := c.Client.List(ctx, l); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Client.List(ctx, l))
 	}
 	if len(deps.Items) == 0 || len(dss.Items) == 0 || len(sts.Items) == 0 {
 		t.Fatalf("%d Deployments, %d DaemonSets, %d StatefulSets: want some of each", len(deps.Items), len(dss.Items), len(sts.Items))

@@ -6,6 +6,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/funoffshore/homelab/e2e"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/manifest"
@@ -20,24 +22,16 @@ func TestRedirect(t *testing.T) {
 	app, _ := homelab.NewApp(nil)
 	files, target := testenv.RenderTarget(t, app)
 	objs, err := manifest.Decode(files["kubernetes/flux/apps.yaml"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ks, err := e2e.FluxKustomizations(objs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if len(ks) != 3 || ks[0].Name != "platform" || ks[0].Spec.Path != "./cluster/kubernetes/platform" {
 		t.Fatalf("Flux Kustomizations of apps.yaml: %d, first %q %q", len(ks), ks[0].Name, ks[0].Spec.Path)
 	}
 	out, err := e2e.Redirect(target.Sync, ks, "http://127.0.0.1:1/homelab.git", "http://127.0.0.1:2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	sync, err := manifest.Decode(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, u := range sync {
 		switch u.GetKind() {
 		case "GitRepository":

@@ -14,6 +14,7 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
 	"github.com/siderolabs/talos/pkg/machinery/config/types/block"
 	k8sres "github.com/siderolabs/talos/pkg/machinery/resources/k8s"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -43,9 +44,7 @@ func find(objs []*unstructured.Unstructured, kind, namespace, name string) *unst
 func TestControlPlaneScrapeTargets(t *testing.T) {
 	app, h := homelab.NewApp(nil)
 	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	objs := testenv.RenderRelease(t, h.Monitoring.Release)
 
 	// Talos' static pods carry these labels (its ControlPlaneStaticPod
@@ -69,9 +68,7 @@ func TestControlPlaneScrapeTargets(t *testing.T) {
 	// addresses of the control planes and the port etcd listens on for
 	// metrics in the machine config the nodes get.
 	cfg, err := configloader.NewFromBytes(files["talos/controlplane.yaml"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	url := cfg.Cluster().Etcd().ExtraArgs()["listen-metrics-urls"]
 	_, portStr, ok := strings.Cut(strings.TrimPrefix(strings.Join(url, ""), "http://"), ":")
 	port, _ := strconv.ParseInt(portStr, 10, 64)
@@ -107,9 +104,7 @@ func TestControlPlaneScrapeTargets(t *testing.T) {
 func decodeInto(t *testing.T, o *unstructured.Unstructured, typed any) {
 	t.Helper()
 	raw, err := json.Marshal(o.Object)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if err := json.Unmarshal(raw, typed); err != nil {
 		t.Fatalf("%s %s: %v", o.GetKind(), o.GetName(), err)
 	}
@@ -122,9 +117,7 @@ func decodeInto(t *testing.T, o *unstructured.Unstructured, typed any) {
 func TestNetworkPoliciesAreEnforced(t *testing.T) {
 	app, _ := homelab.NewApp(nil)
 	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	policies := 0
 	for _, o := range app.Tree().Objects() {
 		if o.Identity().Kind == "NetworkPolicy" {
@@ -136,9 +129,7 @@ func TestNetworkPoliciesAreEnforced(t *testing.T) {
 	}
 	for _, f := range []string{"talos/controlplane.yaml", "talos/worker.yaml"} {
 		cfg, err := configloader.NewFromBytes(files[f])
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		cni := cfg.Cluster().Network().CNI()
 		if cni.Name() != "flannel" || !cni.Flannel().KubeNetworkPoliciesEnabled() {
 			t.Errorf("%s: CNI %q with kube-network-policies %v: the tree's %d NetworkPolicies would not be enforced", f, cni.Name(), cni.Flannel().KubeNetworkPoliciesEnabled(), policies)
@@ -165,9 +156,7 @@ func TestRolloutsDoNotHang(t *testing.T) {
 			continue
 		}
 		m, err := o.Manifest()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		d := &appsv1.Deployment{}
 		decodeInto(t, &unstructured.Unstructured{Object: m}, d)
 		deployments[d.Name] = d
@@ -333,9 +322,7 @@ func routeOf(t *testing.T, r monitoringv1alpha1.Route, labels map[string]string)
 	t.Helper()
 	for _, raw := range r.Routes {
 		var child monitoringv1alpha1.Route
-		if err := json.Unmarshal(raw.Raw, &child); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, json.Unmarshal(raw.Raw, &child))
 		match := true
 		for _, m := range child.Matchers {
 			switch m.MatchType {
@@ -434,9 +421,7 @@ func TestLonghornGetsItsOwnDisk(t *testing.T) {
 	bundle := talos.PlaceholderBundle()
 	for _, n := range h.Cluster.Nodes() {
 		cfg, err := h.Cluster.NodeConfig(n, bundle)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var uv *block.UserVolumeConfigV1Alpha1
 		for _, d := range cfg.Documents() {
 			if v, ok := d.(*block.UserVolumeConfigV1Alpha1); ok && v.MetaName == "longhorn" {
@@ -463,9 +448,7 @@ func TestLonghornGetsItsOwnDisk(t *testing.T) {
 		var picked []disk
 		for _, d := range disks {
 			ok, err := uv.ProvisioningSpec.DiskSelectorSpec.Match.EvalBool(celenv.DiskLocator(), map[string]any{"disk": d.spec, "system_disk": d.system})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			if ok {
 				picked = append(picked, d)
 			}

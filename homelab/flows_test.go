@@ -12,6 +12,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/testenv"
 )
@@ -234,9 +236,7 @@ func TestNetworkPoliciesAllowWhatMustFlow(t *testing.T) {
 	set := &policySet{used: map[ruleRef]bool{}}
 	for _, o := range app.Tree().Objects() {
 		m, err := o.Manifest()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		u := &unstructured.Unstructured{Object: m}
 		c.objects = append(c.objects, u)
 		if u.GetKind() == "NetworkPolicy" {

@@ -11,6 +11,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
@@ -388,9 +390,7 @@ func TestInvalidInputs(t *testing.T) {
 	}
 	t.Run("the unmodified Funoffshore homelab passes", func(t *testing.T) {
 		app, _ := homelab.NewApp(funoffshoreProps())
-		if err := app.Tree().Validate(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, app.Tree().Validate())
 	})
 	for _, c := range invalidCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -427,9 +427,7 @@ func TestInvalidInputs(t *testing.T) {
 // a row of the suite.
 func TestRulesTableMatchesSuite(t *testing.T) {
 	doc, err := os.ReadFile("../docs/constructs.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, table, ok := strings.Cut(string(doc), "## Validation rules")
 	if !ok {
 		t.Fatal("docs/constructs.md has no validation rules table")

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pmezard/go-difflib/difflib"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/synth"
@@ -19,9 +20,7 @@ func TestOrderDoesNotMatter(t *testing.T) {
 		t.Helper()
 		app, _ := homelab.NewApp(p)
 		files, err := synth.Render(app.Tree())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return files
 	}
 	extra := []homelab.Namespace{{Name: "media", PodSecurity: "baseline"}, {Name: "backups", PodSecurity: "restricted"}}

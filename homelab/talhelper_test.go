@@ -15,6 +15,7 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
 	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
+	"github.com/stretchr/testify/require"
 	yamlv4 "go.yaml.in/yaml/v4"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -28,17 +29,11 @@ import (
 func docs(t *testing.T, data []byte) []map[string]any {
 	t.Helper()
 	cfg, err := configloader.NewFromBytes(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	out, err := cfg.EncodeBytes(encoder.WithComments(encoder.CommentsDisabled))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	objs, err := manifest.Decode(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// The order of the documents has no meaning to Talos.
 	slices.SortFunc(objs, func(a, b *unstructured.Unstructured) int {
 		return cmp.Compare(a.GetKind()+"/"+fmt.Sprint(a.Object["name"]), b.GetKind()+"/"+fmt.Sprint(b.Object["name"]))
@@ -59,26 +54,16 @@ func TestTalhelperRendersTheDeployersConfigs(t *testing.T) {
 	bin := testenv.Talhelper(t)
 	app, h := homelab.NewApp(nil)
 	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	contract, err := config.ParseContractFromVersion(h.Cluster.TalosVersion)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	bundle, err := secrets.NewBundle(secrets.NewFixedClock(time.Now()), contract)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	secretYAML, err := yamlv4.Marshal(bundle)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	dir := t.TempDir()
 	for name, data := range map[string][]byte{"talconfig.yaml": files["talos/talconfig.yaml"], "talsecret.yaml": secretYAML} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o600))
 	}
 	cmd := exec.Command(bin, "genconfig", "-c", "talconfig.yaml", "-s", "talsecret.yaml", "-o", "out", "--offline-mode", "--no-gitignore")
 	cmd.Dir = dir
@@ -91,13 +76,9 @@ func TestTalhelperRendersTheDeployersConfigs(t *testing.T) {
 			t.Fatalf("talhelper rendered no config for %s: %v", n.Hostname, err)
 		}
 		cfg, err := h.Cluster.NodeConfig(n, bundle)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ours, err := cfg.EncodeBytes(encoder.WithComments(encoder.CommentsDisabled))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if d := gocmp.Diff(docs(t, ours), docs(t, theirs)); d != "" {
 			t.Errorf("%s: the deployer's config and talhelper's differ (-deployer +talhelper):\n%s", n.Hostname, d)
 		}

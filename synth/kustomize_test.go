@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/kustomize/api/krusty"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -30,9 +31,7 @@ func objectsIn(t *testing.T, data []byte) []string {
 func listedObjects(t *testing.T, files synth.Files, dir string) []string {
 	t.Helper()
 	k := kustypes.Kustomization{}
-	if err := syaml.Unmarshal(files[path.Join(dir, "kustomization.yaml")], &k); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, syaml.Unmarshal(files[path.Join(dir, "kustomization.yaml")], &k))
 	var out []string
 	for _, r := range k.Resources {
 		p := path.Join(dir, r)
@@ -49,9 +48,7 @@ func TestKustomizeBuildsEveryDirectory(t *testing.T) {
 	files := render(t, nil)
 	fs := filesys.MakeFsInMemory()
 	for p, data := range files {
-		if err := fs.WriteFile("/cluster/"+p, data); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, fs.WriteFile("/cluster/"+p, data))
 	}
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	n := 0
@@ -67,9 +64,7 @@ func TestKustomizeBuildsEveryDirectory(t *testing.T) {
 				t.Fatalf("kustomize build %s: %v", dir, err)
 			}
 			out, err := res.AsYaml()
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			got := objectsIn(t, out)
 			want := listedObjects(t, files, dir)
 			sort.Strings(got)

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/core"
@@ -119,9 +120,7 @@ func hashTree(t *testing.T, dir string) string {
 		lines = append(lines, fmt.Sprintf("%s %x", rel, sha256.Sum256(data)))
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
@@ -129,9 +128,7 @@ func hashTree(t *testing.T, dir string) string {
 func TestWrite(t *testing.T) {
 	t.Run("a failing validation leaves the old tree as it was", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "cluster")
-		if err := synth.Write(dir, render(t, nil)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, synth.Write(dir, render(t, nil)))
 		before := hashTree(t, dir)
 		code, _, stderr := runCLI(t, func() (*core.App, error) {
 			// An invalid app: no image.
@@ -154,17 +151,13 @@ func TestWrite(t *testing.T) {
 	t.Run("stale generated files disappear and hand-written files stay", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "cluster")
 		files := render(t, nil)
-		if err := synth.Write(dir, files); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, synth.Write(dir, files))
 		stale := filepath.Join(dir, "kubernetes/apps/old.yaml")
 		os.WriteFile(stale, []byte(synth.Marker+" from construct apps/old. DO NOT EDIT.\n"), 0o644)
 		secret := filepath.Join(dir, "talos/talsecret.sops.yaml")
 		os.MkdirAll(filepath.Dir(secret), 0o755)
 		os.WriteFile(secret, []byte("sops: encrypted\n"), 0o600)
-		if err := synth.Write(dir, files); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, synth.Write(dir, files))
 		if _, err := os.Stat(stale); !os.IsNotExist(err) {
 			t.Errorf("stale generated file still there: %v", err)
 		}
@@ -179,9 +172,7 @@ func TestWrite(t *testing.T) {
 	t.Run("a hand-written file in the way of a generated one fails and changes nothing", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "cluster")
 		files := render(t, nil)
-		if err := synth.Write(dir, files); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, synth.Write(dir, files))
 		os.WriteFile(filepath.Join(dir, "kubernetes/apps/echo.yaml"), []byte("# mine\n"), 0o644)
 		before := hashTree(t, dir)
 		err := synth.Write(dir, files)

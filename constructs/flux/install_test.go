@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/modfile"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -55,9 +56,7 @@ func installObjects(t *testing.T) ([]string, map[string]*unstructured.Unstructur
 	objs := map[string]*unstructured.Unstructured{}
 	for _, o := range in.Objects {
 		m, err := o.Manifest()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		u := &unstructured.Unstructured{Object: m}
 		order = append(order, key(u))
 		objs[key(u)] = u
@@ -182,13 +181,9 @@ func TestCRDsAreFresh(t *testing.T) {
 func requires(t *testing.T, path string) map[string]string {
 	t.Helper()
 	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	f, err := modfile.Parse(path, data, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	out := map[string]string{}
 	for _, r := range f.Require {
 		out[r.Mod.Path] = r.Mod.Version
@@ -222,9 +217,7 @@ func TestCdk8sSeesTheTypedObjects(t *testing.T) {
 func normalize(t *testing.T, v any) any {
 	t.Helper()
 	out, err := jsonRoundTrip(v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return out
 }
 

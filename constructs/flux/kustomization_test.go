@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -53,9 +54,7 @@ func messages(err error) []string {
 
 func TestKustomizationValidation(t *testing.T) {
 	t.Run("a valid tree passes", func(t *testing.T) {
-		if err := newTree().app.Tree().Validate(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, newTree().app.Tree().Validate())
 	})
 	cases := []struct {
 		name   string
@@ -152,13 +151,9 @@ func TestHelmRelease(t *testing.T) {
 		v.DefaultSettings.DefaultReplicaCount = 2
 		kube.NewNamespace(tr.plat, "longhorn-system", nil)
 		rel := flux.NewHelmRelease(tr.plat, "longhorn", &flux.HelmReleaseProps{Namespace: "longhorn-system", Repository: repo, Chart: "longhorn", Version: "1.12.1", Values: v})
-		if err := tr.app.Tree().Validate(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, tr.app.Tree().Validate())
 		m, err := rel.Manifest()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		spec := m["spec"].(map[string]any)
 		chart := spec["chart"].(map[string]any)["spec"].(map[string]any)
 		want := map[string]any{"chart": "longhorn", "version": "1.12.1", "sourceRef": map[string]any{"kind": "HelmRepository", "name": "longhorn", "namespace": "flux-system"}}

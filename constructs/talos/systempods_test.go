@@ -5,6 +5,7 @@ import (
 
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
+	"github.com/stretchr/testify/require"
 	"k8s.io/utils/ptr"
 
 	"github.com/funoffshore/homelab/constructs/talos"
@@ -37,9 +38,7 @@ func TestSystemPodsInCapacity(t *testing.T) {
 func TestSystemPodsFollowTheConfig(t *testing.T) {
 	_, h := render(t, nil)
 	cfg, err := h.Cluster.MachineConfig(machine.TypeControlPlane, talos.PlaceholderBundle())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if n := len(talos.SystemPods(cfg)); n != 2 {
 		t.Fatalf("%d system pods for the default config, want 2", n)
 	}
@@ -48,9 +47,7 @@ func TestSystemPodsFollowTheConfig(t *testing.T) {
 		c.ClusterConfig.ClusterNetwork.CNI = &v1alpha1.CNIConfig{CNIName: "none"}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if pods := talos.SystemPods(patched); len(pods) != 0 {
 		t.Errorf("CoreDNS disabled and CNI none: got %v, want no system pods", pods)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/talos"
@@ -44,9 +45,7 @@ func render(t *testing.T, props *homelab.Props) (synth.Files, *homelab.Homelab) 
 	t.Helper()
 	app, h := homelab.NewApp(props)
 	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return files, h
 }
 
@@ -94,20 +93,14 @@ func TestNoSecretsUnderCluster(t *testing.T) {
 	files, h := render(t, nil)
 	contract, _ := config.ParseContractFromVersion(talos.DefaultTalosVersion)
 	real, err := secrets.NewBundle(secrets.NewFixedClock(time.Now()), contract)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	realVals := bundleValues(real)
 	placeholderVals := bundleValues(talos.PlaceholderBundle())
 	for _, role := range []machine.Type{machine.TypeControlPlane, machine.TypeWorker} {
 		cfg, err := h.Cluster.MachineConfig(role, real)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		full, err := cfg.EncodeBytes(encoder.WithComments(encoder.CommentsDisabled))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if _, err := validate.TalosConfig(role.String(), full); err != nil {
 			t.Errorf("the config the deployer renders from a real bundle is invalid: %v", err)
 		}
@@ -172,9 +165,7 @@ func TestNeedsReachTheNodes(t *testing.T) {
 		UserVolumes:   []core.UserVolume{{Name: "longhorn", MinSize: "10GiB", DiskGiB: 50}},
 	})
 	files, err := synth.Render(tree)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if got := h.Cluster.Schematic().ID(); got != "88d1f7a5c4f1d3aba7df787c448c1d3d008ed29cfb34af53fa0df4336a56040b" {
 		t.Errorf("schematic %s", got)
 	}

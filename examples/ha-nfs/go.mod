@@ -5,6 +5,7 @@ go 1.26.6
 require (
 	github.com/aws/jsii-runtime-go v1.142.0
 	github.com/funoffshore/homelab v0.0.0
+	github.com/stretchr/testify v1.12.1
 	k8s.io/api v0.36.4
 	sigs.k8s.io/yaml v1.6.0
 )

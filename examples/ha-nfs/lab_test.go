@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -36,9 +37,7 @@ func object(t *testing.T, files synth.Files, file, kind, name string, out any) {
 			Metadata struct{ Name string }
 		}
 		if yaml.Unmarshal([]byte(doc), &meta) == nil && meta.Kind == kind && meta.Metadata.Name == name {
-			if err := yaml.Unmarshal([]byte(doc), out); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, yaml.Unmarshal([]byte(doc), out))
 			return
 		}
 	}
@@ -51,9 +50,7 @@ func object(t *testing.T, files synth.Files, file, kind, name string, out any) {
 // reaching its database's Service with the shared Secret.
 func TestSnapshot(t *testing.T) {
 	files, err := synth.Render(Build(nil).Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	synthtest.Golden(t, filepath.Join("testdata", "cluster"), files, *update)
 
 	cp := string(files["talos/controlplane.yaml"])
@@ -95,9 +92,7 @@ func TestSnapshot(t *testing.T) {
 // database's container port, with the CNI told to enforce it.
 func TestWiring(t *testing.T) {
 	files, err := synth.Render(Build(nil).Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var pg appsv1.Deployment
 	object(t, files, "kubernetes/apps/postgres.yaml", "Deployment", "postgres", &pg)
 	var claim corev1.PersistentVolumeClaim

@@ -6,6 +6,7 @@ require (
 	github.com/aws/jsii-runtime-go v1.142.0
 	github.com/funoffshore/homelab v0.0.0
 	github.com/siderolabs/talos/pkg/machinery v1.13.9
+	github.com/stretchr/testify v1.12.1
 )
 
 require (

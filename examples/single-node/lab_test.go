@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funoffshore/homelab/pkg/nodeenv"
 	"github.com/funoffshore/homelab/pkg/validate"
@@ -28,9 +29,7 @@ func TestMain(m *testing.M) {
 // to lab.go that changes the output shows up as a diff here.
 func TestSnapshot(t *testing.T) {
 	files, err := synth.Render(Build().Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	synthtest.Golden(t, filepath.Join("testdata", "cluster"), files, *update)
 	cp := string(files["talos/controlplane.yaml"])
 	if !strings.Contains(cp, "allowSchedulingOnControlPlanes: true") {

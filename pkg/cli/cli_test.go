@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/core"
@@ -67,9 +68,7 @@ func TestValidate(t *testing.T) {
 			t.Fatal(err)
 		}
 		id, err := secrets.LoadIdentity(keyPath)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		store := secrets.Store{Dir: t.TempDir()}
 		for ref, keys := range map[string][]string{
 			"cloudflared/cloudflared-credentials": {"credentials.json"},
@@ -85,9 +84,7 @@ func TestValidate(t *testing.T) {
 			}
 		}
 		src, err := store.Source()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		build := func() (*core.App, error) {
 			p := homelab.DefaultPlatform()
 			p.Tunnel.ID = "0b4c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
@@ -151,9 +148,7 @@ func TestUsage(t *testing.T) {
 
 func TestMistakes(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "a-file")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -218,9 +213,7 @@ func TestValidateCluster(t *testing.T) {
 	t.Run("--server against a dead server fails in one line", func(t *testing.T) {
 		kc := filepath.Join(t.TempDir(), "kubeconfig")
 		data := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: x}\n"
-		if err := os.WriteFile(kc, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(kc, []byte(data), 0o600))
 		t.Setenv("KUBECONFIG", kc)
 		code, _, stderr := run(cli.DefaultBuilder, "validate", "--server")
 		if code != cli.ExitFailed || strings.Count(stderr, "error:") != 1 || !strings.Contains(stderr, "the API server at https://127.0.0.1:1 does not answer") {
@@ -299,13 +292,9 @@ func TestOnlyTreeCommandsReexec(t *testing.T) {
 // code ExampleRun_yourOwnHomelab compiles and runs.
 func TestWalkthroughIsCompiled(t *testing.T) {
 	src, err := os.ReadFile("example_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "your-own-homelab.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, rest, _ := strings.Cut(string(src), "\t// begin walkthrough\n")
 	body, _, ok := strings.Cut(rest, "\t// end walkthrough\n")
 	if !ok {

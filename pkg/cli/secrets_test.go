@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/funoffshore/homelab/pkg/cli"
 	"github.com/funoffshore/homelab/pkg/secrets"
 )
@@ -168,23 +170,15 @@ func TestKeyModel(t *testing.T) {
 		t.Fatalf("set: %s", stderr)
 	}
 	operator, err := secrets.LoadIdentity(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	clusterIdentity := func() *secrets.Identity {
 		t.Helper()
 		ck, err := secrets.LoadClusterKey(paths["cluster"], operator)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		p := filepath.Join(t.TempDir(), "cluster.key")
-		if err := os.WriteFile(p, []byte(ck.SecretKey()+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(p, []byte(ck.SecretKey()+"\n"), 0o600))
 		id, err := secrets.LoadIdentity(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return id
 	}
 	recipients := func(p string) []string {

@@ -10,6 +10,8 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/deploy"
 	"github.com/funoffshore/homelab/pkg/fixtures"
@@ -49,9 +51,7 @@ func simulate(t *testing.T) (deploy.Target, *testenv.Simulation) {
 	app, _ := homelab.NewApp(nil)
 	_, target := testenv.RenderTarget(t, app)
 	sim, err := testenv.NewSimulation(target, testenv.Fixture(t, fixtures.ProxmoxSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(sim.Close)
 	return target, sim
 }
@@ -126,9 +126,7 @@ func TestInterruptedDeployConverges(t *testing.T) {
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
 			sim, err := testenv.NewSimulation(target, testenv.Fixture(t, fixtures.ProxmoxSchema))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer sim.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -144,9 +142,7 @@ func TestInterruptedDeployConverges(t *testing.T) {
 				t.Fatalf("re-run: %v", err)
 			}
 			r, err := deploy.Plan(ctx, target, in)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			if r.Pending() != 0 {
 				t.Errorf("not converged after the re-run: %d pending", r.Pending())
 			}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/funoffshore/homelab/pkg/secrets"
 )
 
@@ -27,9 +29,7 @@ func TestHandEditedPlaintextIsRefused(t *testing.T) {
 	if bytes.Equal(edited, enc) {
 		t.Fatal("the edit did not apply")
 	}
-	if err := os.WriteFile(p, edited, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(p, edited, 0o644))
 	_, loadErr := store.Load()
 	_, getErr := store.Get("apps", "db", "password", id)
 	_, setErr := store.Set("apps", "db", "other", []byte("x"), id, []string{id.Recipient})
@@ -83,9 +83,7 @@ func TestSetKeepsAFilesRecipients(t *testing.T) {
 	}
 	// .sops.yaml now lists one recipient only: the file keeps both.
 	res, err := store.Set("apps", "db", "password", []byte("p"), id, []string{id.Recipient})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if !res.Differs || len(res.Recipients) != 2 {
 		t.Errorf("result %+v: want the file's two recipients kept and the difference reported", res)
 	}
@@ -104,9 +102,7 @@ func TestIdentityReadableByOthersIsRefused(t *testing.T) {
 	if _, err := secrets.GenerateIdentity(p); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(p, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Chmod(p, 0o644))
 	_, err := secrets.LoadIdentity(p)
 	if err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("an identity readable by others: %v", err)
@@ -115,12 +111,8 @@ func TestIdentityReadableByOthersIsRefused(t *testing.T) {
 
 func TestWriteFileAtomicEnforcesTheMode(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := secrets.WriteFileAtomic(p, []byte("new"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(p, []byte("old"), 0o644))
+	require.NoError(t, secrets.WriteFileAtomic(p, []byte("new"), 0o600))
 	st, _ := os.Stat(p)
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %04o after the write, want 0600", st.Mode().Perm())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
@@ -36,9 +37,7 @@ func longhornTree(t *testing.T) synth.Files {
 	pk := flux.NewKustomization(fluxChart, "platform", &flux.KustomizationProps{Chart: platform, DependsOn: []*flux.Kustomization{sync.Root}})
 	flux.NewKustomization(fluxChart, "platform-config", &flux.KustomizationProps{Chart: cfg, DependsOn: []*flux.Kustomization{pk}})
 	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return files
 }
 

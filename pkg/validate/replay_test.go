@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/cli"
@@ -22,9 +23,7 @@ func funoffshore(t *testing.T) synth.Files {
 	t.Helper()
 	app, _ := homelab.NewApp(nil)
 	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return files
 }
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/secrets"
 	"github.com/funoffshore/homelab/pkg/testenv"
@@ -47,9 +49,7 @@ func storeWithSecrets(t *testing.T) (secrets.Store, *secrets.Identity) {
 		t.Fatal(err)
 	}
 	id, err := secrets.LoadIdentity(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	store := secrets.Store{Dir: t.TempDir()}
 	set := func(ns, name, key string) {
 		if _, err := store.Set(ns, name, key, []byte(testValues[key]), id, []string{id.Recipient}); err != nil {
@@ -65,16 +65,12 @@ func storeWithSecrets(t *testing.T) (secrets.Store, *secrets.Identity) {
 func renderWith(t *testing.T, store secrets.Store) synth.Files {
 	t.Helper()
 	src, err := store.Source()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	props := homelab.Funoffshore()
 	props.Secrets = src
 	app, _ := homelab.NewApp(props)
 	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return files
 }
 

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
 )
 
@@ -20,18 +22,14 @@ func TestACrashMidActionLeavesItsStart(t *testing.T) {
 		_ = log.Record("proxmox", "VM/101", "create", func() error { panic("killed") })
 	}()
 	entries, err := actionlog.Read(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	u := actionlog.Unfinished(entries)
 	if len(u) != 1 || u[0].Target != "VM/101" || u[0].Result != actionlog.Started {
 		t.Fatalf("unfinished after the crash: %+v", u)
 	}
 	// The next run converges: the same action, started and ended; the
 	// crashed start stays in the log beside it.
-	if err := log.Record("proxmox", "VM/101", "create", func() error { return nil }); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, log.Record("proxmox", "VM/101", "create", func() error { return nil }))
 	failed := errors.New("task failed")
 	if err := log.Record("proxmox", "VM/102", "create", func() error { return failed }); !errors.Is(err, failed) {
 		t.Fatalf("the action's error: %v", err)
@@ -56,9 +54,7 @@ func TestACrashMidActionLeavesItsStart(t *testing.T) {
 
 func TestAnUnwritableLogStopsTheActionBeforeItStarts(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "file"), nil, 0o600))
 	log := &actionlog.Log{Path: filepath.Join(dir, "file", "actions.jsonl")}
 	ran := false
 	if err := log.Record("talos", "node/a", "apply", func() error { ran = true; return nil }); err == nil || ran {

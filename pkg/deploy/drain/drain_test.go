@@ -14,6 +14,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/funoffshore/homelab/pkg/deploy/drain"
 	"github.com/funoffshore/homelab/pkg/testenv"
 )
@@ -55,9 +57,7 @@ func TestDrain(t *testing.T) {
 	c := api.Client
 	go kubelet(ctx, c)
 	for _, n := range []string{"w-1", "w-2"} {
-		if err := c.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}))
 	}
 	for _, p := range []*corev1.Pod{
 		pod("app", "w-1", map[string]string{"app": "web"}, "ReplicaSet", false),
@@ -65,19 +65,13 @@ func TestDrain(t *testing.T) {
 		pod("static", "w-1", nil, "", true),
 		pod("db", "w-2", map[string]string{"app": "db"}, "StatefulSet", false),
 	} {
-		if err := c.Create(ctx, p); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Create(ctx, p))
 	}
 
 	t.Run("evicts the workload, keeps DaemonSet and mirror pods, cordons", func(t *testing.T) {
-		if err := drain.Drain(ctx, c, "w-1", drain.Options{Timeout: 20 * time.Second, Interval: 100 * time.Millisecond}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, drain.Drain(ctx, c, "w-1", drain.Options{Timeout: 20 * time.Second, Interval: 100 * time.Millisecond}))
 		var pods corev1.PodList
-		if err := c.List(ctx, &pods, client.InNamespace("default")); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.List(ctx, &pods, client.InNamespace("default")))
 		var left []string
 		for _, p := range pods.Items {
 			if p.Spec.NodeName == "w-1" {
@@ -91,9 +85,7 @@ func TestDrain(t *testing.T) {
 		if err := c.Get(ctx, client.ObjectKey{Name: "w-1"}, n); err != nil || !n.Spec.Unschedulable {
 			t.Errorf("w-1 not cordoned (err %v)", err)
 		}
-		if err := drain.Uncordon(ctx, c, "w-1"); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, drain.Uncordon(ctx, c, "w-1"))
 		if err := c.Get(ctx, client.ObjectKey{Name: "w-1"}, n); err != nil || n.Spec.Unschedulable {
 			t.Errorf("w-1 still cordoned (err %v)", err)
 		}
@@ -102,19 +94,13 @@ func TestDrain(t *testing.T) {
 	t.Run("a PodDisruptionBudget that allows nothing stops the drain, naming the pod", func(t *testing.T) {
 		pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "default"},
 			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(1)), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}}}
-		if err := c.Create(ctx, pdb); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Create(ctx, pdb))
 		// A budget protects running pods (a pending one is evicted anyway).
 		db := &corev1.Pod{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "db"}, db); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "db"}, db))
 		db.Status.Phase = corev1.PodRunning
 		db.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
-		if err := c.Status().Update(ctx, db); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Status().Update(ctx, db))
 		err := drain.Drain(ctx, c, "w-2", drain.Options{Timeout: 2 * time.Second, Interval: 100 * time.Millisecond})
 		if err == nil || !strings.Contains(err.Error(), "default/db: its PodDisruptionBudget db allows no disruption now") {
 			t.Fatalf("want the drain stopped by the budget naming default/db, got %v", err)

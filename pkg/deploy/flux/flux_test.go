@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
 	"github.com/funoffshore/homelab/pkg/deploy/flux"
@@ -62,14 +64,10 @@ func TestBootstrap(t *testing.T) {
 	}
 	enc, _ := os.ReadFile(store.Path("flux-system", "flux-system"))
 	git, err := secrets.Decrypt(enc, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	app, _ := homelab.NewApp(nil)
 	files, err := synth.Render(app.Tree())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	in := flux.Inputs{
 		Components: files["kubernetes/flux/gotk-components.yaml"], Sync: files["kubernetes/flux/gotk-sync.yaml"],
 		AgeKey: id.SecretKey(), GitCredentials: git,
@@ -79,9 +77,7 @@ func TestBootstrap(t *testing.T) {
 
 	t.Run("a dry run lists every object and writes nothing", func(t *testing.T) {
 		changes, err := flux.Bootstrap(ctx, api.Client, in, flux.Options{DryRun: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if len(changes) != 36 {
 			t.Errorf("%d changes planned, want 36 (32 install objects, 2 Secrets, GitRepository, Kustomization)", len(changes))
 		}
@@ -93,9 +89,7 @@ func TestBootstrap(t *testing.T) {
 	t.Run("bootstrap applies Flux and waits for it", func(t *testing.T) {
 		markReady(ctx, t, api)
 		changes, err := flux.Bootstrap(ctx, api.Client, in, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if len(changes) != 36 {
 			t.Errorf("%d changes, want 36", len(changes))
 		}
@@ -110,9 +104,7 @@ func TestBootstrap(t *testing.T) {
 	t.Run("a second bootstrap changes nothing", func(t *testing.T) {
 		before, _ := os.ReadFile(log.Path)
 		changes, err := flux.Bootstrap(ctx, api.Client, in, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if len(changes) != 0 {
 			t.Errorf("second bootstrap changed %v", changes)
 		}

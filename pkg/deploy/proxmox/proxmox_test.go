@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
 
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
@@ -33,9 +34,7 @@ const tokenSecret = "3f1c9a52-5b9e-4c7a-9d0e-7a1b2c3d4e5f"
 func setup(t testing.TB) (*pvesim.Server, *homelab.Homelab, proxmox.Options) {
 	t.Helper()
 	sim, err := pvesim.New(testenv.Fixture(t, fixtures.ProxmoxSchema), "pve-1", "pve-2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(sim.Close)
 	m := homelab.DefaultMachines()
 	for i := range m.Hosts {
@@ -68,9 +67,7 @@ func newPlan(h *homelab.Homelab, opts proxmox.Options) (*proxmox.Plan, error) {
 func plan(t *testing.T, h *homelab.Homelab, opts proxmox.Options) *proxmox.Plan {
 	t.Helper()
 	p, err := newPlan(h, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return p
 }
 
@@ -93,9 +90,7 @@ func TestDeploy(t *testing.T) {
 		}
 	})
 	t.Run("deploy creates every VM with the exact config and starts it", func(t *testing.T) {
-		if err := plan(t, h, opts).Apply(ctx); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, plan(t, h, opts).Apply(ctx))
 		vms := sim.VMs()
 		if len(vms) != 3 {
 			t.Fatalf("%d VMs, want 3", len(vms))
@@ -134,9 +129,7 @@ func TestDeploy(t *testing.T) {
 		if !p.Empty() {
 			t.Errorf("second plan: %v", changes(p))
 		}
-		if err := p.Apply(ctx); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, p.Apply(ctx))
 		if got := sim.Writes() - before; got != 0 {
 			t.Errorf("second deploy made %d changing calls", got)
 		}
@@ -150,9 +143,7 @@ func TestDeploy(t *testing.T) {
 		if !strings.Contains(p.Changes()[0].Detail, `cores "1" -> "2"`) {
 			t.Errorf("detail %q", p.Changes()[0].Detail)
 		}
-		if err := p.Apply(ctx); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, p.Apply(ctx))
 		// A running VM takes the cores at its next start: pending, and
 		// the next plan counts it as made but says a restart is due.
 		if vm := sim.VMs()[111]; vm.Pending["cores"] != "2" {
@@ -181,9 +172,7 @@ func TestDeploy(t *testing.T) {
 		}, p.Unmanaged); d != "" {
 			t.Errorf("unmanaged (-want +got):\n%s", d)
 		}
-		if err := p.Apply(ctx); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, p.Apply(ctx))
 		if _, ok := sim.VMs()[900]; !ok {
 			t.Error("the stray VM was deleted")
 		}
@@ -195,9 +184,7 @@ func TestDeploy(t *testing.T) {
 		if d := cmp.Diff([]string{"pve-1: remove vm 900 legacy"}, changes(p)); d != "" {
 			t.Fatalf("plan (-want +got):\n%s", d)
 		}
-		if err := p.Apply(ctx); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, p.Apply(ctx))
 		if _, ok := sim.VMs()[900]; ok || len(sim.VMs()) != 4 {
 			t.Errorf("VMs after prune: %v", sim.VMs())
 		}
@@ -207,13 +194,9 @@ func TestDeploy(t *testing.T) {
 	})
 	t.Run("the action log holds every change and no secret", func(t *testing.T) {
 		data, err := os.ReadFile(opts.Log.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		entries, err := actionlog.Read(opts.Log.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ended := 0
 		for _, e := range entries {
 			if e.Result == actionlog.OK {
@@ -333,9 +316,7 @@ func TestFaults(t *testing.T) {
 		for _, body := range []string{"vmid=100&memory=lots", "vmid=100&bogus=1", "vmid=100&ostype=plan9", "vmid=100&net0=virtio%3D02:00:00:00:00:01,colour%3Dred"} {
 			req, _ := newConfigPost(sim.URL()+"/nodes/pve-1/qemu", body)
 			resp, err := sim.TS.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			if resp.StatusCode != 400 {
 				t.Errorf("%s: status %d, want 400", body, resp.StatusCode)
 			}
@@ -410,9 +391,7 @@ func TestOwnership(t *testing.T) {
 		create(t, sim, "pve-1", "vmid=101&name=old-cp&memory=2048&tags=keep-me")
 		opts.Adopt = []int{101}
 		p := plan(t, h, opts)
-		if err := p.Apply(ctx); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, p.Apply(ctx))
 		cfg := sim.VMs()[101].Config
 		if cfg["name"] != "talos-cp-1" || cfg["tags"] != "homelab-homelab;keep-me" {
 			t.Errorf("adopted VM: name %q tags %q", cfg["name"], cfg["tags"])
@@ -434,9 +413,7 @@ func TestOwnership(t *testing.T) {
 		if d := cmp.Diff([]string{"vm 101 talos-cp-1 runs on pve-2; the model would place it on pve-1: it stays (migrate it in Proxmox to move it)"}, p.Notes); d != "" {
 			t.Errorf("migrations (-want +got):\n%s", d)
 		}
-		if err := p.Apply(ctx); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, p.Apply(ctx))
 		if vm := sim.VMs()[101]; vm.Node != "pve-2" {
 			t.Errorf("vm 101 is on %s", vm.Node)
 		}
@@ -448,9 +425,7 @@ func TestOwnership(t *testing.T) {
 // the deployer in and a wrong one stops it with ErrFingerprint.
 func TestPinnedFingerprint(t *testing.T) {
 	sim, err := pvesim.New(testenv.Fixture(t, fixtures.ProxmoxSchema), "pve-1", "pve-2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(sim.Close)
 	sum := sha256.Sum256(sim.TS.Certificate().Raw)
 	var pairs []string
@@ -489,9 +464,7 @@ func TestPinnedFingerprint(t *testing.T) {
 func TestDiskDrift(t *testing.T) {
 	ctx := context.Background()
 	sim, h, opts := setup(t)
-	if err := plan(t, h, opts).Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, plan(t, h, opts).Apply(ctx))
 	sim.Edit(111, "scsi0", "local-lvm:vm-111-disk-0,iothread=1,size=20G")
 	sim.Edit(112, "scsi1", "")
 	sim.Edit(101, "scsi0", "local-lvm:vm-101-disk-0,iothread=1,size=80G")
@@ -513,9 +486,7 @@ func TestDiskDrift(t *testing.T) {
 	}) {
 		t.Errorf("no note of the larger disk: %v", p.Notes)
 	}
-	if err := p.Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.Apply(ctx))
 	vms := sim.VMs()
 	if got := vms[111].Config["scsi0"]; got != "local-lvm:vm-111-disk-0,iothread=1,size=32G" {
 		t.Errorf("vm 111 scsi0 %q", got)
@@ -540,9 +511,7 @@ func TestISOChecksum(t *testing.T) {
 	}{{"a matching ISO", good, true}, {"a corrupted or replaced ISO", strings.Repeat("cd", 32), false}} {
 		t.Run(c.name, func(t *testing.T) {
 			sim, err := pvesim.New(testenv.Fixture(t, fixtures.ProxmoxSchema), "pve-1", "pve-2")
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			t.Cleanup(sim.Close)
 			m := homelab.DefaultMachines()
 			m.ISOSHA256 = good

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	crclient "sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,14 +32,10 @@ func TestKubernetesDrift(t *testing.T) {
 		n := &corev1.Node{}
 		n.Name = name
 		if err := api.Client.Get(ctx, crclient.ObjectKeyFromObject(n), n); err != nil {
-			if err := api.Client.Create(ctx, n); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, api.Client.Create(ctx, n))
 		}
 		n.Status.NodeInfo.KubeletVersion = v
-		if err := api.Client.Status().Update(ctx, n); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, api.Client.Status().Update(ctx, n))
 	}
 	setAPIServer := func(node, v string) {
 		t.Helper()
@@ -46,16 +43,12 @@ func TestKubernetesDrift(t *testing.T) {
 			Labels: map[string]string{"k8s-app": "kube-apiserver", "app.kubernetes.io/version": v}},
 			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "kube-apiserver", Image: "registry.k8s.io/kube-apiserver:" + v}}}}
 		_ = api.Client.Delete(ctx, p, crclient.GracePeriodSeconds(0))
-		if err := api.Client.Create(ctx, p); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, api.Client.Create(ctx, p))
 	}
 	drift := func() []string {
 		t.Helper()
 		notes, err := talos.KubernetesDrift(ctx, api.Client, cluster)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return notes
 	}
 	for _, n := range []string{"talos-cp-1", "talos-w-1", "talos-w-2"} {

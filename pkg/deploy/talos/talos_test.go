@@ -34,9 +34,7 @@ func bundle(t testing.TB) *secrets.Bundle {
 	t.Helper()
 	contract, _ := config.ParseContractFromVersion(model.DefaultTalosVersion)
 	b, err := secrets.NewBundle(secrets.NewFixedClock(time.Now()), contract)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return b
 }
 
@@ -49,14 +47,10 @@ func start(t testing.TB, cluster *model.Cluster, ca *secrets.Bundle, timeout tim
 		names = append(names, n.Hostname)
 	}
 	sim, err := talossim.New(ca.Certs.OS, names...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(sim.Close)
 	for _, n := range cluster.Nodes() {
-		if err := sim.Node(n.Hostname).SetIdentity(talossim.Identity{UUID: n.VM.SystemUUID(), MACs: []string{n.VM.MAC}}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, sim.Node(n.Hostname).SetIdentity(talossim.Identity{UUID: n.VM.SystemUUID(), MACs: []string{n.VM.MAC}}))
 	}
 	return sim, talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: timeout}
 }
@@ -65,9 +59,7 @@ func start(t testing.TB, cluster *model.Cluster, ca *secrets.Bundle, timeout tim
 func mustPlan(ctx context.Context, t testing.TB, cluster *model.Cluster, b *secrets.Bundle, opts talos.Options) *talos.Plan {
 	t.Helper()
 	p, err := talos.NewPlan(ctx, cluster, b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return p
 }
 
@@ -87,9 +79,7 @@ func TestDeploy(t *testing.T) {
 	sim, opts := start(t, h.Cluster, b, 20*time.Second)
 
 	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	planIs(t, p,
 		"talos-cp-1: apply controlplane config (maintenance mode)", "talos-w-1: apply worker config (maintenance mode)",
 		"talos-w-2: apply worker config (maintenance mode)", "talos-cp-1: bootstrap etcd",
@@ -98,9 +88,7 @@ func TestDeploy(t *testing.T) {
 		t.Fatalf("planning wrote %d times", sim.Writes())
 	}
 	res, err := p.Apply(ctx, h.Cluster, b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for name, role := range map[string]mtype.Type{"talos-cp-1": mtype.TypeControlPlane, "talos-w-1": mtype.TypeWorker, "talos-w-2": mtype.TypeWorker} {
 		if ok, got := sim.Node(name).Configured(); !ok || got != role {
 			t.Errorf("%s configured=%v role=%v, want %v", name, ok, got, role)
@@ -122,9 +110,7 @@ func TestDeploy(t *testing.T) {
 	t.Run("a second deploy plans nothing and writes nothing", func(t *testing.T) {
 		before := sim.Writes()
 		p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if len(p.Changes()) != 0 {
 			t.Errorf("second plan: %v", p.Changes())
 		}
@@ -139,9 +125,7 @@ func TestDeploy(t *testing.T) {
 		sim.Node("talos-w-1").SetVersion("v1.13.8")
 		defer sim.Node("talos-w-1").SetVersion(model.DefaultTalosVersion)
 		p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		want := []string{"talos-w-1: upgrade Talos v1.13.8 -> v1.13.9 (reboots; drained first, one node at a time)"}
 		if d := cmp.Diff(want, p.Changes()); d != "" || len(p.Update) != 0 {
 			t.Fatalf("plan (-want +got):\n%s", d)
@@ -149,9 +133,7 @@ func TestDeploy(t *testing.T) {
 	})
 	t.Run("a configured node refuses an insecure client", func(t *testing.T) {
 		c, err := talosclient.New(ctx, talosclient.WithEndpoints(sim.Node("talos-w-1").Addr), talosclient.WithTLSConfig(&tls.Config{InsecureSkipVerify: true}))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer c.Close()
 		if _, err := c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: []byte("version: v1alpha1")}); err == nil {
 			t.Error("an insecure client re-configured a node")
@@ -166,9 +148,7 @@ func TestDeployRefusesAnotherClustersCA(t *testing.T) {
 	_, opts := start(t, h.Cluster, bundle(t), 2*time.Second)
 	other := bundle(t)
 	p, err := talos.NewPlan(ctx, h.Cluster, other, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, err = p.Apply(ctx, h.Cluster, other, opts)
 	if err == nil || !strings.Contains(err.Error(), "machine.ca is not the cluster's Talos API CA") {
 		t.Fatalf("want the nodes to refuse a config from another CA, got %v", err)
@@ -184,9 +164,7 @@ func TestRecoverFromSnapshot(t *testing.T) {
 	snapshot := []byte("etcd snapshot bytes")
 	opts.RecoverFrom = snapshot
 	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if got := p.Changes()[len(p.Changes())-1]; got != "talos-cp-1: bootstrap etcd from a 19-byte snapshot" {
 		t.Errorf("plan says %q", got)
 	}
@@ -211,13 +189,9 @@ func TestImpostorInMaintenanceMode(t *testing.T) {
 	b := bundle(t)
 	sim, opts := start(t, h.Cluster, b, 5*time.Second)
 	impostor := talossim.Identity{UUID: "00000000-0000-4000-8000-000000000bad", MACs: []string{"02:00:00:00:0b:ad"}}
-	if err := sim.Node("talos-w-2").SetIdentity(impostor); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, sim.Node("talos-w-2").SetIdentity(impostor))
 	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, err = p.Apply(ctx, h.Cluster, b, opts)
 	if !errors.Is(err, talos.ErrNotTheNode) {
 		t.Fatalf("want the impostor refused, got %v", err)
@@ -379,9 +353,7 @@ func TestTalosUpgrade(t *testing.T) {
 	// A node installed with other extensions (another schematic) is
 	// reinstalled from the model's installer image.
 	other := strings.Repeat("0", 64)
-	if err := sim.Node("talos-w-2").SetSchematic(other); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, sim.Node("talos-w-2").SetSchematic(other))
 	p = mustPlan(ctx, t, h.Cluster, b, opts)
 	planIs(t, p, fmt.Sprintf("talos-w-2: reinstall Talos v1.13.9 with schematic %.12s (runs 000000000000: other extensions) (reboots; drained first, one node at a time)", h.Cluster.Schematic().ID()))
 	if _, err := p.Apply(ctx, h.Cluster, b, opts); err != nil {
