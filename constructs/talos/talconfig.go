@@ -146,7 +146,7 @@ func (c *Cluster) RenderFiles() ([]core.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("talconfig: %w", err)
 	}
-	files := []core.File{{Path: path.Join(c.Dir, "talconfig.yaml"), Data: data}}
+	files := []core.File{{Path: c.TalconfigPath(), Data: data}}
 	for _, role := range []machine.Type{machine.TypeControlPlane, machine.TypeWorker} {
 		cfg, err := c.MachineConfig(role, PlaceholderBundle())
 		if err != nil {
@@ -160,6 +160,10 @@ func (c *Cluster) RenderFiles() ([]core.File, error) {
 	}
 	return files, nil
 }
+
+// TalconfigPath returns the file synth writes talhelper's talconfig.yaml
+// to, relative to the output root ("talos/talconfig.yaml").
+func (c *Cluster) TalconfigPath() string { return path.Join(c.Dir, "talconfig.yaml") }
 
 // ConfigPath returns the file synth writes the machine config of role to,
 // relative to the output root ("talos/controlplane.yaml").

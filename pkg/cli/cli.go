@@ -7,7 +7,6 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 	"io"
 	"os"
-	"path"
 	"slices"
 	"time"
 
@@ -151,11 +150,12 @@ dry-run, so the API server checks each object against its schema.`,
 			}
 			// The machine configs are found through the Talos constructs,
 			// whatever their output directory.
-			talosConfigs := map[string]bool{}
+			talosConfigs, talconfigs := map[string]bool{}, map[string]bool{}
 			for _, r := range app.Tree().FileRenderers() {
 				if c, ok := r.(*talos.Cluster); ok {
 					talosConfigs[c.ConfigPath(machine.TypeControlPlane)] = true
 					talosConfigs[c.ConfigPath(machine.TypeWorker)] = true
+					talconfigs[c.TalconfigPath()] = true
 				}
 			}
 			talosFiles := 0
@@ -170,7 +170,7 @@ dry-run, so the API server checks each object against its schema.`,
 						errs = append(errs, err)
 					}
 				}
-				if path.Base(p) == "talconfig.yaml" && schema != "" {
+				if talconfigs[p] && schema != "" {
 					if err := validate.TalConfig(p, files[p], schema); err != nil {
 						errs = append(errs, err)
 					} else {

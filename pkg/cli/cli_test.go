@@ -10,11 +10,17 @@ import (
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
+	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/utils/ptr"
 
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/monitoring"
+	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/cli"
 	"github.com/funoffshore/homelab/pkg/fixtures"
@@ -319,4 +325,25 @@ func TestDeployRefusesBlockers(t *testing.T) {
 	if code != cli.ExitFailed || strings.Contains(stderr, "blocker") || !strings.Contains(stderr, "PROXMOX_TOKEN_ID") {
 		t.Errorf("with --allow-pending the next check (the token) must speak: exit %d: %s", code, stderr)
 	}
+}
+
+// TestValidateAsksTheTree validates a homelab whose machine configs are
+// not in talos/: the Talos configs and talconfig.yaml are found through
+// the cluster construct, so they are still checked.
+func TestValidateAsksTheTree(t *testing.T) {
+	build := func() (*core.App, error) {
+		app := core.NewApp(nil)
+		dc := proxmox.NewDatacenter(app, "proxmox", nil)
+		dc.AddHost("pve", &proxmox.HostProps{Endpoint: "https://10.0.0.2:8006", Cores: 8, MemoryGiB: 32})
+		vm := dc.AddVM("talos", &proxmox.VMProps{VMID: 200, Cores: 4, MemoryGiB: 12, DiskGiB: 64})
+		cluster := talos.NewCluster(app, "os", &talos.ClusterProps{Name: "lab", Subnet: "10.0.0.0/24", Dir: "infra/machines",
+			Patches: []talos.Patch{{Role: talos.ControlPlane, Config: &v1alpha1.Config{ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: ptr.To(true)}}}}})
+		cluster.AddNode("talos", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, VM: vm})
+		flux.NewLayers(app, &flux.LayersProps{URL: "ssh://git@git.example.org/me/lab"})
+		return app, nil
+	}
+	code, out, stderr := run(build, "validate", "--talconfig-schema", testenv.Fixture(t, fixtures.TalconfigSchema))
+	require.Equal(t, 0, code, "%s%s", out, stderr)
+	assert.Contains(t, out, "talos: 2 machine configs checked")
+	assert.Contains(t, out, "talhelper: infra/machines/talconfig.yaml matches the schema")
 }
