@@ -16,6 +16,7 @@ import (
 
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/testenv"
+	"github.com/funoffshore/homelab/synth/synthtest"
 )
 
 // endpoint is one side of a flow: pods in a namespace, or an address
@@ -103,22 +104,6 @@ func peerMatches(peer networkingv1.NetworkPolicyPeer, policyNS string, other end
 	return false
 }
 
-func portMatches(ports []networkingv1.NetworkPolicyPort, port int32, proto corev1.Protocol) bool {
-	if len(ports) == 0 {
-		return true
-	}
-	for _, p := range ports {
-		pp := corev1.ProtocolTCP
-		if p.Protocol != nil {
-			pp = *p.Protocol
-		}
-		if pp == proto && (p.Port == nil || p.Port.IntVal == port) {
-			return true
-		}
-	}
-	return false
-}
-
 // allowed reports whether f passes the source's egress and the
 // destination's ingress policies, and marks the rules it used.
 func (s *policySet) allowed(f flow) bool {
@@ -133,14 +118,14 @@ func (s *policySet) allowed(f flow) bool {
 			}
 			if egress {
 				for i, r := range p.Spec.Egress {
-					if portMatches(r.Ports, f.Port, f.Protocol) && (len(r.To) == 0 || slices.ContainsFunc(r.To, func(pe networkingv1.NetworkPolicyPeer) bool { return peerMatches(pe, ns, other) })) {
+					if synthtest.PortsAdmit(r.Ports, f.Port, f.Protocol) && (len(r.To) == 0 || slices.ContainsFunc(r.To, func(pe networkingv1.NetworkPolicyPeer) bool { return peerMatches(pe, ns, other) })) {
 						s.used[ruleRef{p.Namespace + "/" + p.Name, true, i}] = true
 						ok = true
 					}
 				}
 			} else {
 				for i, r := range p.Spec.Ingress {
-					if portMatches(r.Ports, f.Port, f.Protocol) && (len(r.From) == 0 || slices.ContainsFunc(r.From, func(pe networkingv1.NetworkPolicyPeer) bool { return peerMatches(pe, ns, other) })) {
+					if synthtest.PortsAdmit(r.Ports, f.Port, f.Protocol) && (len(r.From) == 0 || slices.ContainsFunc(r.From, func(pe networkingv1.NetworkPolicyPeer) bool { return peerMatches(pe, ns, other) })) {
 						s.used[ruleRef{p.Namespace + "/" + p.Name, false, i}] = true
 						ok = true
 					}

@@ -71,13 +71,13 @@ func (ps Policies) side(pod, other Pod, port int32, proto corev1.Protocol, egres
 		isolated = true
 		if egress {
 			for _, r := range p.Spec.Egress {
-				if portMatches(r.Ports, port, proto) && peersMatch(r.To, p.Namespace, other) {
+				if PortsAdmit(r.Ports, port, proto) && peersMatch(r.To, p.Namespace, other) {
 					return true
 				}
 			}
 		} else {
 			for _, r := range p.Spec.Ingress {
-				if portMatches(r.Ports, port, proto) && peersMatch(r.From, p.Namespace, other) {
+				if PortsAdmit(r.Ports, port, proto) && peersMatch(r.From, p.Namespace, other) {
 					return true
 				}
 			}
@@ -126,7 +126,11 @@ func selects(sel *metav1.LabelSelector, set map[string]string) bool {
 	return err == nil && s.Matches(labels.Set(set))
 }
 
-func portMatches(ports []networkingv1.NetworkPolicyPort, port int32, proto corev1.Protocol) bool {
+// PortsAdmit reports whether a rule's ports admit port/proto: no ports
+// admit every port; a port without a number every port of its protocol;
+// EndPort makes a range. Named ports are not resolved (they match no
+// number).
+func PortsAdmit(ports []networkingv1.NetworkPolicyPort, port int32, proto corev1.Protocol) bool {
 	if len(ports) == 0 {
 		return true
 	}
@@ -135,13 +139,9 @@ func portMatches(ports []networkingv1.NetworkPolicyPort, port int32, proto corev
 		if p.Protocol != nil {
 			pp = *p.Protocol
 		}
-		if pp != proto || p.Port == nil {
-			if pp == proto {
-				return true
-			}
-			continue
-		}
-		if p.Port.IntVal == port || (p.EndPort != nil && port >= p.Port.IntVal && port <= *p.EndPort) {
+		switch {
+		case pp != proto:
+		case p.Port == nil, p.Port.IntVal == port, p.EndPort != nil && port >= p.Port.IntVal && port <= *p.EndPort:
 			return true
 		}
 	}
