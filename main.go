@@ -26,9 +26,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(synthcli.ExitFailed)
 	}
-	if synthcli.StartsNode(args) {
-		nodeenv.Ensure()
-	}
+	nodeenv.Ensure() // before any construct: no Node.js end-of-life banner
 	code := synthcli.Run(synthcli.DefaultBuilder, args, os.Stdout, os.Stderr)
 	// Stop the node child process before exiting.
 	jsii.Close()

@@ -14,11 +14,7 @@ import (
 )
 
 func main() {
-	// Only commands that build the tree start node, whose banner the
-	// re-execution silences; the others run in one process.
-	if cli.StartsNode(os.Args[1:]) {
-		nodeenv.Ensure()
-	}
+	nodeenv.Ensure() // before any construct: no Node.js end-of-life banner
 	code := cli.Main(os.Args[1:], os.Stdout, os.Stderr)
 	// Stop the node child process before exiting.
 	jsii.Close()

@@ -16,9 +16,7 @@ import (
 )
 
 func main() {
-	if cli.StartsNode(os.Args[1:]) {
-		nodeenv.Ensure()
-	}
+	nodeenv.Ensure() // before any construct: no Node.js end-of-life banner
 	code := cli.Run(func() (*core.App, error) {
 		src, err := secrets.Store{Dir: cli.SecretsDir}.Source()
 		if err != nil {

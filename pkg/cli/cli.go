@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 	"io"
 	"os"
-	"slices"
 	"time"
+
+	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -89,26 +89,6 @@ renders it into cluster/ (Talos and Kubernetes YAML reconciled by Flux from Git)
 	root.AddCommand(synthcli.SynthCommand(build), validateCommand(build), planCommand(build), deployCommand(build), secretsCommand(), synthcli.VersionCommand())
 	synthcli.StrictArgs(root)
 	return root
-}
-
-// treeCommands are the commands that build the construct tree, and so
-// start jsii's node runtime.
-var treeCommands = []string{"synth", "validate", "plan", "deploy"}
-
-// StartsNode reports whether the command line args would build the
-// construct tree (and start node): main re-executes itself to silence
-// node's end-of-life banner only then, so version, secrets and help pay
-// for no second process start.
-func StartsNode(args []string) bool {
-	root := NewCommand(nil)
-	cmd, _, err := root.Find(args)
-	if err != nil || cmd == root {
-		return false
-	}
-	for cmd.Parent() != root {
-		cmd = cmd.Parent()
-	}
-	return slices.Contains(treeCommands, cmd.Name())
 }
 
 func validateCommand(build Builder) *cobra.Command {

@@ -2,36 +2,34 @@
 // JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION set, so Node.js 20 does not
 // print jsii's end-of-life banner on every run.
 //
-// jsii captures the environment of its node command while Go packages are
-// initialized (before main or TestMain run) and starts node only on the
-// first call. Setting the variable in main is therefore too late; Ensure
-// re-executes the program once with the variable set, which costs a process
-// start but no node start. (A package initialized before jsii's would avoid
-// it, but Go initializes packages in import-path order and this module's
-// paths sort after github.com/aws/...; a module of its own with an earlier
-// path would have to be resolvable by every library user.) The command
-// calls Ensure only for commands that start node (cli.StartsNode).
+// jsii prepares its node child (and captures the environment for it) the
+// first time a Go package talks to the runtime, which the cdk8s and
+// constructs packages do while they are initialized, before main or
+// TestMain run; node itself starts only on the first request. Setting the
+// variable in main is therefore too late for that child, but the child has
+// not started yet: Ensure sets the variable and closes jsii's client,
+// whose next use prepares a new child with the environment as it is then.
+// That costs one extraction of jsii's runtime script (milliseconds), no
+// process start and no node start.
 package nodeenv
 
 import (
 	"os"
-	"syscall"
+
+	"github.com/aws/jsii-runtime-go"
 )
 
 // Var is the variable jsii reads.
 const Var = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
 
-// Ensure re-executes the running program with Var set to "20" when it is
-// unset. It returns (and the banner may show) only if re-executing fails.
-// Call it first thing in main and TestMain.
+// Ensure sets Var to "20" when it is unset and makes jsii's next node child
+// see it. Call it first thing in main and TestMain, before anything builds
+// constructs (a child already running keeps its environment: Ensure would
+// stop it and the next call would start another).
 func Ensure() {
 	if _, ok := os.LookupEnv(Var); ok {
 		return
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return
-	}
-	env := append(os.Environ(), Var+"=20")
-	_ = syscall.Exec(exe, os.Args, env)
+	os.Setenv(Var, "20")
+	jsii.Close()
 }

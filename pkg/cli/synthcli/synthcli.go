@@ -88,13 +88,6 @@ func Handles(args []string) bool {
 	return err == nil && cmd != root && slices.Contains(commands, cmd.Name())
 }
 
-// StartsNode reports whether args run synth, which builds the tree and
-// starts jsii's node runtime.
-func StartsNode(args []string) bool {
-	cmd, _, err := NewCommand(nil).Find(args)
-	return err == nil && Handles(args) && cmd.Name() == "synth"
-}
-
 // NewCommand returns a root command with synth and version.
 func NewCommand(build Builder) *cobra.Command {
 	root := &cobra.Command{Use: "homelab", Short: "Homelab as typed Go: synthesize the homelab", Args: cobra.NoArgs}
