@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	goyaml "go.yaml.in/yaml/v2"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
 
@@ -90,7 +91,10 @@ func Render(tree *core.Tree) (Files, error) {
 				if err != nil {
 					return nil, err
 				}
-				data, err := yaml.Marshal(m)
+				// The map is JSON-compatible already (ToUnstructured's
+				// types): encode it directly, without sigs.k8s.io/yaml's
+				// JSON round trip, with the same encoder and key order.
+				data, err := goyaml.Marshal(m)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", o.Info().Path(), err)
 				}
