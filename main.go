@@ -20,13 +20,13 @@ import (
 )
 
 func main() {
+	nodeenv.Ensure() // first: it may be jsii's node host; no Node.js end-of-life banner
 	args := os.Args[1:]
 	if !synthcli.Handles(args) {
 		err := delegate.Exec("github.com/funoffshore/homelab/cmd/homelab", args)
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(synthcli.ExitFailed)
 	}
-	nodeenv.Ensure() // before any construct: no Node.js end-of-life banner
 	code := synthcli.Run(synthcli.DefaultBuilder, args, os.Stdout, os.Stderr)
 	// Stop the node child process before exiting.
 	jsii.Close()

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -248,12 +249,13 @@ func TestCommandLinksNoTestServers(t *testing.T) {
 // TestProcessStarts builds the command (the repository's main, with the
 // full command beside it as homelab-full) and runs it the way users do,
 // without JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION, with
-// GODEBUG=inittrace=1 (every process prints its package inits, so the
-// count of the runtime's first init is the count of process starts):
-// version and synth run in one process, and node prints no end-of-life
-// banner (nodeenv sets the variable before jsii's child starts, without
-// re-executing); secrets and help run in the full command it executes in
-// its place (two starts, no build).
+// GODEBUG=inittrace=1 (every Go process prints its package inits, so the
+// count of the runtime's first init is the count of Go process starts):
+// version runs in one process; secrets and help in the full command it
+// executes in its place (two starts, no build); synth in one, plus the
+// same program hosting jsii's kernel (nodeenv), which starts node once
+// instead of jsii's node wrapper and its node. Node prints no end-of-life
+// banner, and the output is the same as with jsii's own wrapper.
 func TestProcessStarts(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "homelab")
@@ -269,7 +271,7 @@ func TestProcessStarts(t *testing.T) {
 		{[]string{"version"}, 1},
 		{[]string{"secrets", "get", "--help"}, 2},
 		{[]string{"help"}, 2},
-		{[]string{"synth", "--out", t.TempDir()}, 1},
+		{[]string{"synth", "--out", t.TempDir()}, 2},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			cmd := exec.Command(bin, c.args...)
@@ -293,6 +295,25 @@ func TestProcessStarts(t *testing.T) {
 			}
 		})
 	}
+	t.Run("synth through jsii's own wrapper writes the same files", func(t *testing.T) {
+		node, err := exec.LookPath("node")
+		require.NoError(t, err)
+		outs := []string{t.TempDir(), t.TempDir()}
+		for i, env := range [][]string{nil, {"JSII_NODE=" + node}} {
+			cmd := exec.Command(bin, "synth", "--out", outs[i])
+			cmd.Dir = testenv.RepoRoot()
+			// As a user runs it: no variable of a parent's jsii host.
+			for _, e := range os.Environ() {
+				if !strings.HasPrefix(e, "JSII_NODE=") && !strings.HasPrefix(e, "HOMELAB_JSII_HOST_NODE=") {
+					cmd.Env = append(cmd.Env, e)
+				}
+			}
+			cmd.Env = append(cmd.Env, env...)
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+		}
+		assert.Equal(t, readTree(t, outs[1]), readTree(t, outs[0]))
+	})
 }
 
 // TestWalkthroughIsCompiled keeps docs/your-own-homelab.md equal to the
@@ -347,4 +368,21 @@ func TestValidateAsksTheTree(t *testing.T) {
 	require.Equal(t, 0, code, "%s%s", out, stderr)
 	assert.Contains(t, out, "talos: 2 machine configs checked")
 	assert.Contains(t, out, "talhelper: infra/machines/talconfig.yaml matches the schema")
+}
+
+// readTree returns every file under dir by its relative path.
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = string(data)
+		return err
+	}))
+	require.NotEmpty(t, out)
+	return out
 }
