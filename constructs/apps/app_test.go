@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,9 +87,13 @@ func TestGrant(t *testing.T) {
 			Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:apps", "system:authenticated"},
 			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: verb, Group: group, Resource: resource},
 		}}
-		require.NoError(t, api.Client.Create(ctx, sar))
-		return sar.Status.Allowed
+		// assert, not require: Eventually calls this on another goroutine.
+		return assert.NoError(t, api.Client.Create(ctx, sar)) && sar.Status.Allowed
 	}
+	// The authorizer reads Roles and RoleBindings from its informers: wait
+	// until it sees the grant.
+	require.Eventually(t, func() bool { return allowed("apps", "list", "", "configmaps") }, 30*time.Second, 100*time.Millisecond,
+		"the RBAC authorizer never allowed the granted verb")
 	for _, c := range []struct {
 		ns, verb, group, resource string
 		want                      bool
