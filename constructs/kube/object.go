@@ -14,7 +14,7 @@ import (
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/funoffshore/homelab/constructs/core"
 )
@@ -52,7 +52,7 @@ func NewObject(scope constructs.Construct, id string, obj Typed) *Object {
 		})
 		return o
 	}
-	gvk, err := apiutil.GVKForObject(obj, Scheme)
+	gvk, err := kindOf(obj)
 	if err != nil {
 		o.gvkErr = fmt.Errorf("%T is not a known Kubernetes type: add it to kube.Scheme: %w", obj, err)
 	} else {
@@ -176,4 +176,25 @@ func fixNumbers(v any) any {
 		return f
 	}
 	return v
+}
+
+// kindOf is the one GroupVersionKind Scheme knows for obj's Go type (as
+// controller-runtime's apiutil.GVKForObject decides it, without linking the
+// client machinery that package brings along): a type registered under
+// several kinds is resolved by the kind already set on the object.
+func kindOf(obj runtime.Object) (schema.GroupVersionKind, error) {
+	gvks, unversioned, err := Scheme.ObjectKinds(obj)
+	switch {
+	case err != nil:
+		return schema.GroupVersionKind{}, err
+	case unversioned:
+		return schema.GroupVersionKind{}, fmt.Errorf("%T is unversioned", obj)
+	case len(gvks) == 1:
+		return gvks[0], nil
+	}
+	set := obj.GetObjectKind().GroupVersionKind()
+	if i := slices.Index(gvks, set); i >= 0 {
+		return gvks[i], nil
+	}
+	return schema.GroupVersionKind{}, fmt.Errorf("%T is registered as %d kinds: set apiVersion and kind on it", obj, len(gvks))
 }
