@@ -2,10 +2,13 @@ package synth
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	goyaml "go.yaml.in/yaml/v2"
 	kustypes "sigs.k8s.io/kustomize/api/types"
@@ -77,6 +80,26 @@ func Render(tree *core.Tree) (Files, error) {
 		u.objects = append(u.objects, o)
 	}
 
+	// Each object's manifest comes from Manifest in tree order, in this
+	// goroutine (BeforeRender hooks read other constructs); the YAML
+	// encoding of the maps, most of a render's time, runs on every core.
+	var docs []*doc
+	for _, chart := range tree.Charts() {
+		for _, u := range units[chart.Dir()] {
+			for _, o := range u.objects {
+				m, err := o.Manifest()
+				if err != nil {
+					return nil, err
+				}
+				docs = append(docs, &doc{owner: o.Info().Path(), m: m})
+			}
+		}
+	}
+	if err := encodeAll(docs); err != nil {
+		return nil, err
+	}
+
+	next := 0
 	for _, chart := range tree.Charts() {
 		dir := chart.Dir()
 		var resources []string
@@ -86,22 +109,12 @@ func Render(tree *core.Tree) (Files, error) {
 			}
 			var buf bytes.Buffer
 			buf.WriteString(header("construct " + u.path))
-			for i, o := range u.objects {
-				m, err := o.Manifest()
-				if err != nil {
-					return nil, err
-				}
-				// The map is JSON-compatible already (ToUnstructured's
-				// types): encode it directly, without sigs.k8s.io/yaml's
-				// JSON round trip, with the same encoder and key order.
-				data, err := goyaml.Marshal(m)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", o.Info().Path(), err)
-				}
+			for i := range u.objects {
 				if i > 0 {
 					buf.WriteString("---\n")
 				}
-				buf.Write(data)
+				buf.Write(docs[next].data)
+				next++
 			}
 			file := u.name + ".yaml"
 			if err := add(path.Join(dir, file), buf.Bytes(), u.path); err != nil {
@@ -165,6 +178,47 @@ func Render(tree *core.Tree) (Files, error) {
 		}
 	}
 	return files, nil
+}
+
+// doc is one object's manifest and, once encoded, its YAML.
+type doc struct {
+	owner string
+	m     map[string]any
+	data  []byte
+}
+
+// encodeAll YAML-encodes the docs' maps on every core. The maps are
+// JSON-compatible already (ToUnstructured's types): they are encoded
+// directly, without sigs.k8s.io/yaml's JSON round trip, with the same
+// encoder and key order. An error names the first failing doc in order.
+func encodeAll(docs []*doc) error {
+	workers := min(runtime.GOMAXPROCS(0), len(docs))
+	jobs := make(chan *doc)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for d := range jobs {
+				data, err := goyaml.Marshal(d.m)
+				if err != nil {
+					d.data, d.m = nil, nil
+					d.owner = fmt.Sprintf("%s: %v", d.owner, err)
+					continue
+				}
+				d.data, d.m = data, nil
+			}
+		})
+	}
+	for _, d := range docs {
+		jobs <- d
+	}
+	close(jobs)
+	wg.Wait()
+	for _, d := range docs {
+		if d.data == nil {
+			return errors.New(d.owner)
+		}
+	}
+	return nil
 }
 
 func header(source string) string {

@@ -1,13 +1,9 @@
 package kube_test
 
 import (
-	"os"
 	"testing"
 
-	"github.com/funoffshore/homelab/pkg/nodeenv"
+	"github.com/funoffshore/homelab/pkg/testenv"
 )
 
-func TestMain(m *testing.M) {
-	nodeenv.Ensure()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
