@@ -1,6 +1,6 @@
 // Package nodeenv prepares the jsii node child process that cdk8s and
-// constructs-go talk to: without Node.js 20's end-of-life banner, and
-// hosted by this program instead of jsii's own node wrapper.
+// constructs-go talk to: without Node.js 20's end-of-life banner, and as
+// one node process instead of the two jsii's own node wrapper starts.
 //
 // jsii prepares its child (and captures the environment for it) the first
 // time a Go package talks to the runtime, which the cdk8s and constructs
@@ -13,10 +13,11 @@
 //
 // jsii's child is a node wrapper (bin/jsii-runtime.js) that starts a
 // second node running the kernel (lib/program.js) and relays the API
-// between its pipes and the kernel's descriptor 3: two node starts. Where
-// the platform has Unix sockets, Ensure points JSII_NODE (jsii's choice of
-// the node binary) at this program, which then hosts the kernel itself
-// (see host): one node start, the relay in Go.
+// between its pipes and the kernel's descriptor 3: two node starts and
+// every call relayed. Where the platform has a POSIX shell, Ensure points
+// JSII_NODE (jsii's choice of the node binary) at a launcher script that
+// runs the kernel in the first node, with a preload that puts the kernel's
+// API on jsii's pipes (see launcher/).
 package nodeenv
 
 import (
@@ -31,30 +32,24 @@ const Var = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
 // jsiiNode is the variable jsii starts its child with instead of "node".
 const jsiiNode = "JSII_NODE"
 
-// hostVar holds the node binary the host starts; set, it also marks
-// JSII_NODE as set by Ensure rather than by the user.
-const hostVar = "HOMELAB_JSII_HOST_NODE"
+// nodeVar holds the node binary the launcher starts; set, it also marks
+// JSII_NODE as set by Ensure rather than by the user, so programs this
+// one starts keep the launcher.
+const nodeVar = "HOMELAB_JSII_HOST_NODE"
 
 // Ensure sets Var to "20" when it is unset and, unless the user chose a
-// node (JSII_NODE) or a runtime (JSII_RUNTIME), makes this program jsii's
-// node host; it then makes jsii's next node child see both. Started as
-// the host, it runs the kernel and exits. Call it first thing in main and
-// TestMain, before anything builds constructs (a child already running
-// keeps its environment: Ensure would stop it and the next call would
-// start another).
+// node (JSII_NODE) or a runtime (JSII_RUNTIME), points jsii at the
+// launcher; it then makes jsii's next node child see both. Call it first
+// thing in main and TestMain, before anything builds constructs (a child
+// already running keeps its environment: Ensure would stop it and the
+// next call would start another).
 func Ensure() {
-	if entrypoint, ok := hostCall(); ok {
-		// jsii's client, prepared while this process initialized, has
-		// extracted its runtime into a temporary directory: remove it.
-		jsii.Close()
-		os.Exit(host(entrypoint))
-	}
 	changed := false
 	if _, ok := os.LookupEnv(Var); !ok {
 		os.Setenv(Var, "20")
 		changed = true
 	}
-	if useHost() {
+	if useLauncher() {
 		changed = true
 	}
 	if changed {

@@ -217,6 +217,7 @@ directory differs from a fresh synth, 0 when it is current.`,
 			if err := synth.CheckOutDir(out); err != nil {
 				return UsageError{Err: err}
 			}
+			fewerCollections()
 			files, err := Render(build)
 			if err != nil {
 				return err
@@ -265,5 +266,16 @@ func VersionCommand() *cobra.Command {
 				fmt.Fprintf(w, "  %s\n", dist.Image(c))
 			}
 		},
+	}
+}
+
+// fewerCollections lets the heap grow to five times the live data between
+// garbage collections (GOGC=400) unless GOGC is set: a synth allocates
+// much short-lived garbage (JSON, YAML) and ends within a second, so the
+// default's collections cost it about 5% of its time for memory it would
+// hand back at exit anyway.
+func fewerCollections() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
 	}
 }
