@@ -131,3 +131,17 @@ func TestInheritedLauncherKept(t *testing.T) {
 	assert.False(t, useLauncher(), "nothing changed")
 	assert.Equal(t, script, os.Getenv(jsiiNode))
 }
+
+// TestLauncherNotInstalled: where the launcher cannot be installed (here
+// the cache's homelab directory is a file), jsii keeps its own wrapper.
+func TestLauncherNotInstalled(t *testing.T) {
+	cache := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(cache, "homelab"), nil, 0o644))
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv(nodeVar, "")
+	os.Unsetenv(nodeVar)
+	t.Setenv(jsiiNode, "")
+	os.Unsetenv(jsiiNode)
+	assert.False(t, useLauncher())
+	assert.Empty(t, os.Getenv(jsiiNode))
+}

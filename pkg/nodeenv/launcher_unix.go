@@ -62,26 +62,39 @@ func installLauncher() (string, error) {
 		sum.Write(contents[i])
 	}
 	dir := filepath.Join(cache, "homelab", "jsii-launcher-"+hex.EncodeToString(sum.Sum(nil))[:16])
+	wrote := false
 	for i, name := range names {
-		if err := install(dir, name, contents[i], modes[i]); err != nil {
+		w, err := install(dir, name, contents[i], modes[i])
+		if err != nil {
+			return "", err
+		}
+		wrote = wrote || w
+	}
+	script := filepath.Join(dir, "node.sh")
+	if wrote {
+		// A cache on a noexec mount, or without /bin/sh: jsii could not
+		// start its node; leave jsii's own wrapper in place.
+		if err := exec.Command(script, "--homelab-probe").Run(); err != nil {
+			os.RemoveAll(dir)
 			return "", err
 		}
 	}
-	return filepath.Join(dir, "node.sh"), nil
+	return script, nil
 }
 
-// install writes data to dir/name with mode, unless it holds data.
-func install(dir, name string, data []byte, mode os.FileMode) error {
+// install writes data to dir/name with mode, unless it holds data, and
+// reports whether it wrote.
+func install(dir, name string, data []byte, mode os.FileMode) (bool, error) {
 	path := filepath.Join(dir, name)
 	if got, err := os.ReadFile(path); err == nil && bytes.Equal(got, data) {
-		return nil
+		return false, nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return false, err
 	}
 	f, err := os.CreateTemp(dir, name+".*")
 	if err != nil {
-		return err
+		return false, err
 	}
 	_, err = f.Write(data)
 	if cerr := f.Close(); err == nil {
@@ -96,5 +109,5 @@ func install(dir, name string, data []byte, mode os.FileMode) error {
 	if err != nil {
 		os.Remove(f.Name())
 	}
-	return err
+	return true, err
 }

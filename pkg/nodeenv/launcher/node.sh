@@ -7,6 +7,10 @@
 # node would run it.
 node="${HOMELAB_JSII_HOST_NODE:-node}"
 case "$1" in
+--homelab-probe)
+	# Ensure checks that this script can run where it was installed.
+	exit 0
+	;;
 */bin/jsii-runtime.js)
 	program="${1%/bin/jsii-runtime.js}/lib/program.js"
 	if [ $# -eq 1 ] && [ -f "$program" ]; then
