@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/aws/jsii-runtime-go"
+
 	"github.com/funoffshore/homelab/pkg/localenv"
 	"github.com/funoffshore/homelab/pkg/testenv"
 )
@@ -31,6 +33,9 @@ func (l *list) String() string     { return fmt.Sprint(*l) }
 func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
+	// The helper builds no constructs: remove the copy of jsii's runtime
+	// that jsii's client prepared while the program initialized.
+	jsii.Close()
 	testenv.QuietLogs()
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "homelab-testenv:", err)

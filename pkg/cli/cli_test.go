@@ -264,24 +264,38 @@ func TestProcessStarts(t *testing.T) {
 			t.Fatalf("go build: %v: %s", err, msg)
 		}
 	}
+	node, err := exec.LookPath("node")
+	require.NoError(t, err)
 	for _, c := range []struct {
 		args   []string
+		env    []string
 		starts int
 	}{
-		{[]string{"version"}, 1},
-		{[]string{"secrets", "get", "--help"}, 2},
-		{[]string{"help"}, 2},
-		{[]string{"synth", "--out", t.TempDir()}, 1},
+		{[]string{"version"}, nil, 1},
+		{[]string{"secrets", "get", "--help"}, nil, 2},
+		{[]string{"help"}, nil, 2},
+		{[]string{"help"}, []string{"JSII_NODE=" + node, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20"}, 2},
+		{[]string{"synth", "--out", t.TempDir()}, nil, 1},
 	} {
-		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {
 			cmd := exec.Command(bin, c.args...)
 			cmd.Dir = testenv.RepoRoot()
 			for _, e := range os.Environ() {
-				if !strings.HasPrefix(e, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=") && !strings.HasPrefix(e, "GODEBUG=") {
+				if !strings.HasPrefix(e, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=") && !strings.HasPrefix(e, "GODEBUG=") &&
+					!strings.HasPrefix(e, "JSII_NODE=") && !strings.HasPrefix(e, "HOMELAB_JSII_HOST_NODE=") && !strings.HasPrefix(e, "TMPDIR=") {
 					cmd.Env = append(cmd.Env, e)
 				}
 			}
-			cmd.Env = append(cmd.Env, "GODEBUG=inittrace=1")
+			// jsii copies its runtime into a temporary directory, which
+			// every process must remove, also one that execs another.
+			tmp := t.TempDir()
+			cmd.Env = append(cmd.Env, "GODEBUG=inittrace=1", "TMPDIR="+tmp)
+			cmd.Env = append(cmd.Env, c.env...)
+			defer func() {
+				left, err := filepath.Glob(filepath.Join(tmp, "jsii-runtime.*"))
+				require.NoError(t, err)
+				assert.Empty(t, left, "jsii runtime copies left behind")
+			}()
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Run(); err != nil {
@@ -296,8 +310,6 @@ func TestProcessStarts(t *testing.T) {
 		})
 	}
 	t.Run("synth through jsii's own wrapper writes the same files", func(t *testing.T) {
-		node, err := exec.LookPath("node")
-		require.NoError(t, err)
 		outs := []string{t.TempDir(), t.TempDir()}
 		for i, env := range [][]string{nil, {"JSII_NODE=" + node}} {
 			cmd := exec.Command(bin, "synth", "--out", outs[i])

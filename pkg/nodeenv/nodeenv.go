@@ -39,20 +39,16 @@ const nodeVar = "HOMELAB_JSII_HOST_NODE"
 
 // Ensure sets Var to "20" when it is unset and, unless the user chose a
 // node (JSII_NODE) or a runtime (JSII_RUNTIME), points jsii at the
-// launcher; it then makes jsii's next node child see both. Call it first
-// thing in main and TestMain, before anything builds constructs (a child
-// already running keeps its environment: Ensure would stop it and the
-// next call would start another).
+// launcher; it then closes the client jsii prepared while the program
+// initialized, so the next use prepares a child that sees both, and a
+// program that never uses jsii leaves no copy of jsii's runtime behind.
+// Call it first thing in main and TestMain, before anything builds
+// constructs (a child already running keeps its environment: Ensure would
+// stop it and the next call would start another).
 func Ensure() {
-	changed := false
 	if _, ok := os.LookupEnv(Var); !ok {
 		os.Setenv(Var, "20")
-		changed = true
 	}
-	if useLauncher() {
-		changed = true
-	}
-	if changed {
-		jsii.Close()
-	}
+	useLauncher()
+	jsii.Close()
 }
