@@ -49,7 +49,36 @@ edit_and_synth() {
 	"$go" run . synth --out "$tmp/out"
 }
 loop="$(timed edit_and_synth)"
+# Where the loop's build time goes: one more edit, built with the go
+# command's trace (a debug flag: the build cache keys stay the same).
 cp "$tmp/edited.orig" "$edited"
+echo "var BenchEdit = \"$(now)\"" >>"$edited"
+"$go" run -debug-trace="$tmp/trace.json" . version >/dev/null
+cp "$tmp/edited.orig" "$edited"
+# split prints the seconds of go run's build (up to the end of the link),
+# of its compiles and of its link, from the trace's begin/end events.
+split() {
+	node -e '
+		const events = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+		const open = new Map();
+		const start = Math.min(...events.map((e) => e.ts));
+		let end = start, compile = 0, link = 0;
+		for (const e of events) {
+			const key = e.pid + "/" + e.tid + "/" + e.name;
+			if (e.ph === "B") open.set(key, e.ts);
+			if (e.ph !== "E" || !open.has(key)) continue;
+			const s = (e.ts - open.get(key)) / 1e6;
+			// Cached packages also have build actions, of microseconds.
+			if (e.name.startsWith("Executing action (build ") && !e.name.includes("check cache") && s > 0.005) compile += s;
+			if (e.name.startsWith("Executing action (link ")) {
+				link += s;
+				end = e.ts;
+			}
+		}
+		console.log(((end - start) / 1e6).toFixed(2), compile.toFixed(2), link.toFixed(2));
+	' "$1"
+}
+read -r _ compile link < <(split "$tmp/trace.json")
 
 build="$(timed "$go" build -o "$tmp/homelab" .)"
 size="$(stat -c %s "$tmp/homelab")"
@@ -73,6 +102,9 @@ get="$(timed "$bin" secrets get apps/bench key "${sflags[@]}")"
 
 printf '%-46s %10s\n' "measure (median of $runs)" "value"
 printf '%-46s %9.2fs\n' "edit homelab/ + go run . synth" "$loop"
+printf '%-46s %9.2fs %3.0f%%\n' "  of which compile (homelab/, its importers)" "$compile" "$(echo "100 * $compile / $loop" | bc -l)"
+printf '%-46s %9.2fs %3.0f%%\n' "  of which link (one traced run)" "$link" "$(echo "100 * $link / $loop" | bc -l)"
+printf '%-46s %9.2fs\n' "  the rest: go command, synth (see below)" "$(echo "$loop - $compile - $link" | bc -l)"
 printf '%-46s %9.2fs\n' "go build (no change)" "$build"
 printf '%-46s %8.1fMB\n' "binary size (go run . : synth, version)" "$(echo "$size / 1000000" | bc -l)"
 printf '%-46s %8.1fMB\n' "binary size (cmd/homelab: every command)" "$(echo "$fullsize / 1000000" | bc -l)"
