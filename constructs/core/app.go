@@ -28,6 +28,7 @@ func NewApp(props *AppProps) *App {
 	t := &Tree{paths: map[string]*Info{}, dirs: map[string]*Info{}, checks: map[string]bool{}, repoDir: repo}
 	a := &App{info: &Info{tree: t}}
 	t.root = a.info
+	startPreparations()
 	cdk8s.NewApp_Override(a, &cdk8s.AppProps{})
 	// One hook runs every Go-side validation, so a plain cdk8s synth (or
 	// Chart.ToJson) of this App refuses an invalid tree too.

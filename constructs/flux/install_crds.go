@@ -7,9 +7,12 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/funoffshore/homelab/constructs/core"
 )
 
 // crdFiles holds the CRDs controller-gen generates from the pinned fluxcd
@@ -27,8 +30,26 @@ var componentOfGroup = map[string]string{
 }
 
 // CRDs returns the Flux CustomResourceDefinitions embedded in the module,
-// sorted by name, as controller-gen wrote them.
+// sorted by name, as controller-gen wrote them. Each call returns copies
+// of one parse per process, which starts in the background when a tree
+// starts (core.Prepare): parsing the YAML takes ~20 ms.
 func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	parsed, err := parsedCRDs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*apiextensionsv1.CustomResourceDefinition, len(parsed))
+	for i, crd := range parsed {
+		out[i] = crd.DeepCopy()
+	}
+	return out, nil
+}
+
+var parsedCRDs = sync.OnceValues(parseCRDs)
+
+func init() { core.Prepare(func() { parsedCRDs() }) }
+
+func parseCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	entries, err := fs.ReadDir(crdFiles, "crds")
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/modfile"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -229,4 +230,19 @@ func jsonRoundTrip(v any) (any, error) {
 	var out any
 	err = json.Unmarshal(b, &out)
 	return out, err
+}
+
+// Each CRDs call hands out its own objects: a tree changing its CRDs (a
+// label, a hook) leaves the next tree's as embedded.
+func TestCRDsAreCopies(t *testing.T) {
+	first, err := flux.CRDs()
+	require.NoError(t, err)
+	require.Len(t, first, 11)
+	want := first[0].Spec.Versions[0].Schema.OpenAPIV3Schema.Description
+	first[0].Labels = map[string]string{"changed": "yes"}
+	first[0].Spec.Versions[0].Schema.OpenAPIV3Schema.Description = "changed"
+	second, err := flux.CRDs()
+	require.NoError(t, err)
+	assert.Empty(t, second[0].Labels["changed"])
+	assert.Equal(t, want, second[0].Spec.Versions[0].Schema.OpenAPIV3Schema.Description)
 }
