@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 
 	"github.com/siderolabs/talos/pkg/machinery/cel"
 	"github.com/siderolabs/talos/pkg/machinery/cel/celenv"
@@ -127,7 +128,7 @@ func (c *Cluster) UserVolumes(role machine.Type) []*block.UserVolumeConfigV1Alph
 func userVolumeDoc(uv core.UserVolume) *block.UserVolumeConfigV1Alpha1 {
 	doc := block.NewUserVolumeConfigV1Alpha1()
 	doc.MetaName = uv.Name
-	doc.ProvisioningSpec.DiskSelectorSpec.Match = systemDiskSelector
+	doc.ProvisioningSpec.DiskSelectorSpec.Match = systemDiskSelector()
 	if uv.DiskGiB > 0 {
 		// Its own disk, found by the serial the VM gives it.
 		if expr, err := cel.ParseBooleanExpression(fmt.Sprintf("disk.serial == %q", uv.Name), celenv.DiskLocator()); err == nil {
@@ -163,8 +164,12 @@ func (c *Cluster) dataDisks(role machine.Type) []proxmox.DataDisk {
 	return out
 }
 
-// systemDiskSelector places user volumes on the install disk.
-var systemDiskSelector = cel.MustExpression(cel.ParseBooleanExpression("system_disk", celenv.DiskLocator()))
+// systemDiskSelector places user volumes on the install disk. It is built
+// on first use: CEL's environment costs milliseconds, which every program
+// linking this package (even `homelab version`) would pay at start.
+var systemDiskSelector = sync.OnceValue(func() cel.Expression {
+	return cel.MustExpression(cel.ParseBooleanExpression("system_disk", celenv.DiskLocator()))
+})
 
 // patchBytes encodes a typed patch the way a patch file would hold it.
 func patchBytes(p *v1alpha1.Config) ([]byte, error) {
