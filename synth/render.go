@@ -2,7 +2,6 @@ package synth
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"path"
 	"runtime"
@@ -60,6 +59,7 @@ func Render(tree *core.Tree) (Files, error) {
 		name    string
 		path    string
 		objects []core.Object
+		docs    []*doc
 	}
 	units := map[string][]*unit{}
 	byKey := map[string]*unit{}
@@ -91,7 +91,9 @@ func Render(tree *core.Tree) (Files, error) {
 				if err != nil {
 					return nil, err
 				}
-				docs = append(docs, &doc{owner: o.Info().Path(), m: m})
+				d := &doc{owner: o.Info().Path(), m: m}
+				u.docs = append(u.docs, d)
+				docs = append(docs, d)
 			}
 		}
 	}
@@ -99,7 +101,6 @@ func Render(tree *core.Tree) (Files, error) {
 		return nil, err
 	}
 
-	next := 0
 	for _, chart := range tree.Charts() {
 		dir := chart.Dir()
 		var resources []string
@@ -109,12 +110,11 @@ func Render(tree *core.Tree) (Files, error) {
 			}
 			var buf bytes.Buffer
 			buf.WriteString(header("construct " + u.path))
-			for i := range u.objects {
+			for i, d := range u.docs {
 				if i > 0 {
 					buf.WriteString("---\n")
 				}
-				buf.Write(docs[next].data)
-				next++
+				buf.Write(d.data)
 			}
 			file := u.name + ".yaml"
 			if err := add(path.Join(dir, file), buf.Bytes(), u.path); err != nil {
@@ -180,11 +180,12 @@ func Render(tree *core.Tree) (Files, error) {
 	return files, nil
 }
 
-// doc is one object's manifest and, once encoded, its YAML.
+// doc is one object's manifest and, once encoded, its YAML or the error.
 type doc struct {
 	owner string
 	m     map[string]any
 	data  []byte
+	err   error
 }
 
 // encodeAll YAML-encodes the docs' maps on every core. The maps are
@@ -192,19 +193,13 @@ type doc struct {
 // directly, without sigs.k8s.io/yaml's JSON round trip, with the same
 // encoder and key order. An error names the first failing doc in order.
 func encodeAll(docs []*doc) error {
-	workers := min(runtime.GOMAXPROCS(0), len(docs))
 	jobs := make(chan *doc)
 	var wg sync.WaitGroup
-	for range workers {
+	for range min(runtime.GOMAXPROCS(0), len(docs)) {
 		wg.Go(func() {
 			for d := range jobs {
-				data, err := goyaml.Marshal(d.m)
-				if err != nil {
-					d.data, d.m = nil, nil
-					d.owner = fmt.Sprintf("%s: %v", d.owner, err)
-					continue
-				}
-				d.data, d.m = data, nil
+				d.data, d.err = goyaml.Marshal(d.m)
+				d.m = nil
 			}
 		})
 	}
@@ -214,8 +209,8 @@ func encodeAll(docs []*doc) error {
 	close(jobs)
 	wg.Wait()
 	for _, d := range docs {
-		if d.data == nil {
-			return errors.New(d.owner)
+		if d.err != nil {
+			return fmt.Errorf("%s: %w", d.owner, d.err)
 		}
 	}
 	return nil
