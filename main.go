@@ -23,9 +23,6 @@ func main() {
 	nodeenv.Ensure() // first: jsii's node through the launcher, no Node.js end-of-life banner
 	args := os.Args[1:]
 	if !synthcli.Handles(args) {
-		// jsii's client, prepared while this process initialized, holds
-		// a temporary copy of its runtime that exec would leave behind.
-		jsii.Close()
 		err := delegate.Exec("github.com/funoffshore/homelab/cmd/homelab", args)
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(synthcli.ExitFailed)
