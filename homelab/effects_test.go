@@ -2,17 +2,13 @@ package homelab_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
-	blockres "github.com/siderolabs/talos/pkg/machinery/api/resource/definitions/block"
-	"github.com/siderolabs/talos/pkg/machinery/cel/celenv"
 	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
-	"github.com/siderolabs/talos/pkg/machinery/config/types/block"
 	k8sres "github.com/siderolabs/talos/pkg/machinery/resources/k8s"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/synth"
@@ -408,57 +403,5 @@ func TestAlertsReachSomeone(t *testing.T) {
 	}
 	if !egress443 {
 		t.Error("the monitoring namespace's policies block Alertmanager's HTTPS egress to its receiver")
-	}
-}
-
-// TestLonghornGetsItsOwnDisk resolves the Longhorn user volume the way
-// Talos' volume manager does: its disk selector, evaluated over the disks
-// each VM has (the system disk and the data disks the inventory lists),
-// must pick the VM's Longhorn disk alone, which must hold the minimum
-// size. The control plane, which holds no replicas, gets no volume.
-func TestLonghornGetsItsOwnDisk(t *testing.T) {
-	_, h := homelab.NewApp(nil)
-	bundle := talos.PlaceholderBundle()
-	for _, n := range h.Cluster.Nodes() {
-		cfg, err := h.Cluster.NodeConfig(n, bundle)
-		require.NoError(t, err)
-		var uv *block.UserVolumeConfigV1Alpha1
-		for _, d := range cfg.Documents() {
-			if v, ok := d.(*block.UserVolumeConfigV1Alpha1); ok && v.MetaName == "longhorn" {
-				uv = v
-			}
-		}
-		if n.Role == talos.ControlPlane {
-			if uv != nil {
-				t.Errorf("%s (control plane) gets a Longhorn volume", n.Hostname)
-			}
-			continue
-		}
-		if uv == nil {
-			t.Fatalf("%s has no Longhorn volume", n.Hostname)
-		}
-		type disk struct {
-			spec   *blockres.DiskSpec
-			system bool
-		}
-		disks := []disk{{spec: &blockres.DiskSpec{Size: uint64(n.VM.DiskGiB) << 30, DevPath: "/dev/sda"}, system: true}}
-		for i, dd := range n.VM.DataDisks() {
-			disks = append(disks, disk{spec: &blockres.DiskSpec{Size: uint64(dd.SizeGiB) << 30, Serial: dd.Name, DevPath: fmt.Sprintf("/dev/sd%c", 'b'+i)}})
-		}
-		var picked []disk
-		for _, d := range disks {
-			ok, err := uv.ProvisioningSpec.DiskSelectorSpec.Match.EvalBool(celenv.DiskLocator(), map[string]any{"disk": d.spec, "system_disk": d.system})
-			require.NoError(t, err)
-			if ok {
-				picked = append(picked, d)
-			}
-		}
-		if len(picked) != 1 || picked[0].system {
-			t.Fatalf("%s: the Longhorn volume's selector %q picks %d disks (system disk among them: %v), want the VM's Longhorn disk alone",
-				n.Hostname, uv.ProvisioningSpec.DiskSelectorSpec.Match.String(), len(picked), len(picked) > 0 && picked[0].system)
-		}
-		if minSize := uv.ProvisioningSpec.MinSize().ValueOrZero(); minSize == 0 || picked[0].spec.Size < minSize {
-			t.Errorf("%s: the Longhorn disk has %d bytes, the volume needs at least %d", n.Hostname, picked[0].spec.Size, minSize)
-		}
 	}
 }

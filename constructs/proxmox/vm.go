@@ -42,7 +42,8 @@ type VMProps struct {
 	OnBoot *bool
 }
 
-// VM is a Proxmox QEMU VM: CPU type host, virtio-scsi-single disk, a virtio
+// VM is a Proxmox QEMU VM: CPU type host, a boot disk on virtio-scsi-single
+// (data disks on virtio-blk), a virtio
 // NIC with a fixed MAC, QEMU guest agent on, booting an ISO until installed.
 type VM struct {
 	constructs.Construct
@@ -141,11 +142,40 @@ func (v *VM) Bridge() string {
 	return "vmbr0"
 }
 
+// SCSIController is the VM's SCSI controller (Proxmox's scsihw): one
+// virtio-scsi controller per disk.
+const SCSIController = "virtio-scsi-single"
+
+// BootDiskKey is the Proxmox config key of the boot disk: the VM's only
+// SCSI disk, so the guest names it /dev/sda on every boot.
+const BootDiskKey = "scsi0"
+
 // DataDisk is a virtual disk beside the boot disk, for a user volume. The
 // guest finds it by its serial, the disk's name.
+//
+// Data disks are virtio-blk devices (Proxmox "virtioN"), not SCSI disks:
+// Talos reads a disk's serial only from sysfs, where virtio-blk publishes
+// it (/sys/block/vdX/serial) and a disk behind virtio-scsi does not, so a
+// SCSI data disk would reach Talos with an empty serial and no selector
+// could find it (pkg/oracle/talosdisk cites the sources). Keeping them
+// off the SCSI bus also leaves the boot disk the only /dev/sdX.
 type DataDisk struct {
 	Name    string `json:"name"`
 	SizeGiB int    `json:"sizeGiB"`
+	// Key is the Proxmox config key of the disk ("virtio0", ...), set by
+	// VM.DataDisks.
+	Key string `json:"key,omitempty"`
+}
+
+// MaxSerialLen is how long a data disk's name may be: Proxmox passes at
+// most 20 bytes of a serial to the guest, and virtio-blk carries 20
+// (VIRTIO_BLK_ID_BYTES).
+const MaxSerialLen = 20
+
+// Config returns the value of the disk's Proxmox config key that creates
+// it on storage.
+func (d DataDisk) Config(storage string) string {
+	return fmt.Sprintf("%s:%d,iothread=1,serial=%s", storage, d.SizeGiB, d.Name)
 }
 
 // SetDataDisks records the data disks the VM needs: a function the OS
@@ -153,13 +183,16 @@ type DataDisk struct {
 // tree.
 func (v *VM) SetDataDisks(source func() []DataDisk) { v.dataDisks = source }
 
-// DataDisks returns the VM's data disks (scsi1, scsi2, ...), by name.
+// DataDisks returns the VM's data disks (virtio0, virtio1, ...), by name.
 func (v *VM) DataDisks() []DataDisk {
 	if v.dataDisks == nil {
 		return nil
 	}
 	out := slices.Clone(v.dataDisks())
 	slices.SortFunc(out, func(a, b DataDisk) int { return cmp.Compare(a.Name, b.Name) })
+	for i := range out {
+		out[i].Key = fmt.Sprintf("virtio%d", i)
+	}
 	return out
 }
 
@@ -219,6 +252,16 @@ func (v *VM) validate() []error {
 	if v.Cores < 1 || v.MemoryMiB < 1024 || v.DiskGiB < 1 {
 		errs = append(errs, core.Errorf(p, "give the VM at least 1 core, 1 GiB RAM and a 1 GiB disk (the OS on it needs more)",
 			"VM has %d cores, %s RAM, %d GiB disk", v.Cores, gib(v.MemoryMiB), v.DiskGiB))
+	}
+	disks := v.DataDisks()
+	if len(disks) > 16 {
+		errs = append(errs, core.Errorf(p, "give the volumes fewer disks of their own (Proxmox has virtio0 to virtio15)", "VM needs %d data disks", len(disks)))
+	}
+	for _, dd := range disks {
+		if len(dd.Name) > MaxSerialLen || !dnsLabel(dd.Name) {
+			errs = append(errs, core.Errorf(p, fmt.Sprintf("name the volume with at most %d lowercase letters, digits and '-'", MaxSerialLen),
+				"data disk %q cannot be the disk's serial, which the guest finds it by", dd.Name))
+		}
 	}
 	if v.props.Host != nil && v.props.Host.info.Tree() != v.info.Tree() {
 		errs = append(errs, core.Errorf(p, "pin the VM to a host of this homelab", "host %q is not in this homelab", v.props.Host.Name))

@@ -15,8 +15,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -199,11 +201,11 @@ func DesiredConfig(v *model.VM) map[string]string {
 		"cores":  strconv.Itoa(v.Cores),
 		"memory": strconv.FormatInt(v.MemoryMiB, 10),
 		"cpu":    "host",
-		"scsihw": "virtio-scsi-single",
+		"scsihw": model.SCSIController,
 		"agent":  "1",
 		"onboot": boolString(v.OnBoot),
 		"ostype": "l26",
-		"boot":   "order=scsi0;ide2",
+		"boot":   "order=" + model.BootDiskKey + ";ide2",
 		"net0":   netConfig(v),
 		// The guest reports this UUID; the OS layer checks it before it
 		// sends the machine any secret.
@@ -214,6 +216,21 @@ func DesiredConfig(v *model.VM) map[string]string {
 	}
 	if _, file := v.BootISO(); file != "" && v.Host() != nil {
 		cfg["ide2"] = v.Host().ISOStorage + ":iso/" + file + ",media=cdrom"
+	}
+	return cfg
+}
+
+// diskKeys are the Proxmox config keys of disks.
+var diskKeys = regexp.MustCompile(`^(scsi|virtio|sata|ide)\d+$`)
+
+// DiskConfig is the config of the VM's disks as deploy creates them: the
+// boot disk on the SCSI controller and each data disk on virtio-blk,
+// carrying its name as serial, which the guest's volume config selects it
+// by.
+func DiskConfig(v *model.VM) map[string]string {
+	cfg := map[string]string{model.BootDiskKey: fmt.Sprintf("%s:%d,iothread=1", v.Storage(), v.DiskGiB)}
+	for _, dd := range v.DataDisks() {
+		cfg[dd.Key] = dd.Config(v.Storage())
 	}
 	return cfg
 }
@@ -374,11 +391,9 @@ func (d *deployer) planVM(ctx context.Context, h *model.Host, node *gp.Node, v *
 	want["tags"] = d.tag
 	c := d.clients[h.Name]
 	if live == nil {
-		create := map[string]any{"vmid": v.VMID, "scsi0": fmt.Sprintf("%s:%d,iothread=1", v.Storage(), v.DiskGiB)}
-		// Data disks carry their name as serial: the guest's volume
-		// config selects them by it.
-		for i, dd := range v.DataDisks() {
-			create[fmt.Sprintf("scsi%d", i+1)] = fmt.Sprintf("%s:%d,iothread=1,serial=%s", v.Storage(), dd.SizeGiB, dd.Name)
+		create := map[string]any{"vmid": v.VMID}
+		for k, val := range DiskConfig(v) {
+			create[k] = val
 		}
 		for k, val := range want {
 			create[k] = val
@@ -510,9 +525,9 @@ func (d *deployer) diskChanges(h *model.Host, v *model.VM, target string, have m
 		key, serial string
 		gib         int
 	}
-	wants := []want{{key: "scsi0", gib: v.DiskGiB}}
-	for i, dd := range v.DataDisks() {
-		wants = append(wants, want{key: fmt.Sprintf("scsi%d", i+1), serial: dd.Name, gib: dd.SizeGiB})
+	wants := []want{{key: model.BootDiskKey, gib: v.DiskGiB}}
+	for _, dd := range v.DataDisks() {
+		wants = append(wants, want{key: dd.Key, serial: dd.Name, gib: dd.SizeGiB})
 	}
 	var resize [][2]string
 	add := map[string]any{}
@@ -521,7 +536,7 @@ func (d *deployer) diskChanges(h *model.Host, v *model.VM, target string, have m
 		cur, _ := have[w.key].(string)
 		if cur == "" {
 			if w.serial != "" {
-				add[w.key] = fmt.Sprintf("%s:%d,iothread=1,serial=%s", v.Storage(), w.gib, w.serial)
+				add[w.key] = model.DataDisk{Name: w.serial, SizeGiB: w.gib}.Config(v.Storage())
 				diffs = append(diffs, fmt.Sprintf("add %s %d GiB (%s)", w.key, w.gib, w.serial))
 			}
 			continue
@@ -535,6 +550,16 @@ func (d *deployer) diskChanges(h *model.Host, v *model.VM, target string, have m
 		case size > w.gib:
 			d.notes = append(d.notes, fmt.Sprintf("%s: %s disk %s is %d GiB, more than the model's %d: Proxmox cannot shrink a disk, so it stays", h.Name, target, w.key, size, w.gib))
 		}
+	}
+	// A disk the model does not have (such as a data disk on scsi1 from
+	// before data disks moved to virtio-blk, whose serial Talos never
+	// saw) is reported, never deleted: it may hold data.
+	for _, key := range slices.Sorted(maps.Keys(have)) {
+		val, _ := have[key].(string)
+		if !diskKeys.MatchString(key) || strings.Contains(val, "media=cdrom") || slices.ContainsFunc(wants, func(w want) bool { return w.key == key }) {
+			continue
+		}
+		d.notes = append(d.notes, fmt.Sprintf("%s: %s has disk %s (%s), which the model does not: copy what it holds elsewhere, then detach it (qm set %d --delete %s); while it is a second SCSI disk, /dev/sda may name either disk", h.Name, target, key, val, v.VMID, key))
 	}
 	if len(diffs) == 0 {
 		return nil, nil

@@ -107,11 +107,11 @@ func TestDeploy(t *testing.T) {
 			t.Errorf("vm 101 on %s, %s, config (-want +got):\n%s", cp.Node, cp.Status, d)
 		}
 		for _, id := range []int{111, 112} {
-			if got := vms[id].Config["scsi1"]; got != fmt.Sprintf("local-lvm:vm-%d-disk-1,iothread=1,serial=longhorn,size=50G", id) {
+			if got := vms[id].Config["virtio0"]; got != fmt.Sprintf("local-lvm:vm-%d-disk-1,iothread=1,serial=longhorn,size=50G", id) {
 				t.Errorf("worker vm %d's Longhorn disk is %q, want a 50 GiB disk with serial longhorn", id, got)
 			}
 		}
-		if got, ok := cp.Config["scsi1"]; ok {
+		if got, ok := cp.Config["virtio0"]; ok {
 			t.Errorf("the control plane got a Longhorn disk %q", got)
 		}
 		if vms[111].Node != "pve-2" || vms[112].Node != "pve-2" {
@@ -466,12 +466,12 @@ func TestDiskDrift(t *testing.T) {
 	sim, h, opts := setup(t)
 	require.NoError(t, plan(t, h, opts).Apply(ctx))
 	sim.Edit(111, "scsi0", "local-lvm:vm-111-disk-0,iothread=1,size=20G")
-	sim.Edit(112, "scsi1", "")
+	sim.Edit(112, "virtio0", "")
 	sim.Edit(101, "scsi0", "local-lvm:vm-101-disk-0,iothread=1,size=80G")
 	p := plan(t, h, opts)
 	want := []string{
 		"pve-2: update vm 111 talos-w-1 (grow scsi0 20 -> 32 GiB)",
-		"pve-2: update vm 112 talos-w-2 (add scsi1 50 GiB (longhorn))",
+		"pve-2: update vm 112 talos-w-2 (add virtio0 50 GiB (longhorn))",
 	}
 	var got []string
 	for _, c := range p.Changes() {
@@ -491,12 +491,32 @@ func TestDiskDrift(t *testing.T) {
 	if got := vms[111].Config["scsi0"]; got != "local-lvm:vm-111-disk-0,iothread=1,size=32G" {
 		t.Errorf("vm 111 scsi0 %q", got)
 	}
-	if got := vms[112].Config["scsi1"]; !strings.Contains(got, "serial=longhorn,size=50G") {
-		t.Errorf("vm 112 scsi1 %q", got)
+	if got := vms[112].Config["virtio0"]; !strings.Contains(got, "serial=longhorn,size=50G") {
+		t.Errorf("vm 112 virtio0 %q", got)
 	}
 	if p := plan(t, h, opts); !p.Empty() {
 		t.Errorf("not converged: %v", changes(p))
 	}
+}
+
+// TestOldSCSIDataDiskIsReported: a worker deployed before data disks
+// moved to virtio-blk has its Longhorn disk on scsi1. Plan adds the
+// virtio disk and names the old one with how to detach it, deleting
+// nothing.
+func TestOldSCSIDataDiskIsReported(t *testing.T) {
+	ctx := context.Background()
+	sim, h, opts := setup(t)
+	require.NoError(t, plan(t, h, opts).Apply(ctx))
+	sim.Edit(111, "virtio0", "")
+	sim.Edit(111, "scsi1", "local-lvm:vm-111-disk-1,iothread=1,serial=longhorn,size=50G")
+	p := plan(t, h, opts)
+	require.Equal(t, []string{"pve-2: update vm 111 talos-w-1"}, changes(p))
+	require.Equal(t, "add virtio0 50 GiB (longhorn)", p.Changes()[0].Detail)
+	require.True(t, slices.ContainsFunc(p.Notes, func(n string) bool {
+		return strings.Contains(n, "vm 111 talos-w-1 has disk scsi1") && strings.Contains(n, "qm set 111 --delete scsi1")
+	}), "notes: %v", p.Notes)
+	require.NoError(t, p.Apply(ctx))
+	require.Contains(t, sim.VMs()[111].Config["scsi1"], "serial=longhorn", "the old disk is kept")
 }
 
 // TestISOChecksum gives the ISO a SHA-256: Proxmox is asked to verify the
