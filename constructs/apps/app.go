@@ -478,6 +478,10 @@ func (a *App) validate() []error {
 	} else if !pinned(img) {
 		errs = append(errs, core.Errorf(p, "pin a tag or digest such as \"nginx:1.27.3\"", "image %q is not pinned", img))
 	}
+	if port, why, ok := listenPort(img, a.props.Args, a.props.Env); ok && a.props.Port != 0 && port != a.props.Port {
+		errs = append(errs, core.Errorf(p, fmt.Sprintf("set AppProps.Port to %d, or make the container listen on %d", port, a.props.Port),
+			"the container listens on port %d (%s) but AppProps.Port is %d: probes, Service and policies would point at a port nothing serves", port, why, a.props.Port))
+	}
 	if a.props.Host != "" && a.props.Tunnel == nil && !a.props.LAN {
 		errs = append(errs, core.Errorf(p, "set AppProps.Tunnel to the homelab's tunnel, or LAN to serve it only in the LAN", "host %q has no tunnel to reach it", a.props.Host))
 	}

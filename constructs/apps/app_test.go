@@ -215,6 +215,21 @@ func TestWiringRefused(t *testing.T) {
 		{"a relative mount path", func(c *kube.Chart) {
 			apps.NewApp(c, "web", &apps.AppProps{Image: "nginx:1.27.3", Port: 80}).Mount("data", volume(storageClass(c), ""))
 		}, `apps/web: mount path "data" is not absolute`},
+		{"a port flag that disagrees with Port (examples/single-node's whoami)", func(c *kube.Chart) {
+			apps.NewApp(c, "whoami", &apps.AppProps{Image: "traefik/whoami:v1.10.3", Port: 80, Args: []string{"--port", "8080"}})
+		}, `apps/whoami: the container listens on port 8080 (argument --port 8080) but AppProps.Port is 80: probes, Service and policies would point at a port nothing serves; set AppProps.Port to 8080, or make the container listen on 80`},
+		{"a --flag=value port", func(c *kube.Chart) {
+			apps.NewApp(c, "echo", &apps.AppProps{Image: "registry.k8s.io/e2e-test-images/agnhost:2.53", Port: 80, Args: []string{"netexec", "--http-port=8080"}})
+		}, `the container listens on port 8080 (argument --http-port=8080) but AppProps.Port is 80`},
+		{"a PORT variable", func(c *kube.Chart) {
+			apps.NewApp(c, "web", &apps.AppProps{Image: "example/web:1.0", Port: 80, Env: []corev1.EnvVar{{Name: "PORT", Value: "3000"}}})
+		}, `the container listens on port 3000 (env PORT=3000) but AppProps.Port is 80`},
+		{"an image's documented default", func(c *kube.Chart) {
+			apps.NewApp(c, "kuma", &apps.AppProps{Image: "louislam/uptime-kuma:2.5.5", Port: 80})
+		}, `the container listens on port 3001 (louislam/uptime-kuma's default (Uptime Kuma's server/config.js)) but AppProps.Port is 80`},
+		{"an image's own variable", func(c *kube.Chart) {
+			apps.NewApp(c, "whoami", &apps.AppProps{Image: "docker.io/traefik/whoami:v1.10.3", Port: 80, Env: []corev1.EnvVar{{Name: "WHOAMI_PORT_NUMBER", Value: "9000"}}})
+		}, `the container listens on port 9000 (env WHOAMI_PORT_NUMBER=9000) but AppProps.Port is 80`},
 		{"an isolated app whose ingress controller is unknown", func(c *kube.Chart) {
 			a := apps.NewApp(c, "web", &apps.AppProps{Image: "nginx:1.27.3", Port: 80, Host: "web.lan", LAN: true})
 			a.AllowFrom(apps.NewApp(c, "client", &apps.AppProps{Image: "curlimages/curl:8.11.1", Port: 80}).Peer())

@@ -39,7 +39,7 @@ func Build() *core.App {
 	nfs := storage.NewNFS(platform, "nfs", repo, &storage.NFSProps{Server: "10.0.0.5", Path: "/export/k8s"})
 
 	apps.NewApp(appsChart, "whoami", &apps.AppProps{
-		Image: "traefik/whoami:v1.10.3", Port: 80, Args: []string{"--port", "8080"},
+		Image: "traefik/whoami:v1.10.3", Port: 8080, Args: []string{"--port", "8080"},
 		Volume: &storage.Volume{Class: nfs.Class, Size: "1Gi"},
 	})
 	return app
