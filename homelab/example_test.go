@@ -48,6 +48,7 @@ func Example() {
 	// kubernetes/platform/security/apps.yaml
 	// kubernetes/platform/security/cloudflared.yaml
 	// kubernetes/platform/security/kustomization.yaml
+	// kubernetes/platform/security/longhorn-metrics.yaml
 	// kubernetes/platform/security/monitoring.yaml
 	// kubernetes/platform/storage/kustomization.yaml
 	// kubernetes/platform/storage/longhorn.yaml

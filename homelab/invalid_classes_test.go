@@ -380,6 +380,23 @@ func init() {
 			want: `apps/ing: Ingress.networking.k8s.io/apps/wiki refers to Service apps/wiki (backend), which the tree does not define; point the backend at a Service in namespace "apps" (it has: echo, homepage, uptime-kuma)`,
 		},
 		{
+			name: "a NetworkPolicy selecting the host-network node-exporter",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				kube.NewObject(h.Apps, "np", &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "deny-all", Namespace: "monitoring"},
+					Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}})
+			},
+			want: `apps/np: NetworkPolicy "deny-all" selects pods on the host network (node-exporter in monitoring): their IP is the node's, so the node's own traffic would be judged by this policy; select only pod-network pods: security.PodNetworkPods(), or a selector requiring that homelab.funoffshore.com/host-network does not exist`,
+		},
+		{
+			name: "a NetworkPolicy selecting a host-network Deployment of the tree",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				kube.NewObject(h.Apps, "raw", rawDeployment(func(d *appsv1.Deployment) { d.Spec.Template.Spec.HostNetwork = true }))
+				kube.NewObject(h.Apps, "np", &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "raw", Namespace: "apps"},
+					Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "raw"}}, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}})
+			},
+			want: `apps/np: NetworkPolicy "raw" selects pods on the host network (raw in apps): their IP is the node's, so the node's own traffic would be judged by this policy; select only pod-network pods: security.PodNetworkPods(), or a selector requiring that homelab.funoffshore.com/host-network does not exist`,
+		},
+		{
 			name: "an etcd snapshot of a node that is no control plane",
 			tree: func(_ *core.App, h *homelab.Homelab) {
 				backup.NewEtcdSnapshots(h.Platform, "snapshots-2", &backup.EtcdSnapshotsProps{Namespace: "kube-system",

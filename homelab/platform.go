@@ -212,21 +212,38 @@ func (h *Homelab) isolation() {
 	if h.Monitoring == nil {
 		return
 	}
+	if h.Longhorn != nil {
+		// Longhorn's chart admits into longhorn-manager only Longhorn's
+		// own pods (networkPolicies.restrictInternalTraffic, on by
+		// default): admit Prometheus' scrapes of its metrics port.
+		security.NewPodPolicy(secChart, "longhorn-metrics", &security.PodPolicyProps{
+			Name: "allow-metrics-scrapes", Namespace: h.Longhorn.Namespace, Pods: map[string]string{"app": "longhorn-manager"},
+		}).Allow(security.Pods(h.Monitoring.Namespace, map[string]string{"app.kubernetes.io/name": "prometheus"}).On(security.TCP(9500)))
+	}
+	// The API server (host network on the control planes) calls the
+	// operator's admission webhook for PrometheusRules and
+	// AlertmanagerConfigs (the chart's port 10250) through its Service.
+	// On another node than the caller's, the call arrives masqueraded to
+	// the control plane's flannel.1 address, in the pod network (flannel
+	// --ip-masq and kube-proxy's masquerade of off-cluster clients); on
+	// the caller's own node, which only a control plane that runs pods
+	// can be, the policy engine sees the control plane's address, before
+	// source NAT (pkg/oracle/netpol).
+	webhook := []security.Peer{security.CIDR(h.Cluster.PodCIDR).On(security.TCP(10250))}
+	if h.Cluster.SchedulesOnControlPlanes() {
+		webhook = append(webhook, security.CIDR(nodes).On(security.TCP(10250)))
+	}
 	security.NewIsolation(secChart, "monitoring", &security.IsolationProps{
 		Namespace: h.Monitoring.Namespace,
-		Ingress: []security.Peer{security.OwnNamespace(),
-			// The API server (host network on the control planes) calls the
-			// operator's admission webhook for PrometheusRules and
-			// AlertmanagerConfigs (the chart's port 10250).
-			security.CIDR(nodes).On(security.TCP(10250))},
-		Egress: []security.Peer{security.DNS(), security.AllNamespaces(),
+		Ingress:   append([]security.Peer{security.OwnNamespace()}, webhook...),
+		// AllNamespaces() covers the cluster DNS in kube-system.
+		Egress: []security.Peer{security.AllNamespaces(),
 			// Scrapes of host-network targets and the API server on the nodes.
 			security.CIDR(nodes).On(security.TCP(6443), security.TCP(9100), security.TCP(10250), security.TCP(10257), security.TCP(10259), security.TCP(2381)),
 			// Alertmanager's receivers (Telegram, Discord, webhooks on
-			// HTTPS; mail on submission ports) and grafana.com dashboards.
+			// HTTPS; mail on submission ports) and grafana.com, for the
+			// dashboards pinned by id.
 			security.CIDR("0.0.0.0/0").On(security.TCP(443), security.TCP(587), security.TCP(465)),
-			// grafana.com, for the dashboards pinned by id.
-			security.CIDR("0.0.0.0/0").On(security.TCP(443)),
 		},
 	})
 }

@@ -27,6 +27,7 @@ type Tree struct {
 	cpMetrics   *ControlPlaneMetrics
 	blockers    []Blocker
 	addresses   []AddressClaim
+	hostNetwork []HostNetworkPods
 }
 
 // Object is a Kubernetes object in the tree, rendered by synth into the

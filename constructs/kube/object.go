@@ -75,6 +75,7 @@ func NewObject(scope constructs.Construct, id string, obj Typed) *Object {
 	t.AddCheck("kube/container-resources", func() []error { return containerResources(t) })
 	t.AddCheck("kube/references", func() []error { return references(t) })
 	t.AddCheck("kube/workload-semantics", func() []error { return workloadSemantics(t) })
+	t.AddCheck("kube/host-network-policies", func() []error { return hostNetworkPolicies(t) })
 	if s, ok := obj.(*corev1.Secret); ok {
 		keys := slices.Sorted(maps.Keys(s.Data))
 		for k := range s.StringData {

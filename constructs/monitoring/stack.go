@@ -142,6 +142,7 @@ type stackValues struct {
 	} `json:"kube-state-metrics"`
 	NodeExporter struct {
 		Resources corev1.ResourceRequirements `json:"resources"`
+		PodLabels map[string]string           `json:"podLabels,omitempty"`
 	} `json:"prometheus-node-exporter"`
 	KubeControllerManager *controlPlaneComponent `json:"kubeControllerManager,omitempty"`
 	KubeScheduler         *controlPlaneComponent `json:"kubeScheduler,omitempty"`
@@ -271,6 +272,9 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	v.KubeStateMetrics.RBAC.ExtraRules, v.KubeStateMetrics.CustomResourceState.Config = fluxStateMetrics()
 	v.KubeStateMetrics.CustomResourceState.Enabled = true
 	v.NodeExporter.Resources = req("10m", "24Mi", "48Mi")
+	// node-exporter runs on the host network: marked so that no
+	// NetworkPolicy selects it (core.HostNetworkLabel).
+	v.NodeExporter.PodLabels = map[string]string{core.HostNetworkLabel: "true"}
 	// The control plane's scrape targets (selectors, ports, etcd's
 	// addresses) come from the OS layer when the release renders (see
 	// lazyValues); kube-proxy's metrics stay on localhost.
@@ -287,6 +291,8 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	}
 	s.AdminSecret = secret
 	t.AddNodeNeed(core.NodeNeed{Source: s.info.Path(), Role: core.ControlPlane, ControlPlaneMetrics: true})
+	t.AddHostNetworkPods(core.HostNetworkPods{Source: s.info.Path(), Name: "node-exporter", Namespace: s.Namespace,
+		Labels: map[string]string{"app.kubernetes.io/name": "prometheus-node-exporter", core.HostNetworkLabel: "true"}})
 	for _, w := range []struct {
 		name    string
 		r       corev1.ResourceRequirements

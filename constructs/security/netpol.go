@@ -122,6 +122,12 @@ func UDP(p int32) Port { return Port{Protocol: corev1.ProtocolUDP, Port: p} }
 // DNS returns the flow every pod needs: to the cluster DNS in kube-system.
 func DNS() Peer { return Namespace("kube-system").On(UDP(53), TCP(53)) }
 
+// PodNetworkPods selects every pod of a namespace except those on the
+// host network (core.HostNetworkLabel), which no policy may select.
+func PodNetworkPods() metav1.LabelSelector {
+	return metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: core.HostNetworkLabel, Operator: metav1.LabelSelectorOpDoesNotExist}}}
+}
+
 // IsolationProps configures Isolation.
 type IsolationProps struct {
 	// Namespace to isolate. Required.
@@ -147,14 +153,14 @@ func NewIsolation(scope constructs.Construct, id string, props *IsolationProps) 
 	kube.NewObject(g, "default-deny", &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "default-deny", Namespace: ns},
 		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{},
+			PodSelector: PodNetworkPods(),
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 		},
 	})
 	allow := &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "allow-list", Namespace: ns},
 		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{},
+			PodSelector: PodNetworkPods(),
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 		},
 	}
