@@ -16,11 +16,14 @@ import (
 //     it with only --hostname-override and --v (talos v1.13.9 internal/
 //     app/machined/pkg/controllers/k8s/internal/k8stemplates/
 //     flannel.go:295-303).
-//   - FLANNEL: flannel runs with --ip-masq (flannel.go:262-265), whose
-//     rules (flannel pkg/trafficmngr/iptables MasqRules) masquerade pod
-//     traffic leaving the cluster CIDR to the node's address, and host
-//     traffic into the cluster CIDR outside the node's own pod subnet to
-//     flannel.1's address, the first address of the node's subnet.
+//   - FLANNEL: flannel (v0.28.8, machinery constants.FlannelVersion)
+//     runs with --ip-masq (flannel.go:262-265), whose rules (read at
+//     v0.28.4, the nearest release the module proxy serves:
+//     pkg/trafficmngr/iptables/iptables.go:148-166) leave kube-proxy's
+//     marked packets to kube-proxy, masquerade pod traffic leaving the
+//     cluster CIDR to the node's address, and host traffic into the
+//     cluster CIDR outside the node's own pod subnet to flannel.1's
+//     address, the first address of the node's subnet.
 //   - KUBEPROXY: kube-proxy (iptables mode, --cluster-cidr set by Talos)
 //     marks for masquerade traffic to a ClusterIP whose source is outside
 //     the cluster CIDR (pkg/proxy/iptables/proxier.go, "! -s clusterCIDR
