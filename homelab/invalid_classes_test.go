@@ -248,7 +248,7 @@ func init() {
 		{
 			name:  "no worker while apps need one",
 			props: func(p *homelab.Props) { p.Machines.Nodes = p.Machines.Nodes[:1] },
-			want:  `talos: 21 workloads (first: helm-controller at flux/gotk-components) need a node to run on but the cluster has no worker and Talos taints control planes NoSchedule; add a worker, or let pods run on the control planes with a patch setting cluster.allowSchedulingOnControlPlanes`,
+			want:  `talos: 26 workloads (first: helm-controller at flux/gotk-components) need a node to run on but the cluster has no worker and Talos taints control planes NoSchedule; add a worker, or let pods run on the control planes with a patch setting cluster.allowSchedulingOnControlPlanes`,
 		},
 		{
 			name:  "Longhorn with no replica",
@@ -266,14 +266,14 @@ func init() {
 				p.Machines.Nodes[1].MemoryGiB, p.Machines.Nodes[2].MemoryGiB = 6, 6
 				p.Apps = append(p.Apps, apps.AppProps{Name: "llm", Image: "ollama/ollama:0.5.4", Port: 11434, Resources: apps.Resources{CPU: "100m", Memory: "5500Mi"}})
 			},
-			want: `apps/llm: one llm pod requests 5500Mi of memory but the largest node (talos-w-1) has 5302Mi left after DaemonSets (458Mi): the pod would stay Pending; lower the pod's memory request or give a worker VM more RAM`,
+			want: `apps/llm: one llm pod requests 5500Mi of memory but the largest node (talos-w-1) has 5294Mi left after DaemonSets (466Mi): the pod would stay Pending; lower the pod's memory request or give a worker VM more RAM`,
 		},
 		{
 			name: "a pod wanting more CPU than any one worker",
 			props: func(p *homelab.Props) {
 				p.Apps = append(p.Apps, apps.AppProps{Name: "encoder", Image: "linuxserver/ffmpeg:7.1.1", Port: 8080, Resources: apps.Resources{CPU: "1600m"}})
 			},
-			want: `apps/encoder: one encoder pod requests 1600m of CPU but no node has more than 1540m left after DaemonSets (360m): the pod would stay Pending; lower the pod's CPU request or give a worker VM more cores`,
+			want: `apps/encoder: one encoder pod requests 1600m of CPU but no node has more than 1535m left after DaemonSets (365m): the pod would stay Pending; lower the pod's CPU request or give a worker VM more cores`,
 		},
 
 		// 5. References.

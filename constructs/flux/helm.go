@@ -4,14 +4,17 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"github.com/fluxcd/pkg/apis/kustomize"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/kube"
@@ -99,7 +102,9 @@ type HelmRelease struct {
 	// filled in at render time.
 	Spec *helmv2.HelmRelease
 
-	props HelmReleaseProps
+	props     HelmReleaseProps
+	patches   []kustomize.Patch
+	patchErrs []error
 }
 
 // NewHelmRelease adds a HelmRelease below scope.
@@ -157,8 +162,78 @@ func (r *HelmRelease) render() error {
 		deps = append(deps, ref)
 	}
 	r.Spec.Spec.DependsOn = deps
+	r.Spec.Spec.PostRenderers = nil
+	if len(r.patches) > 0 {
+		r.Spec.Spec.PostRenderers = []helmv2.PostRenderer{{Kustomize: &helmv2.Kustomize{Patches: r.Patches()}}}
+	}
 	return nil
 }
+
+// Patch adds a strategic merge patch that helm-controller applies to the
+// chart's output before installing it (a Kustomize post-renderer, run on
+// the templates and the hooks together: helm-controller v1.6.1's default
+// post-render strategy, "combined"). obj is a partial typed object: its
+// kind and name say which object of the chart it patches, its fields
+// what to set; lists of containers merge by name. Use it where the chart
+// has no value for what must be set.
+func (r *HelmRelease) Patch(obj kube.Typed) {
+	gvk, err := kube.KindOf(obj)
+	if err != nil {
+		r.patchErrs = append(r.patchErrs, fmt.Errorf("patch of %T: %w", obj, err))
+		return
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	// A typed object marshals its unset fields as null or {}, which a
+	// strategic merge patch reads as "delete": keep only what is set.
+	var m map[string]any
+	js, err := json.Marshal(obj)
+	if err == nil {
+		err = json.Unmarshal(js, &m)
+	}
+	var raw []byte
+	if err == nil {
+		raw, err = yaml.Marshal(pruned(m))
+	}
+	if err != nil {
+		r.patchErrs = append(r.patchErrs, fmt.Errorf("patch of %s %q: %w", gvk.Kind, obj.GetName(), err))
+		return
+	}
+	r.patches = append(r.patches, kustomize.Patch{Patch: string(raw), Target: &kustomize.Selector{
+		Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Name: obj.GetName(),
+	}})
+}
+
+// pruned drops null values and the maps and lists left empty.
+func pruned(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range v {
+			if x = pruned(x); x != nil {
+				out[k] = x
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	case []any:
+		var out []any
+		for _, x := range v {
+			if x = pruned(x); x != nil {
+				out = append(out, x)
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	}
+	return v
+}
+
+// Patches returns the post-renderer patches added with Patch.
+func (r *HelmRelease) Patches() []kustomize.Patch { return slices.Clone(r.patches) }
 
 func valuesJSON(v any) ([]byte, error) {
 	raw, err := json.Marshal(v)
@@ -193,6 +268,9 @@ func (r *HelmRelease) validate() []error {
 		if _, err := valuesJSON(r.props.Values); err != nil {
 			errs = append(errs, core.Errorf(p, "pass a struct or map for Values", "%v", err))
 		}
+	}
+	for _, err := range r.patchErrs {
+		errs = append(errs, core.Errorf(p, "patch a Kubernetes type kube.Scheme knows, with its name set", "%v", err))
 	}
 	return errs
 }

@@ -7,7 +7,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/funoffshore/homelab/constructs/core"
@@ -162,6 +164,28 @@ func TestHelmRelease(t *testing.T) {
 		}
 		if d := cmp.Diff(map[string]any{"defaultSettings": map[string]any{"defaultReplicaCount": int64(2)}}, spec["values"]); d != "" {
 			t.Errorf("values (-want +got):\n%s", d)
+		}
+	})
+	t.Run("patches the chart's output with only the fields set", func(t *testing.T) {
+		tr := newTree()
+		repo := flux.NewHelmRepository(tr.plat, "repo", &flux.HelmRepositoryProps{Name: "longhorn", URL: "https://charts.longhorn.io"})
+		kube.NewNamespace(tr.plat, "longhorn-system", nil)
+		rel := flux.NewHelmRelease(tr.plat, "longhorn", &flux.HelmReleaseProps{Namespace: "longhorn-system", Repository: repo, Chart: "longhorn", Version: "1.12.1"})
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "longhorn-ui"}}
+		d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "longhorn-ui", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")}}}}
+		rel.Patch(d)
+		require.NoError(t, tr.app.Tree().Validate())
+		m, err := rel.Manifest()
+		require.NoError(t, err)
+		// Unset fields (the selector, the pod's containers' images) must
+		// not reach the patch: a strategic merge patch deletes a null.
+		want := []any{map[string]any{"kustomize": map[string]any{"patches": []any{map[string]any{
+			"patch":  "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: longhorn-ui\nspec:\n  template:\n    spec:\n      containers:\n      - name: longhorn-ui\n        resources:\n          requests:\n            memory: 32Mi\n",
+			"target": map[string]any{"group": "apps", "version": "v1", "kind": "Deployment", "name": "longhorn-ui"},
+		}}}}}
+		if d := cmp.Diff(want, m["spec"].(map[string]any)["postRenderers"]); d != "" {
+			t.Errorf("postRenderers (-want +got):\n%s", d)
 		}
 	})
 	t.Run("refuses a version range, a missing repository and non-object values", func(t *testing.T) {

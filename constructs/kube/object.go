@@ -179,6 +179,9 @@ func fixNumbers(v any) any {
 	return v
 }
 
+// KindOf returns the GroupVersionKind Scheme knows for obj's Go type.
+func KindOf(obj runtime.Object) (schema.GroupVersionKind, error) { return kindOf(obj) }
+
 // kindOf is the one GroupVersionKind Scheme knows for obj's Go type (as
 // controller-runtime's apiutil.GVKForObject decides it, without linking the
 // client machinery that package brings along): a type registered under

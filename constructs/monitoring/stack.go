@@ -82,6 +82,12 @@ type stackValues struct {
 				Resources corev1.ResourceRequirements `json:"resources"`
 			} `json:"patch"`
 		} `json:"admissionWebhooks"`
+		// The config-reloader sidecar the operator adds to the
+		// Prometheus and Alertmanager pods (the chart passes it as the
+		// operator's --config-reloader-* flags; unset, they are 0).
+		PrometheusConfigReloader struct {
+			Resources corev1.ResourceRequirements `json:"resources"`
+		} `json:"prometheusConfigReloader"`
 	} `json:"prometheusOperator"`
 	Prometheus struct {
 		PrometheusSpec struct {
@@ -234,6 +240,8 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	v.PrometheusOperator.Resources = req("50m", "96Mi", "192Mi")
 	// The admission webhook's certificate jobs run once per install/upgrade.
 	v.PrometheusOperator.AdmissionWebhooks.Patch.Resources = req("10m", "32Mi", "64Mi")
+	reloader := req("10m", "24Mi", "48Mi")
+	v.PrometheusOperator.PrometheusConfigReloader.Resources = reloader
 	ps := &v.Prometheus.PrometheusSpec
 	ps.Retention = retention
 	ps.Resources = req("200m", "768Mi", "1536Mi")
@@ -301,6 +309,8 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 		{"prometheus-operator", v.PrometheusOperator.Resources, false},
 		{"prometheus", ps.Resources, false},
 		{"alertmanager", v.Alertmanager.AlertmanagerSpec.Resources, false},
+		{"prometheus config-reloader", reloader, false},
+		{"alertmanager config-reloader", reloader, false},
 		{"grafana", g.Resources, false},
 		{"grafana-sc-dashboard", g.Sidecar.Resources, false},
 		{"grafana-sc-datasources", g.Sidecar.Resources, false},

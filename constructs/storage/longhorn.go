@@ -4,9 +4,13 @@ import (
 	"cmp"
 	"fmt"
 	"github.com/aws/constructs-go/constructs/v10"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -152,12 +156,79 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	mgr := v.LonghornManager.Resources
 	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-manager", Role: core.AllNodes, PerNode: true,
 		CPU: mgr.Requests[corev1.ResourceCPU], Memory: mgr.Requests[corev1.ResourceMemory], MemoryLimit: mgr.Limits[corev1.ResourceMemory]})
-	// Estimates: the chart has no resources values for these.
+	// The chart's other pods have no resources value: helm-controller
+	// patches them in after rendering (a post-renderer), and the capacity
+	// check counts what the patches set.
+	for _, w := range l.patchRequests() {
+		if w.Name != "" {
+			t.AddWorkload(core.Workload{Source: l.info.Path(), Name: w.Name, Replicas: 1, Role: core.AllNodes, PerNode: w.perNode,
+				CPU: w.r.Requests[corev1.ResourceCPU], Memory: w.r.Requests[corev1.ResourceMemory], MemoryLimit: w.r.Limits[corev1.ResourceMemory]})
+		}
+	}
+	// Estimates: pods Longhorn makes at run time, not the chart (instance
+	// managers, the CSI sidecars the driver deployer starts).
 	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-instance-manager (estimate)", Role: core.AllNodes, PerNode: true,
 		CPU: resource.MustParse("150m"), Memory: resource.MustParse("192Mi")})
-	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-csi+ui+driver (estimate)", Replicas: 1,
-		CPU: resource.MustParse("100m"), Memory: resource.MustParse("256Mi")})
+	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-csi (estimate)", Replicas: 1,
+		CPU: resource.MustParse("100m"), Memory: resource.MustParse("192Mi")})
 	return l
+}
+
+// requestsPatch is one container the chart renders without resources.
+type requestsPatch struct {
+	// Name is the workload's name in the capacity table.
+	Name    string
+	r       corev1.ResourceRequirements
+	perNode bool
+}
+
+func requests(cpu, mem, limit string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(limit)},
+	}
+}
+
+// patchRequests adds to the release the post-renderer patches that give
+// requests and limits to the containers Longhorn's chart (1.12.1) renders
+// without them and has no value for, and returns the long-running ones.
+func (l *Longhorn) patchRequests() []requestsPatch {
+	small, job := requests("10m", "32Mi", "64Mi"), requests("50m", "64Mi", "256Mi")
+	init := requests("10m", "16Mi", "32Mi")
+	deployment := func(name string, containers, inits map[string]corev1.ResourceRequirements) *appsv1.Deployment {
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: l.Namespace}}
+		d.Spec.Template.Spec = podResources(containers, inits)
+		return d
+	}
+	l.Release.Patch(deployment("longhorn-ui", map[string]corev1.ResourceRequirements{"longhorn-ui": small}, nil))
+	l.Release.Patch(deployment("longhorn-driver-deployer", map[string]corev1.ResourceRequirements{"longhorn-driver-deployer": small},
+		map[string]corev1.ResourceRequirements{"wait-longhorn-manager": init}))
+	// A second container of every longhorn-manager pod, pulling the
+	// share-manager image and then sleeping.
+	prePull := requests("5m", "8Mi", "16Mi")
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "longhorn-manager", Namespace: l.Namespace}}
+	ds.Spec.Template.Spec = podResources(map[string]corev1.ResourceRequirements{"pre-pull-share-manager-image": prePull}, nil)
+	l.Release.Patch(ds)
+	// Hooks: helm-controller post-renders them with the templates.
+	for _, name := range []string{"longhorn-pre-upgrade", "longhorn-post-upgrade", "longhorn-uninstall"} {
+		j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: l.Namespace}}
+		j.Spec.Template.Spec = podResources(map[string]corev1.ResourceRequirements{name: job}, nil)
+		l.Release.Patch(j)
+	}
+	return []requestsPatch{{"longhorn-ui", small, false}, {"longhorn-driver-deployer", small, false}, {"longhorn-manager pre-pull-share-manager-image", prePull, true}}
+}
+
+// podResources is a partial pod spec setting the resources of the named
+// containers and init containers, in name order.
+func podResources(containers, inits map[string]corev1.ResourceRequirements) corev1.PodSpec {
+	var spec corev1.PodSpec
+	for _, name := range slices.Sorted(maps.Keys(containers)) {
+		spec.Containers = append(spec.Containers, corev1.Container{Name: name, Resources: containers[name]})
+	}
+	for _, name := range slices.Sorted(maps.Keys(inits)) {
+		spec.InitContainers = append(spec.InitContainers, corev1.Container{Name: name, Resources: inits[name]})
+	}
+	return spec
 }
 
 // Info returns the construct's place in the tree.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"github.com/fluxcd/pkg/apis/kustomize"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/funoffshore/homelab/constructs/flux"
@@ -44,6 +46,26 @@ func RenderRelease(t testing.TB, rel *flux.HelmRelease) []*unstructured.Unstruct
 	path := Fixture(t, fixtures.Chart{Name: chart, Version: version}.File())
 	objs, err := helmrender.Render(path, values, helmrender.Options{ReleaseName: name, Namespace: ns, Hooks: true,
 		APIVersions: []string{"monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor"}})
+	if err != nil {
+		t.Fatalf("%s: %v", rel.Info().Path(), err)
+	}
+	// The post-renderers the rendered HelmRelease holds, as
+	// helm-controller applies them.
+	var hr helmv2.HelmRelease
+	raw, err := json.Marshal(m)
+	if err == nil {
+		err = json.Unmarshal(raw, &hr)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", rel.Info().Path(), err)
+	}
+	var patches []kustomize.Patch
+	for _, pr := range hr.Spec.PostRenderers {
+		if pr.Kustomize != nil {
+			patches = append(patches, pr.Kustomize.Patches...)
+		}
+	}
+	objs, err = helmrender.PostRender(objs, patches)
 	if err != nil {
 		t.Fatalf("%s: %v", rel.Info().Path(), err)
 	}
