@@ -16,8 +16,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stretchr/testify/require"
@@ -211,6 +214,7 @@ func TestReconcile(t *testing.T) {
 	})
 	t.Run("secrets decrypted", func(t *testing.T) { checkSecrets(ctx, t, c.Client, l.values) })
 
+	head := first
 	t.Run("prune and rollback", func(t *testing.T) {
 		echo := client.ObjectKey{Namespace: "apps", Name: "echo"}
 		l.run(builder(func() []string { return []string{"uptime-kuma"} }), "", "synth")
@@ -226,6 +230,7 @@ func TestReconcile(t *testing.T) {
 		revert, err := l.repo.Revert(removal)
 		require.NoError(t, err)
 		reconcile(ctx, t, c, revert)
+		head = revert
 		d := &appsv1.Deployment{}
 		if err := c.Client.Get(ctx, echo, d); err != nil {
 			t.Fatalf("Deployment apps/echo after the revert: %v", err)
@@ -233,6 +238,10 @@ func TestReconcile(t *testing.T) {
 		if d.Status.AvailableReplicas < 1 {
 			t.Fatalf("Deployment apps/echo after the revert: %d available", d.Status.AvailableReplicas)
 		}
+	})
+
+	t.Run("a volume restored under Flux stays bound (docs/disaster-recovery.md, step 5)", func(t *testing.T) {
+		restoreUnderFlux(ctx, t, c, head)
 	})
 
 	t.Run("draining a worker for its upgrade, then uncordoning it", func(t *testing.T) {
@@ -373,4 +382,64 @@ func ownedBy(p corev1.Pod, kind string) bool {
 		}
 	}
 	return false
+}
+
+// restoreUnderFlux runs the runbook's Longhorn restore as far as the
+// simulated cluster can (no Longhorn engine, so no volume content): with
+// the apps Kustomization suspended, the app scaled to zero and its empty
+// claim deleted, a PersistentVolume for the restored Longhorn volume and a
+// claim of the same name bound to it are created the way `kubectl apply`
+// creates them (field manager kubectl-client-side-apply); once resumed,
+// Flux must leave the claim and its binding alone and bring the app back.
+func restoreUnderFlux(ctx context.Context, t *testing.T, c *e2e.Cluster, commit string) {
+	ks := &unstructured.Unstructured{}
+	ks.SetGroupVersionKind(schema.GroupVersionKind{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"})
+	ks.SetNamespace("flux-system")
+	ks.SetName("apps")
+	suspend := func(on bool) {
+		require.NoError(t, c.Client.Patch(ctx, ks, client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"spec":{"suspend":%t}}`, on)))))
+	}
+	app := client.ObjectKey{Namespace: "apps", Name: "uptime-kuma"}
+	// 1. Suspend, stop the app.
+	suspend(true)
+	d := &appsv1.Deployment{}
+	require.NoError(t, c.Client.Get(ctx, app, d))
+	require.NoError(t, c.Client.Patch(ctx, d, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"replicas":0}}`))))
+	// 4. The empty claim goes (once no pod uses it), the restored volume
+	// is bound to a claim of the same name.
+	require.NoError(t, c.Client.Delete(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: app.Namespace, Name: app.Name}}))
+	require.Eventually(t, func() bool {
+		return apierrors.IsNotFound(c.Client.Get(ctx, app, &corev1.PersistentVolumeClaim{}))
+	}, 3*time.Minute, time.Second, "the empty claim is never deleted")
+	class := "longhorn"
+	size := resource.MustParse("1Gi")
+	byKubectl := client.FieldOwner("kubectl-client-side-apply")
+	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "uptime-kuma-restored"}, Spec: corev1.PersistentVolumeSpec{
+		Capacity: corev1.ResourceList{corev1.ResourceStorage: size}, AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain, StorageClassName: class,
+		ClaimRef:               &corev1.ObjectReference{Namespace: app.Namespace, Name: app.Name},
+		PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: "driver.longhorn.io", VolumeHandle: "uptime-kuma-restored", FSType: "ext4"}},
+	}}
+	require.NoError(t, c.Client.Create(ctx, pv, byKubectl))
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: app.Namespace, Name: app.Name}, Spec: corev1.PersistentVolumeClaimSpec{
+		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, StorageClassName: &class, VolumeName: pv.Name,
+		Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
+	}}
+	require.NoError(t, c.Client.Create(ctx, pvc, byKubectl))
+	require.Eventually(t, func() bool {
+		got := &corev1.PersistentVolumeClaim{}
+		return c.Client.Get(ctx, app, got) == nil && got.Status.Phase == corev1.ClaimBound
+	}, 2*time.Minute, time.Second, "the claim never binds to the restored volume")
+	// 5. Resume: Flux applies Git's claim over it and the Deployment's
+	// replicas.
+	suspend(false)
+	reconcile(ctx, t, c, commit)
+	require.NoError(t, c.WaitAvailable(ctx, 3*time.Minute))
+	got := &corev1.PersistentVolumeClaim{}
+	require.NoError(t, c.Client.Get(ctx, app, got))
+	require.Equal(t, pvc.UID, got.UID, "Flux replaced the restored claim")
+	require.Equal(t, pv.Name, got.Spec.VolumeName, "the claim lost its restored volume")
+	require.Equal(t, "apps", got.Labels["kustomize.toolkit.fluxcd.io/name"], "Flux did not take the restored claim over")
+	require.NoError(t, c.Client.Get(ctx, app, d))
+	require.Equal(t, int32(1), d.Status.AvailableReplicas, "the app is not back")
 }

@@ -380,6 +380,13 @@ func init() {
 			want: `apps/ing: Ingress.networking.k8s.io/apps/wiki refers to Service apps/wiki (backend), which the tree does not define; point the backend at a Service in namespace "apps" (it has: echo, homepage, uptime-kuma)`,
 		},
 		{
+			name: "an app whose port flag disagrees with its Port",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				apps.NewApp(h.Apps, "whoami", &apps.AppProps{Image: "traefik/whoami:v1.10.3", Port: 80, Args: []string{"--port", "8080"}})
+			},
+			want: `apps/whoami: the container listens on port 8080 (argument --port 8080) but AppProps.Port is 80: probes, Service and policies would point at a port nothing serves; set AppProps.Port to 8080, or make the container listen on 80`,
+		},
+		{
 			name: "a NetworkPolicy selecting the host-network node-exporter",
 			tree: func(_ *core.App, h *homelab.Homelab) {
 				kube.NewObject(h.Apps, "np", &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "deny-all", Namespace: "monitoring"},

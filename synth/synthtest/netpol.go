@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/netip"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
+	"github.com/funoffshore/homelab/pkg/oracle/netpol"
 	"github.com/funoffshore/homelab/synth"
 )
 
@@ -21,11 +22,8 @@ type Pod struct {
 	Labels    map[string]string
 }
 
-// Policies are the NetworkPolicies of a synthesized tree, evaluated the
-// way a CNI enforces them (kube-network-policies, Calico, Cilium): a pod
-// selected by a policy of a direction accepts only what a rule of one of
-// those policies allows, and a connection needs both the source's egress
-// and the destination's ingress.
+// Policies are the NetworkPolicies of a synthesized tree, evaluated by
+// kube-network-policies' own engine (see Allows).
 type Policies []networkingv1.NetworkPolicy
 
 // NetworkPolicies decodes every NetworkPolicy in files.
@@ -51,99 +49,47 @@ func NetworkPolicies(t testing.TB, files synth.Files) Policies {
 	return out
 }
 
-// Allows reports whether from may connect to port/proto of to.
+// Allows reports whether from may connect to port/proto of to, and get
+// its reply, as kube-network-policies (the engine Talos runs for
+// flannel) decides: the two pods on two nodes, judged by the engine of
+// each (pkg/oracle/netpol).
 func (ps Policies) Allows(from, to Pod, port int32, proto corev1.Protocol) bool {
-	return ps.side(from, to, port, proto, true) && ps.side(to, from, port, proto, false)
+	nodes := []netpol.Node{
+		{Name: "a", IP: netip.MustParseAddr("192.0.2.1"), PodSubnet: netip.MustParsePrefix("10.244.0.0/24")},
+		{Name: "b", IP: netip.MustParseAddr("192.0.2.2"), PodSubnet: netip.MustParsePrefix("10.244.1.0/24")},
+	}
+	pod := func(p Pod, name, node, ip string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: name, Labels: p.Labels},
+			Spec:   corev1.PodSpec{NodeName: node},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}}
+	}
+	c := netpol.Cluster{ClusterCIDR: netip.MustParsePrefix("10.244.0.0/16"), Nodes: nodes,
+		Pods: []*corev1.Pod{pod(from, "from", "a", "10.244.0.2"), pod(to, "to", "b", "10.244.1.2")}}
+	seen := map[string]bool{}
+	for _, ns := range append([]string{from.Namespace, to.Namespace}, namespacesOf(ps)...) {
+		if !seen[ns] {
+			seen[ns] = true
+			c.Namespaces = append(c.Namespaces, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"kubernetes.io/metadata.name": ns}}})
+		}
+	}
+	for i := range ps {
+		c.Policies = append(c.Policies, &ps[i])
+	}
+	e, err := netpol.New(c)
+	if err != nil {
+		panic(err)
+	}
+	r, err := e.Connect(netpol.Conn{From: netpol.PodEndpoint(c.Pods[0]), To: netpol.PodEndpoint(c.Pods[1]), Port: port, Protocol: proto})
+	if err != nil {
+		panic(err)
+	}
+	return r.Allowed
 }
 
-// side evaluates the policies selecting pod in one direction against the
-// other end.
-func (ps Policies) side(pod, other Pod, port int32, proto corev1.Protocol, egress bool) bool {
-	want := networkingv1.PolicyTypeIngress
-	if egress {
-		want = networkingv1.PolicyTypeEgress
-	}
-	isolated := false
+func namespacesOf(ps Policies) []string {
+	var out []string
 	for _, p := range ps {
-		if p.Namespace != pod.Namespace || !selects(&p.Spec.PodSelector, pod.Labels) || !hasType(p, want) {
-			continue
-		}
-		isolated = true
-		if egress {
-			for _, r := range p.Spec.Egress {
-				if PortsAdmit(r.Ports, port, proto) && peersMatch(r.To, p.Namespace, other) {
-					return true
-				}
-			}
-		} else {
-			for _, r := range p.Spec.Ingress {
-				if PortsAdmit(r.Ports, port, proto) && peersMatch(r.From, p.Namespace, other) {
-					return true
-				}
-			}
-		}
+		out = append(out, p.Namespace)
 	}
-	return !isolated
-}
-
-func hasType(p networkingv1.NetworkPolicy, want networkingv1.PolicyType) bool {
-	if len(p.Spec.PolicyTypes) == 0 {
-		// The API server's default: Ingress, and Egress with egress rules.
-		return want == networkingv1.PolicyTypeIngress || len(p.Spec.Egress) > 0
-	}
-	for _, t := range p.Spec.PolicyTypes {
-		if t == want {
-			return true
-		}
-	}
-	return false
-}
-
-// peersMatch reports whether a rule's peers admit other (no peers: every
-// source). Only pods are evaluated: ipBlocks never match pod traffic.
-func peersMatch(peers []networkingv1.NetworkPolicyPeer, policyNS string, other Pod) bool {
-	if len(peers) == 0 {
-		return true
-	}
-	for _, pe := range peers {
-		if pe.IPBlock != nil {
-			continue
-		}
-		nsOK := other.Namespace == policyNS
-		if pe.NamespaceSelector != nil {
-			// A namespace's labels here are the one Kubernetes sets on each.
-			nsOK = selects(pe.NamespaceSelector, map[string]string{"kubernetes.io/metadata.name": other.Namespace})
-		}
-		if nsOK && (pe.PodSelector == nil || selects(pe.PodSelector, other.Labels)) {
-			return true
-		}
-	}
-	return false
-}
-
-func selects(sel *metav1.LabelSelector, set map[string]string) bool {
-	s, err := metav1.LabelSelectorAsSelector(sel)
-	return err == nil && s.Matches(labels.Set(set))
-}
-
-// PortsAdmit reports whether a rule's ports admit port/proto: no ports
-// admit every port; a port without a number every port of its protocol;
-// EndPort makes a range. Named ports are not resolved (they match no
-// number).
-func PortsAdmit(ports []networkingv1.NetworkPolicyPort, port int32, proto corev1.Protocol) bool {
-	if len(ports) == 0 {
-		return true
-	}
-	for _, p := range ports {
-		pp := corev1.ProtocolTCP
-		if p.Protocol != nil {
-			pp = *p.Protocol
-		}
-		switch {
-		case pp != proto:
-		case p.Port == nil, p.Port.IntVal == port, p.EndPort != nil && port >= p.Port.IntVal && port <= *p.EndPort:
-			return true
-		}
-	}
-	return false
+	return out
 }

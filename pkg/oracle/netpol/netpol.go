@@ -92,7 +92,7 @@ func New(c Cluster) (*Enforcer, error) {
 		}
 	}
 	for _, np := range c.Policies {
-		if err := npInformer.Informer().GetStore().Add(np); err != nil {
+		if err := npInformer.Informer().GetStore().Add(defaulted(np)); err != nil {
 			return nil, err
 		}
 	}
@@ -142,3 +142,36 @@ func (e *Enforcer) node(name string) (Node, bool) {
 // it must equal the version the pinned Talos enables for flannel
 // (constants.KubeNetworkPoliciesVersion), which the package's test checks.
 const EngineVersion = "v1.1.0"
+
+// defaulted is a policy as the API server stores it, which is what the
+// engine reads from its informer: the defaults of
+// k8s.io/kubernetes pkg/apis/networking/v1/defaults.go
+// (SetDefaults_NetworkPolicyPort: protocol TCP; SetDefaults_NetworkPolicy:
+// policyTypes Ingress, plus Egress when there are egress rules). The
+// engine evaluates only the listed policy types and dereferences every
+// port's protocol.
+func defaulted(np *networkingv1.NetworkPolicy) *networkingv1.NetworkPolicy {
+	np = np.DeepCopy()
+	tcp := corev1.ProtocolTCP
+	for i := range np.Spec.Ingress {
+		for j := range np.Spec.Ingress[i].Ports {
+			if np.Spec.Ingress[i].Ports[j].Protocol == nil {
+				np.Spec.Ingress[i].Ports[j].Protocol = &tcp
+			}
+		}
+	}
+	for i := range np.Spec.Egress {
+		for j := range np.Spec.Egress[i].Ports {
+			if np.Spec.Egress[i].Ports[j].Protocol == nil {
+				np.Spec.Egress[i].Ports[j].Protocol = &tcp
+			}
+		}
+	}
+	if len(np.Spec.PolicyTypes) == 0 {
+		np.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+		if len(np.Spec.Egress) > 0 {
+			np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+		}
+	}
+	return np
+}
