@@ -388,9 +388,13 @@ func ownedBy(p corev1.Pod, kind string) bool {
 // simulated cluster can (no Longhorn engine, so no volume content): with
 // the apps Kustomization suspended, the app scaled to zero and its empty
 // claim deleted, a PersistentVolume for the restored Longhorn volume and a
-// claim of the same name bound to it are created the way `kubectl apply`
-// creates them (field manager kubectl-client-side-apply); once resumed,
-// Flux must leave the claim and its binding alone and bring the app back.
+// claim of the same name bound to it are created as the runbook's
+// `kubectl apply --field-manager=homelab-restore` creates them; once
+// resumed, Flux must leave the claim and its binding alone and bring the
+// app back. (Under kubectl's own field managers it does not: Flux takes
+// over every field of a manager whose name starts with "kubectl", then
+// drops volumeName, which a bound claim cannot change; this subtest found
+// that.)
 func restoreUnderFlux(ctx context.Context, t *testing.T, c *e2e.Cluster, commit string) {
 	ks := &unstructured.Unstructured{}
 	ks.SetGroupVersionKind(schema.GroupVersionKind{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"})
@@ -413,7 +417,7 @@ func restoreUnderFlux(ctx context.Context, t *testing.T, c *e2e.Cluster, commit 
 	}, 3*time.Minute, time.Second, "the empty claim is never deleted")
 	class := "longhorn"
 	size := resource.MustParse("1Gi")
-	byKubectl := client.FieldOwner("kubectl-client-side-apply")
+	byKubectl := client.FieldOwner("homelab-restore")
 	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "uptime-kuma-restored"}, Spec: corev1.PersistentVolumeSpec{
 		Capacity: corev1.ResourceList{corev1.ResourceStorage: size}, AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 		PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain, StorageClassName: class,
