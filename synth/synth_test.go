@@ -72,6 +72,7 @@ func TestGolden(t *testing.T) {
 		"kubernetes/platform/security/apps.yaml",
 		"kubernetes/platform/security/cloudflared.yaml",
 		"kubernetes/platform/security/kustomization.yaml",
+		"kubernetes/platform/security/longhorn-metrics.yaml",
 		"kubernetes/platform/security/monitoring.yaml",
 		"kubernetes/platform/storage/kustomization.yaml",
 		"kubernetes/platform/storage/longhorn.yaml",

@@ -215,7 +215,7 @@ func (l *Longhorn) patchRequests() []requestsPatch {
 		j.Spec.Template.Spec = podResources(map[string]corev1.ResourceRequirements{name: job}, nil)
 		l.Release.Patch(j)
 	}
-	return []requestsPatch{{"longhorn-ui", small, false}, {"longhorn-driver-deployer", small, false}, {"longhorn-manager pre-pull-share-manager-image", prePull, true}}
+	return []requestsPatch{{"longhorn-ui", small, false}, {"longhorn-driver-deployer", small, false}, {"longhorn-manager image pre-pull", prePull, true}}
 }
 
 // podResources is a partial pod spec setting the resources of the named
