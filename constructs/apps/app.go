@@ -325,6 +325,12 @@ func (a *App) AllowFrom(peers ...security.Peer) {
 	if a.policy == nil {
 		a.policy = security.NewPodPolicy(a, "network-policy", &security.PodPolicyProps{Name: a.Name, Namespace: a.Namespace, Pods: a.labels})
 		a.admitController()
+		// The namespace's Isolation must not admit its sources too:
+		// the pods (not the selectors, which cannot change on a live
+		// Deployment) are marked as deciding their own ingress.
+		tmpl := maps.Clone(a.labels)
+		tmpl[security.OwnIngressLabel] = "true"
+		a.dep.Spec.Template.Labels = tmpl
 	}
 	for _, p := range peers {
 		if len(p.Ports()) == 0 {

@@ -157,16 +157,31 @@ func NewIsolation(scope constructs.Construct, id string, props *IsolationProps) 
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 		},
 	})
-	allow := &networkingv1.NetworkPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "allow-list", Namespace: ns},
-		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: PodNetworkPods(),
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-		},
+	in, out := rules(g.Info(), props.Ingress, props.Egress)
+	// NetworkPolicies add up: a namespace-wide ingress rule would also
+	// admit its sources into pods that admit only their own peers (a
+	// PodPolicy, apps.App.AllowFrom), so the ingress allow list leaves
+	// those pods out; the egress allow list covers every pod.
+	if len(in) > 0 {
+		ingress := PodNetworkPods()
+		ingress.MatchExpressions = append(ingress.MatchExpressions, metav1.LabelSelectorRequirement{Key: OwnIngressLabel, Operator: metav1.LabelSelectorOpDoesNotExist})
+		kube.NewObject(g, "allow-ingress", &networkingv1.NetworkPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: "allow-ingress", Namespace: ns},
+			Spec:       networkingv1.NetworkPolicySpec{PodSelector: ingress, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, Ingress: in},
+		})
 	}
-	allow.Spec.Ingress, allow.Spec.Egress = rules(g.Info(), props.Ingress, props.Egress)
-	kube.NewObject(g, "allow-list", allow)
+	if len(out) > 0 {
+		kube.NewObject(g, "allow-egress", &networkingv1.NetworkPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: "allow-egress", Namespace: ns},
+			Spec:       networkingv1.NetworkPolicySpec{PodSelector: PodNetworkPods(), PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}, Egress: out},
+		})
+	}
 }
+
+// OwnIngressLabel marks pods whose ingress a PodPolicy of their own
+// decides (apps.App.AllowFrom sets it on its pods): a namespace's
+// Isolation admits nothing into them.
+const OwnIngressLabel = "homelab.funoffshore.com/own-ingress"
 
 // rules turns the peers into a policy's rules; a peer with a problem is
 // left out of them and refused by validation.
