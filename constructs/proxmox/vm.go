@@ -142,6 +142,10 @@ func (v *VM) Bridge() string {
 	return "vmbr0"
 }
 
+// DiskKey matches the Proxmox config keys of disks ("scsi0", "virtio1",
+// "ide2"): the bus, then the index.
+var DiskKey = regexp.MustCompile(`^(scsi|virtio|sata|ide)(\d+)$`)
+
 // SCSIController is the VM's SCSI controller (Proxmox's scsihw): one
 // virtio-scsi controller per disk.
 const SCSIController = "virtio-scsi-single"

@@ -18,7 +18,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -219,9 +218,6 @@ func DesiredConfig(v *model.VM) map[string]string {
 	}
 	return cfg
 }
-
-// diskKeys are the Proxmox config keys of disks.
-var diskKeys = regexp.MustCompile(`^(scsi|virtio|sata|ide)\d+$`)
 
 // DiskConfig is the config of the VM's disks as deploy creates them: the
 // boot disk on the SCSI controller and each data disk on virtio-blk,
@@ -556,7 +552,7 @@ func (d *deployer) diskChanges(h *model.Host, v *model.VM, target string, have m
 	// saw) is reported, never deleted: it may hold data.
 	for _, key := range slices.Sorted(maps.Keys(have)) {
 		val, _ := have[key].(string)
-		if !diskKeys.MatchString(key) || strings.Contains(val, "media=cdrom") || slices.ContainsFunc(wants, func(w want) bool { return w.key == key }) {
+		if !model.DiskKey.MatchString(key) || strings.Contains(val, "media=cdrom") || slices.ContainsFunc(wants, func(w want) bool { return w.key == key }) {
 			continue
 		}
 		d.notes = append(d.notes, fmt.Sprintf("%s: %s has disk %s (%s), which the model does not: copy what it holds elsewhere, then detach it (qm set %d --delete %s); while it is a second SCSI disk, /dev/sda may name either disk", h.Name, target, key, val, v.VMID, key))

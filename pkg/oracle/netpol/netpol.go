@@ -58,7 +58,6 @@ type Enforcer struct {
 	c       Cluster
 	engines map[string]*networkpolicy.PolicyEngine
 	managed map[string]map[netip.Addr]bool
-	pods    map[netip.Addr]*corev1.Pod
 }
 
 // New starts one policy engine per node over the cluster's objects, as
@@ -80,15 +79,10 @@ func New(c Cluster) (*Enforcer, error) {
 			return nil, err
 		}
 	}
-	e := &Enforcer{c: c, engines: map[string]*networkpolicy.PolicyEngine{}, managed: map[string]map[netip.Addr]bool{}, pods: map[netip.Addr]*corev1.Pod{}}
+	e := &Enforcer{c: c, engines: map[string]*networkpolicy.PolicyEngine{}, managed: map[string]map[netip.Addr]bool{}}
 	for _, p := range c.Pods {
 		if err := podInformer.Informer().GetIndexer().Add(p); err != nil {
 			return nil, err
-		}
-		if !p.Spec.HostNetwork {
-			for _, ip := range p.Status.PodIPs {
-				e.pods[netip.MustParseAddr(ip.IP)] = p
-			}
 		}
 	}
 	for _, np := range c.Policies {

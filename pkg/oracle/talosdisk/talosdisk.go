@@ -12,13 +12,14 @@ package talosdisk
 import (
 	"cmp"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	blockpb "github.com/siderolabs/talos/pkg/machinery/api/resource/definitions/block"
 	"github.com/siderolabs/talos/pkg/machinery/cel"
 	"github.com/siderolabs/talos/pkg/machinery/cel/celenv"
+
+	"github.com/funoffshore/homelab/constructs/proxmox"
 )
 
 // TalosVersion is the Talos release whose block controller this package
@@ -52,8 +53,6 @@ type Reported struct {
 	StableName bool
 }
 
-var keyPattern = regexp.MustCompile(`^(scsi|virtio|sata|ide)(\d+)$`)
-
 // VM returns what Talos reports for each disk of a VM with SCSI
 // controller scsihw, in the order given. Buses and controllers whose
 // reporting is not encoded here are refused, never guessed.
@@ -61,7 +60,7 @@ func VM(scsihw string, disks []Disk) ([]Reported, error) {
 	var out []Reported
 	var scsi int
 	for _, d := range disks {
-		m := keyPattern.FindStringSubmatch(d.Key)
+		m := proxmox.DiskKey.FindStringSubmatch(d.Key)
 		if m == nil {
 			return nil, fmt.Errorf("disk key %q is not a Proxmox disk", d.Key)
 		}
@@ -71,7 +70,7 @@ func VM(scsihw string, disks []Disk) ([]Reported, error) {
 	}
 	var nextSD, nextVD, nextSR int
 	for _, d := range disks {
-		m := keyPattern.FindStringSubmatch(d.Key)
+		m := proxmox.DiskKey.FindStringSubmatch(d.Key)
 		spec := &blockpb.DiskSpec{Size: uint64(d.SizeGiB) << 30}
 		r := Reported{Disk: d, Spec: spec, StableName: true}
 		switch {
