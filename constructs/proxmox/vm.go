@@ -154,6 +154,11 @@ const SCSIController = "virtio-scsi-single"
 // SCSI disk, so the guest names it /dev/sda on every boot.
 const BootDiskKey = "scsi0"
 
+// ConfigISOKey is the Proxmox config key of the CD-ROM that carries a
+// node's first machine config (see the deployer's Delivery), beside the
+// boot ISO on ide2.
+const ConfigISOKey = "ide3"
+
 // DataDisk is a virtual disk beside the boot disk, for a user volume. The
 // guest finds it by its serial, the disk's name.
 //

@@ -192,10 +192,25 @@ func (c *Cluster) InstallerImage() string {
 	return fmt.Sprintf("%s/metal-installer/%s:%s", c.ImageFactory, c.Schematic().ID(), c.TalosVersion)
 }
 
+// BootSchematic is the schematic of the boot ISO: the installer's, with
+// the kernel argument talos.config=metal-iso, under which Talos' metal
+// platform reads the machine config from a volume labelled metal-iso
+// (Talos v1.13.9 internal/app/machined/pkg/runtime/v1alpha1/platform/metal/metal.go:74-76,
+// readConfigFromISO at 124-144) instead of waiting in maintenance mode
+// for one over the network. The deployer attaches that volume to the VM
+// through the Proxmox API, so the config holding the cluster's CA keys
+// never crosses the LAN. Only the boot media carry the argument: the
+// installed system boots the installer's schematic, and a machine with a
+// config on its STATE partition never asks the platform (acquire.go
+// stateDisk, 253-299).
+func (c *Cluster) BootSchematic() Schematic {
+	return c.Schematic().WithKernelArgs("talos.config=" + constants.MetalConfigISOLabel)
+}
+
 // ISO returns the boot ISO's download URL and the file name it gets in
 // the Proxmox ISO storage.
 func (c *Cluster) ISO() (url, file string) {
-	id := c.Schematic().ID()
+	id := c.BootSchematic().ID()
 	return fmt.Sprintf("https://%s/image/%s/%s/metal-amd64.iso", c.ImageFactory, id, c.TalosVersion),
 		fmt.Sprintf("talos-%s-%s-metal-amd64.iso", c.TalosVersion, id[:12])
 }

@@ -33,7 +33,7 @@ func TestDeploySimulate(t *testing.T) {
 		} else if _, err := os.Stat(tmp); !os.IsNotExist(err) {
 			t.Errorf("plan --simulate left %s behind (%v)", tmp, err)
 		}
-		for _, want := range []string{"proxmox:\n  pve-1: download iso", "pve-2: create vm 111 talos-w-1", "talos:\n  talos-cp-1: apply controlplane config", "talos-cp-1: bootstrap etcd", "13 change(s) pending"} {
+		for _, want := range []string{"proxmox:\n  pve-1: download iso", "pve-2: create vm 111 talos-w-1", "talos:\n  talos-cp-1: deliver controlplane config to VM talos-cp-1 out of band", "talos-cp-1: bootstrap etcd", "13 change(s) pending"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("plan lacks %q:\n%s", want, out)
 			}

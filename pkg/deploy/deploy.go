@@ -132,6 +132,10 @@ func (in Inputs) fluxInputs(t Target) fluxdeploy.Inputs {
 func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
 	in.Proxmox.Log, in.Talos.Log = nil, nil
 	in.Proxmox.Owner = cmp.Or(in.Proxmox.Owner, t.Cluster.Name)
+	if in.Talos.Delivery == nil {
+		// First configs reach the VMs through the Proxmox API only.
+		in.Talos.Delivery = pvedeploy.NewDelivery(in.Proxmox)
+	}
 	r := &Report{}
 	var err error
 	if r.Proxmox, err = pvedeploy.NewPlan(ctx, t.Datacenter, in.Proxmox); err != nil {
@@ -175,6 +179,10 @@ func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
 func Deploy(ctx context.Context, t Target, in Inputs, progress io.Writer) (*talosdeploy.Result, error) {
 	in.Proxmox.Log, in.Talos.Log = in.Log, in.Log
 	in.Proxmox.Owner = cmp.Or(in.Proxmox.Owner, t.Cluster.Name)
+	if in.Talos.Delivery == nil {
+		// First configs reach the VMs through the Proxmox API only.
+		in.Talos.Delivery = pvedeploy.NewDelivery(in.Proxmox)
+	}
 	step := func(name string, fn func() error) error {
 		start := time.Now()
 		fmt.Fprintf(progress, "%s ...\n", name)

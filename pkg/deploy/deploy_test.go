@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	proxmodel "github.com/funoffshore/homelab/constructs/proxmox"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/deploy"
 	"github.com/funoffshore/homelab/pkg/fixtures"
@@ -68,9 +69,23 @@ func TestSecondDeployWritesNothing(t *testing.T) {
 	if _, err := deploy.Deploy(ctx, target, in, io.Discard); err != nil {
 		t.Fatal(err)
 	}
+	// Proxmox: 2 ISO downloads, 3 creates, 3 starts; then per VM its
+	// config ISO: upload, attach, stop, start, detach, delete.
 	pve, talos, kube := sim.PVE.Writes(), sim.Talos.Writes(), kubeWrites
-	if pve != 8 || talos != 4 || kube != 36 {
-		t.Errorf("first deploy wrote proxmox %d, talos %d, kubernetes %d times; want 8, 4, 36", pve, talos, kube)
+	if pve != 8+3*6 || talos != 4 || kube != 36 {
+		t.Errorf("first deploy wrote proxmox %d, talos %d, kubernetes %d times; want 26, 4, 36", pve, talos, kube)
+	}
+	for _, host := range []string{"pve-1", "pve-2"} {
+		for _, f := range sim.PVE.Files(host, "local") {
+			if strings.Contains(f, "config") {
+				t.Errorf("%s still stores %s: it holds the cluster's keys", host, f)
+			}
+		}
+	}
+	for id, vm := range sim.PVE.VMs() {
+		if vm.Config[proxmodel.ConfigISOKey] != "" {
+			t.Errorf("vm %d still has its config ISO attached: %s", id, vm.Config[proxmodel.ConfigISOKey])
+		}
 	}
 	if _, err := deploy.Deploy(ctx, target, in, io.Discard); err != nil {
 		t.Fatal(err)
@@ -113,9 +128,12 @@ func TestInterruptedDeployConverges(t *testing.T) {
 		{"a VM start task fails", func(s *testenv.Simulation, _ *int) {
 			s.PVE.Inject(pvesim.Fault{PathContains: "/status/start", FailTask: "KVM not available", Times: 1})
 		}, "KVM not available"},
-		{"a node drops the config apply", func(s *testenv.Simulation, _ *int) {
-			s.Talos.FailNext("ApplyConfiguration", 1)
-		}, "connection reset while the node reboots"},
+		{"the config ISO upload fails", func(s *testenv.Simulation, _ *int) {
+			s.PVE.Inject(pvesim.Fault{PathContains: "/upload", FailTask: "storage full", Times: 1})
+		}, "uploading the config ISO"},
+		{"the config ISO's deletion loses its answer", func(s *testenv.Simulation, _ *int) {
+			s.PVE.Inject(pvesim.Fault{Method: "DELETE", PathContains: "/content/", DropResponse: true, Times: 1})
+		}, "deleting the config ISO"},
 		{"the etcd bootstrap fails", func(s *testenv.Simulation, _ *int) {
 			s.Talos.FailNext("Bootstrap", 1)
 		}, "connection reset while the node reboots"},

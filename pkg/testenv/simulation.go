@@ -25,6 +25,7 @@ import (
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
 	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
 	"github.com/funoffshore/homelab/pkg/localenv"
+	"github.com/funoffshore/homelab/pkg/oracle/talosboot"
 	"github.com/funoffshore/homelab/pkg/testenv/pvesim"
 	"github.com/funoffshore/homelab/pkg/testenv/talossim"
 	"github.com/funoffshore/homelab/synth"
@@ -71,6 +72,19 @@ func Simulate(spec localenv.Simulation) (*Simulation, error) {
 	if s.Talos, err = talossim.New(bundle.Certs.OS, s.nodes...); err != nil {
 		s.Close()
 		return nil, err
+	}
+	// A VM that starts with a config ISO attached boots with the config
+	// Talos' metal platform reads from it.
+	s.PVE.OnStart = func(vm pvesim.VM, media map[string][]byte) {
+		n := s.Talos.Node(vm.Config["name"])
+		if n == nil {
+			return
+		}
+		for _, iso := range media {
+			if data, err := talosboot.ReadConfigISO(iso); err == nil {
+				_ = n.Boot(data) // a config the machine refuses leaves it in maintenance mode, as on hardware
+			}
+		}
 	}
 	for name, id := range spec.Identities {
 		if n := s.Talos.Node(name); n != nil {

@@ -137,6 +137,21 @@ func (p *Plan) Changes() []Change {
 // Empty reports whether nothing would change.
 func (p *Plan) Empty() bool { return len(p.Changes()) == 0 }
 
+// client is the API client of host h: its endpoint, the token, and its
+// pinned certificate when the model has one.
+func (o Options) client(h *model.Host) *gp.Client {
+	endpoint := h.Endpoint
+	if o.Endpoint != nil {
+		endpoint = o.Endpoint(h)
+	}
+	httpClient := o.HTTPClient
+	if h.TLSFingerprint != "" {
+		httpClient = pinnedClient(o.HTTPClient, h.TLSFingerprint)
+	}
+	return gp.NewClient(strings.TrimSuffix(endpoint, "/")+"/api2/json",
+		gp.WithAPIToken(o.Token.ID, o.Token.Secret), gp.WithHTTPClient(httpClient))
+}
+
 type deployer struct {
 	opts    Options
 	tag     string
@@ -278,16 +293,7 @@ func NewPlan(ctx context.Context, dc *model.Datacenter, opts Options) (*Plan, er
 	}
 	lives := map[int]liveVM{}
 	for _, h := range dc.Hosts() {
-		endpoint := h.Endpoint
-		if opts.Endpoint != nil {
-			endpoint = opts.Endpoint(h)
-		}
-		httpClient := opts.HTTPClient
-		if h.TLSFingerprint != "" {
-			httpClient = pinnedClient(opts.HTTPClient, h.TLSFingerprint)
-		}
-		c := gp.NewClient(strings.TrimSuffix(endpoint, "/")+"/api2/json",
-			gp.WithAPIToken(opts.Token.ID, opts.Token.Secret), gp.WithHTTPClient(httpClient))
+		c := opts.client(h)
 		d.clients[h.Name] = c
 		node := (&gp.Node{}).New(c, h.Name)
 		var live gp.VirtualMachines

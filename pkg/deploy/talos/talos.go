@@ -1,6 +1,8 @@
 // Package talos is the deployer's OS layer: it renders the full machine
-// configs in memory from the decrypted secrets bundle, applies them to the
-// nodes still in maintenance mode (insecure, as Talos expects there), waits
+// configs in memory from the decrypted secrets bundle, hands the nodes
+// still without one their first config only through a channel that
+// reaches that machine alone (a config ISO attached through the Proxmox
+// API, or a pinned maintenance-mode certificate), waits
 // for every node to answer with mutual TLS, bootstraps etcd on the first
 // control plane exactly once, and returns the kubeconfig and talosconfig
 // for the caller to save outside the repository.
@@ -9,7 +11,6 @@ package talos
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -19,16 +20,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cosi-project/runtime/pkg/safe"
 	"github.com/siderolabs/talos/pkg/machinery/api/machine"
 	talosclient "github.com/siderolabs/talos/pkg/machinery/client"
 	"github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
 	"github.com/siderolabs/talos/pkg/machinery/constants"
-	"github.com/siderolabs/talos/pkg/machinery/nethelpers"
-	"github.com/siderolabs/talos/pkg/machinery/resources/hardware"
-	"github.com/siderolabs/talos/pkg/machinery/resources/network"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -59,6 +56,19 @@ type Options struct {
 	Kube func(ctx context.Context) (client.Client, error)
 	// DrainTimeout bounds each drain. Default: 5m.
 	DrainTimeout time.Duration
+	// Delivery hands a node with a VM its first config out of band (see
+	// Delivery). Nil refuses to configure VM nodes.
+	Delivery Delivery
+	// Fingerprints pins, by hostname, the certificate a node without a VM
+	// serves in maintenance mode: the base64 SPKI fingerprint Talos prints
+	// on its console. Its first config goes to that certificate only.
+	Fingerprints map[string]string
+	// Reinstall names nodes known to be configured that may get a first
+	// config again (after their disk was wiped).
+	Reinstall []string
+	// History is the action log so far: a node it shows configured is
+	// known to be, also when nothing else says so.
+	History []actionlog.Entry
 }
 
 func (o Options) withDefaults() Options {
@@ -109,6 +119,7 @@ type Plan struct {
 
 	recoverNote   string
 	manifestsFrom *model.Node // the control plane whose manifests a Kubernetes upgrade syncs
+	configureBy   map[*model.Node]string
 }
 
 func cmpRole(r model.Role) int {
@@ -122,7 +133,11 @@ func cmpRole(r model.Role) int {
 func (p *Plan) Changes() []string {
 	var out []string
 	for _, n := range p.Configure {
-		out = append(out, fmt.Sprintf("%s: apply %s config (maintenance mode)", n.Hostname, n.Role))
+		if p.configureBy[n] == byFingerprint {
+			out = append(out, fmt.Sprintf("%s: apply %s config to the machine at its address whose maintenance-mode certificate is the pinned one", n.Hostname, n.Role))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: deliver %s config to VM %s out of band (an ISO attached through the Proxmox API; the VM restarts with it)", n.Hostname, n.Role, n.VM.Name))
 	}
 	if p.Bootstrap != nil {
 		out = append(out, fmt.Sprintf("%s: bootstrap etcd%s", p.Bootstrap.Hostname, p.recoverNote))
@@ -167,11 +182,6 @@ func (d *deployer) secure(ctx context.Context, n *model.Node) (*talosclient.Clie
 		return nil, err
 	}
 	return talosclient.New(ctx, talosclient.WithConfig(cfg), talosclient.WithEndpoints(d.opts.Address(n)))
-}
-
-func (d *deployer) insecure(ctx context.Context, n *model.Node) (*talosclient.Client, error) {
-	return talosclient.New(ctx, talosclient.WithEndpoints(d.opts.Address(n)),
-		talosclient.WithTLSConfig(&tls.Config{InsecureSkipVerify: true})) //nolint:gosec // maintenance mode has no trust yet, as talosctl --insecure
 }
 
 // configured reports whether n answers with mutual TLS (it has a config).
@@ -245,9 +255,10 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 	p.manifestsFrom = cps[0]
 	running := map[*model.Node]map[string]string{} // node -> Kubernetes component -> image
 	wants := map[*model.Node]config.Provider{}
+	var pending []*model.Node
 	for _, n := range cluster.Nodes() {
 		if !d.configured(ctx, n) {
-			p.Configure = append(p.Configure, n)
+			pending = append(pending, n)
 			continue
 		}
 		var err error
@@ -262,6 +273,7 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 			return nil, fmt.Errorf("talos %s: %w", n.Hostname, err)
 		}
 	}
+	d.firstConfig(ctx, p, pending, len(pending) < len(cluster.Nodes()))
 	// Control planes first, as talosctl's upgrade order: the workers
 	// follow a control plane that already runs the new config.
 	slices.SortStableFunc(p.Update, func(a, b ConfigChange) int {
@@ -275,13 +287,17 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 	}
 	first := cps[0]
 	etcd := false
-	if d.configured(ctx, first) {
+	firstUp := d.configured(ctx, first)
+	if firstUp {
 		var err error
 		if etcd, err = d.etcdRunning(ctx, first); err != nil {
 			return nil, fmt.Errorf("talos %s: reading etcd state: %w", first.Hostname, err)
 		}
 	}
 	if !etcd {
+		if !firstUp && !slices.Contains(p.Configure, first) {
+			return p, nil // refused above: nothing to bootstrap through
+		}
 		p.Bootstrap = first
 		if len(d.opts.RecoverFrom) > 0 {
 			p.recoverNote = fmt.Sprintf(" from a %d-byte snapshot", len(d.opts.RecoverFrom))
@@ -363,19 +379,7 @@ func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secret
 		go func(n *model.Node) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := d.opts.Log.Record("talos", n.Hostname, "apply-config", func() error {
-				c, err := d.insecure(ctx, n)
-				if err != nil {
-					return err
-				}
-				defer c.Close()
-				if err := checkIdentity(ctx, c, n, d.opts.Address(n)); err != nil {
-					return err
-				}
-				_, err = c.ApplyConfiguration(ctx, &machine.ApplyConfigurationRequest{Data: configs[n], Mode: machine.ApplyConfigurationRequest_AUTO})
-				return err
-			})
-			if err != nil {
+			if err := d.sendFirstConfig(ctx, p.configureBy[n], n, configs[n]); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("talos %s: apply config: %w", n.Hostname, err))
 				mu.Unlock()
@@ -394,6 +398,14 @@ func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secret
 		})
 		if err != nil {
 			return nil, fmt.Errorf("talos %s: no answer with mutual TLS: %w", n.Hostname, err)
+		}
+		if d.opts.Delivery != nil && n.VM != nil {
+			// The config ISO holds the cluster's keys: gone once the
+			// node runs its config (also one a failed run left).
+			err := d.opts.Delivery.Cleanup(ctx, n.VM)
+			if err != nil {
+				return nil, fmt.Errorf("talos %s: removing its config ISO: %w", n.Hostname, err)
+			}
 		}
 	}
 	if err := d.applyChanges(ctx, p.Update); err != nil {
@@ -462,44 +474,4 @@ func (d *deployer) clientConfigs(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	return &Result{Talosconfig: talosconfig, Kubeconfig: kubeconfig}, nil
-}
-
-// ErrNotTheNode is returned when the machine answering in maintenance mode
-// is not the node's VM.
-var ErrNotTheNode = errors.New("the machine is not the node's VM")
-
-// checkIdentity reads what the machine in maintenance mode reports about
-// itself (its SMBIOS system UUID and its links' hardware addresses, which
-// Talos serves without credentials) and refuses a machine that is not
-// the node's VM: the config it would receive holds the cluster's CA keys.
-// A node without a VM (bare metal) has nothing to compare with.
-func checkIdentity(ctx context.Context, c *talosclient.Client, n *model.Node, addr string) error {
-	if n.VM == nil {
-		return nil
-	}
-	wantUUID, wantMAC := n.VM.SystemUUID(), strings.ToLower(n.VM.MAC)
-	info, err := safe.StateGet[*hardware.SystemInformation](ctx, c.COSI, hardware.NewSystemInformation(hardware.SystemInformationID).Metadata())
-	if err != nil {
-		return fmt.Errorf("%w: reading the system information of the machine at %s failed (%v), so it cannot be told from another: refusing to send it the config", ErrNotTheNode, addr, err)
-	}
-	links, err := safe.StateListAll[*network.LinkStatus](ctx, c.COSI)
-	if err != nil {
-		return fmt.Errorf("%w: reading the links of the machine at %s failed (%v): refusing to send it the config", ErrNotTheNode, addr, err)
-	}
-	var macs []string
-	found := false
-	for l := range links.All() {
-		for _, hw := range []nethelpers.HardwareAddr{l.TypedSpec().PermanentAddr, l.TypedSpec().HardwareAddr} {
-			if mac := strings.ToLower(net.HardwareAddr(hw).String()); mac != "" && !slices.Contains(macs, mac) {
-				macs = append(macs, mac)
-				found = found || mac == wantMAC
-			}
-		}
-	}
-	seen := info.TypedSpec().UUID
-	if strings.EqualFold(seen, wantUUID) && found {
-		return nil
-	}
-	return fmt.Errorf("%w: the machine at %s reports system UUID %q and MACs [%s], but VM %s has UUID %s and MAC %s: refusing to send it the config (it holds the cluster's CA keys); check which machine holds the node's DHCP lease",
-		ErrNotTheNode, addr, seen, strings.Join(macs, " "), n.VM.Name, wantUUID, wantMAC)
 }

@@ -3,7 +3,6 @@ package talos_test
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -52,7 +51,7 @@ func start(t testing.TB, cluster *model.Cluster, ca *secrets.Bundle, timeout tim
 	for _, n := range cluster.Nodes() {
 		require.NoError(t, sim.Node(n.Hostname).SetIdentity(talossim.Identity{UUID: n.VM.SystemUUID(), MACs: []string{n.VM.MAC}}))
 	}
-	return sim, talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: timeout}
+	return sim, talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: timeout, Delivery: &testenv.SimDelivery{Sim: sim}}
 }
 
 // mustPlan plans cluster against the simulated nodes, failing on an error.
@@ -81,8 +80,8 @@ func TestDeploy(t *testing.T) {
 	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
 	require.NoError(t, err)
 	planIs(t, p,
-		"talos-cp-1: apply controlplane config (maintenance mode)", "talos-w-1: apply worker config (maintenance mode)",
-		"talos-w-2: apply worker config (maintenance mode)", "talos-cp-1: bootstrap etcd",
+		"talos-cp-1: deliver controlplane config to VM talos-cp-1 out of band (an ISO attached through the Proxmox API; the VM restarts with it)", "talos-w-1: deliver worker config to VM talos-w-1 out of band (an ISO attached through the Proxmox API; the VM restarts with it)",
+		"talos-w-2: deliver worker config to VM talos-w-2 out of band (an ISO attached through the Proxmox API; the VM restarts with it)", "talos-cp-1: bootstrap etcd",
 	)
 	if sim.Writes() != 0 {
 		t.Fatalf("planning wrote %d times", sim.Writes())
@@ -177,36 +176,153 @@ func TestRecoverFromSnapshot(t *testing.T) {
 	}
 }
 
-// TestImpostorInMaintenanceMode puts another machine on a worker's
-// address, as a wrong DHCP lease or an attacker on the LAN would: the
-// deployer reads its identity through the maintenance API and refuses to
-// send it the config (the cluster's CA keys), naming what it expected and
-// what it saw; the real nodes are configured.
-func TestImpostorInMaintenanceMode(t *testing.T) {
+// TestAttackerOnTheLANGetsNoKeysOnFirstDeploy is an attacker on the LAN
+// before the first deploy. Steps: they read the committed inventory (the
+// workers' MACs; the SMBIOS UUID follows from the host name), start a
+// machine in maintenance mode reporting talos-w-2's exact identity, and
+// answer on talos-w-2's address before its VM does. Assertion: the
+// machine they control receives no config (no CA key), and the real VM
+// gets its config through the out-of-band delivery.
+//
+// Before the fix, deploy sent the config over the LAN to whatever
+// answered, after comparing only what it reported about itself: the
+// impostor got the config.
+func TestAttackerOnTheLANGetsNoKeysOnFirstDeploy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, h := homelab.NewApp(nil)
 	b := bundle(t)
-	sim, opts := start(t, h.Cluster, b, 5*time.Second)
-	impostor := talossim.Identity{UUID: "00000000-0000-4000-8000-000000000bad", MACs: []string{"02:00:00:00:0b:ad"}}
-	require.NoError(t, sim.Node("talos-w-2").SetIdentity(impostor))
-	p, err := talos.NewPlan(ctx, h.Cluster, b, opts)
+	sim, opts := start(t, h.Cluster, b, 20*time.Second)
+	w2 := h.Cluster.Nodes()[2]
+	attacker, err := talossim.New(b.Certs.OS, "attacker")
 	require.NoError(t, err)
-	_, err = p.Apply(ctx, h.Cluster, b, opts)
-	if !errors.Is(err, talos.ErrNotTheNode) {
-		t.Fatalf("want the impostor refused, got %v", err)
+	t.Cleanup(attacker.Close)
+	require.NoError(t, attacker.Node("attacker").SetIdentity(talossim.Identity{UUID: w2.VM.SystemUUID(), MACs: []string{w2.VM.MAC}}))
+	address := opts.Address
+	opts.Address = func(n *model.Node) string {
+		if n == w2 {
+			return attacker.Node("attacker").Addr // the attacker answers first
+		}
+		return address(n)
 	}
-	w2 := h.Cluster.Nodes()[2].VM
-	for _, want := range []string{`reports system UUID "00000000-0000-4000-8000-000000000bad" and MACs [02:00:00:00:0b:ad]`, "VM talos-w-2 has UUID " + w2.SystemUUID() + " and MAC " + w2.MAC} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("the refusal lacks %q:\n%v", want, err)
+	// opts.Delivery boots the real talos-w-2: the VM behind the Proxmox API.
+	p := mustPlan(ctx, t, h.Cluster, b, opts)
+	_, _ = p.Apply(ctx, h.Cluster, b, opts) // talos-w-2 never answers with mutual TLS at the attacker's address
+	if configured, _ := attacker.Node("attacker").Configured(); configured || attacker.Writes() != 0 {
+		t.Fatal("the attacker's machine received a config: it holds the cluster's CA keys")
+	}
+	if configured, _ := sim.Node("talos-w-2").Configured(); !configured {
+		t.Error("the real talos-w-2 did not get its config out of band")
+	}
+}
+
+// TestAttackerOnTheLANGetsNoKeysFromARunningCluster is the attacker after
+// a deploy. Steps: the control plane is down (or they win its address),
+// and they answer on it in maintenance mode with a self-signed
+// certificate and the node's identity. Assertion: deploy plans nothing
+// for that node (it is known to be configured), refuses with the way
+// forward, and the attacker's machine receives nothing; only --reinstall
+// names the node for a new config, and even then it goes to the VM.
+//
+// Before the fix, the plan read "apply controlplane config (maintenance
+// mode)" and "bootstrap etcd", and the attacker received the Talos, etcd
+// and Kubernetes CA keys.
+func TestAttackerOnTheLANGetsNoKeysFromARunningCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, h := homelab.NewApp(nil)
+	b := bundle(t)
+	sim, opts := start(t, h.Cluster, b, 3*time.Second)
+	opts.Log = &actionlog.Log{Path: t.TempDir() + "/actions.jsonl"}
+	converge(ctx, t, h.Cluster, b, opts)
+	history, err := actionlog.Read(opts.Log.Path)
+	require.NoError(t, err)
+	opts.History = history
+
+	cp := h.Cluster.ControlPlanes()[0]
+	attacker, err := talossim.New(b.Certs.OS, "attacker")
+	require.NoError(t, err)
+	t.Cleanup(attacker.Close)
+	require.NoError(t, attacker.Node("attacker").SetIdentity(talossim.Identity{UUID: cp.VM.SystemUUID(), MACs: []string{cp.VM.MAC}}))
+	sim.Node(cp.Hostname).Stop()
+	address := opts.Address
+	opts.Address = func(n *model.Node) string {
+		if n == cp {
+			return attacker.Node("attacker").Addr
+		}
+		return address(n)
+	}
+	p := mustPlan(ctx, t, h.Cluster, b, opts)
+	for _, c := range p.Changes() {
+		if strings.Contains(c, "config to") || strings.Contains(c, "bootstrap etcd") && !strings.HasPrefix(c, "refused") {
+			t.Errorf("the plan sends the control plane's config or bootstraps etcd again: %q", c)
 		}
 	}
-	if configured, _ := sim.Node("talos-w-2").Configured(); configured {
-		t.Error("the impostor received the config")
+	require.Len(t, p.Refused, 1, "%v", p.Changes())
+	for _, want := range []string{"talos-cp-1 is known to be configured (the action log shows it configured on", "does not answer with the cluster's CA", "deploy --reinstall talos-cp-1"} {
+		require.Contains(t, p.Refused[0], want)
 	}
-	if configured, _ := sim.Node("talos-w-1").Configured(); !configured {
-		t.Error("the real worker was not configured")
+	_, err = p.Apply(ctx, h.Cluster, b, opts)
+	require.ErrorContains(t, err, "deploy refuses, nothing changed")
+	if configured, _ := attacker.Node("attacker").Configured(); configured || attacker.Writes() != 0 {
+		t.Fatal("the attacker's machine received a config")
+	}
+
+	// Without the action log (another laptop) and no other control plane
+	// to ask etcd, nothing says the node is configured: its config still
+	// goes only to its VM, never to the address.
+	opts.History = nil
+	p = mustPlan(ctx, t, h.Cluster, b, opts)
+	for _, c := range p.Changes() {
+		if strings.Contains(c, "talos-cp-1: apply") {
+			t.Errorf("the plan sends the config to the address: %q", c)
+		}
+	}
+
+	// --reinstall names the node: its config goes to the VM through the
+	// Proxmox API, never to the address.
+	opts.History, opts.Reinstall = history, []string{cp.Hostname}
+	p = mustPlan(ctx, t, h.Cluster, b, opts)
+	require.Empty(t, p.Refused, "%v", p.Changes())
+	require.Contains(t, p.Changes(), "talos-cp-1: deliver controlplane config to VM talos-cp-1 out of band (an ISO attached through the Proxmox API; the VM restarts with it)")
+}
+
+// TestBareMetalNeedsAPinnedCertificate: a node without a VM has no
+// out-of-band channel. Steps: an attacker answers on its address in
+// maintenance mode. Assertion: without a pinned fingerprint the plan
+// refuses and names the flag; with the real machine's fingerprint pinned,
+// the attacker's certificate is refused at the TLS handshake and it
+// receives nothing.
+func TestBareMetalNeedsAPinnedCertificate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, h := homelab.NewApp(nil)
+	b := bundle(t)
+	_, opts := start(t, h.Cluster, b, 2*time.Second)
+	w2 := h.Cluster.Nodes()[2]
+	w2.VM = nil // bare metal
+	attacker, err := talossim.New(b.Certs.OS, "attacker")
+	require.NoError(t, err)
+	t.Cleanup(attacker.Close)
+	address := opts.Address
+	opts.Address = func(n *model.Node) string {
+		if n == w2 {
+			return attacker.Node("attacker").Addr
+		}
+		return address(n)
+	}
+	p := mustPlan(ctx, t, h.Cluster, b, opts)
+	require.Len(t, p.Refused, 1, "%v", p.Changes())
+	require.Contains(t, p.Refused[0], "deploy --talos-fingerprint talos-w-2=<fingerprint>")
+
+	// The real machine's certificate is another one than the attacker's.
+	opts.Fingerprints = map[string]string{w2.Hostname: "OLHGYuUwM4MjPhbyLudf1J4VcIX4FaB3A2LAHGfWWYs="}
+	p = mustPlan(ctx, t, h.Cluster, b, opts)
+	require.Empty(t, p.Refused)
+	_, err = p.Apply(ctx, h.Cluster, b, opts)
+	require.ErrorContains(t, err, "talos talos-w-2: apply config")
+	if configured, _ := attacker.Node("attacker").Configured(); configured || attacker.Writes() != 0 {
+		t.Fatal("the attacker's machine received a config despite the pinned certificate")
 	}
 }
 
@@ -383,7 +499,7 @@ func TestAddWorker(t *testing.T) {
 	converge(ctx, t, h.Cluster, b, opts)
 	writes := sim.Writes()
 	p := mustPlan(ctx, t, bigger.Cluster, b, opts)
-	planIs(t, p, "talos-w-3: apply worker config (maintenance mode)")
+	planIs(t, p, "talos-w-3: deliver worker config to VM talos-w-3 out of band (an ISO attached through the Proxmox API; the VM restarts with it)")
 	if _, err := p.Apply(ctx, bigger.Cluster, b, opts); err != nil {
 		t.Fatal(err)
 	}

@@ -8,10 +8,15 @@
 package pvesim
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -82,6 +87,11 @@ type Server struct {
 	// ISOSums are the SHA-256 sums of what the simulated downloads fetch,
 	// by URL: a download-url with another checksum fails as in Proxmox.
 	ISOSums map[string]string
+	// OnStart, when set, is called after a VM starts, with the content of
+	// every uploaded volume attached to it as a CD-ROM, by config key:
+	// the simulation boots the machine with what it finds there.
+	OnStart func(vm VM, media map[string][]byte)
+	uploads map[string][]byte // volid -> uploaded content
 	faults  []Fault
 	closed  bool
 }
@@ -110,6 +120,7 @@ type Fault struct {
 var routes = []string{
 	"/version", "/nodes", "/nodes/{node}/status", "/nodes/{node}/storage", "/nodes/{node}/storage/{storage}/status",
 	"/nodes/{node}/storage/{storage}/content", "/nodes/{node}/storage/{storage}/download-url",
+	"/nodes/{node}/storage/{storage}/upload", "/nodes/{node}/storage/{storage}/content/{volume}",
 	"/nodes/{node}/tasks/{upid}/status", "/nodes/{node}/qemu", "/nodes/{node}/qemu/{vmid}/status/current",
 	"/nodes/{node}/qemu/{vmid}/config", "/nodes/{node}/qemu/{vmid}/status/start", "/nodes/{node}/qemu/{vmid}/status/stop",
 	"/nodes/{node}/qemu/{vmid}/pending", "/nodes/{node}/qemu/{vmid}/resize",
@@ -128,7 +139,12 @@ func route(path string) (string, map[string]string) {
 		ok := true
 		for i, t := range tsegs {
 			if strings.HasPrefix(t, "{") {
-				params[t[1:len(t)-1]] = segs[i]
+				seg, err := url.PathUnescape(segs[i])
+				if err != nil {
+					ok = false
+					break
+				}
+				params[t[1:len(t)-1]] = seg
 			} else if t != segs[i] {
 				ok = false
 				break
@@ -153,7 +169,7 @@ func New(schemaPath string, nodes ...string) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{schema: sc, nodes: map[string]map[string][]string{}, vms: map[int]*VM{}, tasks: map[string]*Task{}}
+	s := &Server{schema: sc, nodes: map[string]map[string][]string{}, vms: map[int]*VM{}, tasks: map[string]*Task{}, uploads: map[string][]byte{}}
 	for _, n := range nodes {
 		s.nodes[n] = map[string][]string{"local": nil, "local-lvm": nil}
 	}
@@ -220,6 +236,15 @@ func (s *Server) VMs() map[int]VM {
 	return out
 }
 
+// Uploaded returns what was uploaded as volume volid ("local:iso/x.iso")
+// and is still stored.
+func (s *Server) Uploaded(volid string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.uploads[volid]
+	return b, ok
+}
+
 // Files returns the content of a node's storage.
 func (s *Server) Files(node, storage string) []string {
 	s.mu.Lock()
@@ -234,8 +259,10 @@ type apiError struct {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimPrefix(r.URL.Path, "/api2/json")
-	params, err := readParams(r)
+	// Route on the escaped path: a volume ID in it ("local:iso%2Fx.iso")
+	// is one segment.
+	path := strings.TrimPrefix(r.URL.EscapedPath(), "/api2/json")
+	params, upload, err := readParams(r)
 	if err != nil {
 		writeErr(w, apiError{status: 400, message: "invalid request body: " + err.Error()})
 		return
@@ -310,31 +337,92 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if fault != nil {
 		failTask = fault.FailTask
 	}
+	if upload != nil {
+		params[uploadKey] = string(upload)
+	}
 	data, aerr := s.handle(r.Method, tmpl, pathParams, params, failTask)
 	if aerr != nil {
 		writeErr(w, *aerr)
 		return
 	}
+	if r.Method+" "+tmpl == "POST /nodes/{node}/qemu/{vmid}/status/start" && failTask == "" {
+		s.started(pathParams["vmid"])
+	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"data": data})
 }
 
-func readParams(r *http.Request) (map[string]string, error) {
+// uploadKey carries an upload's content from serve to handle; it is no
+// API parameter (a NUL cannot be in one).
+const uploadKey = "\x00upload"
+
+// started calls OnStart for the VM vmid with its attached uploads.
+func (s *Server) started(vmid string) {
+	id, _ := strconv.Atoi(vmid)
+	s.mu.Lock()
+	hook := s.OnStart
+	v, ok := s.vms[id]
+	var vm VM
+	media := map[string][]byte{}
+	if ok {
+		vm = *v
+		vm.Config = maps.Clone(v.Config)
+		for k, val := range v.Config {
+			volid, opts, _ := strings.Cut(val, ",")
+			if diskKey.MatchString(k) && strings.Contains(opts, "media=cdrom") {
+				if b, ok := s.uploads[volid]; ok {
+					media[k] = b
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	if ok && hook != nil {
+		hook(vm, media)
+	}
+}
+
+// readParams returns the request's parameters and, for a multipart
+// upload, the file's content (its file name is the "filename" parameter,
+// as Proxmox takes it).
+func readParams(r *http.Request) (map[string]string, []byte, error) {
 	out := map[string]string{}
 	for k, v := range r.URL.Query() {
 		out[k] = v[0]
 	}
 	if r.Body == nil {
-		return out, nil
+		return out, nil, nil
+	}
+	if mt, ps, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
+		mr := multipart.NewReader(r.Body, ps["boundary"])
+		var upload []byte
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				return out, upload, nil
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			b, err := io.ReadAll(part)
+			if err != nil {
+				return nil, nil, err
+			}
+			if part.FileName() != "" {
+				out[part.FormName()], upload = part.FileName(), b
+			} else {
+				out[part.FormName()] = string(b)
+			}
+		}
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil || len(body) == 0 {
-		return out, err
+		return out, nil, err
 	}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		var m map[string]any
 		if err := json.Unmarshal(body, &m); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for k, v := range m {
 			switch t := v.(type) {
@@ -349,16 +437,16 @@ func readParams(r *http.Request) (map[string]string, error) {
 				out[k] = string(b)
 			}
 		}
-		return out, nil
+		return out, nil, nil
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for k, v := range form {
 		out[k] = v[0]
 	}
-	return out, nil
+	return out, nil, nil
 }
 
 // writeErr answers as Proxmox does: the message is the status line's
@@ -483,6 +571,38 @@ func (s *Server) handle(method, tmpl string, pp, params map[string]string, fail 
 			s.nodes[node][st] = append(s.nodes[node][st], params["content"]+"/"+params["filename"])
 		}
 		return s.newTask(node, "download", st, fail), nil
+	case "POST /nodes/{node}/storage/{storage}/upload":
+		st := pp["storage"]
+		if _, ok := s.nodes[node][st]; !ok {
+			return nil, &apiError{status: 500, message: fmt.Sprintf("storage '%s' does not exist", st)}
+		}
+		data := []byte(params[uploadKey])
+		if want := params["checksum"]; fail == "" && want != "" {
+			if params["checksum-algorithm"] != "sha256" {
+				return nil, &apiError{status: 501, message: "the simulator checks sha256 only"}
+			}
+			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != want {
+				fail = fmt.Sprintf("checksum mismatch: got '%x' != expect '%s'", sum, want)
+			}
+		}
+		if fail == "" {
+			f := params["content"] + "/" + params["filename"]
+			if !slices.Contains(s.nodes[node][st], f) {
+				s.nodes[node][st] = append(s.nodes[node][st], f)
+			}
+			s.uploads[st+":"+f] = bytes.Clone(data)
+		}
+		return s.newTask(node, "imgcopy", st, fail), nil
+	case "DELETE /nodes/{node}/storage/{storage}/content/{volume}":
+		st, volid := pp["storage"], pp["volume"]
+		f, ok := strings.CutPrefix(volid, st+":")
+		if i := slices.Index(s.nodes[node][st], f); !ok || i < 0 {
+			return nil, &apiError{status: 500, message: fmt.Sprintf("volume '%s' does not exist", volid)}
+		} else if fail == "" {
+			s.nodes[node][st] = slices.Delete(s.nodes[node][st], i, i+1)
+			delete(s.uploads, volid)
+		}
+		return s.newTask(node, "imgdel", st, fail), nil
 	case "GET /nodes/{node}/tasks/{upid}/status":
 		t, ok := s.tasks[pp["upid"]]
 		if !ok {

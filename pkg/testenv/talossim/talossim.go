@@ -17,6 +17,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	stdx509 "crypto/x509"
+	"errors"
 
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
+	"github.com/siderolabs/talos/pkg/machinery/resources/network"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -396,6 +398,31 @@ func (s *service) ApplyConfiguration(ctx context.Context, req *machineapi.ApplyC
 	}}}, nil
 }
 
+// Boot boots the node with data as the config its platform hands it (a
+// metal-iso volume): a node that has a config keeps it, as Talos loads the
+// STATE partition's config before asking the platform (v1.13.9
+// controllers/config/acquire.go, stateDisk); one without validates data
+// as a config and runs it, as a first ApplyConfiguration would. An empty
+// data is a boot without a config source: the node waits in maintenance
+// mode.
+func (n *Node) Boot(data []byte) error {
+	if configured, _ := n.Configured(); configured || len(data) == 0 {
+		return nil
+	}
+	cfg, err := configloader.NewFromBytes(data)
+	if err != nil {
+		return fmt.Errorf("failed to parse config: %w", err)
+	}
+	if _, err := cfg.Validate(validate.MetalMode{}); err != nil {
+		return fmt.Errorf("configuration validation failed: %w", err)
+	}
+	ca := cfg.Machine().Security().IssuingCA()
+	if ca == nil || !bytes.Equal(bytes.TrimSpace(ca.Crt), bytes.TrimSpace(n.sim.caPEM)) {
+		return errors.New("machine.ca is not the cluster's Talos API CA")
+	}
+	return n.activate(context.Background(), cfg, data, false)
+}
+
 // activate makes cfg (data encoded) the node's running config, counting
 // a reboot when it took one.
 func (n *Node) activate(ctx context.Context, cfg config.Provider, data []byte, rebooted bool) error {
@@ -404,6 +431,13 @@ func (n *Node) activate(ctx context.Context, cfg config.Provider, data []byte, r
 	}
 	if err := publishManifests(ctx, n.state, cfg); err != nil {
 		return status.Errorf(codes.Internal, "rendering the bootstrap manifests: %v", err)
+	}
+	// The hostname the machine runs under, served as a real node serves
+	// it (network.HostnameStatus).
+	hs := network.NewHostnameStatus(network.NamespaceName, network.HostnameID)
+	hs.TypedSpec().Hostname = hostnameOf(data, n.Addr)
+	if err := replace(ctx, n.state, hs); err != nil {
+		return status.Errorf(codes.Internal, "publishing the hostname: %v", err)
 	}
 	n.sim.mu.Lock()
 	defer n.sim.mu.Unlock()

@@ -1,0 +1,135 @@
+package proxmox
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strings"
+
+	gp "github.com/luthermonson/go-proxmox"
+
+	model "github.com/funoffshore/homelab/constructs/proxmox"
+)
+
+// Delivery hands a VM its first machine config out of band: as an ISO
+// uploaded through the Proxmox API (authenticated, over the host's pinned
+// certificate) and attached to the VM as a CD-ROM that Talos reads at boot
+// (see ConfigISO). The config, which holds the cluster's CA keys, never
+// crosses the LAN to whatever answers at the node's address: a machine
+// that impersonates the node learns nothing from it.
+type Delivery struct {
+	opts Options
+	d    *deployer
+}
+
+// NewDelivery returns the delivery through the hosts of opts.
+func NewDelivery(opts Options) *Delivery {
+	opts = opts.withDefaults()
+	return &Delivery{opts: opts, d: &deployer{opts: opts}}
+}
+
+// configVolume is the file name and volume ID of v's config ISO.
+func configVolume(v *model.VM) (file, volid string) {
+	file = fmt.Sprintf("homelab-config-%d.iso", v.VMID)
+	return file, v.Host().ISOStorage + ":iso/" + file
+}
+
+// Deliver uploads config as v's config ISO, attaches it, and (re)starts
+// the VM so it boots with it. A VM that already runs is stopped first: a
+// machine waiting in maintenance mode takes the config only at boot.
+func (dl *Delivery) Deliver(ctx context.Context, v *model.VM, config []byte) error {
+	h := v.Host()
+	if h == nil {
+		return fmt.Errorf("vm %s has no host", v.Name)
+	}
+	iso, err := ConfigISO(config)
+	if err != nil {
+		return err
+	}
+	c := dl.opts.client(h)
+	file, volid := configVolume(v)
+	sum := sha256.Sum256(iso)
+	var upid gp.UPID
+	// Proxmox checks the upload against its checksum and fails the task
+	// on a mismatch.
+	fields := map[string]string{"content": "iso", "checksum-algorithm": "sha256", "checksum": hex.EncodeToString(sum[:])}
+	if err := dl.d.retry(ctx, func() error {
+		return c.UploadReader(fmt.Sprintf("/nodes/%s/storage/%s/upload", h.Name, h.ISOStorage), fields, file, bytes.NewReader(iso), int64(len(iso)), &upid)
+	}); err != nil {
+		return fmt.Errorf("uploading the config ISO: %w", err)
+	}
+	if err := dl.d.wait(ctx, gp.NewTask(upid, c)); err != nil {
+		return fmt.Errorf("uploading the config ISO: %w", err)
+	}
+	vm := fmt.Sprintf("/nodes/%s/qemu/%d", h.Name, v.VMID)
+	if err := dl.task(ctx, c, vm+"/config", map[string]string{model.ConfigISOKey: volid + ",media=cdrom"}); err != nil {
+		return fmt.Errorf("attaching the config ISO: %w", err)
+	}
+	var status map[string]any
+	if err := dl.d.retry(ctx, func() error { return c.Get(ctx, vm+"/status/current", &status) }); err != nil {
+		return err
+	}
+	if status["status"] == "running" {
+		if err := dl.task(ctx, c, vm+"/status/stop", nil); err != nil {
+			return fmt.Errorf("stopping the VM to boot it with its config: %w", err)
+		}
+	}
+	if err := dl.task(ctx, c, vm+"/status/start", nil); err != nil {
+		return fmt.Errorf("starting the VM with its config: %w", err)
+	}
+	return nil
+}
+
+// Cleanup detaches v's config ISO and deletes it from the host's storage
+// once the node runs its config. It writes nothing when there is none.
+func (dl *Delivery) Cleanup(ctx context.Context, v *model.VM) error {
+	h := v.Host()
+	if h == nil {
+		return nil
+	}
+	c := dl.opts.client(h)
+	_, volid := configVolume(v)
+	vm := fmt.Sprintf("/nodes/%s/qemu/%d", h.Name, v.VMID)
+	var cfg map[string]any
+	if err := dl.d.retry(ctx, func() error { return c.Get(ctx, vm+"/config", &cfg) }); err != nil {
+		return err
+	}
+	if have, _ := cfg[model.ConfigISOKey].(string); have != "" {
+		if err := dl.task(ctx, c, vm+"/config", map[string]string{"delete": model.ConfigISOKey}); err != nil {
+			return fmt.Errorf("detaching the config ISO: %w", err)
+		}
+	}
+	var content []map[string]any
+	if err := dl.d.retry(ctx, func() error {
+		return c.Get(ctx, fmt.Sprintf("/nodes/%s/storage/%s/content", h.Name, h.ISOStorage), &content)
+	}); err != nil {
+		return err
+	}
+	for _, item := range content {
+		if item["volid"] != volid {
+			continue
+		}
+		var upid string
+		if err := dl.d.retry(ctx, func() error {
+			return c.Delete(ctx, fmt.Sprintf("/nodes/%s/storage/%s/content/%s", h.Name, h.ISOStorage, url.PathEscape(volid)), &upid)
+		}); err != nil {
+			return fmt.Errorf("deleting the config ISO (it holds the cluster's keys; delete %s by hand): %w", volid, err)
+		}
+		if strings.HasPrefix(upid, "UPID:") {
+			return dl.d.wait(ctx, gp.NewTask(gp.UPID(upid), c))
+		}
+	}
+	return nil
+}
+
+// task posts params to path and waits for the task it starts.
+func (dl *Delivery) task(ctx context.Context, c *gp.Client, path string, params map[string]string) error {
+	var upid gp.UPID
+	if err := dl.d.retry(ctx, func() error { return c.Post(ctx, path, params, &upid) }); err != nil {
+		return err
+	}
+	return dl.d.wait(ctx, gp.NewTask(upid, c))
+}

@@ -1,0 +1,70 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/funoffshore/homelab/constructs/proxmox"
+	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
+	"github.com/funoffshore/homelab/pkg/oracle/talosboot"
+	"github.com/funoffshore/homelab/pkg/testenv/talossim"
+)
+
+// SimDelivery is the out-of-band config delivery for a Talos simulator
+// alone (the full Simulation goes through the Proxmox simulator instead):
+// the config ISO the deployer builds, read back as Talos' metal platform
+// reads it at boot, boots the simulated node named like the VM.
+type SimDelivery struct {
+	Sim *talossim.Sim
+
+	mu        sync.Mutex
+	delivered []string
+	attached  map[string]bool
+}
+
+// Deliver boots the VM's node with config, through the config ISO.
+func (s *SimDelivery) Deliver(_ context.Context, v *proxmox.VM, config []byte) error {
+	iso, err := pvedeploy.ConfigISO(config)
+	if err != nil {
+		return err
+	}
+	data, err := talosboot.ReadConfigISO(iso)
+	if err != nil {
+		return err
+	}
+	n := s.Sim.Node(v.Name)
+	if n == nil {
+		return fmt.Errorf("no simulated machine for VM %s", v.Name)
+	}
+	s.mu.Lock()
+	s.delivered = append(s.delivered, v.Name)
+	if s.attached == nil {
+		s.attached = map[string]bool{}
+	}
+	s.attached[v.Name] = true
+	s.mu.Unlock()
+	return n.Boot(data)
+}
+
+// Cleanup detaches the VM's config ISO.
+func (s *SimDelivery) Cleanup(_ context.Context, v *proxmox.VM) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.attached, v.Name)
+	return nil
+}
+
+// Delivered lists the VMs delivered to, in order.
+func (s *SimDelivery) Delivered() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.delivered...)
+}
+
+// Attached lists the VMs whose config ISO is still attached.
+func (s *SimDelivery) Attached() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.attached)
+}
