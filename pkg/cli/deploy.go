@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/funoffshore/homelab/constructs/kube"
+	proxmodel "github.com/funoffshore/homelab/constructs/proxmox"
 	"github.com/funoffshore/homelab/pkg/deploy"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
@@ -39,13 +40,19 @@ type deployFlags struct {
 	simulate, yes, proxmoxInsecure, prune     bool
 	allowPending                              bool
 	logPath, stateDir, recoverFrom, tokenFile string
-	proxmoxCA                                 string
+	proxmoxCA, knownHosts                     string
 	adopt                                     []int
+	reinstall                                 []string
+	talosFingerprints                         map[string]string
 }
 
 func (f *deployFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.simulate, "simulate", false, "run against local simulators of Proxmox and Talos and a local kube-apiserver instead of the real hosts (needs the envtest binaries: make envtest)")
-	cmd.Flags().BoolVar(&f.proxmoxInsecure, "proxmox-insecure", false, "accept the Proxmox hosts' self-signed TLS certificates (prefer --proxmox-ca or a host's TLSFingerprint)")
+	cmd.Flags().BoolVar(&f.proxmoxInsecure, "proxmox-insecure", false, "removed: it sent the API token to whoever answered")
+	_ = cmd.Flags().MarkHidden("proxmox-insecure")
+	cmd.Flags().StringVar(&f.knownHosts, "proxmox-known-hosts", "", "certificate fingerprints of Proxmox hosts accepted on first use (default <user config dir>/homelab/proxmox_known_hosts)")
+	cmd.Flags().StringSliceVar(&f.reinstall, "reinstall", nil, "nodes known to be configured whose disk was wiped, to configure again from scratch (their config still goes to their VM only)")
+	cmd.Flags().StringToStringVar(&f.talosFingerprints, "talos-fingerprint", nil, "NODE=FINGERPRINT: the maintenance-mode certificate a node without a VM prints on its console; its first config goes to that certificate only")
 	cmd.Flags().StringVar(&f.proxmoxCA, "proxmox-ca", "", "PEM file of the CA that signed the Proxmox hosts' certificates (the cluster's /etc/pve/pve-root-ca.pem)")
 	cmd.Flags().StringVar(&f.identity, "identity", "", "age identity file (default $HOMELAB_AGE_KEY_FILE or <user config dir>/homelab/age.key)")
 	cmd.Flags().StringVar(&f.store, "store", "secrets", "directory of the encrypted Secret store")
@@ -123,16 +130,26 @@ func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target,
 		fmt.Fprintf(cmd.ErrOrStderr(), "simulating: Proxmox API %s, %d Talos nodes, a local kube-apiserver; temporary state in %s (removed at exit)\n", env.Proxmox.URL, len(spec.Nodes), cmp.Or(tmp, f.stateDir))
 		return target, in, done, nil
 	}
-	in, err := f.realInputs()
+	in, err := f.realInputs(cmd)
+	if err == nil {
+		err = f.trustHosts(cmd, target, &in)
+	}
 	if err == nil {
 		err = f.extras(&in)
 	}
 	return target, in, func() {}, err
 }
 
-// extras applies --prune and --recover-from.
+// extras applies --prune, --recover-from, --reinstall and
+// --talos-fingerprint, and hands the Talos layer the action log so far.
 func (f *deployFlags) extras(in *deploy.Inputs) error {
 	in.Proxmox.Prune, in.Proxmox.Adopt = f.prune, f.adopt
+	in.Talos.Reinstall, in.Talos.Fingerprints = f.reinstall, f.talosFingerprints
+	if entries, err := actionlog.Read(f.logPath); err == nil {
+		in.Talos.History = entries
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reading the action log (it says which nodes are configured): %w", err)
+	}
 	if f.recoverFrom != "" {
 		data, err := os.ReadFile(f.recoverFrom)
 		if err != nil {
@@ -143,8 +160,41 @@ func (f *deployFlags) extras(in *deploy.Inputs) error {
 	return nil
 }
 
-func (f *deployFlags) realInputs() (deploy.Inputs, error) {
+// trustHosts pins the certificate of each Proxmox host that neither the
+// model nor --proxmox-ca vouches for: recorded in the known-hosts file,
+// or accepted by the operator on first use.
+func (f *deployFlags) trustHosts(cmd *cobra.Command, target deploy.Target, in *deploy.Inputs) error {
+	if f.proxmoxCA != "" {
+		return nil
+	}
+	path := f.knownHosts
+	if path == "" {
+		dir, err := os.UserConfigDir()
+		if err != nil {
+			return err
+		}
+		path = filepath.Join(dir, "homelab", "proxmox_known_hosts")
+	}
+	trust := pvedeploy.Trust{KnownHosts: path, Confirm: func(h *proxmodel.Host, fp string) bool {
+		if f.yes {
+			return false // no unattended first trust
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "proxmox %s (%s) presents a certificate no CA you trust signed:\n  SHA-256 %s\ncompare it with the host's own (on the host: pvenode cert info; web UI: System > Certificates).\n", h.Name, h.Endpoint, fp)
+		return confirm(cmd, fmt.Sprintf("trust it and record it in %s? [y/N] ", path))
+	}}
+	pins, err := trust.Pins(cmd.Context(), target.Datacenter)
+	if err != nil {
+		return err
+	}
+	in.Proxmox.Fingerprints = pins
+	return nil
+}
+
+func (f *deployFlags) realInputs(cmd *cobra.Command) (deploy.Inputs, error) {
 	var in deploy.Inputs
+	if f.proxmoxInsecure {
+		return in, errors.New("--proxmox-insecure was removed: it sent the Proxmox API token to whoever answered on the host's address. Run without it: deploy shows each self-signed host certificate's fingerprint once and pins it (or set ProxmoxHostProps.TLSFingerprint, or --proxmox-ca)")
+	}
 	id, secret := os.Getenv("PROXMOX_TOKEN_ID"), os.Getenv("PROXMOX_TOKEN_SECRET")
 	if f.tokenFile != "" {
 		data, err := os.ReadFile(f.tokenFile)
@@ -171,8 +221,8 @@ func (f *deployFlags) realInputs() (deploy.Inputs, error) {
 		}
 		httpClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}}}
 	}
-	if f.proxmoxInsecure {
-		httpClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the operator asked for it
+	if user, _, _ := strings.Cut(id, "!"); user == "root@pam" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: the Proxmox token is root@pam's: whoever holds it owns every host. deploy needs only the privileges of the role in docs/security.md (Proxmox API token)\n")
 	}
 	in.Proxmox = pvedeploy.Options{Token: pvedeploy.Token{ID: id, Secret: secret}, HTTPClient: httpClient}
 	ident, err := f.loadIdentity()

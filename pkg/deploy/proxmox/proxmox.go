@@ -63,6 +63,10 @@ type Options struct {
 	// Owner names the homelab in the tag it puts on its VMs
 	// ("homelab-<owner>"), such as the cluster name. Default: "homelab".
 	Owner string
+	// Fingerprints pins, by host name, the SHA-256 fingerprint of the
+	// certificate a host without a TLSFingerprint in the model presents
+	// (see Trust).
+	Fingerprints map[string]string
 	// Adopt lists VMIDs of existing VMs without this homelab's tag that
 	// the deployer may take over (reconfigure, tag and start). Any other
 	// untagged or foreign-tagged VM holding a model VMID is refused.
@@ -145,8 +149,8 @@ func (o Options) client(h *model.Host) *gp.Client {
 		endpoint = o.Endpoint(h)
 	}
 	httpClient := o.HTTPClient
-	if h.TLSFingerprint != "" {
-		httpClient = pinnedClient(o.HTTPClient, h.TLSFingerprint)
+	if fp := cmp.Or(h.TLSFingerprint, o.Fingerprints[h.Name]); fp != "" {
+		httpClient = pinnedClient(o.HTTPClient, fp)
 	}
 	return gp.NewClient(strings.TrimSuffix(endpoint, "/")+"/api2/json",
 		gp.WithAPIToken(o.Token.ID, o.Token.Secret), gp.WithHTTPClient(httpClient))

@@ -3,6 +3,7 @@ package talos_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	model "github.com/funoffshore/homelab/constructs/talos"
@@ -237,9 +239,9 @@ func TestRemoveNodes(t *testing.T) {
 
 	p := mustPlan(ctx, t, cluster, b, opts)
 	planIs(t, p,
-		"talos-w-3: remove the worker (not in the model): drain, reset (wipe, power off), delete its Kubernetes Node; one node at a time; its VM goes with --prune",
-		"talos-cp-2: remove the control plane (not in the model): drain, leave etcd (graceful reset; removed by member ID if it does not answer), wipe, delete its Kubernetes Node; one node at a time; its VM goes with --prune",
-		"talos-cp-3: remove the control plane (not in the model): leave etcd (graceful reset; removed by member ID if it does not answer), wipe, delete its Kubernetes Node; one node at a time; its VM goes with --prune",
+		"talos-w-3: remove the worker (not in the model): drain, reset the machine at 127.0.0.1 once it proves it runs as talos-w-3 (wipe, power off), delete its Kubernetes Node; one node at a time; its VM goes with --prune",
+		"talos-cp-2: remove the control plane (not in the model): drain, leave etcd (graceful reset of the machine at 127.0.0.1, once it proves it runs as talos-cp-2; removed by member ID if it does not answer), wipe, delete its Kubernetes Node; one node at a time; its VM goes with --prune",
+		"talos-cp-3: remove the control plane (not in the model): leave etcd (graceful reset of the machine at 127.0.0.1, once it proves it runs as talos-cp-3; removed by member ID if it does not answer), wipe, delete its Kubernetes Node; one node at a time; its VM goes with --prune",
 	)
 	configs := map[string]string{}
 	for _, n := range []string{"talos-cp-1", "talos-w-1", "talos-w-2"} {
@@ -275,4 +277,63 @@ func TestRemoveNodes(t *testing.T) {
 		require.Equal(t, cfg, string(sim.Node(n).Config()), "%s was changed by the removals", n)
 		require.Zero(t, sim.Node(n).Resets())
 	}
+}
+
+// TestRogueNodeCannotGetAWorkerWiped is an attacker holding the bootstrap
+// token from a worker config. Steps: they register a Node of their own
+// ("talos-rogue", not in the model) whose status reports talos-w-1's
+// address, then another reporting an address where a cluster machine
+// other than "talos-rogue" answers. Assertion: deploy's removal of the
+// rogue Node resets no machine: the first address is a model node's, so
+// the plan says it will not reset through it; at the second, the machine
+// says over mutual TLS that it runs as talos-w-1, and deploy refuses.
+//
+// Before the fix, deploy reset whatever answered at the Node's
+// InternalIP: talos-w-1 was wiped.
+func TestRogueNodeCannotGetAWorkerWiped(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cluster := clusterOn("", nil)
+	b := bundle(t)
+	sim, opts := start(t, cluster, b, 5*time.Second)
+	converge(ctx, t, cluster, b, opts)
+	opts, kc := withKube(t, sim, opts, "talos-cp-1", "talos-w-1", "talos-w-2")
+	w1 := cluster.Nodes()[1]
+	other := netip.MustParseAddr("192.168.1.199")
+	// The network: an address reaches the machine that holds it; talos-w-1
+	// also answers on 192.168.1.199.
+	opts.Address = func(n *model.Node) string {
+		for _, m := range cluster.Nodes() {
+			if m.IP == n.IP {
+				return sim.Node(m.Hostname).Addr
+			}
+		}
+		if n.IP == other {
+			return sim.Node(w1.Hostname).Addr
+		}
+		return "127.0.0.1:1"
+	}
+	register := func(name string, ip netip.Addr) {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		require.NoError(t, kc.Create(ctx, node))
+		node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip.String()}}
+		require.NoError(t, kc.Status().Update(ctx, node))
+	}
+
+	register("talos-rogue", w1.IP)
+	p := mustPlan(ctx, t, cluster, b, opts)
+	planIs(t, p, "talos-rogue: remove the worker (not in the model): no reset: its Node reports talos-w-1's address, so what answers there is not it, delete its Kubernetes Node; one node at a time; its VM goes with --prune")
+	_, err := p.Apply(ctx, cluster, b, opts)
+	require.NoError(t, err)
+	require.Zero(t, sim.Node(w1.Hostname).Resets(), "talos-w-1 was reset for the rogue Node")
+	require.True(t, apierrors.IsNotFound(kc.Get(ctx, client.ObjectKey{Name: "talos-rogue"}, &corev1.Node{})), "the rogue Node is still there")
+
+	register("talos-rogue-2", other)
+	p = mustPlan(ctx, t, cluster, b, opts)
+	_, err = p.Apply(ctx, cluster, b, opts)
+	require.ErrorIs(t, err, talos.ErrNotTheNode)
+	require.ErrorContains(t, err, `the machine at 192.168.1.199 runs as "talos-w-1", not talos-rogue-2`)
+	require.Zero(t, sim.Node(w1.Hostname).Resets(), "talos-w-1 was reset for the rogue Node")
+	ok, _ := sim.Node(w1.Hostname).Configured()
+	require.True(t, ok, "talos-w-1 lost its config")
 }

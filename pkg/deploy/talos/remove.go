@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cosi-project/runtime/pkg/safe"
 	"github.com/siderolabs/talos/pkg/machinery/api/machine"
+	"github.com/siderolabs/talos/pkg/machinery/resources/network"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -30,8 +32,12 @@ type Removal struct {
 	// ControlPlane is set for a Node with the control-plane role or an
 	// etcd member.
 	ControlPlane bool
-	// Address is the Node's InternalIP (invalid when only etcd knows it).
+	// Address is the Node's InternalIP (invalid when only etcd knows it,
+	// or when it is a model node's: a kubelet reports its own address,
+	// and anyone with a worker's bootstrap token can register a Node).
 	Address netip.Addr
+	// Claimed is the model node whose address the Node reported, if any.
+	Claimed string
 	// Member is its etcd member ID (0: none); Node says Kubernetes has it,
 	// Ready whether it is Ready there.
 	Member      uint64
@@ -43,10 +49,17 @@ func (r Removal) String() string {
 	if r.Ready {
 		steps = append(steps, "drain")
 	}
-	if r.Member != 0 {
-		steps = append(steps, "leave etcd (graceful reset; removed by member ID if it does not answer)", "wipe")
-	} else {
-		steps = append(steps, "reset (wipe, power off)")
+	at := "at " + r.Address.String()
+	if !r.Address.IsValid() {
+		at = "at no address"
+	}
+	switch {
+	case r.Claimed != "":
+		steps = append(steps, fmt.Sprintf("no reset: its Node reports %s's address, so what answers there is not it", r.Claimed))
+	case r.Member != 0:
+		steps = append(steps, fmt.Sprintf("leave etcd (graceful reset of the machine %s, once it proves it runs as %s; removed by member ID if it does not answer)", at, r.Hostname), "wipe")
+	default:
+		steps = append(steps, fmt.Sprintf("reset the machine %s once it proves it runs as %s (wipe, power off)", at, r.Hostname))
 	}
 	if r.Node {
 		steps = append(steps, "delete its Kubernetes Node")
@@ -67,12 +80,17 @@ func (r Removal) node() *model.Node {
 	return &model.Node{Hostname: r.Hostname, IP: r.Address, Role: role}
 }
 
+// ErrNotTheNode is a machine that is not the node deploy meant to act on.
+var ErrNotTheNode = errors.New("the machine is not the node")
+
 // planRemovals finds the Kubernetes Nodes and etcd members whose names
 // the model does not have.
 func (d *deployer) planRemovals(ctx context.Context) ([]Removal, error) {
 	known := map[string]bool{}
+	owner := map[netip.Addr]string{}
 	for _, n := range d.cluster.Nodes() {
 		known[n.Hostname] = true
+		owner[n.IP] = n.Hostname
 	}
 	found := map[string]*Removal{}
 	members, err := d.etcdMembers(ctx)
@@ -117,6 +135,9 @@ func (d *deployer) planRemovals(ctx context.Context) ([]Removal, error) {
 	}
 	var out []Removal
 	for _, r := range found {
+		if m, ok := owner[r.Address]; ok {
+			r.Claimed, r.Address = m, netip.Addr{}
+		}
 		out = append(out, *r)
 	}
 	// Workers first: the control planes go last, one at a time.
@@ -189,13 +210,23 @@ func (d *deployer) removeNode(ctx context.Context, r Removal) error {
 	// A node that answers is reset; one that does not (a failed node
 	// being replaced) is only taken out of etcd below.
 	n := r.node()
-	if d.configured(ctx, n) {
+	if r.Address.IsValid() && d.configured(ctx, n) {
 		err := d.opts.Log.Record("talos", r.Hostname, "reset", func() error {
 			c, err := d.secure(ctx, n)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
+			// The address came from the Node's status, which its kubelet
+			// writes: reset only the machine that says, over mutual TLS,
+			// that it is the node being removed.
+			hs, err := safe.StateGet[*network.HostnameStatus](ctx, c.COSI, network.NewHostnameStatus(network.NamespaceName, network.HostnameID).Metadata())
+			if err != nil {
+				return fmt.Errorf("reading the hostname of the machine at %s: %w", r.Address, err)
+			}
+			if got := hs.TypedSpec().Hostname; got != r.Hostname {
+				return fmt.Errorf("%w: the machine at %s runs as %q, not %s: not resetting it (the Node's address is what some kubelet reported)", ErrNotTheNode, r.Address, got, r.Hostname)
+			}
 			return c.ResetGeneric(ctx, &machine.ResetRequest{Graceful: true, Reboot: false})
 		})
 		if err != nil {
