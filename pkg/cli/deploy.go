@@ -130,6 +130,9 @@ func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target,
 		fmt.Fprintf(cmd.ErrOrStderr(), "simulating: Proxmox API %s, %d Talos nodes, a local kube-apiserver; temporary state in %s (removed at exit)\n", env.Proxmox.URL, len(spec.Nodes), cmp.Or(tmp, f.stateDir))
 		return target, in, done, nil
 	}
+	if err := f.recover(cmd); err != nil {
+		return target, none, nil, err
+	}
 	in, err := f.realInputs(cmd)
 	if err == nil {
 		err = f.trustHosts(cmd, target, &in)

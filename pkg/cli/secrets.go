@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,21 @@ type secretsFlags struct {
 
 func (f *secretsFlags) repo() secrets.Repo {
 	return secrets.Repo{Store: secrets.Store{Dir: f.store}, TalosSecrets: f.talosSecrets, SopsConfig: f.sopsConfig, ClusterKey: f.clusterKey}
+}
+
+// recover finishes or undoes a rekey a crash interrupted, before any
+// command reads the encrypted files (see secrets.Repo.Recover).
+func (f *secretsFlags) recover(cmd *cobra.Command) error {
+	r := f.repo()
+	r.SopsConfig = cmp.Or(r.SopsConfig, ".sops.yaml")
+	msg, err := r.Recover()
+	if err != nil {
+		return err
+	}
+	if msg != "" {
+		fmt.Fprintln(cmd.ErrOrStderr(), "secrets: "+msg)
+	}
+	return nil
 }
 
 func (f *secretsFlags) identityPath() (string, error) {
@@ -48,7 +64,8 @@ func secretsCommand() *cobra.Command {
 (only their data encrypted, so names and keys stay reviewable) and the Talos secrets bundle
 at cluster/talos/talsecret.sops.yaml. The age identity that decrypts them stays outside the
 repository. synth copies the encrypted files as they are; Flux decrypts them in the cluster.`,
-		Args: cobra.NoArgs,
+		Args:              cobra.NoArgs,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return f.recover(cmd) },
 	}
 	cmd.PersistentFlags().StringVar(&f.identity, "identity", "", "age identity file (default $HOMELAB_AGE_KEY_FILE or <user config dir>/homelab/age.key)")
 	cmd.PersistentFlags().StringVar(&f.store, "store", "secrets", "directory of the encrypted Secret store")

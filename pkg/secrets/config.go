@@ -123,9 +123,12 @@ func LoadSopsConfig(path string) (SopsConfig, error) {
 
 // Write writes the config to path.
 func (c SopsConfig) Write(path string) error {
-	data, err := yaml.Marshal(c)
+	data, err := c.Bytes()
 	if err != nil {
 		return err
 	}
 	return WriteFileAtomic(path, data, 0o644)
 }
+
+// Bytes is the config as written.
+func (c SopsConfig) Bytes() ([]byte, error) { return yaml.Marshal(c) }

@@ -115,7 +115,14 @@ func (r Repo) RotateClusterKey(id *Identity) (*RekeyResult, error) {
 
 // rekey re-encrypts every file for operators (and cluster, for the
 // Kubernetes Secrets); newKey, when set, replaces the cluster key file.
+// It holds the store's lock and commits through a journal (see commit):
+// a crash leaves the old files or the new ones.
 func (r Repo) rekey(operators []string, cluster string, newKey []byte, id *Identity) (*RekeyResult, error) {
+	unlock, err := r.Store.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	secretsFor := slices.Clone(operators)
 	if cluster != "" {
 		secretsFor = append(secretsFor, cluster)
@@ -150,21 +157,33 @@ func (r Repo) rekey(operators []string, cluster string, newKey []byte, id *Ident
 		return nil, err
 	}
 	for _, e := range entries {
+		// Only a Secret of the store is encrypted for the cluster: a
+		// file that decrypts to anything else (a copy of the Talos
+		// bundle placed here) stops the rekey, named.
 		p := r.Store.Path(e.Namespace, e.Name)
-		enc, err := Rekey(e.Encrypted, id, secretsFor)
+		plain, err := Decrypt(e.Encrypted, id)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if _, err := decodeSecret(plain, e.Namespace, e.Name); err != nil {
+			return nil, fmt.Errorf("%s: %w; nothing was re-encrypted: remove the file, or set its values again with `homelab secrets set`", p, err)
+		}
+		enc, err := Encrypt(plain, secretsFor, KubernetesEncryptedRegex)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		out[p] = enc
 	}
 	paths := slices.Sorted(maps.Keys(out))
-	for _, p := range paths {
-		if err := WriteFileAtomic(p, out[p], 0o644); err != nil {
-			return nil, err
-		}
-	}
-	if err := NewSopsConfig(operators, cluster).Write(r.SopsConfig); err != nil {
+	cfg, err := NewSopsConfig(operators, cluster).Bytes()
+	if err != nil {
 		return nil, err
+	}
+	// .sops.yaml goes last: until it names the new cluster key, nothing
+	// encrypts for it.
+	out[r.SopsConfig] = cfg
+	if err := r.commit(out, append(slices.Clone(paths), r.SopsConfig)); err != nil {
+		return nil, fmt.Errorf("re-encrypting: %w (run any secrets command to finish or undo it)", err)
 	}
 	return &RekeyResult{Files: paths, Recipients: operators}, nil
 }

@@ -79,6 +79,22 @@ func (s Store) Set(namespace, name, key string, value []byte, id *Identity, reci
 	if err := CheckRef(namespace, name, key); err != nil {
 		return SetResult{}, fmt.Errorf("secret %s/%s: %w", namespace, name, err)
 	}
+	// One writer at a time: two concurrent sets of one Secret would each
+	// decrypt the old file and the second would drop the first's key.
+	unlock, err := s.lock()
+	if err != nil {
+		return SetResult{}, err
+	}
+	defer unlock()
+	root, err := s.root()
+	if err != nil {
+		return SetResult{}, err
+	}
+	defer root.Close()
+	rp, err := rel(root, namespace, name)
+	if err != nil {
+		return SetResult{}, err
+	}
 	p := s.Path(namespace, name)
 	secret := &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
@@ -86,8 +102,11 @@ func (s Store) Set(namespace, name, key string, value []byte, id *Identity, reci
 		Type:       corev1.SecretTypeOpaque,
 	}
 	res := SetResult{Recipients: slices.Clone(recipients)}
-	if old, err := os.ReadFile(p); err == nil {
+	if old, err := root.ReadFile(rp); err == nil {
 		if _, err := Keys(old); err != nil {
+			return SetResult{}, fmt.Errorf("secret %s/%s (%s): %w", namespace, name, p, err)
+		}
+		if err := store.CheckManifest(old, namespace, name); err != nil {
 			return SetResult{}, fmt.Errorf("secret %s/%s (%s): %w", namespace, name, p, err)
 		}
 		own, err := Recipients(old)
@@ -99,8 +118,8 @@ func (s Store) Set(namespace, name, key string, value []byte, id *Identity, reci
 		if err != nil {
 			return SetResult{}, fmt.Errorf("secret %s/%s: %w", namespace, name, err)
 		}
-		if err := yaml.UnmarshalStrict(plain, secret); err != nil {
-			return SetResult{}, fmt.Errorf("secret %s/%s: the decrypted file is no Secret", namespace, name)
+		if secret, err = decodeSecret(plain, namespace, name); err != nil {
+			return SetResult{}, err
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return SetResult{}, err
@@ -124,7 +143,7 @@ func (s Store) Set(namespace, name, key string, value []byte, id *Identity, reci
 	if err != nil {
 		return SetResult{}, fmt.Errorf("secret %s/%s: %w", namespace, name, err)
 	}
-	return res, WriteFileAtomic(p, enc, 0o644)
+	return res, writeIn(root, rp, enc)
 }
 
 // SetResult says which recipients Set encrypted the Secret for.
@@ -148,7 +167,16 @@ func (s Store) Get(namespace, name, key string, id *Identity) ([]byte, error) {
 	if err := CheckRef(namespace, name, key); err != nil {
 		return nil, fmt.Errorf("secret %s/%s: %w", namespace, name, err)
 	}
-	data, err := os.ReadFile(s.Path(namespace, name))
+	var data []byte
+	root, err := os.OpenRoot(s.Dir)
+	if err == nil {
+		defer root.Close()
+		var rp string
+		if rp, err = rel(root, namespace, name); err != nil {
+			return nil, err
+		}
+		data, err = root.ReadFile(rp)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("secret %s/%s is not in the store %s: set it with `homelab secrets set %s/%s KEY`", namespace, name, s.Dir, namespace, name)
 	}
@@ -158,12 +186,15 @@ func (s Store) Get(namespace, name, key string, id *Identity) ([]byte, error) {
 	if _, err := Keys(data); err != nil {
 		return nil, fmt.Errorf("secret %s/%s (%s): %w", namespace, name, s.Path(namespace, name), err)
 	}
+	if err := store.CheckManifest(data, namespace, name); err != nil {
+		return nil, fmt.Errorf("secret %s/%s: %w", namespace, name, err)
+	}
 	plain, err := Decrypt(data, id)
 	if err != nil {
 		return nil, fmt.Errorf("secret %s/%s: %w", namespace, name, err)
 	}
-	secret := &corev1.Secret{}
-	if err := yaml.Unmarshal(plain, secret); err != nil {
+	secret, err := decodeSecret(plain, namespace, name)
+	if err != nil {
 		return nil, err
 	}
 	v, ok := secret.Data[key]
@@ -171,6 +202,21 @@ func (s Store) Get(namespace, name, key string, id *Identity) ([]byte, error) {
 		return nil, fmt.Errorf("secret %s/%s has no key %q", namespace, name, key)
 	}
 	return v, nil
+}
+
+// decodeSecret decodes a decrypted store file strictly and refuses it
+// unless it is the v1 Secret namespace/name: the readable fields were
+// checked before decryption (store.CheckManifest); this checks what the
+// encryption covered too.
+func decodeSecret(plain []byte, namespace, name string) (*corev1.Secret, error) {
+	secret := &corev1.Secret{}
+	if err := yaml.UnmarshalStrict(plain, secret); err != nil {
+		return nil, fmt.Errorf("secret %s/%s: %w: the decrypted file is no Secret", namespace, name, store.ErrNotASecret)
+	}
+	if secret.APIVersion != "v1" || secret.Kind != "Secret" || secret.Namespace != namespace || secret.Name != name {
+		return nil, fmt.Errorf("secret %s/%s: %w: the decrypted file is %s %s %s/%s", namespace, name, store.ErrNotASecret, secret.APIVersion, secret.Kind, secret.Namespace, secret.Name)
+	}
+	return secret, nil
 }
 
 // WriteFileAtomic replaces the file p with data, with exactly mode (also

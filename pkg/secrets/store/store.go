@@ -69,6 +69,35 @@ func Keys(encrypted []byte) ([]string, error) {
 	return keys, nil
 }
 
+// ErrNotASecret is a file in the store that is not the Secret its path
+// names.
+var ErrNotASecret = errors.New("not the Secret its path names")
+
+// CheckManifest refuses an encrypted file unless its readable fields
+// make it the Secret namespace/name: apiVersion v1, kind Secret, that
+// name and namespace, and no fields a Secret does not have. Any other
+// SOPS file placed in the store (a copy of the Talos bundle, say) would
+// otherwise be rendered, and re-encrypted for the cluster by a rekey.
+func CheckManifest(encrypted []byte, namespace, name string) error {
+	var top map[string]any
+	if err := yaml.Unmarshal(encrypted, &top); err != nil {
+		return fmt.Errorf("%w: not YAML", ErrNotASecret)
+	}
+	for k := range top {
+		switch k {
+		case "apiVersion", "kind", "metadata", "type", "data", "stringData", "immutable", "sops":
+		default:
+			return fmt.Errorf("%w: it has a field %q that a Secret does not have", ErrNotASecret, k)
+		}
+	}
+	meta, _ := top["metadata"].(map[string]any)
+	if top["apiVersion"] != "v1" || top["kind"] != "Secret" || meta == nil || meta["name"] != name || meta["namespace"] != namespace {
+		return fmt.Errorf("%w: want apiVersion v1, kind Secret, metadata %s/%s; it says %v %v %v/%v",
+			ErrNotASecret, namespace, name, top["apiVersion"], top["kind"], meta["namespace"], meta["name"])
+	}
+	return nil
+}
+
 // CheckRef refuses a namespace, name or key the API server would refuse,
 // or that would lead a path out of the store.
 func CheckRef(namespace, name, key string) error {
@@ -96,6 +125,9 @@ func Load(dir string) ([]Entry, error) {
 			}
 			return err
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("secret store: %s is a symbolic link: the store holds only its own files (replace it with the file)", p)
+		}
 		if d.IsDir() || !strings.HasSuffix(p, ".sops.yaml") {
 			return nil
 		}
@@ -112,7 +144,11 @@ func Load(dir string) ([]Entry, error) {
 		if err != nil {
 			return fmt.Errorf("secret store: %s: %w", p, err)
 		}
-		out = append(out, Entry{Namespace: parts[0], Name: strings.TrimSuffix(parts[1], ".sops.yaml"), Keys: keys, Encrypted: data})
+		ns, name := parts[0], strings.TrimSuffix(parts[1], ".sops.yaml")
+		if err := CheckManifest(data, ns, name); err != nil {
+			return fmt.Errorf("secret store: %s: %w; remove it, or set its values again with `homelab secrets set %s/%s KEY`", p, err, ns, name)
+		}
+		out = append(out, Entry{Namespace: ns, Name: name, Keys: keys, Encrypted: data})
 		return nil
 	})
 	return out, err
