@@ -211,8 +211,14 @@ func (c *Cluster) BootSchematic() Schematic {
 // the Proxmox ISO storage.
 func (c *Cluster) ISO() (url, file string) {
 	id := c.BootSchematic().ID()
-	return fmt.Sprintf("https://%s/image/%s/%s/metal-amd64.iso", c.ImageFactory, id, c.TalosVersion),
-		fmt.Sprintf("talos-%s-%s-metal-amd64.iso", c.TalosVersion, id[:12])
+	url = fmt.Sprintf("https://%s/image/%s/%s/metal-amd64.iso", c.ImageFactory, id, c.TalosVersion)
+	if sum := strings.ToLower(c.props.ISOSHA256); len(sum) >= 16 {
+		// The name commits to the content: a file already on the host
+		// under this name was downloaded and verified against the sum,
+		// and one put there under the unverified name is not reused.
+		return url, fmt.Sprintf("talos-%s-%s-sha256-%s-metal-amd64.iso", c.TalosVersion, id[:12], sum[:16])
+	}
+	return url, fmt.Sprintf("talos-%s-%s-metal-amd64.iso", c.TalosVersion, id[:12])
 }
 
 // NodeProps configures a Node.

@@ -370,6 +370,9 @@ func (d *deployer) planISO(ctx context.Context, h *model.Host, v *model.VM) *Cha
 	if err == nil {
 		for _, item := range content {
 			if item["volid"] == h.ISOStorage+":iso/"+file {
+				if v.BootISOChecksum() == "" {
+					d.notes = append(d.notes, fmt.Sprintf("%s: iso %s is reused as it is on the host, unverified: set the cluster's ISOSHA256 so deploy downloads it under a name that commits to its checksum, verified by Proxmox", h.Name, file))
+				}
 				return nil
 			}
 		}

@@ -519,6 +519,54 @@ func TestOldSCSIDataDiskIsReported(t *testing.T) {
 	require.Contains(t, sim.VMs()[111].Config["scsi1"], "serial=longhorn", "the old disk is kept")
 }
 
+// TestPlantedISOIsNotReused is someone who can write to a host's ISO
+// storage. Steps: they place a tampered ISO under the name deploy would
+// use. Assertion: with the cluster's ISOSHA256 set, the expected name
+// commits to the checksum, so the planted file is not reused and the ISO
+// is downloaded and verified; without a checksum, the plan says the file
+// is reused unverified. Before the fix, an existing file with the
+// expected name was reused silently.
+func TestPlantedISOIsNotReused(t *testing.T) {
+	sim, err := pvesim.New(testenv.Fixture(t, fixtures.ProxmoxSchema), "pve-1", "pve-2")
+	require.NoError(t, err)
+	t.Cleanup(sim.Close)
+	build := func(sum string) *homelab.Homelab {
+		m := homelab.DefaultMachines()
+		m.ISOSHA256 = sum
+		for i := range m.Hosts {
+			m.Hosts[i].Endpoint = sim.TS.URL
+		}
+		props := homelab.Funoffshore()
+		props.Machines = m
+		_, h := homelab.NewApp(props)
+		return h
+	}
+	_, unverified := build("").Cluster.ISO()
+	for _, host := range []string{"pve-1", "pve-2"} {
+		req, err := newUploadRequest(sim.TS.URL, host, unverified, []byte("tampered"))
+		require.NoError(t, err)
+		res, err := sim.TS.Client().Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+	}
+	opts := proxmox.Options{Token: proxmox.Token{ID: "root@pam!homelab", Secret: tokenSecret}, HTTPClient: sim.TS.Client(), Backoff: time.Millisecond}
+	h := build(strings.Repeat("ab", 32))
+	_, want := h.Cluster.ISO()
+	require.NotEqual(t, unverified, want)
+	require.Contains(t, want, "sha256-abababababababab")
+	var downloads []string
+	for _, c := range plan(t, h, opts).Changes() {
+		if c.Action == "download" {
+			downloads = append(downloads, c.Target)
+		}
+	}
+	require.Equal(t, []string{"iso " + want, "iso " + want}, downloads, "the planted file was reused")
+
+	p := plan(t, build(""), opts)
+	require.Contains(t, strings.Join(p.Notes, "\n"), "is reused as it is on the host, unverified: set the cluster's ISOSHA256")
+}
+
 // TestISOChecksum gives the ISO a SHA-256: Proxmox is asked to verify the
 // download, and a download whose content does not match fails the deploy
 // with Proxmox's reason.
