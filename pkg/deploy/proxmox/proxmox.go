@@ -31,6 +31,29 @@ import (
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
 )
 
+// Privileges are what deploy needs of the Proxmox API token, granted on
+// "/": a role with exactly these (see docs/security.md for the pveum
+// commands). Each is required by the API schema's permission check, or
+// qemu-server's per-option check, of a call deploy makes; a test runs the
+// whole deploy with them, and without each one in turn.
+var Privileges = []string{
+	"Datastore.Allocate",         // delete a node's config ISO
+	"Datastore.AllocateSpace",    // create VM disks; list storage content
+	"Datastore.AllocateTemplate", // download the boot ISO, upload a config ISO
+	"SDN.Use",                    // attach the VMs to their bridge
+	"Sys.AccessNetwork",          // download-url fetches from the network
+	"VM.Allocate",                // create, and with --prune destroy, VMs
+	"VM.Audit",                   // read VMs, their config and status
+	"VM.Config.CDROM",            // the boot ISO and config ISO drives
+	"VM.Config.CPU",              // cores, cpu, sockets
+	"VM.Config.Disk",             // disks, boot order
+	"VM.Config.HWType",           // scsihw, smbios1 (the UUID)
+	"VM.Config.Memory",           // memory, balloon
+	"VM.Config.Network",          // net0
+	"VM.Config.Options",          // name, onboot, agent, ostype, tags
+	"VM.PowerMgmt",               // start, stop
+}
+
 // Token is a Proxmox API token.
 type Token struct {
 	// ID is "user@realm!name"; Secret the token's UUID secret.

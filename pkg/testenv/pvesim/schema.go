@@ -23,6 +23,9 @@ type schemaNode struct {
 }
 
 type schemaMethod struct {
+	Permissions struct {
+		Check json.RawMessage `json:"check"`
+	} `json:"permissions"`
 	Parameters struct {
 		AdditionalProperties *int                   `json:"additionalProperties"`
 		Properties           map[string]schemaParam `json:"properties"`

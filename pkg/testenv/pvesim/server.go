@@ -92,6 +92,11 @@ type Server struct {
 	// the simulation boots the machine with what it finds there.
 	OnStart func(vm VM, media map[string][]byte)
 	uploads map[string][]byte // volid -> uploaded content
+	// Privileges, when set, are the only privileges the token has (on
+	// "/", propagated): a call the schema's permission check denies
+	// answers 403 "Permission check failed", as Proxmox does.
+	Privileges []string
+	denied     []string
 	faults  []Fault
 	closed  bool
 }
@@ -236,6 +241,14 @@ func (s *Server) VMs() map[int]VM {
 	return out
 }
 
+// Denied lists the calls the permission checks refused, with what they
+// needed.
+func (s *Server) Denied() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.denied...)
+}
+
 // Uploaded returns what was uploaded as volume volid ("local:iso/x.iso")
 // and is still stored.
 func (s *Server) Uploaded(volid string) ([]byte, bool) {
@@ -327,6 +340,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		for k, v := range pathParams {
 			all[k] = v
+		}
+		s.mu.Lock()
+		privs := s.Privileges
+		s.mu.Unlock()
+		if privs != nil {
+			ok, need, err := method.permitted(r.Method, tmpl, privs)
+			if err != nil {
+				writeErr(w, apiError{status: 500, message: err.Error()})
+				return
+			}
+			if ok {
+				switch r.Method + " " + tmpl {
+				case "POST /nodes/{node}/qemu", "POST /nodes/{node}/qemu/{vmid}/config", "PUT /nodes/{node}/qemu/{vmid}/config":
+					ok, need = configPermitted(params, privs)
+				}
+			}
+			if !ok {
+				s.mu.Lock()
+				s.denied = append(s.denied, fmt.Sprintf("%s %s: needs %s", r.Method, path, need))
+				s.mu.Unlock()
+				writeErr(w, apiError{status: 403, message: fmt.Sprintf("Permission check failed (needs %s)", need)})
+				return
+			}
 		}
 		if errs := method.validate(all); len(errs) > 0 {
 			writeErr(w, apiError{status: 400, message: "Parameter verification failed.", errors: errs})
