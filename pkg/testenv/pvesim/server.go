@@ -97,8 +97,8 @@ type Server struct {
 	// answers 403 "Permission check failed", as Proxmox does.
 	Privileges []string
 	denied     []string
-	faults  []Fault
-	closed  bool
+	faults     []Fault
+	closed     bool
 }
 
 // Fault injects a failure into the matching requests.
