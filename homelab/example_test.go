@@ -47,9 +47,11 @@ func Example() {
 	// kubernetes/platform/repositories.yaml
 	// kubernetes/platform/security/apps.yaml
 	// kubernetes/platform/security/cloudflared.yaml
+	// kubernetes/platform/security/ingress-nginx.yaml
 	// kubernetes/platform/security/kustomization.yaml
 	// kubernetes/platform/security/longhorn-metrics.yaml
 	// kubernetes/platform/security/monitoring.yaml
+	// kubernetes/platform/security/nfs-provisioner.yaml
 	// kubernetes/platform/storage/kustomization.yaml
 	// kubernetes/platform/storage/longhorn.yaml
 	// kubernetes/platform/storage/nfs.yaml
@@ -101,7 +103,9 @@ func ExampleNew() {
 	// kubernetes/platform/namespaces.yaml
 	// kubernetes/platform/repositories.yaml
 	// kubernetes/platform/security/apps.yaml
+	// kubernetes/platform/security/ingress-nginx.yaml
 	// kubernetes/platform/security/kustomization.yaml
+	// kubernetes/platform/security/nfs-provisioner.yaml
 	// kubernetes/platform/storage/kustomization.yaml
 	// kubernetes/platform/storage/nfs.yaml
 	// proxmox/inventory.yaml

@@ -297,6 +297,8 @@ func TestNetworkPoliciesAllowWhatMustFlow(t *testing.T) {
 	add(ns("flux-system"), internet, 22, corev1.ProtocolTCP, "Git over SSH")
 	add(ns("flux-system"), internet, 443, corev1.ProtocolTCP, "Helm repositories")
 	for _, cp := range controlPlanes {
+		add(ns(h.Nginx.Namespace), cp, 6443, corev1.ProtocolTCP, "ingress-nginx watches Ingresses; its webhook jobs")
+		add(ns(h.NFS.Namespace), cp, 6443, corev1.ProtocolTCP, "the NFS provisioner watches claims")
 		add(ns("flux-system"), cp, 6443, corev1.ProtocolTCP, "Flux controllers to the API server")
 		add(ns(mon), cp, 6443, corev1.ProtocolTCP, "the operator, Prometheus, Grafana's sidecar and kube-state-metrics to the API server")
 	}

@@ -209,6 +209,39 @@ func (h *Homelab) isolation() {
 			},
 		})
 	}
+	// The API server, on the control planes, reaches the namespaces'
+	// pods at the addresses of its nodes and the pod network (see the
+	// webhook note below).
+	apiServer := security.CIDR(nodes).On(security.TCP(6443))
+	// ingress-nginx: admits the tunnel (or, on node ports, the LAN),
+	// Prometheus' scrapes and the API server's calls of its admission
+	// webhook; reaches the backends of Ingresses in any namespace, the
+	// cluster DNS and the API server, not the internet.
+	var web []security.Peer
+	if h.Tunnel != nil {
+		web = append(web, security.Namespace(h.Tunnel.Namespace).On(security.TCP(80)))
+	}
+	if h.Nginx.LAN != nil {
+		// kube-proxy forwards node-port clients with their own address.
+		web = append(web, security.CIDR("0.0.0.0/0").On(security.TCP(80), security.TCP(443)))
+	}
+	if h.Monitoring != nil {
+		web = append(web, security.Namespace(h.Monitoring.Namespace).On(security.TCP(h.Nginx.MetricsPort)))
+	}
+	security.NewIsolation(secChart, "ingress-nginx", &security.IsolationProps{
+		Namespace: h.Nginx.Namespace,
+		Ingress:   append(web, h.webhookCallers(h.Nginx.WebhookPort)...),
+		// AllNamespaces() covers the cluster DNS in kube-system.
+		Egress: []security.Peer{security.AllNamespaces(), apiServer},
+	})
+	if h.NFS != nil {
+		// The provisioner talks to the API server only: the kubelet
+		// mounts the export for it, from the node.
+		security.NewIsolation(secChart, "nfs-provisioner", &security.IsolationProps{
+			Namespace: h.NFS.Namespace,
+			Egress:    []security.Peer{security.DNS(), apiServer},
+		})
+	}
 	if h.Monitoring == nil {
 		return
 	}
@@ -220,22 +253,11 @@ func (h *Homelab) isolation() {
 			Name: "allow-metrics-scrapes", Namespace: h.Longhorn.Namespace, Pods: map[string]string{"app": "longhorn-manager"},
 		}).Allow(security.Pods(h.Monitoring.Namespace, map[string]string{"app.kubernetes.io/name": "prometheus"}).On(security.TCP(9500)))
 	}
-	// The API server (host network on the control planes) calls the
-	// operator's admission webhook for PrometheusRules and
-	// AlertmanagerConfigs (the chart's port 10250) through its Service.
-	// On another node than the caller's, the call arrives masqueraded to
-	// the control plane's flannel.1 address, in the pod network (flannel
-	// --ip-masq and kube-proxy's masquerade of off-cluster clients); on
-	// the caller's own node, which only a control plane that runs pods
-	// can be, the policy engine sees the control plane's address, before
-	// source NAT (pkg/oracle/netpol).
-	webhook := []security.Peer{security.CIDR(h.Cluster.PodCIDR).On(security.TCP(10250))}
-	if h.Cluster.SchedulesOnControlPlanes() {
-		webhook = append(webhook, security.CIDR(nodes).On(security.TCP(10250)))
-	}
+	// The API server calls the operator's admission webhook for
+	// PrometheusRules and AlertmanagerConfigs (the chart's port 10250).
 	security.NewIsolation(secChart, "monitoring", &security.IsolationProps{
 		Namespace: h.Monitoring.Namespace,
-		Ingress:   append([]security.Peer{security.OwnNamespace()}, webhook...),
+		Ingress:   append([]security.Peer{security.OwnNamespace()}, h.webhookCallers(10250)...),
 		// AllNamespaces() covers the cluster DNS in kube-system.
 		Egress: []security.Peer{security.AllNamespaces(),
 			// Scrapes of host-network targets and the API server on the nodes.
@@ -246,6 +268,22 @@ func (h *Homelab) isolation() {
 			security.CIDR("0.0.0.0/0").On(security.TCP(443), security.TCP(587), security.TCP(465)),
 		},
 	})
+}
+
+// webhookCallers admits the API server (host network on the control
+// planes) to an admission webhook listening on port, called through its
+// Service. On another node than the caller's, the call arrives
+// masqueraded to the control plane's flannel.1 address, in the pod
+// network (flannel --ip-masq and kube-proxy's masquerade of off-cluster
+// clients); on the caller's own node, which only a control plane that
+// runs pods can be, the policy engine sees the control plane's address,
+// before source NAT (pkg/oracle/netpol).
+func (h *Homelab) webhookCallers(port int32) []security.Peer {
+	out := []security.Peer{security.CIDR(h.Cluster.PodCIDR).On(security.TCP(port))}
+	if h.Cluster.SchedulesOnControlPlanes() {
+		out = append(out, security.CIDR(h.Cluster.Subnet()).On(security.TCP(port)))
+	}
+	return out
 }
 
 // namespaces are the namespaces of the parts run, with the Pod Security

@@ -51,8 +51,9 @@ type Nginx struct {
 	// Namespace, ClassName after defaults; ServiceURL is the controller's
 	// in-cluster HTTP address.
 	Namespace, ClassName, ServiceURL string
-	// MetricsPort is the controller's Prometheus port.
-	MetricsPort int32
+	// MetricsPort is the controller's Prometheus port; WebhookPort its
+	// admission webhook's (the chart's controller.admissionWebhooks.port).
+	MetricsPort, WebhookPort int32
 	// LAN is the node ports it is exposed on, after defaults; nil behind
 	// a tunnel.
 	LAN *NodePorts
@@ -81,8 +82,10 @@ type nginxValues struct {
 		// Config is the controller ConfigMap: trust the tunnel's forwarded headers.
 		Config    map[string]string           `json:"config"`
 		Resources corev1.ResourceRequirements `json:"resources"`
-		// AdmissionWebhooks' jobs get resources too.
+		// AdmissionWebhooks' jobs get resources too; the webhook listens
+		// on Port (the namespace's isolation admits the API server there).
 		AdmissionWebhooks struct {
+			Port            int32 `json:"port"`
 			CreateSecretJob struct {
 				Resources corev1.ResourceRequirements `json:"resources"`
 			} `json:"createSecretJob"`
@@ -103,7 +106,7 @@ func requirements(cpu, mem, limit string) corev1.ResourceRequirements {
 // NewNginx adds ingress-nginx below scope.
 func NewNginx(scope constructs.Construct, id string, repo *flux.HelmRepository, props *NginxProps) *Nginx {
 	props = cmp.Or(props, &NginxProps{})
-	n := &Nginx{Namespace: props.Namespace, ClassName: props.ClassName, MetricsPort: 10254}
+	n := &Nginx{Namespace: props.Namespace, ClassName: props.ClassName, MetricsPort: 10254, WebhookPort: 8443}
 	n.Namespace = cmp.Or(n.Namespace, "ingress-nginx")
 	n.ClassName = cmp.Or(n.ClassName, "nginx")
 	replicas := cmp.Or(props.Replicas, 1)
@@ -142,6 +145,7 @@ func NewNginx(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 		})
 	}
 	c.Resources = requirements("100m", "128Mi", "256Mi")
+	c.AdmissionWebhooks.Port = n.WebhookPort
 	c.AdmissionWebhooks.CreateSecretJob.Resources = requirements("10m", "20Mi", "64Mi")
 	c.AdmissionWebhooks.PatchWebhookJob.Resources = requirements("10m", "20Mi", "64Mi")
 	n.Release = flux.NewHelmRelease(n, "release", &flux.HelmReleaseProps{
