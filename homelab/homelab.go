@@ -59,6 +59,11 @@ type Props struct {
 	// Secrets supplies the encrypted Secrets (the store under secrets/,
 	// read by the CLI). Default: none, so every Secret is pending.
 	Secrets secret.Source
+	// Operators are the operators' age public keys (the recipients in
+	// .sops.yaml, read by the CLI): the etcd snapshots are encrypted for
+	// them before they go to the NAS. Default: none, and the snapshots
+	// are stored as etcd writes them.
+	Operators []string
 }
 
 // Machines describes the hypervisor and OS layers.
@@ -144,6 +149,7 @@ type Homelab struct {
 
 	app                           constructs.Construct
 	ingressChart, monitoringChart *kube.Chart
+	operators                     []string
 }
 
 // New builds the homelab below scope (usually a core.App); nil props
@@ -159,7 +165,7 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 		p.Platform = &Platform{}
 	}
 
-	h := &Homelab{app: scope}
+	h := &Homelab{app: scope, operators: p.Operators}
 	h.machines(scope, p.Machines)
 	h.Flux = kube.NewChart(scope, "flux", &kube.ChartProps{Dir: "kubernetes/flux"})
 	h.Platform = kube.NewChart(scope, "platform", &kube.ChartProps{Dir: "kubernetes/platform"})

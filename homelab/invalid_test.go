@@ -43,6 +43,11 @@ func funoffshoreProps() *homelab.Props {
 
 var invalidCases = []invalidCase{
 	{
+		name:  "an operator key that is no age public key",
+		props: func(p *homelab.Props) { p.Operators = []string{"ssh-ed25519 AAAAC3Nza"} },
+		want:  `platform/backup/etcd-snapshots: recipient "ssh-ed25519 AAAAC3Nza" is not an age public key; use the operators' age public keys (age1..., the recipients in .sops.yaml)`,
+	},
+	{
 		name:  "the memo's VMs on one 16 GB host",
 		props: func(p *homelab.Props) { p.Machines.Hosts = p.Machines.Hosts[:1] },
 		want:  `proxmox/talos-w-2: VM "talos-w-2" needs 4 GiB but no host has that much free (pve-1: 2 GiB free); add a host or shrink the VMs`,

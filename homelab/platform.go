@@ -158,6 +158,7 @@ func (h *Homelab) platform(p *Platform) {
 		}
 		backup.NewEtcdSnapshots(backupChart, "etcd-snapshots", &backup.EtcdSnapshotsProps{
 			Volume: storage.Volume{Class: h.NFS.Class, Size: "5Gi"}, Node: cp, TalosVersion: h.Cluster.TalosVersion,
+			Recipients: h.operators,
 		})
 	}
 

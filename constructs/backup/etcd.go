@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"filippo.io/age"
 	"github.com/aws/constructs-go/constructs/v10"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -32,7 +33,17 @@ type EtcdSnapshotsProps struct {
 	Node string
 	// TalosVersion picks the talosctl image. Required.
 	TalosVersion string
+	// Recipients are the age public keys (age1...) each snapshot is
+	// encrypted for, with SOPS, before it leaves the job: the operators'
+	// (.sops.yaml), so the NAS holds no readable cluster state. Empty:
+	// the snapshots are stored as etcd writes them (the Secrets in them
+	// are encrypted by Talos' secretbox key, other objects are not).
+	Recipients []string
 }
+
+// SopsImage encrypts the snapshots: the SOPS release the project's own
+// SOPS code is (go.mod), on Alpine for the shell of the rotation step.
+const SopsImage = "ghcr.io/getsops/sops:v3.13.3-alpine"
 
 // EtcdSnapshots is a CronJob that takes an etcd snapshot through the Talos
 // API (a Talos ServiceAccount with the os:etcd:backup role; Talos mounts
@@ -74,6 +85,20 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 	}
 	mounts := []corev1.VolumeMount{{Name: "snapshots", MountPath: "/snapshots"}}
+	rotate := corev1.Container{
+		Name: "rotate", Image: BusyboxImage,
+		Command:         []string{"sh", "-c"},
+		Args:            []string{RotateScript("/snapshots", p.RetainDays, false)},
+		Resources:       res,
+		SecurityContext: sc,
+		VolumeMounts:    mounts,
+	}
+	if len(p.Recipients) > 0 {
+		// SOPS reads the whole snapshot into memory.
+		rotate.Image, rotate.Args = SopsImage, []string{RotateScript("/snapshots", p.RetainDays, true)}
+		rotate.Env = []corev1.EnvVar{{Name: "SOPS_AGE_RECIPIENTS", Value: strings.Join(p.Recipients, ",")}}
+		rotate.Resources = corev1.ResourceRequirements{Requests: res.Requests, Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}
+	}
 	kube.NewObject(e, "cronjob", &batchv1.CronJob{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.Namespace},
 		Spec: batchv1.CronJobSpec{
@@ -96,14 +121,7 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 						SecurityContext: sc,
 						VolumeMounts:    append(mounts, corev1.VolumeMount{Name: "talos", MountPath: "/var/run/secrets/talos.dev", ReadOnly: true}),
 					}},
-					Containers: []corev1.Container{{
-						Name: "rotate", Image: BusyboxImage,
-						Command:         []string{"sh", "-c"},
-						Args:            []string{fmt.Sprintf(`set -eu; mv /snapshots/etcd.snapshot.part "/snapshots/etcd-$(date -u +%%Y%%m%%dT%%H%%M%%SZ).db"; find /snapshots -name 'etcd-*.db' -mtime +%d -delete; ls -l /snapshots`, p.RetainDays)},
-						Resources:       res,
-						SecurityContext: sc,
-						VolumeMounts:    mounts,
-					}},
+					Containers: []corev1.Container{rotate},
 					Volumes: []corev1.Volume{
 						{Name: "snapshots", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "etcd-snapshots"}}},
 						{Name: "talos", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}},
@@ -124,6 +142,11 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 		if err := p.Schedule.Err(); err != nil {
 			errs = append(errs, core.Errorf(path, `use five cron fields such as core.Cron("0 2 * * *") (daily at 02:00)`, "schedule %q does not parse: %v", p.Schedule, err))
 		}
+		for _, r := range p.Recipients {
+			if _, err := age.ParseX25519Recipient(r); err != nil {
+				errs = append(errs, core.Errorf(path, "use the operators' age public keys (age1..., the recipients in .sops.yaml)", "recipient %q is not an age public key", r))
+			}
+		}
 		if p.RetainDays < 1 {
 			errs = append(errs, core.Errorf(path, "keep at least 1 day of snapshots", "RetainDays %d keeps no snapshot", p.RetainDays))
 		}
@@ -142,6 +165,20 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 		return errs
 	})
 	return e
+}
+
+// RotateScript is the shell script of the rotation step, over the
+// snapshot directory dir: the snapshot talosctl wrote (etcd.snapshot.part)
+// gets its date in its name (encrypted for $SOPS_AGE_RECIPIENTS into
+// etcd-DATE.db.sops when encrypt is set, written under a temporary name
+// first), snapshots older than retainDays go, and the directory is listed.
+func RotateScript(dir string, retainDays int, encrypt bool) string {
+	keep := fmt.Sprintf(`find %[1]s -name 'etcd-*.db*' -mtime +%[2]d -delete; ls -l %[1]s`, dir, retainDays)
+	if !encrypt {
+		return fmt.Sprintf(`set -eu; mv %[1]s/etcd.snapshot.part "%[1]s/etcd-$(date -u +%%Y%%m%%dT%%H%%M%%SZ).db"; `, dir) + keep
+	}
+	return fmt.Sprintf(`set -eu; f="%[1]s/etcd-$(date -u +%%Y%%m%%dT%%H%%M%%SZ).db.sops"; `+
+		`sops encrypt --input-type binary --output-type binary %[1]s/etcd.snapshot.part > "$f.tmp"; mv "$f.tmp" "$f"; rm %[1]s/etcd.snapshot.part; `, dir) + keep
 }
 
 // Info returns the construct's place in the tree.

@@ -158,6 +158,16 @@ func (f *deployFlags) extras(in *deploy.Inputs) error {
 		if err != nil {
 			return fmt.Errorf("--recover-from: %w", err)
 		}
+		if secrets.IsSOPS(data) {
+			// The snapshot job encrypts for the operators.
+			id, err := f.loadIdentity()
+			if err != nil {
+				return fmt.Errorf("--recover-from %s is encrypted: %w", f.recoverFrom, err)
+			}
+			if data, err = secrets.DecryptBinary(data, id); err != nil {
+				return fmt.Errorf("--recover-from %s: %w", f.recoverFrom, err)
+			}
+		}
 		in.Talos.RecoverFrom = data
 	}
 	return nil

@@ -120,7 +120,7 @@ func secretsInitCommand(f *secretsFlags) *cobra.Command {
 					return err
 				}
 				cfg = secrets.NewSopsConfig([]string{recipient}, "")
-				if err := cfg.Write(f.sopsConfig); err != nil {
+				if err := secrets.WriteSopsConfig(cfg, f.sopsConfig); err != nil {
 					return err
 				}
 				fmt.Fprintf(w, "sops config: %s (created)\n", f.sopsConfig)

@@ -25,7 +25,7 @@ func newRepo(t *testing.T, id *secrets.Identity) secrets.Repo {
 		Store: secrets.Store{Dir: filepath.Join(dir, "secrets")}, TalosSecrets: filepath.Join(dir, "talos", "talsecret.sops.yaml"),
 		SopsConfig: filepath.Join(dir, ".sops.yaml"), ClusterKey: filepath.Join(dir, "cluster-age.sops.yaml"),
 	}
-	require.NoError(t, secrets.NewSopsConfig([]string{id.Recipient}, "").Write(r.SopsConfig))
+	require.NoError(t, secrets.WriteSopsConfig(secrets.NewSopsConfig([]string{id.Recipient}, ""), r.SopsConfig))
 	bundle, err := secrets.NewTalosSecrets("v1.13.9", []string{id.Recipient})
 	require.NoError(t, err)
 	require.NoError(t, secrets.WriteFileAtomic(r.TalosSecrets, bundle, 0o644))

@@ -8,11 +8,13 @@ import (
 
 	"filippo.io/age"
 	"sigs.k8s.io/yaml"
+
+	"github.com/funoffshore/homelab/pkg/secrets/store"
 )
 
 // clusterKeyEncryptedRegex encrypts the key and leaves its public half
 // readable.
-const clusterKeyEncryptedRegex = "^age_key$"
+const clusterKeyEncryptedRegex = store.ClusterKeyEncryptedRegex
 
 // clusterKeyFile is the cluster key file's plain form.
 type clusterKeyFile struct {

@@ -11,13 +11,17 @@ import (
 	sopsage "github.com/getsops/sops/v3/age"
 	"github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/keys"
+	"github.com/getsops/sops/v3/stores/json"
 	"github.com/getsops/sops/v3/stores/yaml"
 	"github.com/getsops/sops/v3/version"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/funoffshore/homelab/pkg/secrets/store"
 )
 
 // KubernetesEncryptedRegex encrypts only the data of a Secret, as Flux's
 // kustomize-controller expects.
-const KubernetesEncryptedRegex = "^(data|stringData)$"
+const KubernetesEncryptedRegex = store.KubernetesEncryptedRegex
 
 // Encrypt encrypts a plain YAML document for the age recipients. With a
 // non-empty encryptedRegex only matching keys are encrypted; otherwise
@@ -67,7 +71,24 @@ func Encrypt(plain []byte, recipients []string, encryptedRegex string) ([]byte, 
 // Decrypt decrypts a SOPS YAML document with the identity and checks its
 // MAC, so a tampered file fails.
 func Decrypt(data []byte, id *Identity) ([]byte, error) {
-	store := yaml.NewStore(&config.YAMLStoreConfig{})
+	return decrypt(yaml.NewStore(&config.YAMLStoreConfig{}), data, id)
+}
+
+// DecryptBinary decrypts a file SOPS encrypted as binary (`sops encrypt
+// --input-type binary`, as the etcd-snapshot job does) and returns its
+// bytes, checking the MAC.
+func DecryptBinary(data []byte, id *Identity) ([]byte, error) {
+	return decrypt(json.NewBinaryStore(&config.JSONBinaryStoreConfig{}), data, id)
+}
+
+// IsSOPS reports whether data is a SOPS document (YAML or JSON) rather
+// than plain bytes.
+func IsSOPS(data []byte) bool {
+	var m map[string]any
+	return sigsyaml.Unmarshal(data, &m) == nil && m["sops"] != nil
+}
+
+func decrypt(store sops.Store, data []byte, id *Identity) ([]byte, error) {
 	tree, err := store.LoadEncryptedFile(data)
 	if err != nil {
 		return nil, fmt.Errorf("sops: not an encrypted SOPS document: %w", err)

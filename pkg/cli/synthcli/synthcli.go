@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -56,8 +57,28 @@ func DefaultBuilder() (*core.App, error) {
 	}
 	props := homelab.Funoffshore()
 	props.Secrets = src
+	if props.Operators, err = Operators(SopsConfig); err != nil {
+		return nil, err
+	}
 	app, _ := homelab.NewApp(props)
 	return app, nil
+}
+
+// SopsConfig is the SOPS rules file the default builder reads the
+// operators' age public keys from.
+const SopsConfig = ".sops.yaml"
+
+// Operators returns the operators' age public keys of the SOPS rules at
+// path, none when the file does not exist yet (before secrets init).
+func Operators(path string) ([]string, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	cfg, err := store.LoadSopsConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Recipients(), nil
 }
 
 // ErrStale marks synth --check finding differences (already printed).
