@@ -47,6 +47,7 @@ func Example() {
 	// kubernetes/platform/repositories.yaml
 	// kubernetes/platform/security/apps.yaml
 	// kubernetes/platform/security/cloudflared.yaml
+	// kubernetes/platform/security/etcd-snapshot.yaml
 	// kubernetes/platform/security/ingress-nginx.yaml
 	// kubernetes/platform/security/kustomization.yaml
 	// kubernetes/platform/security/longhorn-metrics.yaml
@@ -103,6 +104,7 @@ func ExampleNew() {
 	// kubernetes/platform/namespaces.yaml
 	// kubernetes/platform/repositories.yaml
 	// kubernetes/platform/security/apps.yaml
+	// kubernetes/platform/security/etcd-snapshot.yaml
 	// kubernetes/platform/security/ingress-nginx.yaml
 	// kubernetes/platform/security/kustomization.yaml
 	// kubernetes/platform/security/nfs-provisioner.yaml

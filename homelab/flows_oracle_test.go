@@ -32,6 +32,9 @@ var hostUIDs = map[int32]int{
 	10259: constants.KubernetesSchedulerRunUser,
 	2381:  constants.EtcdUserID,
 	10250: 0,
+	// apid, the Talos API (every node; the Service talos.default points
+	// at the control planes').
+	constants.ApidPort: constants.ApidUserID,
 }
 
 // oracleCluster places the pods the cluster runs on its nodes: a
@@ -107,6 +110,23 @@ func oracleCluster(t *testing.T, h *homelab.Homelab, c *cluster) (netpol.Cluster
 			}
 			decodeInto(t, o, &w)
 			place(o.GetNamespace(), strings.ToLower(o.GetKind())+"-"+o.GetName(), w.Spec.Template, o.GetKind() == "DaemonSet")
+		case "Job", "CronJob":
+			var w struct {
+				Spec struct {
+					Template    corev1.PodTemplateSpec `json:"template"`
+					JobTemplate struct {
+						Spec struct {
+							Template corev1.PodTemplateSpec `json:"template"`
+						} `json:"spec"`
+					} `json:"jobTemplate"`
+				} `json:"spec"`
+			}
+			decodeInto(t, o, &w)
+			tmpl := w.Spec.Template
+			if o.GetKind() == "CronJob" {
+				tmpl = w.Spec.JobTemplate.Spec.Template
+			}
+			place(o.GetNamespace(), strings.ToLower(o.GetKind())+"-"+o.GetName(), tmpl, false)
 		case "Prometheus", "Alertmanager":
 			// prometheus-operator makes these pods: the server and its
 			// config reloader.

@@ -3,6 +3,7 @@ package homelab
 import (
 	"cmp"
 	"fmt"
+	"github.com/funoffshore/homelab/constructs/backup"
 	"maps"
 	"slices"
 	"strings"
@@ -143,6 +144,8 @@ type Homelab struct {
 	Monitoring *monitoring.Stack
 	// Alerting routes the alerts to Platform.Monitoring.Alerts.
 	Alerting *monitoring.Alerting
+	// Snapshots takes the etcd snapshots (with Platform.NFS).
+	Snapshots *backup.EtcdSnapshots
 
 	// Secrets are the Secrets the homelab declares; values in the store.
 	Secrets []*secret.Secret

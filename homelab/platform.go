@@ -2,6 +2,7 @@ package homelab
 
 import (
 	"fmt"
+	"github.com/siderolabs/talos/pkg/machinery/constants"
 	"slices"
 	"strings"
 
@@ -147,8 +148,6 @@ func (h *Homelab) platform(p *Platform) {
 		})
 	}
 
-	h.isolation()
-
 	if h.NFS != nil {
 		// The snapshots go off the nodes, to the NAS.
 		backupChart := kube.NewChart(h.Platform, "backup", &kube.ChartProps{Dir: "kubernetes/platform/backup"})
@@ -156,11 +155,12 @@ func (h *Homelab) platform(p *Platform) {
 		if cps := h.Cluster.ControlPlanes(); len(cps) > 0 {
 			cp = cps[0].IP.String()
 		}
-		backup.NewEtcdSnapshots(backupChart, "etcd-snapshots", &backup.EtcdSnapshotsProps{
+		h.Snapshots = backup.NewEtcdSnapshots(backupChart, "etcd-snapshots", &backup.EtcdSnapshotsProps{
 			Volume: storage.Volume{Class: h.NFS.Class, Size: "5Gi"}, Node: cp, TalosVersion: h.Cluster.TalosVersion,
 			Recipients: h.operators,
 		})
 	}
+	h.isolation()
 
 	// Custom resources of the charts' CRDs: applied once platform (and
 	// with it every HelmRelease) is ready.
@@ -242,6 +242,17 @@ func (h *Homelab) isolation() {
 			Namespace: h.NFS.Namespace,
 			Egress:    []security.Peer{security.DNS(), apiServer},
 		})
+	}
+	if h.Snapshots != nil {
+		// The snapshot job holds a Talos credential in kube-system: it
+		// takes no connections and makes only its own, to the Talos API
+		// of the control planes (the Service talos.default, which Talos
+		// points at their apid port) and DNS.
+		snap := security.NewPodPolicy(secChart, "etcd-snapshot", &security.PodPolicyProps{
+			Name: "etcd-snapshot", Namespace: h.Snapshots.Namespace, Pods: backup.PodLabels(),
+		})
+		snap.AllowTo(security.DNS())
+		snap.AllowTo(security.CIDR(nodes).On(security.TCP(constants.ApidPort)))
 	}
 	if h.Monitoring == nil {
 		return

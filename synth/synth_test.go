@@ -71,6 +71,7 @@ func TestGolden(t *testing.T) {
 		"kubernetes/platform/repositories.yaml",
 		"kubernetes/platform/security/apps.yaml",
 		"kubernetes/platform/security/cloudflared.yaml",
+		"kubernetes/platform/security/etcd-snapshot.yaml",
 		"kubernetes/platform/security/ingress-nginx.yaml",
 		"kubernetes/platform/security/kustomization.yaml",
 		"kubernetes/platform/security/longhorn-metrics.yaml",

@@ -52,6 +52,14 @@ const SopsImage = "ghcr.io/getsops/sops:v3.13.3-alpine"
 type EtcdSnapshots struct {
 	constructs.Construct
 	info *core.Info
+	// Namespace of the job, after defaults.
+	Namespace string
+}
+
+// PodLabels are the labels of the snapshot job's pods (the namespace's
+// policies select them by these).
+func PodLabels() map[string]string {
+	return map[string]string{"app.kubernetes.io/name": "etcd-snapshot"}
 }
 
 // BusyboxImage runs the rotation step.
@@ -64,7 +72,7 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 	p.Namespace = cmp.Or(p.Namespace, "kube-system")
 	p.Schedule = p.Schedule.OrDefault("0 2 * * *")
 	p.RetainDays = cmp.Or(p.RetainDays, 14)
-	e := &EtcdSnapshots{}
+	e := &EtcdSnapshots{Namespace: p.Namespace}
 	e.info = core.Init(e, scope, id)
 	const name = "etcd-snapshot"
 	// Talos turns this into a Secret "etcd-snapshot" holding a talosconfig
@@ -106,7 +114,7 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 			SuccessfulJobsHistoryLimit: ptr.To[int32](3), FailedJobsHistoryLimit: ptr.To[int32](3),
 			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
 				BackoffLimit: ptr.To[int32](2),
-				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: PodLabels()}, Spec: corev1.PodSpec{
 					RestartPolicy:                corev1.RestartPolicyOnFailure,
 					AutomountServiceAccountToken: ptr.To(false),
 					SecurityContext: &corev1.PodSecurityContext{

@@ -264,6 +264,18 @@ func (pp *PodPolicy) Allow(from Peer) {
 	}
 }
 
+// AllowTo lets the pods connect to to (on its ports; every port
+// without); from the first call on, they connect to nothing else.
+func (pp *PodPolicy) AllowTo(to Peer) {
+	if !slices.Contains(pp.policy.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
+		pp.policy.Spec.PolicyTypes = append(pp.policy.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+		pp.policy.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{}
+	}
+	if checkPeer(pp.info, "egress", to) {
+		pp.policy.Spec.Egress = append(pp.policy.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: to.selectors(), Ports: to.policyPorts()})
+	}
+}
+
 // Info returns the construct's place in the tree.
 func (pp *PodPolicy) Info() *core.Info { return pp.info }
 
