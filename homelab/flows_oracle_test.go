@@ -102,31 +102,9 @@ func oracleCluster(t *testing.T, h *homelab.Homelab, c *cluster) (netpol.Cluster
 		switch o.GetKind() {
 		case "Namespace":
 			namespaces[o.GetName()] = o.GetLabels()
-		case "Deployment", "StatefulSet", "DaemonSet":
-			var w struct {
-				Spec struct {
-					Template corev1.PodTemplateSpec `json:"template"`
-				} `json:"spec"`
-			}
-			decodeInto(t, o, &w)
-			place(o.GetNamespace(), strings.ToLower(o.GetKind())+"-"+o.GetName(), w.Spec.Template, o.GetKind() == "DaemonSet")
-		case "Job", "CronJob":
-			var w struct {
-				Spec struct {
-					Template    corev1.PodTemplateSpec `json:"template"`
-					JobTemplate struct {
-						Spec struct {
-							Template corev1.PodTemplateSpec `json:"template"`
-						} `json:"spec"`
-					} `json:"jobTemplate"`
-				} `json:"spec"`
-			}
-			decodeInto(t, o, &w)
-			tmpl := w.Spec.Template
-			if o.GetKind() == "CronJob" {
-				tmpl = w.Spec.JobTemplate.Spec.Template
-			}
-			place(o.GetNamespace(), strings.ToLower(o.GetKind())+"-"+o.GetName(), tmpl, false)
+		case "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob":
+			tmpl, _ := podTemplate(t, o)
+			place(o.GetNamespace(), strings.ToLower(o.GetKind())+"-"+o.GetName(), tmpl, o.GetKind() == "DaemonSet")
 		case "Prometheus", "Alertmanager":
 			// prometheus-operator makes these pods: the server and its
 			// config reloader.

@@ -68,27 +68,36 @@ func (c *cluster) pods(t *testing.T, ns string) []corev1.PodTemplateSpec {
 		if o.GetNamespace() != ns {
 			continue
 		}
-		if spec := podSpec(t, o); spec != nil {
-			var meta struct {
-				Spec struct {
-					Template    corev1.PodTemplateSpec `json:"template"`
-					JobTemplate struct {
-						Spec struct {
-							Template corev1.PodTemplateSpec `json:"template"`
-						} `json:"spec"`
-					} `json:"jobTemplate"`
-				} `json:"spec"`
-			}
-			decodeInto(t, o, &meta)
-			tmpl := meta.Spec.Template
-			if o.GetKind() == "CronJob" {
-				tmpl = meta.Spec.JobTemplate.Spec.Template
-			}
-			tmpl.Spec = *spec
+		if tmpl, ok := podTemplate(t, o); ok {
 			out = append(out, tmpl)
 		}
 	}
 	return out
+}
+
+// podTemplate returns the pod template of a workload (a CronJob's is
+// its job template's).
+func podTemplate(t *testing.T, o *unstructured.Unstructured) (corev1.PodTemplateSpec, bool) {
+	var w struct {
+		Spec struct {
+			Template    corev1.PodTemplateSpec `json:"template"`
+			JobTemplate struct {
+				Spec struct {
+					Template corev1.PodTemplateSpec `json:"template"`
+				} `json:"spec"`
+			} `json:"jobTemplate"`
+		} `json:"spec"`
+	}
+	switch o.GetKind() {
+	case "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob":
+	default:
+		return corev1.PodTemplateSpec{}, false
+	}
+	decodeInto(t, o, &w)
+	if o.GetKind() == "CronJob" {
+		return w.Spec.JobTemplate.Spec.Template, true
+	}
+	return w.Spec.Template, true
 }
 
 // containerPorts returns the numbers of the container ports named name

@@ -74,15 +74,7 @@ func writeIn(root *os.Root, p string, data []byte) error {
 		return err
 	}
 	defer root.Remove(tmp)
-	if _, err := writeAll(f, data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := finish(f, data); err != nil {
 		return err
 	}
 	return root.Rename(tmp, p)

@@ -232,11 +232,20 @@ func WriteFileAtomic(p string, data []byte, mode fs.FileMode) error {
 		return err
 	}
 	defer os.Remove(f.Name())
-	if _, err := writeAll(f, data); err != nil {
+	if err := f.Chmod(mode); err != nil {
 		f.Close()
 		return err
 	}
-	if err := f.Chmod(mode); err != nil {
+	if err := finish(f, data); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), p)
+}
+
+// finish writes data to the new file f, syncs and closes it: what an
+// atomic replace does before its rename.
+func finish(f *os.File, data []byte) error {
+	if _, err := writeAll(f, data); err != nil {
 		f.Close()
 		return err
 	}
@@ -244,10 +253,7 @@ func WriteFileAtomic(p string, data []byte, mode fs.FileMode) error {
 		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), p)
+	return f.Close()
 }
 
 // writeAll writes data to f.
