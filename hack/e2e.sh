@@ -12,7 +12,7 @@
 #   prometheus-operator                      tools/e2e/prometheus-operator (the
 #                                            version kube-prometheus-stack runs)
 # Each binary is rebuilt only when its module's go.mod or go.sum changed.
-# Cold build: about 25 minutes on 2 cores; warm: under a second.
+# Cold build: about 30 minutes on 2 cores (measured: 1772 s); warm: under a second.
 # Prints the directory; export HOMELAB_E2E_BIN to it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -35,8 +35,8 @@ build() {
   fi
   local start=$SECONDS
   echo "e2e: building $name ($pkg) into $out" >&2
-  (cd "$dir" && GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$out/$name.tmp" "$pkg") >&2
-  mv "$out/$name.tmp" "$out/$name"
+  (cd "$dir" && GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$out/$name.tmp.$$" "$pkg") >&2
+  mv "$out/$name.tmp.$$" "$out/$name"
   echo "$want" > "$stamp"
   echo "e2e: built $name in $((SECONDS - start))s" >&2
 }
@@ -60,10 +60,10 @@ for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat
   else
     cat "$kwok_dir/kustomize/stage/$f"
   fi
-done > "$out/kwok.yaml.tmp"
-grep -q 'name: pod-delete' "$out/kwok.yaml.tmp" && ! grep -q jitterDurationFrom <(awk '/name: pod-delete/,0' "$out/kwok.yaml.tmp") || {
+done > "$out/kwok.yaml.tmp.$$"
+grep -q 'name: pod-delete' "$out/kwok.yaml.tmp.$$" && ! grep -q jitterDurationFrom <(awk '/name: pod-delete/,0' "$out/kwok.yaml.tmp.$$") || {
   echo "e2e: kwok's pod-delete stage changed shape; update hack/e2e.sh" >&2; exit 1; }
-mv "$out/kwok.yaml.tmp" "$out/kwok.yaml"
+mv "$out/kwok.yaml.tmp.$$" "$out/kwok.yaml"
 build source-controller tools/e2e/source-controller github.com/fluxcd/source-controller
 build kustomize-controller tools/e2e/kustomize-controller github.com/fluxcd/kustomize-controller
 build helm-controller tools/e2e/helm-controller github.com/fluxcd/helm-controller

@@ -3,7 +3,7 @@
 # envtest) from the pinned module in tools/envtest, into a cache directory
 # outside the repository ($HOMELAB_CACHE, default ~/.cache/homelab), so every
 # clone on the machine shares them. Rebuilds only when a binary is missing or
-# tools/envtest/go.mod or go.sum changed. Cold build: several CPU minutes.
+# tools/envtest/go.mod or go.sum changed. Cold build: about 15 minutes on 2 cores (measured: 906 s).
 # Prints the asset directory; export KUBEBUILDER_ASSETS to it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,11 +22,11 @@ fi
 mkdir -p "$out"
 cd "$root/tools/envtest"
 start=$SECONDS
-echo "envtest: building kube-apiserver and etcd into $out (first run: about 10 minutes on 2 cores)" >&2
-GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver >&2
-GOFLAGS=-mod=mod go build -trimpath -o "$out/etcd.tmp" ./etcd >&2
-mv "$out/kube-apiserver.tmp" "$out/kube-apiserver"
-mv "$out/etcd.tmp" "$out/etcd"
+echo "envtest: building kube-apiserver and etcd into $out (first run: about 15 minutes on 2 cores, measured cold)" >&2
+GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$out/kube-apiserver.tmp.$$" k8s.io/kubernetes/cmd/kube-apiserver >&2
+GOFLAGS=-mod=mod go build -trimpath -o "$out/etcd.tmp.$$" ./etcd >&2
+mv "$out/kube-apiserver.tmp.$$" "$out/kube-apiserver"
+mv "$out/etcd.tmp.$$" "$out/etcd"
 echo "$want" > "$stamp"
 echo "envtest: built kube-apiserver and etcd in $((SECONDS - start))s" >&2
 echo "$out"
