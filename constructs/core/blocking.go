@@ -29,13 +29,17 @@ func (t *Tree) Blockers() []Blocker {
 		if !d.Pending {
 			continue
 		}
+		keys, what := d.Keys, fmt.Sprintf("secret %s/%s has no value in the store", d.Namespace, d.Name)
+		if len(d.Missing) > 0 && len(d.Missing) < len(d.Keys) {
+			keys = d.Missing
+			what = fmt.Sprintf("secret %s/%s has no value for key(s) %s in the store", d.Namespace, d.Name, strings.Join(d.Missing, ", "))
+		}
 		var cmds []string
-		for _, k := range d.Keys {
+		for _, k := range keys {
 			cmds = append(cmds, fmt.Sprintf("go run . secrets set %s/%s %s < FILE", d.Namespace, d.Name, k))
 		}
-		out = append(out, Blocker{Source: d.Source,
-			What: fmt.Sprintf("secret %s/%s has no value in the store", d.Namespace, d.Name),
-			Fix:  "set each key (see docs/secrets.md): " + strings.Join(cmds, "; ")})
+		out = append(out, Blocker{Source: d.Source, What: what,
+			Fix: "set each key (see docs/secrets.md): " + strings.Join(cmds, "; ")})
 	}
 	return out
 }

@@ -16,6 +16,9 @@ type SecretDecl struct {
 	Source string
 	// Pending is true when the encrypted store has no value for it yet.
 	Pending bool
+	// Missing are the keys without a value when the store has the
+	// Secret but not all of its keys.
+	Missing []string
 }
 
 // SecretRef is a use of a Secret key by a construct ("" Key: the whole Secret).

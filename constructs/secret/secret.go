@@ -66,13 +66,15 @@ func New(scope constructs.Construct, id string, props *Props) *Secret {
 	} else {
 		s.Pending = true
 	}
+	var missing []string
 	for _, k := range s.Keys {
 		if !slices.Contains(s.storeKeys, k) {
 			s.Pending = true
+			missing = append(missing, k)
 		}
 	}
 	t := s.info.Tree()
-	t.DeclareSecret(core.SecretDecl{Namespace: s.Namespace, Name: s.Name, Keys: s.Keys, Source: s.info.Path(), Pending: s.Pending})
+	t.DeclareSecret(core.SecretDecl{Namespace: s.Namespace, Name: s.Name, Keys: s.Keys, Source: s.info.Path(), Pending: s.Pending, Missing: missing})
 	if !s.bootstrap {
 		t.AddChartFile(core.ChartFile{Owner: s.info, Name: s.Name + ".sops.yaml", NeedsDecryption: true, Content: s.content})
 	}

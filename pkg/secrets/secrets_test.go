@@ -120,3 +120,16 @@ func TestTalosSecrets(t *testing.T) {
 	assert.NoError(t, err, "config from the decrypted bundle")
 	assert.Contains(t, string(data), bundle.Secrets.BootstrapToken, "the rendered config does not use the bundle's token")
 }
+
+// TestGetNamesTheKeysThere: asking for a key the Secret lacks lists the
+// keys it has (names only).
+func TestGetNamesTheKeysThere(t *testing.T) {
+	id := newIdentity(t)
+	store := secrets.Store{Dir: t.TempDir()}
+	for _, k := range []string{"user", "password"} {
+		_, err := store.Set("apps", "db", k, []byte("value-"+k), id, []string{id.Recipient})
+		require.NoError(t, err)
+	}
+	_, err := store.Get("apps", "db", "passwd", id)
+	require.EqualError(t, err, `secret apps/db has no key "passwd"; its keys: password, user`)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -199,7 +200,7 @@ func (s Store) Get(namespace, name, key string, id *Identity) ([]byte, error) {
 	}
 	v, ok := secret.Data[key]
 	if !ok {
-		return nil, fmt.Errorf("secret %s/%s has no key %q", namespace, name, key)
+		return nil, fmt.Errorf("secret %s/%s has no key %q; its keys: %s", namespace, name, key, strings.Join(slices.Sorted(maps.Keys(secret.Data)), ", "))
 	}
 	return v, nil
 }
