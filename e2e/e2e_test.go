@@ -96,6 +96,8 @@ func TestReconcile(t *testing.T) {
 	work := t.TempDir()
 	l := &lab{t: t, dir: filepath.Join(work, "homelab"), values: map[string]string{}}
 	require.NoError(t, os.MkdirAll(l.dir, 0o755))
+	// The operator's repository is a Go module: synth runs at its root.
+	require.NoError(t, os.WriteFile(filepath.Join(l.dir, "go.mod"), []byte("module example.com/homelab\n"), 0o644))
 	t.Chdir(l.dir)
 	t.Setenv("HOMELAB_AGE_KEY_FILE", filepath.Join(work, "age.key"))
 

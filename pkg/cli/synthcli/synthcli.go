@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -220,6 +221,25 @@ func unknownCommand(parent *cobra.Command, name string) error {
 	return UsageError{Err: errors.New(msg)}
 }
 
+// atModuleRoot refuses a working directory without go.mod: the default
+// output (cluster/) and the secret store (secrets/) are the module root's,
+// and a run from a subdirectory would write a stray cluster/ there.
+func atModuleRoot() error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(wd, "go.mod")); err == nil {
+		return nil
+	}
+	for dir := filepath.Dir(wd); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return fmt.Errorf("synth runs from the module root, where cluster/ and secrets/ are: %s is below it; run it from %s (cd %s), or pass --out", wd, dir, dir)
+		}
+	}
+	return fmt.Errorf("synth runs from the module root, where cluster/ and secrets/ are, and %s is in no Go module; run it there, or pass --out", wd)
+}
+
 // SynthCommand is `synth`: render the tree build returns into a directory.
 func SynthCommand(build Builder) *cobra.Command {
 	var out string
@@ -235,6 +255,11 @@ With --check it writes nothing and exits 1 with a unified diff when the
 directory differs from a fresh synth, 0 when it is current.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("out") {
+				if err := atModuleRoot(); err != nil {
+					return UsageError{Err: err}
+				}
+			}
 			if err := synth.CheckOutDir(out); err != nil {
 				return UsageError{Err: err}
 			}
