@@ -1,7 +1,9 @@
 package talos
 
 import (
+	"bytes"
 	"fmt"
+	yaml "go.yaml.in/yaml/v4"
 	"net/netip"
 	"slices"
 	"sync"
@@ -173,7 +175,52 @@ var systemDiskSelector = sync.OnceValue(func() cel.Expression {
 
 // patchBytes encodes a typed patch the way a patch file would hold it.
 func patchBytes(p *v1alpha1.Config) ([]byte, error) {
-	return encoder.NewEncoder(p, encoder.WithComments(encoder.CommentsDisabled)).Encode()
+	data, err := encoder.NewEncoder(p, encoder.WithComments(encoder.CommentsDisabled)).Encode()
+	if err != nil {
+		return nil, err
+	}
+	// The encoder writes the struct's zero fields too (version: "",
+	// machine: null, token: ""): a patch says only what it sets.
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if len(doc.Content) == 1 {
+		prune(doc.Content[0])
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(4)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}
+
+// prune drops the mapping entries of n whose value is null, "" or an
+// empty list (machinery's merge adds nothing from one), and those left
+// empty by that, recursively.
+func prune(n *yaml.Node) {
+	if n.Kind == yaml.SequenceNode {
+		for _, c := range n.Content {
+			prune(c)
+		}
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	var kept []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		prune(v)
+		empty := v.Kind == yaml.ScalarNode && (v.Tag == "!!null" || (v.Tag == "!!str" && v.Value == "" && v.Style == 0) || (v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && v.Value == ""))
+		if empty || (v.Kind == yaml.MappingNode && len(v.Content) == 0 && v.Style&yaml.FlowStyle == 0) || (v.Kind == yaml.SequenceNode && len(v.Content) == 0) {
+			continue
+		}
+		kept = append(kept, k, v)
+	}
+	n.Content = kept
 }
 
 // MachineConfig renders the machine config of role from bundle: machinery's

@@ -226,3 +226,19 @@ func TestNeedsReachTheNodes(t *testing.T) {
 		}
 	})
 }
+
+// TestPatchesSayOnlyWhatTheySet: the talconfig patches carry no zero
+// fields of the config struct (version: "", machine: null, token: "",
+// certSANs: []), which a reader would take for settings.
+func TestPatchesSayOnlyWhatTheySet(t *testing.T) {
+	files, _ := render(t, nil)
+	tc := string(files["talos/talconfig.yaml"])
+	for _, noise := range []string{`: ""`, `: null`, `: []`, `: {}`} {
+		if strings.Contains(tc, noise) {
+			t.Errorf("talconfig.yaml has %q:\n%s", noise, tc)
+		}
+	}
+	if !strings.Contains(tc, "listen-metrics-urls: http://0.0.0.0:2381") {
+		t.Error("a patch lost what it sets")
+	}
+}
