@@ -75,6 +75,10 @@ type AppProps struct {
 	Image string
 	// Port the container listens on (HTTP). Required.
 	Port int32
+	// PortName names the port in the container, the Service and the
+	// probes: its protocol, as an IANA service name ("postgresql",
+	// "redis"). Default: "http".
+	PortName string
 	// ServicePort the app's Service listens on. Default: 80, the web's
 	// (an app that is no web server, such as a database, sets its own:
 	// other apps reach it on ServiceHost():ServicePort()).
@@ -181,6 +185,7 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 	p.FilesPath = cmp.Or(p.FilesPath, "/config")
 	p.RunAsUser = cmp.Or(p.RunAsUser, 65532)
 	p.ServicePort = cmp.Or(p.ServicePort, 80)
+	p.PortName = cmp.Or(p.PortName, "http")
 	a := &App{Name: p.Name, Namespace: p.Namespace, props: p, labels: map[string]string{"app.kubernetes.io/name": p.Name}}
 	a.resources, a.badResources = p.Resources.requirements()
 	a.info = core.Init(a, scope, id)
@@ -201,7 +206,7 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 		ObjectMeta: meta,
 		Spec: corev1.ServiceSpec{
 			Selector: a.labels,
-			Ports:    []corev1.ServicePort{{Name: "http", Port: p.ServicePort, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}},
+			Ports:    []corev1.ServicePort{{Name: p.PortName, Port: p.ServicePort, TargetPort: intstr.FromString(p.PortName), Protocol: corev1.ProtocolTCP}},
 		},
 	})
 	if p.Host != "" {
@@ -377,7 +382,7 @@ func (a *App) ingress(meta metav1.ObjectMeta) {
 				Host: a.props.Host,
 				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
 					Path: "/", PathType: &prefix,
-					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: a.Name, Port: networkingv1.ServiceBackendPort{Name: "http"}}},
+					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: a.Name, Port: networkingv1.ServiceBackendPort{Name: a.props.PortName}}},
 				}}}},
 			}},
 		},
@@ -400,9 +405,9 @@ func (a *App) ToString() *string { return core.PathString(a.info) }
 // directories are mounted.
 func (a *App) deployment(meta metav1.ObjectMeta) *appsv1.Deployment {
 	p := a.props
-	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("http")}}}
+	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(p.PortName)}}}
 	if p.HealthPath != "" {
-		probe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p.HealthPath, Port: intstr.FromString("http")}}}
+		probe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p.HealthPath, Port: intstr.FromString(p.PortName)}}}
 	}
 	var envFrom []corev1.EnvFromSource
 	for _, cm := range p.EnvFromConfigMaps {
@@ -435,7 +440,7 @@ func (a *App) deployment(meta metav1.ObjectMeta) *appsv1.Deployment {
 						Args:           p.Args,
 						Env:            p.Env,
 						EnvFrom:        envFrom,
-						Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: p.Port, Protocol: corev1.ProtocolTCP}},
+						Ports:          []corev1.ContainerPort{{Name: p.PortName, ContainerPort: p.Port, Protocol: corev1.ProtocolTCP}},
 						Resources:      *a.resources.DeepCopy(),
 						ReadinessProbe: probe,
 						LivenessProbe:  probe,
@@ -530,6 +535,9 @@ func (a *App) validate() []error {
 		if !path.IsAbs(sp) {
 			errs = append(errs, core.Errorf(p, "use absolute container paths such as \"/tmp\"", "mount path %q is not absolute", sp))
 		}
+	}
+	if msgs := validation.IsValidPortName(a.props.PortName); len(msgs) > 0 {
+		errs = append(errs, core.Errorf(p, "name the port by its protocol as an IANA service name: lowercase letters, digits and '-', at most 15, such as \"postgresql\"", "port name %q: %s", a.props.PortName, strings.Join(msgs, "; ")))
 	}
 	if a.props.Port < 1 || a.props.Port > 65535 {
 		errs = append(errs, core.Errorf(p, "set AppProps.Port to the container's HTTP port (1-65535)", "port %d is out of range", a.props.Port))

@@ -221,6 +221,9 @@ func TestWiringRefused(t *testing.T) {
 		{"a --flag=value port", func(c *kube.Chart) {
 			apps.NewApp(c, "echo", &apps.AppProps{Image: "registry.k8s.io/e2e-test-images/agnhost:2.53", Port: 80, Args: []string{"netexec", "--http-port=8080"}})
 		}, `the container listens on port 8080 (argument --http-port=8080) but AppProps.Port is 80`},
+		{"a port name Kubernetes refuses", func(c *kube.Chart) {
+			apps.NewApp(c, "db", &apps.AppProps{Image: "postgres:17.2", Port: 5432, PortName: "PostgreSQL"})
+		}, `apps/db: port name "PostgreSQL": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-); name the port by its protocol as an IANA service name`},
 		{"a PORT variable", func(c *kube.Chart) {
 			apps.NewApp(c, "web", &apps.AppProps{Image: "example/web:1.0", Port: 80, Env: []corev1.EnvVar{{Name: "PORT", Value: "3000"}}})
 		}, `the container listens on port 3000 (env PORT=3000) but AppProps.Port is 80`},
@@ -266,4 +269,21 @@ func kinds(data []byte) string {
 		fmt.Fprintf(&b, "%s %s\n", o.GetKind(), o.GetName())
 	}
 	return b.String()
+}
+
+// TestPortNamedByProtocol: a database names its port by its protocol; the
+// container, the Service (and its target) and the probe use that name.
+func TestPortNamedByProtocol(t *testing.T) {
+	files := build(t, func(c *kube.Chart) {
+		apps.NewApp(c, "db", &apps.AppProps{Image: "postgres:17.2", Port: 5432, ServicePort: 5432, PortName: "postgresql"})
+	})
+	out := string(files["apps/db.yaml"])
+	for _, want := range []string{"name: postgresql\n", "targetPort: postgresql", "port: postgresql"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apps/db.yaml lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "http") {
+		t.Errorf("the database's port is still called http:\n%s", out)
+	}
 }

@@ -44,7 +44,7 @@ func ExampleApp_AllowFrom() {
 	sc := storage.NewStorageClass(c, "class", &storage.StorageClassProps{Name: "local", Provisioner: "rancher.io/local-path", Default: true})
 	pw := secret.New(c, "db-password", &secret.Props{Namespace: "apps", Keys: []string{"password"}})
 
-	db := apps.NewApp(c, "db", &apps.AppProps{Image: "postgres:17.2", Port: 5432, ServicePort: 5432, RunAsUser: 999,
+	db := apps.NewApp(c, "db", &apps.AppProps{Image: "postgres:17.2", Port: 5432, ServicePort: 5432, PortName: "postgresql", RunAsUser: 999,
 		Env: []corev1.EnvVar{pw.Env("POSTGRES_PASSWORD", "password")}})
 	db.Mount("/var/lib/postgresql/data", storage.Volume{Class: sc, Size: "5Gi"})
 	web := apps.NewApp(c, "web", &apps.AppProps{Image: "ghcr.io/example/web:1.0.0", Port: 8080,

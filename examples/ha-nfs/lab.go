@@ -43,7 +43,7 @@ func Build(src secret.Source) *core.App {
 	// apps/wiki-db password`), read by both apps.
 	db := secret.New(appsChart, "wiki-db", &secret.Props{Namespace: "apps", Keys: []string{"password"}, Source: src})
 	postgres := apps.NewApp(appsChart, "postgres", &apps.AppProps{
-		Image: "postgres:17.2", Port: 5432, ServicePort: 5432, RunAsUser: 999, ScratchPaths: []string{"/var/run/postgresql", "/tmp"},
+		Image: "postgres:17.2", Port: 5432, ServicePort: 5432, PortName: "postgresql", RunAsUser: 999, ScratchPaths: []string{"/var/run/postgresql", "/tmp"},
 		Env:       []corev1.EnvVar{db.Env("POSTGRES_PASSWORD", "password"), {Name: "PGDATA", Value: "/var/lib/postgresql/data/pgdata"}},
 		Resources: apps.Resources{CPU: "100m", Memory: "256Mi", MemoryLimit: "512Mi"},
 	})

@@ -78,7 +78,7 @@ func TestSnapshot(t *testing.T) {
 		env[e.Name] = e
 	}
 	host, port := env["DB_HOST"].Value, env["DB_PORT"].Value
-	if host != pg.Name+"."+pg.Namespace+".svc" || port != "5432" || pg.Spec.Ports[0].Port != 5432 || pg.Spec.Ports[0].TargetPort.StrVal != "http" {
+	if host != pg.Name+"."+pg.Namespace+".svc" || port != "5432" || pg.Spec.Ports[0].Port != 5432 || pg.Spec.Ports[0].TargetPort.StrVal != "postgresql" {
 		t.Errorf("the wiki's database %s:%s is not the Service %s/%s on 5432 (listens on %d)", host, port, pg.Namespace, pg.Name, pg.Spec.Ports[0].Port)
 	}
 	if ref := env["DB_PASS"].ValueFrom; ref == nil || ref.SecretKeyRef.Name != "wiki-db" {
