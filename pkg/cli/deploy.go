@@ -44,6 +44,7 @@ type deployFlags struct {
 	adopt                                     []int
 	reinstall                                 []string
 	talosFingerprints                         map[string]string
+	tempState                                 bool // stateDir is a simulation's temporary directory
 }
 
 func (f *deployFlags) register(cmd *cobra.Command) {
@@ -113,7 +114,7 @@ func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target,
 				f.logPath = filepath.Join(tmp, "actions.jsonl")
 			}
 			if f.stateDir == "" {
-				f.stateDir = tmp
+				f.stateDir, f.tempState = tmp, true
 			}
 		}
 		done := func() {
@@ -394,7 +395,11 @@ under --state-dir.`,
 				}
 				return fmt.Errorf("%w (re-run deploy to resume; log: %s)", err, f.logPath)
 			}
-			fmt.Fprintf(w, "deployed; kubeconfig and talosconfig in %s (mode 0600); action log %s\n", dir, f.logPath)
+			if f.tempState {
+				fmt.Fprintf(w, "deployed; kubeconfig and talosconfig were in %s, a temporary directory removed at exit (pass --state-dir DIR to keep them); action log %s\n", dir, f.logPath)
+			} else {
+				fmt.Fprintf(w, "deployed; kubeconfig and talosconfig in %s (mode 0600); action log %s\n", dir, f.logPath)
+			}
 			if f.simulate {
 				again, err := deploy.Plan(ctx, target, in)
 				if err != nil {

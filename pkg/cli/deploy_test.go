@@ -56,6 +56,9 @@ func TestDeploySimulate(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(home, "homelab")); !os.IsNotExist(err) {
 			t.Errorf("the simulated kubeconfig went to the user config dir: %v", err)
 		}
+		if !strings.Contains(out, "a temporary directory removed at exit (pass --state-dir DIR to keep them)") {
+			t.Errorf("deploy points at client configs it then removes:\n%s", out)
+		}
 	})
 	t.Run("deploy --yes goes from empty hosts to Flux ready, then plans nothing", func(t *testing.T) {
 		log := filepath.Join(dir, "actions.jsonl")
