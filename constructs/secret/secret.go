@@ -119,7 +119,7 @@ func (s *Secret) validate() []error {
 		errs = append(errs, core.Errorf(p, "set Props.Namespace", "secret %q has no namespace", s.Name))
 	}
 	if len(s.encrypted) > 0 && !strings.Contains(string(s.encrypted), "\nsops:") {
-		errs = append(errs, core.Errorf(p, "re-set it with `homelab secrets set`", "secret %s/%s in the store is not SOPS-encrypted", s.Namespace, s.Name))
+		errs = append(errs, core.Errorf(p, "re-set it with `go run . secrets set`", "secret %s/%s in the store is not SOPS-encrypted", s.Namespace, s.Name))
 	}
 	return errs
 }

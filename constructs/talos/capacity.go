@@ -165,7 +165,7 @@ func (c *Cluster) validateCapacity() []error {
 	}
 	var errs []error
 	if cp.RequestedMemory.Cmp(cp.AllocatableMemory) > 0 {
-		errs = append(errs, core.Errorf(p, "add a worker, give the worker VMs more RAM or lower the requests (see `homelab validate`)",
+		errs = append(errs, core.Errorf(p, "add a worker, give the worker VMs more RAM or lower the requests (see `go run . validate`)",
 			"workloads request %s of memory but the %d workers have %s allocatable (VM RAM - %s Talos reserve each)",
 			mib(cp.RequestedMemory), cp.Workers, mib(cp.AllocatableMemory), mib(WorkerReservedMemory())))
 	}

@@ -60,7 +60,7 @@ func (f *deployFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
 	cmd.Flags().StringVar(&f.clusterKey, "cluster-key", secrets.ClusterKeyPath, "the cluster's age key (for Flux), encrypted for the operators")
 	cmd.Flags().StringVar(&f.tokenFile, "proxmox-token-file", "", "file holding the Proxmox API token as USER@REALM!TOKEN=SECRET (instead of PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET)")
-	cmd.Flags().BoolVar(&f.allowPending, "allow-pending", false, "deploy although `homelab validate` lists blockers (Secrets without values, example site values): Flux will stall on them")
+	cmd.Flags().BoolVar(&f.allowPending, "allow-pending", false, "deploy although `go run . validate` lists blockers (Secrets without values, example site values): Flux will stall on them")
 	cmd.Flags().IntSliceVar(&f.adopt, "adopt", nil, "VMIDs of existing VMs without this homelab's Proxmox tag to take over (reconfigure, tag, start); any other VM holding a model VMID is refused")
 	cmd.Flags().StringVar(&f.logPath, "log", "", "action log (default <user state dir>/homelab/actions.jsonl; a temporary file with --simulate)")
 }
@@ -87,9 +87,9 @@ func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target,
 			lines = append(lines, "  - "+x.String())
 		}
 		if !f.simulate {
-			return target, none, nil, fmt.Errorf("the tree would not reconcile once Flux runs (%d blocker(s)):\n%s\nfix them (see `homelab validate`) or pass --allow-pending", len(b), strings.Join(lines, "\n"))
+			return target, none, nil, fmt.Errorf("the tree would not reconcile once Flux runs (%d blocker(s)):\n%s\nfix them (see `go run . validate`) or pass --allow-pending", len(b), strings.Join(lines, "\n"))
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d blocker(s) would keep a real cluster from reconciling (see `homelab validate`); simulating anyway\n", len(b))
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d blocker(s) would keep a real cluster from reconciling (see `go run . validate`); simulating anyway\n", len(b))
 	}
 	if f.simulate {
 		spec := localenv.SimulationFor(target, fixtures.Existing(fixtures.ProxmoxSchema))
@@ -249,7 +249,7 @@ func (f *deployFlags) realInputs(cmd *cobra.Command) (deploy.Inputs, error) {
 	store := secrets.Store{Dir: f.store}
 	enc, err := os.ReadFile(store.Path("flux-system", "flux-system"))
 	if err != nil {
-		return in, fmt.Errorf("the Flux Git credentials are not in the store (%w): set them with `homelab secrets set flux-system/flux-system identity`", err)
+		return in, fmt.Errorf("the Flux Git credentials are not in the store (%w): set them with `go run . secrets set flux-system/flux-system identity`", err)
 	}
 	if in.GitCredentials, err = secrets.Decrypt(enc, ident); err != nil {
 		return in, err

@@ -200,7 +200,7 @@ func secretsSetCommand(f *secretsFlags) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "set %s/%s %s in %s (encrypted for %d recipient(s)); run `go run . synth`\n", ns, name, args[1], store.Path(ns, name), len(res.Recipients))
 			if res.Differs {
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s keeps its own recipients (%s), which differ from %s (%s); `homelab secrets add-recipient`/`remove-recipient` re-encrypt every file for .sops.yaml\n",
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s keeps its own recipients (%s), which differ from %s (%s); `go run . secrets add-recipient`/`remove-recipient` re-encrypt every file for .sops.yaml\n",
 					store.Path(ns, name), strings.Join(res.Recipients, ", "), f.sopsConfig, strings.Join(cfg.SecretRecipients(), ", "))
 			}
 			return nil

@@ -44,7 +44,7 @@ func (k *ClusterKey) SecretKey() string { return k.raw }
 func LoadClusterKey(path string, id *Identity) (*ClusterKey, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no cluster age key at %s: run `homelab secrets init` (it creates one and re-encrypts the Secrets for it)", path)
+		return nil, fmt.Errorf("no cluster age key at %s: run `go run . secrets init` (it creates one and re-encrypts the Secrets for it)", path)
 	}
 	if err != nil {
 		return nil, err

@@ -70,7 +70,7 @@ func (i *Identity) String() string { return "age identity " + i.Path + " (" + i.
 func LoadIdentity(path string) (*Identity, error) {
 	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no age identity at %s: run `homelab secrets init` or point HOMELAB_AGE_KEY_FILE at yours", path)
+		return nil, fmt.Errorf("no age identity at %s: run `go run . secrets init` or point HOMELAB_AGE_KEY_FILE at yours", path)
 	}
 	if err != nil {
 		return nil, err

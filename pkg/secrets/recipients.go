@@ -166,7 +166,7 @@ func (r Repo) rekey(operators []string, cluster string, newKey []byte, id *Ident
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		if _, err := decodeSecret(plain, e.Namespace, e.Name); err != nil {
-			return nil, fmt.Errorf("%s: %w; nothing was re-encrypted: remove the file, or set its values again with `homelab secrets set`", p, err)
+			return nil, fmt.Errorf("%s: %w; nothing was re-encrypted: remove the file, or set its values again with `go run . secrets set`", p, err)
 		}
 		enc, err := Encrypt(plain, secretsFor, KubernetesEncryptedRegex)
 		if err != nil {

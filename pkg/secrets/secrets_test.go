@@ -44,7 +44,7 @@ func TestIdentity(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, id.String(), "AGE-SECRET-KEY", "String() leaks the key")
 	_, err = secrets.LoadIdentity(filepath.Join(t.TempDir(), "missing.key"))
-	assert.ErrorContains(t, err, "run `homelab secrets init`", "missing key file")
+	assert.ErrorContains(t, err, "run `go run . secrets init`", "missing key file")
 }
 
 func TestStore(t *testing.T) {

@@ -28,7 +28,7 @@ const KubernetesEncryptedRegex = store.KubernetesEncryptedRegex
 // every value is.
 func Encrypt(plain []byte, recipients []string, encryptedRegex string) ([]byte, error) {
 	if len(recipients) == 0 {
-		return nil, errors.New("sops: no age recipient: run `homelab secrets init` first")
+		return nil, errors.New("sops: no age recipient: run `go run . secrets init` first")
 	}
 	store := yaml.NewStore(&config.YAMLStoreConfig{})
 	branches, err := store.LoadPlainFile(plain)

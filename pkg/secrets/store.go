@@ -179,7 +179,7 @@ func (s Store) Get(namespace, name, key string, id *Identity) ([]byte, error) {
 		data, err = root.ReadFile(rp)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("secret %s/%s is not in the store %s: set it with `homelab secrets set %s/%s KEY`", namespace, name, s.Dir, namespace, name)
+		return nil, fmt.Errorf("secret %s/%s is not in the store %s: set it with `go run . secrets set %s/%s KEY`", namespace, name, s.Dir, namespace, name)
 	}
 	if err != nil {
 		return nil, err

@@ -33,7 +33,7 @@ func NewTalosSecrets(talosVersion string, recipients []string) ([]byte, error) {
 func LoadTalosSecrets(path string, id *Identity) (*talossecrets.Bundle, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("talos secrets: %w (run `homelab secrets init`)", err)
+		return nil, fmt.Errorf("talos secrets: %w (run `go run . secrets init`)", err)
 	}
 	plain, err := Decrypt(data, id)
 	if err != nil {

@@ -70,7 +70,7 @@ func Bootstrap(ctx context.Context, c client.Client, in Inputs, opts Options) ([
 		return nil, fmt.Errorf("gotk-sync.yaml: %w", err)
 	}
 	if in.AgeKey == "" {
-		return nil, errors.New("no age key for Flux: run `homelab secrets init`")
+		return nil, errors.New("no age key for Flux: run `go run . secrets init`")
 	}
 	ageSecret := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Secret",
@@ -79,7 +79,7 @@ func Bootstrap(ctx context.Context, c client.Client, in Inputs, opts Options) ([
 	}}
 	git, err := manifest.Decode(in.GitCredentials)
 	if err != nil || len(git) != 1 {
-		return nil, errors.New("the Flux Git credentials (flux-system/flux-system) are not in the store: set identity, identity.pub and known_hosts with `homelab secrets set`")
+		return nil, errors.New("the Flux Git credentials (flux-system/flux-system) are not in the store: set identity, identity.pub and known_hosts with `go run . secrets set`")
 	}
 	var changes []Change
 	steps := [][]*unstructured.Unstructured{components, {ageSecret}, git, sync}

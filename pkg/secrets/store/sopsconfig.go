@@ -106,7 +106,7 @@ func LoadSopsConfig(path string) (SopsConfig, error) {
 	var c SopsConfig
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return c, fmt.Errorf("%s is missing: run `homelab secrets init`", path)
+		return c, fmt.Errorf("%s is missing: run `go run . secrets init`", path)
 	}
 	if err != nil {
 		return c, err

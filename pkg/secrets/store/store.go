@@ -60,7 +60,7 @@ func Keys(encrypted []byte) ([]string, error) {
 	for _, values := range []map[string]any{m.Data, m.StringData} {
 		for k, v := range values {
 			if s, ok := v.(string); !ok || !encryptedValue.MatchString(s) {
-				return nil, fmt.Errorf("the value of key %q is not SOPS-encrypted (edited by hand?): set it again with `homelab secrets set`", k)
+				return nil, fmt.Errorf("the value of key %q is not SOPS-encrypted (edited by hand?): set it again with `go run . secrets set`", k)
 			}
 			keys = append(keys, k)
 		}
@@ -146,7 +146,7 @@ func Load(dir string) ([]Entry, error) {
 		}
 		ns, name := parts[0], strings.TrimSuffix(parts[1], ".sops.yaml")
 		if err := CheckManifest(data, ns, name); err != nil {
-			return fmt.Errorf("secret store: %s: %w; remove it, or set its values again with `homelab secrets set %s/%s KEY`", p, err, ns, name)
+			return fmt.Errorf("secret store: %s: %w; remove it, or set its values again with `go run . secrets set %s/%s KEY`", p, err, ns, name)
 		}
 		out = append(out, Entry{Namespace: ns, Name: name, Keys: keys, Encrypted: data})
 		return nil
