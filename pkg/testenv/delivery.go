@@ -62,7 +62,7 @@ func (s *SimDelivery) Delivered() []string {
 	return append([]string(nil), s.delivered...)
 }
 
-// Attached lists the VMs whose config ISO is still attached.
+// Attached counts the VMs whose config ISO is still attached.
 func (s *SimDelivery) Attached() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

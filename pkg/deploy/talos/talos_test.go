@@ -62,6 +62,29 @@ func mustPlan(ctx context.Context, t testing.TB, cluster *model.Cluster, b *secr
 	return p
 }
 
+// impersonate starts a machine in maintenance mode that answers at n's
+// address in place of n (opts.Address is changed), trusting the cluster's
+// CA as any Talos does; with identity it reports n's VM's SMBIOS UUID and
+// MAC, which anyone can read from the inventory. It returns the simulator
+// of that one machine, to see what it received.
+func impersonate(t *testing.T, b *secrets.Bundle, opts *talos.Options, n *model.Node, identity bool) *talossim.Sim {
+	t.Helper()
+	attacker, err := talossim.New(b.Certs.OS, "attacker")
+	require.NoError(t, err)
+	t.Cleanup(attacker.Close)
+	if identity {
+		require.NoError(t, attacker.Node("attacker").SetIdentity(talossim.Identity{UUID: n.VM.SystemUUID(), MACs: []string{n.VM.MAC}}))
+	}
+	address := opts.Address
+	opts.Address = func(m *model.Node) string {
+		if m == n {
+			return attacker.Node("attacker").Addr
+		}
+		return address(m)
+	}
+	return attacker
+}
+
 // converge plans cluster and carries the plan out, failing on an error.
 func converge(ctx context.Context, t testing.TB, cluster *model.Cluster, b *secrets.Bundle, opts talos.Options) {
 	t.Helper()
@@ -88,6 +111,11 @@ func TestDeploy(t *testing.T) {
 	}
 	res, err := p.Apply(ctx, h.Cluster, b, opts)
 	require.NoError(t, err)
+	// Each VM got its config out of band once, and no config ISO (it
+	// holds the cluster's keys) stays attached.
+	delivery := opts.Delivery.(*testenv.SimDelivery)
+	require.ElementsMatch(t, []string{"talos-cp-1", "talos-w-1", "talos-w-2"}, delivery.Delivered())
+	require.Zero(t, delivery.Attached(), "a config ISO is still attached")
 	for name, role := range map[string]mtype.Type{"talos-cp-1": mtype.TypeControlPlane, "talos-w-1": mtype.TypeWorker, "talos-w-2": mtype.TypeWorker} {
 		if ok, got := sim.Node(name).Configured(); !ok || got != role {
 			t.Errorf("%s configured=%v role=%v, want %v", name, ok, got, role)
@@ -194,17 +222,7 @@ func TestAttackerOnTheLANGetsNoKeysOnFirstDeploy(t *testing.T) {
 	b := bundle(t)
 	sim, opts := start(t, h.Cluster, b, 20*time.Second)
 	w2 := h.Cluster.Nodes()[2]
-	attacker, err := talossim.New(b.Certs.OS, "attacker")
-	require.NoError(t, err)
-	t.Cleanup(attacker.Close)
-	require.NoError(t, attacker.Node("attacker").SetIdentity(talossim.Identity{UUID: w2.VM.SystemUUID(), MACs: []string{w2.VM.MAC}}))
-	address := opts.Address
-	opts.Address = func(n *model.Node) string {
-		if n == w2 {
-			return attacker.Node("attacker").Addr // the attacker answers first
-		}
-		return address(n)
-	}
+	attacker := impersonate(t, b, &opts, w2, true) // the attacker answers first
 	// opts.Delivery boots the real talos-w-2: the VM behind the Proxmox API.
 	p := mustPlan(ctx, t, h.Cluster, b, opts)
 	_, _ = p.Apply(ctx, h.Cluster, b, opts) // talos-w-2 never answers with mutual TLS at the attacker's address
@@ -240,21 +258,11 @@ func TestAttackerOnTheLANGetsNoKeysFromARunningCluster(t *testing.T) {
 	opts.History = history
 
 	cp := h.Cluster.ControlPlanes()[0]
-	attacker, err := talossim.New(b.Certs.OS, "attacker")
-	require.NoError(t, err)
-	t.Cleanup(attacker.Close)
-	require.NoError(t, attacker.Node("attacker").SetIdentity(talossim.Identity{UUID: cp.VM.SystemUUID(), MACs: []string{cp.VM.MAC}}))
 	sim.Node(cp.Hostname).Stop()
-	address := opts.Address
-	opts.Address = func(n *model.Node) string {
-		if n == cp {
-			return attacker.Node("attacker").Addr
-		}
-		return address(n)
-	}
+	attacker := impersonate(t, b, &opts, cp, true)
 	p := mustPlan(ctx, t, h.Cluster, b, opts)
 	for _, c := range p.Changes() {
-		if strings.Contains(c, "config to") || strings.Contains(c, "bootstrap etcd") && !strings.HasPrefix(c, "refused") {
+		if !strings.HasPrefix(c, "refused") && (strings.Contains(c, "config to") || strings.Contains(c, "bootstrap etcd")) {
 			t.Errorf("the plan sends the control plane's config or bootstraps etcd again: %q", c)
 		}
 	}
@@ -301,16 +309,7 @@ func TestBareMetalNeedsAPinnedCertificate(t *testing.T) {
 	_, opts := start(t, h.Cluster, b, 2*time.Second)
 	w2 := h.Cluster.Nodes()[2]
 	w2.VM = nil // bare metal
-	attacker, err := talossim.New(b.Certs.OS, "attacker")
-	require.NoError(t, err)
-	t.Cleanup(attacker.Close)
-	address := opts.Address
-	opts.Address = func(n *model.Node) string {
-		if n == w2 {
-			return attacker.Node("attacker").Addr
-		}
-		return address(n)
-	}
+	attacker := impersonate(t, b, &opts, w2, false)
 	p := mustPlan(ctx, t, h.Cluster, b, opts)
 	require.Len(t, p.Refused, 1, "%v", p.Changes())
 	require.Contains(t, p.Refused[0], "deploy --talos-fingerprint talos-w-2=<fingerprint>")
@@ -319,7 +318,7 @@ func TestBareMetalNeedsAPinnedCertificate(t *testing.T) {
 	opts.Fingerprints = map[string]string{w2.Hostname: "OLHGYuUwM4MjPhbyLudf1J4VcIX4FaB3A2LAHGfWWYs="}
 	p = mustPlan(ctx, t, h.Cluster, b, opts)
 	require.Empty(t, p.Refused)
-	_, err = p.Apply(ctx, h.Cluster, b, opts)
+	_, err := p.Apply(ctx, h.Cluster, b, opts)
 	require.ErrorContains(t, err, "talos talos-w-2: apply config")
 	if configured, _ := attacker.Node("attacker").Configured(); configured || attacker.Writes() != 0 {
 		t.Fatal("the attacker's machine received a config despite the pinned certificate")

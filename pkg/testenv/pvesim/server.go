@@ -249,15 +249,6 @@ func (s *Server) Denied() []string {
 	return append([]string(nil), s.denied...)
 }
 
-// Uploaded returns what was uploaded as volume volid ("local:iso/x.iso")
-// and is still stored.
-func (s *Server) Uploaded(volid string) ([]byte, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.uploads[volid]
-	return b, ok
-}
-
 // Files returns the content of a node's storage.
 func (s *Server) Files(node, storage string) []string {
 	s.mu.Lock()
