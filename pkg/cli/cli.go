@@ -86,7 +86,7 @@ func NewCommand(build Builder) *cobra.Command {
 renders it into cluster/ (Talos and Kubernetes YAML reconciled by Flux from Git).`,
 		Args: cobra.NoArgs,
 	}
-	root.AddCommand(synthcli.SynthCommand(build), validateCommand(build), planCommand(build), deployCommand(build), secretsCommand(), synthcli.VersionCommand())
+	root.AddCommand(synthcli.SynthCommand(build), validateCommand(build), planCommand(build), deployCommand(build), secretsCommand(build), synthcli.VersionCommand())
 	synthcli.StrictArgs(root)
 	return root
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -55,7 +56,7 @@ func (f *secretsFlags) loadIdentity() (*secrets.Identity, error) {
 	return secrets.LoadIdentity(path)
 }
 
-func secretsCommand() *cobra.Command {
+func secretsCommand(build Builder) *cobra.Command {
 	f := &secretsFlags{}
 	cmd := &cobra.Command{
 		Use:   "secrets",
@@ -72,7 +73,7 @@ repository. synth copies the encrypted files as they are; Flux decrypts them in 
 	cmd.PersistentFlags().StringVar(&f.sopsConfig, "sops-config", ".sops.yaml", "SOPS creation rules holding the age recipients")
 	cmd.PersistentFlags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
 	cmd.PersistentFlags().StringVar(&f.clusterKey, "cluster-key", secrets.ClusterKeyPath, "the cluster's age key (for Flux), encrypted for the operators")
-	cmd.AddCommand(secretsInitCommand(f), secretsSetCommand(f), secretsGetCommand(f), secretsRotateCommand(f),
+	cmd.AddCommand(secretsInitCommand(f), secretsSetCommand(f, build), secretsGetCommand(f), secretsRotateCommand(f),
 		secretsRecipientCommand(f, "add-recipient", "Let another age key (a second machine, a teammate) decrypt every secret: re-encrypt all files for it"),
 		secretsRecipientCommand(f, "remove-recipient", "Stop an age key from decrypting the secrets from now on: re-encrypt all files without it"))
 	return cmd
@@ -166,10 +167,13 @@ func secretsInitCommand(f *secretsFlags) *cobra.Command {
 	}
 }
 
-func secretsSetCommand(f *secretsFlags) *cobra.Command {
+func secretsSetCommand(f *secretsFlags, build Builder) *cobra.Command {
 	return &cobra.Command{
 		Use:   "set NAMESPACE/NAME KEY",
 		Short: "Set a key of an encrypted Secret to the value read from standard input",
+		Long: `set encrypts the value read from standard input into the Secret's file of the store.
+The Secret and the key must be declared by the tree (secret.New with the key in Keys):
+a value nothing declares would be rendered into the cluster and read by nothing.`,
 		Example: `  homelab secrets set cloudflared/cloudflared-credentials credentials.json < ~/.cloudflared/<tunnel-id>.json
   printf %s "$PASSWORD" | homelab secrets set monitoring/grafana-admin admin-password`,
 		Args: cobra.ExactArgs(2),
@@ -177,6 +181,9 @@ func secretsSetCommand(f *secretsFlags) *cobra.Command {
 			ns, name, err := secrets.ParseRef(args[0])
 			if err != nil {
 				return usageError{Err: err}
+			}
+			if err := declared(build, ns, name, args[1]); err != nil {
+				return err
 			}
 			value, err := io.ReadAll(cmd.InOrStdin())
 			if err != nil {
@@ -300,4 +307,28 @@ stays readable with the old key: rotate the values it could read as well.`,
 			return nil
 		},
 	}
+}
+
+// declared refuses namespace/name key unless the tree build returns
+// declares that Secret with that key, naming what it does declare.
+func declared(build Builder, ns, name, key string) error {
+	app, err := build()
+	if err != nil {
+		return err
+	}
+	decls := app.Tree().Secrets()
+	var all []string
+	for _, d := range decls {
+		if d.Namespace == ns && d.Name == name {
+			if slices.Contains(d.Keys, key) {
+				return nil
+			}
+			return fmt.Errorf("%s: secret %s/%s declares the keys %s, not %q; add %q to the Keys of its secret.Props, or set one of its keys",
+				d.Source, ns, name, strings.Join(d.Keys, ", "), key, key)
+		}
+		all = append(all, d.Namespace+"/"+d.Name)
+	}
+	slices.Sort(all)
+	return fmt.Errorf("the tree declares no secret %s/%s (it declares %s); declare it with secret.New(scope, %q, &secret.Props{Namespace: %q, Keys: []string{%q}, Source: ...}) first, or fix the name",
+		ns, name, cmp.Or(strings.Join(all, ", "), "none"), name, ns, key)
 }

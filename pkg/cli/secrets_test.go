@@ -10,6 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/secret"
 	"github.com/funoffshore/homelab/pkg/cli"
 	"github.com/funoffshore/homelab/pkg/secrets"
 )
@@ -61,6 +64,20 @@ func TestSecretsCommands(t *testing.T) {
 	if code, _, stderr := run("", "secrets", "set", "grafana-admin", "x"); code != cli.ExitUsage || !strings.Contains(stderr, "NAMESPACE/NAME") {
 		t.Errorf("set without a namespace: exit %d: %s", code, stderr)
 	}
+	// A Secret, or a key, the tree does not declare would be rendered and
+	// read by nothing: set refuses it, naming what is declared.
+	if code, _, stderr := run("x", "secrets", "set", "monitoring/grafana-admin", "admin-pasword"); code == 0 ||
+		!strings.Contains(stderr, `monitoring/grafana-admin: secret monitoring/grafana-admin declares the keys admin-user, admin-password, not "admin-pasword"; add "admin-pasword" to the Keys of its secret.Props`) {
+		t.Errorf("set of an undeclared key: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := run("x", "secrets", "set", "monitoring/grafana", "admin-password"); code == 0 ||
+		!strings.Contains(stderr, "the tree declares no secret monitoring/grafana (it declares ") || !strings.Contains(stderr, "monitoring/grafana-admin)") ||
+		!strings.Contains(stderr, `declare it with secret.New(scope, "grafana", &secret.Props{Namespace: "monitoring", Keys: []string{"admin-password"}, Source: ...}) first`) {
+		t.Errorf("set of an undeclared Secret: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "secrets/monitoring/grafana.sops.yaml")); err == nil {
+		t.Error("an undeclared Secret was written")
+	}
 	if code, _, stderr := run("", "secrets", "set", "monitoring/grafana-admin", "admin-user"); code == 0 || !strings.Contains(stderr, "no value on standard input") {
 		t.Errorf("set with no value: exit %d: %s", code, stderr)
 	}
@@ -72,7 +89,7 @@ func TestSecondMachine(t *testing.T) {
 	flags := []string{"--store", filepath.Join(dir, "secrets"), "--sops-config", filepath.Join(dir, ".sops.yaml"), "--talos-secrets", filepath.Join(dir, "cluster/talos/talsecret.sops.yaml"), "--cluster-key", filepath.Join(dir, "cluster/cluster-age.sops.yaml")}
 	as := func(key, stdin string, args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
-		code := cli.RunIO(cli.DefaultBuilder, append(append(args, "--identity", key), flags...), strings.NewReader(stdin), &out, &errb)
+		code := cli.RunIO(declaring("apps/db", "password"), append(append(args, "--identity", key), flags...), strings.NewReader(stdin), &out, &errb)
 		return code, out.String(), errb.String()
 	}
 	if code, _, stderr := as(first, "", "secrets", "init"); code != 0 {
@@ -146,6 +163,20 @@ func TestSecondMachine(t *testing.T) {
 	})
 }
 
+// declaring returns a builder of a tree that declares the Secrets given as
+// namespace/name, key pairs.
+func declaring(pairs ...string) cli.Builder {
+	return func() (*core.App, error) {
+		app := core.NewApp(nil)
+		chart := kube.NewChart(app, "apps", &kube.ChartProps{Dir: "kubernetes/apps"})
+		for i := 0; i < len(pairs); i += 2 {
+			ns, name, _ := strings.Cut(pairs[i], "/")
+			secret.New(chart, name, &secret.Props{Namespace: ns, Keys: []string{pairs[i+1]}})
+		}
+		return app, nil
+	}
+}
+
 // TestKeyModel checks the key separation on the files themselves: the
 // cluster's key (what Flux holds) decrypts the Kubernetes Secrets and
 // nothing else; the Talos bundle and the cluster key are the operators'
@@ -160,7 +191,7 @@ func TestKeyModel(t *testing.T) {
 	run := func(stdin string, args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		args = append(args, "--identity", key, "--store", paths["store"], "--sops-config", paths["sops"], "--talos-secrets", paths["talos"], "--cluster-key", paths["cluster"])
-		code := cli.RunIO(cli.DefaultBuilder, args, strings.NewReader(stdin), &out, &errb)
+		code := cli.RunIO(declaring("apps/db", "password", "apps/other", "k"), args, strings.NewReader(stdin), &out, &errb)
 		return code, out.String(), errb.String()
 	}
 	if code, _, stderr := run("", "secrets", "init"); code != 0 {
