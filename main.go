@@ -23,7 +23,7 @@ func main() {
 	nodeenv.Ensure() // first: jsii's node through the launcher, no Node.js end-of-life banner
 	args := os.Args[1:]
 	if !synthcli.Handles(args) {
-		err := delegate.Exec("github.com/funoffshore/homelab/cmd/homelab", args)
+		err := delegate.Exec(delegate.Program{Pkg: "github.com/funoffshore/homelab/cmd/homelab"}, args)
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(synthcli.ExitFailed)
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/funoffshore/homelab/pkg/deploy"
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
 	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
+	"github.com/funoffshore/homelab/pkg/gobuild"
 )
 
 // HelperEnv names the helper program to run instead of looking it up.
@@ -281,12 +282,9 @@ func Helper(ctx context.Context, log io.Writer) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(cache, "homelab", "bin", "homelab-testenv")
-	fmt.Fprintf(log, "building the homelab-testenv helper (%s) into %s\n", HelperPackage, out)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, HelperPackage)
-	var stderr tail
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building the homelab-testenv helper failed (%v): %s; install it with: go install %s", err, stderr.String(), HelperPackage)
+	b := gobuild.Build{Name: "the homelab-testenv helper", Pkg: HelperPackage, Out: out, Log: log}
+	if err := b.Run(ctx); err != nil {
+		return "", fmt.Errorf("%w; install it with: go install %s", err, HelperPackage)
 	}
 	return out, nil
 }

@@ -8,9 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/funoffshore/homelab/pkg/cli/delegate"
 )
 
 // The repository's main links only synth: none of the deployer's clients,
@@ -71,4 +74,33 @@ func TestMainHandsOtherCommandsOn(t *testing.T) {
 	out, code = run(t, []string{"HOMELAB_FULL=" + filepath.Join(dir, "missing")}, light, "validate")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, filepath.Join(dir, "missing"))
+}
+
+// Prune removes the cached builds of working trees that are gone and of
+// those not used for a month, and nothing else.
+func TestPruneRemovesOldBuilds(t *testing.T) {
+	root, now := t.TempDir(), time.Now()
+	build := func(name, wd string, used time.Time) string {
+		dir := filepath.Join(root, name)
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "homelab-full"), []byte("x"), 0o755))
+		rec := filepath.Join(dir, "workdir")
+		require.NoError(t, os.WriteFile(rec, []byte(wd), 0o644))
+		require.NoError(t, os.Chtimes(rec, used, used))
+		return dir
+	}
+	live := t.TempDir()
+	fresh := build("fresh", live, now.Add(-time.Hour))
+	gone := build("gone", filepath.Join(t.TempDir(), "removed-clone"), now)
+	stale := build("stale", live, now.Add(-delegate.Unused-time.Hour))
+	other := filepath.Join(root, "homelab-testenv")
+	require.NoError(t, os.WriteFile(other, []byte("x"), 0o755))
+	unknown := filepath.Join(root, "unknown")
+	require.NoError(t, os.MkdirAll(unknown, 0o755))
+
+	assert.ElementsMatch(t, []string{gone, stale}, delegate.Prune(root, now))
+	for _, kept := range []string{fresh, other, unknown} {
+		_, err := os.Stat(kept)
+		assert.NoError(t, err, "%s was removed", kept)
+	}
 }
