@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Measures the loop people live in and the commands' wall times: a one-line
 # edit in homelab/ followed by `go run . synth` (warm build cache), the
+# same loop in a library user's module (examples/ha-nfs, whose main is
+# launch.Main), next to that module built as the full command line (what a
+# main calling cli.Run links), the
 # built binary's size, and the built binary's synth, validate, version and
 # secrets get. Medians of RUNS runs (default 5). Nothing in the repository
 # changes: the edit is reverted and every output goes to a temporary dir.
@@ -14,8 +17,11 @@ unset JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION
 tmp="$(mktemp -d)"
 edited=homelab/platform.go
 cp "$edited" "$tmp/edited.orig"
+userlab=examples/ha-nfs/lab.go
+cp "$userlab" "$tmp/userlab.orig"
 cleanup() {
 	cp "$tmp/edited.orig" "$edited"
+	cp "$tmp/userlab.orig" "$userlab"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -80,6 +86,20 @@ split() {
 }
 read -r _ compile link < <(split "$tmp/trace.json")
 
+# The same loop in a library user's module: an edit of its lab.go, then
+# `go run . synth` (launch.Main: links only synth), and, for comparison,
+# the module built as the full command line (-tags homelab_full: what a
+# main calling cli.Run links on every edit).
+user_edit_and_synth() {
+	cp "$tmp/userlab.orig" "$userlab"
+	echo "var BenchEdit = \"$(now)\"" >>"$userlab"
+	(cd examples/ha-nfs && "$go" run "$@" . synth --out "$tmp/userout")
+}
+(cd examples/ha-nfs && "$go" build -o /dev/null . && "$go" build -tags homelab_full -o /dev/null .)
+userloop="$(timed user_edit_and_synth)"
+userfull="$(timed user_edit_and_synth -tags homelab_full)"
+cp "$tmp/userlab.orig" "$userlab"
+
 build="$(timed "$go" build -o "$tmp/homelab" .)"
 size="$(stat -c %s "$tmp/homelab")"
 fullsize="$(stat -c %s "$tmp/homelab-full")"
@@ -97,14 +117,16 @@ sdir="$tmp/repo"
 mkdir -p "$sdir"
 sflags=(--store "$sdir/secrets" --sops-config "$sdir/.sops.yaml" --talos-secrets "$sdir/cluster/talos/talsecret.sops.yaml" --cluster-key "$sdir/cluster/cluster-age.sops.yaml")
 "$bin" secrets init "${sflags[@]}" >/dev/null
-printf 'value' | "$bin" secrets set apps/bench key "${sflags[@]}" 2>/dev/null
-get="$(timed "$bin" secrets get apps/bench key "${sflags[@]}")"
+printf 'value' | "$bin" secrets set monitoring/grafana-admin admin-password "${sflags[@]}" 2>/dev/null
+get="$(timed "$bin" secrets get monitoring/grafana-admin admin-password "${sflags[@]}")"
 
 printf '%-46s %10s\n' "measure (median of $runs)" "value"
 printf '%-46s %9.2fs\n' "edit homelab/ + go run . synth" "$loop"
 printf '%-46s %9.2fs %3.0f%%\n' "  of which compile (homelab/, its importers)" "$compile" "$(echo "100 * $compile / $loop" | bc -l)"
 printf '%-46s %9.2fs %3.0f%%\n' "  of which link (one traced run)" "$link" "$(echo "100 * $link / $loop" | bc -l)"
 printf '%-46s %9.2fs\n' "  the rest: go command, synth (see below)" "$(echo "$loop - $compile - $link" | bc -l)"
+printf '%-46s %9.2fs\n' "user module: edit lab.go + go run . synth" "$userloop"
+printf '%-46s %9.2fs\n' "  the same, built as the full command line" "$userfull"
 printf '%-46s %9.2fs\n' "go build (no change)" "$build"
 printf '%-46s %8.1fMB\n' "binary size (go run . : synth, version)" "$(echo "$size / 1000000" | bc -l)"
 printf '%-46s %8.1fMB\n' "binary size (cmd/homelab: every command)" "$(echo "$fullsize / 1000000" | bc -l)"

@@ -1,29 +1,18 @@
 // Command ha-nfs is a second homelab built with the homelab library and
 // driven by its command line (`go run . synth`, `validate`, `plan`,
-// `deploy`): three Proxmox hosts, an HA control plane on a VIP, NFS only,
-// no tunnel, and a wiki with its database.
+// `deploy`, `secrets`): three Proxmox hosts, an HA control plane on a VIP,
+// NFS only, no tunnel, and a wiki with its database.
+//
+// `go run . synth` links only synth, so the edit -> synth loop stays short;
+// the other commands run the same package built with -tags homelab_full
+// (see package launch).
 package main
 
 import (
-	"os"
-
-	"github.com/aws/jsii-runtime-go"
-
 	"github.com/funoffshore/homelab/constructs/core"
-	"github.com/funoffshore/homelab/pkg/cli"
-	"github.com/funoffshore/homelab/pkg/nodeenv"
-	"github.com/funoffshore/homelab/pkg/secrets"
+	"github.com/funoffshore/homelab/pkg/cli/launch"
 )
 
 func main() {
-	nodeenv.Ensure() // before any construct: no Node.js end-of-life banner
-	code := cli.Run(func() (*core.App, error) {
-		src, err := secrets.Store{Dir: cli.SecretsDir}.Source()
-		if err != nil {
-			return nil, err
-		}
-		return Build(src), nil
-	}, os.Args[1:], os.Stdout, os.Stderr)
-	jsii.Close()
-	os.Exit(code)
+	launch.Main(func(repo launch.Repo) (*core.App, error) { return Build(repo.Secrets), nil })
 }

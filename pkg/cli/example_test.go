@@ -7,15 +7,18 @@ import (
 	"path/filepath"
 
 	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/secret"
 	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/pkg/cli"
+	"github.com/funoffshore/homelab/pkg/cli/launch"
 )
 
 // The walkthrough in docs/your-own-homelab.md: a homelab of one's own,
@@ -24,7 +27,7 @@ import (
 // equal).
 func ExampleRun_yourOwnHomelab() {
 	// begin walkthrough
-	build := func() (*core.App, error) {
+	build := func(repo launch.Repo) (*core.App, error) {
 		app := core.NewApp(nil) // output root: cluster/ in your repository
 
 		// Hypervisor: one Proxmox host and one VM.
@@ -51,15 +54,23 @@ func ExampleRun_yourOwnHomelab() {
 		// from its Helm repository.
 		kube.NewNamespace(platform, "nfs-provisioner", &kube.NamespaceProps{PodSecurity: "baseline"})
 		kube.NewNamespace(platform, "apps", &kube.NamespaceProps{PodSecurity: "restricted"})
-		repo := flux.NewHelmRepository(platform, "nfs-repo", &flux.HelmRepositoryProps{
+		charts := flux.NewHelmRepository(platform, "nfs-repo", &flux.HelmRepositoryProps{
 			Name: "nfs-subdir-external-provisioner", URL: "https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner",
 		})
-		nfs := storage.NewNFS(platform, "nfs", repo, &storage.NFSProps{Server: "10.0.0.5", Path: "/export/k8s"})
+		nfs := storage.NewNFS(platform, "nfs", charts, &storage.NFSProps{Server: "10.0.0.5", Path: "/export/k8s"})
 
-		// One app with a volume.
+		// A Secret: its keys are declared here, its values are set with
+		// `go run . secrets set apps/whoami-token token < FILE` into the
+		// encrypted store, which repo.Secrets reads.
+		token := secret.New(appsChart, "whoami-token", &secret.Props{
+			Namespace: "apps", Keys: []string{"token"}, Source: repo.Secrets,
+		})
+
+		// One app with a volume, reading the Secret.
 		apps.NewApp(appsChart, "whoami", &apps.AppProps{
 			Image: "traefik/whoami:v1.10.3", Port: 8080, Args: []string{"--port", "8080"},
 			Volume: &storage.Volume{Class: nfs.Class, Size: "1Gi"},
+			Env:    []corev1.EnvVar{token.Env("WHOAMI_TOKEN", "token")},
 		})
 		return app, nil
 	}
@@ -67,7 +78,9 @@ func ExampleRun_yourOwnHomelab() {
 
 	out, _ := os.MkdirTemp("", "lab-")
 	defer os.RemoveAll(out)
-	code := cli.Run(build, []string{"synth", "--out", out}, os.Stdout, io.Discard)
+	// launch.Main(build) runs it from a module's main; here the command
+	// line runs it with an empty store.
+	code := cli.Run(func() (*core.App, error) { return build(launch.Repo{}) }, []string{"synth", "--out", out}, os.Stdout, io.Discard)
 	fmt.Println("exit", code)
 	for _, f := range []string{"kubernetes/apps/whoami.yaml", "talos/controlplane.yaml", "proxmox/inventory.yaml"} {
 		_, err := os.Stat(filepath.Join(out, f))
