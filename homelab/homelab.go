@@ -82,6 +82,11 @@ type Machines struct {
 	Endpoint string
 	// VIP is a shared control-plane address; empty for none.
 	VIP string
+	// SurviveHostLoss declares that the homelab must survive the loss of
+	// any one Proxmox host: validation refuses a placement whose host
+	// loss loses etcd quorum or leaves the apps without room. Unset, the
+	// same findings are printed by validate as warnings.
+	SurviveHostLoss bool
 	// ISOSHA256 is the boot ISO's SHA-256, for Proxmox to verify its
 	// download; empty skips the check.
 	ISOSHA256 string
@@ -259,7 +264,7 @@ func (h *Homelab) machines(scope constructs.Construct, m *Machines) {
 	}
 	h.Cluster = talos.NewCluster(scope, "talos", &talos.ClusterProps{
 		Name: m.ClusterName, TalosVersion: m.TalosVersion, KubernetesVersion: m.KubernetesVersion, Subnet: m.Subnet,
-		Endpoint: m.Endpoint, VIP: m.VIP, ISOSHA256: m.ISOSHA256,
+		Endpoint: m.Endpoint, VIP: m.VIP, ISOSHA256: m.ISOSHA256, SurviveHostLoss: m.SurviveHostLoss,
 	})
 	seen := map[string]bool{}
 	for i, n := range m.Nodes {

@@ -64,7 +64,12 @@ var invalidCases = []invalidCase{
 	{
 		name:  "more vCPUs than the host allows",
 		props: func(p *homelab.Props) { p.Machines.Nodes[0].Cores = 10 },
-		want:  `proxmox/pve-1: VMs talos-cp-1 have 10 vCPUs but the host allows 8 (4 cores x 2.0 overcommit); add a host, give the VMs fewer cores or raise CPUOvercommit`,
+		want:  `proxmox/pve-1: VMs talos-cp-1+talos-w-2 have 12 vCPUs but the host allows 8 (4 cores x 2.0 overcommit); add a host, give the VMs fewer cores or raise CPUOvercommit`,
+	},
+	{
+		name:  "a host's loss the homelab declares it must survive",
+		props: func(p *homelab.Props) { p.Machines.SurviveHostLoss = true },
+		want:  `talos: losing Proxmox host pve-1 loses etcd quorum (1 of 1 control planes run on it: talos-cp-1), so the Kubernetes API stops; run 3 control planes, one per host (etcd keeps quorum when one of 3 is lost, never when 1 of 1 or 2 is)`,
 	},
 	{
 		name:  "a duplicate node IP",

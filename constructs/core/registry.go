@@ -26,6 +26,7 @@ type Tree struct {
 	nodes       []NodeAddress
 	cpMetrics   *ControlPlaneMetrics
 	blockers    []Blocker
+	warnings    []func() []error
 	addresses   []AddressClaim
 	hostNetwork []HostNetworkPods
 }

@@ -20,8 +20,11 @@ type DatacenterProps struct {
 }
 
 // Datacenter is a set of Proxmox hosts and the VMs placed on them. VMs
-// without a host are placed automatically: largest first, each on the host
-// with the most free memory that fits it.
+// without a host are placed automatically: largest first, each on a host
+// that fits it, preferring the host with the fewest VMs of its spread
+// group (VM.SetSpreadGroup: the control planes, the workers), then the one
+// with the most free memory. A VM pinned to a host stays there and counts
+// for its group.
 type Datacenter struct {
 	constructs.Construct
 	info *core.Info
@@ -62,11 +65,18 @@ func (d *Datacenter) Placement() map[*VM]*Host {
 	for _, h := range d.hosts {
 		free[h] = h.UsableMemoryMiB()
 	}
+	// spread counts the VMs of each spread group on each host.
+	type slot struct {
+		host  *Host
+		group string
+	}
+	spread := map[slot]int{}
 	var auto []*VM
 	for _, v := range d.vms {
 		if v.props.Host != nil {
 			out[v] = v.props.Host
 			free[v.props.Host] -= v.MemoryMiB
+			spread[slot{v.props.Host, v.spreadGroup}]++
 			continue
 		}
 		auto = append(auto, v)
@@ -83,13 +93,28 @@ func (d *Datacenter) Placement() map[*VM]*Host {
 	for _, v := range auto {
 		var best *Host
 		for _, h := range hosts {
-			if free[h] >= v.MemoryMiB && (best == nil || free[h] > free[best]) {
+			if free[h] < v.MemoryMiB {
+				continue
+			}
+			if best == nil {
+				best = h
+				continue
+			}
+			mine, theirs := spread[slot{h, v.spreadGroup}], spread[slot{best, v.spreadGroup}]
+			if v.spreadGroup != "" && mine != theirs {
+				if mine < theirs {
+					best = h
+				}
+				continue
+			}
+			if free[h] > free[best] {
 				best = h
 			}
 		}
 		out[v] = best
 		if best != nil {
 			free[best] -= v.MemoryMiB
+			spread[slot{best, v.spreadGroup}]++
 		}
 	}
 	return out

@@ -64,6 +64,7 @@ type VM struct {
 	bootISO         func() (url, file string)
 	bootISOSum      string
 	dataDisks       func() []DataDisk
+	spreadGroup     string
 }
 
 // AddVM adds a VM to the datacenter. It declares the QEMU guest agent
@@ -204,6 +205,15 @@ func (v *VM) DataDisks() []DataDisk {
 	}
 	return out
 }
+
+// SetSpreadGroup puts the VM in a spread group: automatic placement puts
+// the VMs of one group on different hosts as far as they fit, so that one
+// host's loss takes as few of them as it can (the Talos cluster groups
+// its nodes by role). A VM pinned with VMProps.Host stays where it is.
+func (v *VM) SetSpreadGroup(group string) { v.spreadGroup = group }
+
+// SpreadGroup returns the VM's spread group ("" for none).
+func (v *VM) SpreadGroup() string { return v.spreadGroup }
 
 // SetAddress records the IP address the VM gets from its static DHCP
 // lease. The OS layer calls it with the node's IP, so the address is

@@ -79,6 +79,11 @@ type ClusterProps struct {
 	// (two members stop on the loss of either), so it is refused unless
 	// set, knowingly, for a migration.
 	AllowEvenControlPlanes bool
+	// SurviveHostLoss declares that the cluster must survive the loss of
+	// any one Proxmox host: validation refuses a placement whose host loss
+	// would lose etcd quorum or leave the workloads without room
+	// (HostLosses). Unset, the same findings are warnings.
+	SurviveHostLoss bool
 }
 
 // Cluster is a Talos cluster.
@@ -118,6 +123,11 @@ func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Clu
 	}
 	c.info.Tree().PublishControlPlaneMetrics(controlPlaneMetrics())
 	c.info.Tree().AddValidation(c.validate)
+	if p.SurviveHostLoss {
+		c.info.Tree().AddValidation(c.hostLossFindings)
+	} else {
+		c.info.Tree().AddWarnings(c.hostLossFindings)
+	}
 	c.info.Tree().AddFileRenderer(c)
 	return c
 }
@@ -269,6 +279,8 @@ func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
 	n.info.Tree().PublishNode(core.NodeAddress{Hostname: n.Hostname, IP: n.IP, Role: n.Role})
 	if n.VM != nil {
 		n.VM.SetAddress(n.IP)
+		// One host's loss should take as few nodes of a role as it can.
+		n.VM.SetSpreadGroup(c.info.Path() + "/" + string(n.Role))
 		n.VM.SetBootISO(c.ISO)
 		n.VM.SetBootISOChecksum(strings.ToLower(c.props.ISOSHA256))
 		role := machine.TypeWorker

@@ -166,6 +166,11 @@ dry-run, so the API server checks each object against its schema.`,
 					fmt.Fprintf(w, "capacity:\n%s", c.Capacity())
 				}
 			}
+			// Risks the homelab has not declared unacceptable: the tree is
+			// valid, the output says what they would do.
+			for _, wn := range app.Tree().Warnings() {
+				fmt.Fprintf(w, "warning: %v\n", wn)
+			}
 			blockers := app.Tree().Blockers()
 			if len(blockers) > 0 {
 				fmt.Fprintf(w, "blocking: %d thing(s) keep this tree from reconciling on a real cluster:\n", len(blockers))

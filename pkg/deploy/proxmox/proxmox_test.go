@@ -79,8 +79,8 @@ func TestDeploy(t *testing.T) {
 	t.Run("plan on empty hosts lists exactly the pending changes", func(t *testing.T) {
 		want := []string{
 			"pve-1: download iso " + iso, "pve-2: download iso " + iso,
-			"pve-1: create vm 101 talos-cp-1", "pve-2: create vm 111 talos-w-1", "pve-2: create vm 112 talos-w-2",
-			"pve-1: start vm 101 talos-cp-1", "pve-2: start vm 111 talos-w-1", "pve-2: start vm 112 talos-w-2",
+			"pve-1: create vm 101 talos-cp-1", "pve-2: create vm 111 talos-w-1", "pve-1: create vm 112 talos-w-2",
+			"pve-1: start vm 101 talos-cp-1", "pve-2: start vm 111 talos-w-1", "pve-1: start vm 112 talos-w-2",
 		}
 		if d := cmp.Diff(want, changes(plan(t, h, opts))); d != "" {
 			t.Errorf("plan (-want +got):\n%s", d)
@@ -114,8 +114,9 @@ func TestDeploy(t *testing.T) {
 		if got, ok := cp.Config["virtio0"]; ok {
 			t.Errorf("the control plane got a Longhorn disk %q", got)
 		}
-		if vms[111].Node != "pve-2" || vms[112].Node != "pve-2" {
-			t.Errorf("workers placed on %s and %s, want pve-2", vms[111].Node, vms[112].Node)
+		// One worker per host (placement spreads a role's VMs).
+		if vms[111].Node != "pve-2" || vms[112].Node != "pve-1" {
+			t.Errorf("workers placed on %s and %s, want pve-2 and pve-1", vms[111].Node, vms[112].Node)
 		}
 		for _, node := range []string{"pve-1", "pve-2"} {
 			if d := cmp.Diff([]string{"iso/" + iso}, sim.Files(node, "local")); d != "" {
@@ -257,18 +258,19 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("a response lost after a successful create converges without a second create", func(t *testing.T) {
 		sim, h, opts := setup(t)
-		sim.Inject(pvesim.Fault{Method: "POST", PathContains: "/nodes/pve-1/qemu", DropResponse: true, Times: 1})
+		// pve-2 runs one VM, talos-w-1 (111).
+		sim.Inject(pvesim.Fault{Method: "POST", PathContains: "/nodes/pve-2/qemu", DropResponse: true, Times: 1})
 		if err := plan(t, h, opts).Apply(ctx); err != nil {
 			t.Fatalf("deploy with a lost create response: %v", err)
 		}
 		creates := 0
 		for _, c := range sim.Calls() {
-			if c == "POST /nodes/pve-1/qemu" {
+			if c == "POST /nodes/pve-2/qemu" {
 				creates++
 			}
 		}
-		if creates != 1 || len(sim.VMs()) != 3 || sim.VMs()[101].Status != "running" {
-			t.Errorf("%d creates on pve-1 (want 1), %d VMs, vm 101 %s", creates, len(sim.VMs()), sim.VMs()[101].Status)
+		if creates != 1 || len(sim.VMs()) != 3 || sim.VMs()[111].Status != "running" {
+			t.Errorf("%d creates on pve-2 (want 1), %d VMs, vm 111 %s", creates, len(sim.VMs()), sim.VMs()[111].Status)
 		}
 	})
 	t.Run("errors while polling a task are retried", func(t *testing.T) {
@@ -283,15 +285,15 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("a synchronous 500 names Proxmox's reason and is not retried", func(t *testing.T) {
 		sim, h, opts := setup(t)
-		const reason = "unable to create VM 101 - storage 'local-lvm' does not exist"
-		sim.Inject(pvesim.Fault{Method: "POST", PathContains: "/nodes/pve-1/qemu", Status: 500, Reason: reason, Times: 1})
+		const reason = "unable to create VM 111 - storage 'local-lvm' does not exist"
+		sim.Inject(pvesim.Fault{Method: "POST", PathContains: "/nodes/pve-2/qemu", Status: 500, Reason: reason, Times: 1})
 		err := plan(t, h, opts).Apply(ctx)
 		if err == nil || !strings.Contains(err.Error(), reason) {
 			t.Fatalf("want Proxmox's reason in the error, got %v", err)
 		}
 		creates := 0
 		for _, c := range sim.Calls() {
-			if c == "POST /nodes/pve-1/qemu" {
+			if c == "POST /nodes/pve-2/qemu" {
 				creates++
 			}
 		}
@@ -470,8 +472,8 @@ func TestDiskDrift(t *testing.T) {
 	sim.Edit(101, "scsi0", "local-lvm:vm-101-disk-0,iothread=1,size=80G")
 	p := plan(t, h, opts)
 	want := []string{
+		"pve-1: update vm 112 talos-w-2 (add virtio0 50 GiB (longhorn))",
 		"pve-2: update vm 111 talos-w-1 (grow scsi0 20 -> 32 GiB)",
-		"pve-2: update vm 112 talos-w-2 (add virtio0 50 GiB (longhorn))",
 	}
 	var got []string
 	for _, c := range p.Changes() {
