@@ -38,7 +38,7 @@ type Build struct {
 	Out string
 	// Log receives the progress lines; nil discards them.
 	Log io.Writer
-	// Every is how often a running build reports progress (default 10s).
+	// Every is how often a running build reports progress (default 20s).
 	Every time.Duration
 }
 
@@ -149,7 +149,7 @@ func (p *progress) count(ctx context.Context) int {
 const Quiet = 2 * time.Second
 
 func (p *progress) tick(ctx context.Context, done <-chan struct{}) {
-	t := time.NewTicker(cmp.Or(p.b.Every, 10*time.Second))
+	t := time.NewTicker(cmp.Or(p.b.Every, 20*time.Second))
 	defer t.Stop()
 	quiet := time.NewTimer(Quiet)
 	defer quiet.Stop()
