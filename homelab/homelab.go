@@ -191,11 +191,11 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 			errs = append(errs, core.Errorf(h.Platform.Info().Path(), "set homelab.Props.Platform (Domain and the parts to run)", "homelab.Props.Platform is nil"))
 		}
 		var needs []string
-		if h.Monitoring != nil {
+		if m := p.Platform; h.Monitoring != nil && m.Monitoring.Class == nil && !m.Monitoring.Ephemeral {
 			needs = append(needs, "Platform.Monitoring")
 		}
 		for _, a := range p.Apps {
-			if a.Volume != nil && a.Volume.Class == nil {
+			if a.Volume != nil && a.Volume.Class == nil && a.Volume.Export == nil {
 				needs = append(needs, "app "+a.Name)
 			}
 		}

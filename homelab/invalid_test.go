@@ -223,12 +223,20 @@ func init() {
 			tree: func(_ *core.App, h *homelab.Homelab) {
 				apps.NewApp(h.Apps, "db", &apps.AppProps{Name: "db", Image: "postgres:17.2", Port: 5432, Volume: &storage.Volume{Size: "5Gi"}})
 			},
-			want: `apps/db/volume: the volume has no storage class; set Volume.Class to a StorageClass construct (longhorn for databases, nfs-storage for shared data)`,
+			want: `apps/db/volume: the volume has no storage class; set Volume.Class to a StorageClass construct (longhorn for databases, nfs-storage for shared data), or Volume.Export to mount an existing NFS export`,
+		},
+		{
+			name: "an existing export with a relative path",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				apps.NewApp(h.Apps, "media", &apps.AppProps{Name: "media", Image: "jellyfin/jellyfin:10.10.3", Port: 8096,
+					Volume: &storage.Volume{Export: h.NFS.Existing("volume1/media"), Size: "4Ti"}})
+			},
+			want: `apps/media/volume: NFS path "volume1/media" is not absolute; set NFSExport.Path to the exported directory, such as "/volume1/media"`,
 		},
 		{
 			name:  "Prometheus on NFS (no Longhorn, so NFS is the default class)",
 			props: func(p *homelab.Props) { p.Platform.Longhorn = nil },
-			want:  `platform/monitoring/kube-prometheus-stack: Prometheus' volume is on nfs-storage, a network file system: Prometheus does not support NFS (its TSDB may be corrupted beyond recovery); put Prometheus on a block class such as longhorn`,
+			want:  `platform/monitoring/kube-prometheus-stack: Prometheus' volume is on nfs-storage, a network file system: Prometheus does not support NFS (its TSDB may be corrupted beyond recovery); put Prometheus on a block class such as longhorn, or keep its data in an emptyDir with StackProps.Ephemeral (Platform.Monitoring.Ephemeral in the homelab composition; lost when the pod moves)`,
 		},
 		{
 			name:  "volumes of the default class and no storage part",

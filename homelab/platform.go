@@ -1,10 +1,12 @@
 package homelab
 
 import (
+	"cmp"
 	"fmt"
-	"github.com/siderolabs/talos/pkg/machinery/constants"
 	"slices"
 	"strings"
+
+	"github.com/siderolabs/talos/pkg/machinery/constants"
 
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/backup"
@@ -67,6 +69,14 @@ type NFSOptions struct {
 type MonitoringOptions struct {
 	// Retention and Volume size Prometheus' data. Default: 7d, required.
 	Retention, Volume string
+	// Class of Prometheus' volume, a block class (Prometheus does not
+	// support NFS). Default: the default class (longhorn when it runs).
+	Class *storage.StorageClass
+	// Ephemeral keeps Prometheus' data in an emptyDir on its node, at most
+	// Volume, instead of a volume: monitoring for a homelab without block
+	// storage (NFS only). The metrics are lost whenever the pod is
+	// replaced or moves (monitoring.StackProps.Ephemeral).
+	Ephemeral bool
 	// Alerts is where Alertmanager sends alerts: monitoring.TelegramReceiver,
 	// DiscordReceiver, EmailReceiver or WebhookReceiver; its Secret (in the
 	// monitoring namespace) is declared for the store. Required.
@@ -144,7 +154,8 @@ func (h *Homelab) platform(p *Platform) {
 		h.monitoringChart = monChart
 		h.Monitoring = monitoring.NewStack(monChart, "kube-prometheus-stack", promRepo, &monitoring.StackProps{
 			Retention: m.Retention,
-			Volume:    storage.Volume{Class: h.DefaultClass(), Size: m.Volume},
+			Volume:    storage.Volume{Class: cmp.Or(m.Class, h.DefaultClass()), Size: m.Volume},
+			Ephemeral: m.Ephemeral,
 		})
 	}
 
@@ -336,7 +347,7 @@ func (h *Homelab) wireApps(list []apps.AppProps, d *Dashboard, domain string) []
 		if a.Host != "" && a.Ingress == nil && a.IngressClass == "" {
 			a.Ingress = h.Nginx
 		}
-		if a.Volume != nil && a.Volume.Class == nil {
+		if a.Volume != nil && a.Volume.Class == nil && a.Volume.Export == nil {
 			v := *a.Volume
 			v.Class = h.DefaultClass()
 			a.Volume = &v

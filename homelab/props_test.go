@@ -13,6 +13,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/funoffshore/homelab/constructs/apps"
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/testenv"
@@ -177,4 +179,57 @@ func TestAppByName(t *testing.T) {
 	require.NotNil(t, h.App("uptime-kuma"))
 	assert.Equal(t, "uptime-kuma", h.App("uptime-kuma").Name)
 	assert.Nil(t, h.App("nope"))
+}
+
+// A homelab whose only storage is NFS runs monitoring: Prometheus keeps
+// its data in an emptyDir (Platform.Monitoring.Ephemeral), or on a block
+// class it names (Platform.Monitoring.Class), not on NFS. Checked on the
+// Prometheus object kube-prometheus-stack's own templates make of the
+// values.
+func TestMonitoringStorageChoices(t *testing.T) {
+	prometheus := func(t *testing.T, h *homelab.Homelab) map[string]any {
+		t.Helper()
+		p := find(testenv.RenderRelease(t, h.Monitoring.Release), "Prometheus", "monitoring", "kube-prometheus-stack-prometheus")
+		require.NotNil(t, p, "the chart renders no Prometheus")
+		storage, _, _ := unstructured.NestedMap(p.Object, "spec", "storage")
+		return storage
+	}
+	t.Run("NFS only, ephemeral", func(t *testing.T) {
+		props := homelab.Funoffshore()
+		props.Platform.Longhorn = nil
+		props.Platform.Monitoring.Ephemeral = true
+		app, h := homelab.NewApp(props)
+		_, err := synth.Render(app.Tree())
+		require.NoError(t, err, "NFS only with monitoring must validate")
+		got := prometheus(t, h)
+		assert.Equal(t, map[string]any{"emptyDir": map[string]any{"sizeLimit": props.Platform.Monitoring.Volume}}, got)
+		for _, c := range h.NFS.Class.Claims() {
+			assert.NotContains(t, c.Source, "kube-prometheus-stack", "an emptyDir reserves nothing on the NFS class")
+		}
+	})
+	t.Run("NFS only, a block class of the homelab's own", func(t *testing.T) {
+		props := homelab.Funoffshore()
+		props.Platform.Longhorn = nil
+		app := core.NewApp(nil)
+		// A local-path provisioner the homelab installs itself, applied
+		// with the platform (its chart directory is under it).
+		chart := kube.NewChart(app, "local-path", &kube.ChartProps{Dir: "kubernetes/platform/local-path"})
+		props.Platform.Monitoring.Class = storage.NewStorageClass(chart, "class", &storage.StorageClassProps{Name: "local-path", Provisioner: "rancher.io/local-path"})
+		h := homelab.New(app, props)
+		_, err := synth.Render(app.Tree())
+		require.NoError(t, err)
+		got := prometheus(t, h)
+		class, _, _ := unstructured.NestedString(got, "volumeClaimTemplate", "spec", "storageClassName")
+		assert.Equal(t, "local-path", class)
+		assert.Len(t, props.Platform.Monitoring.Class.Claims(), 1, "Prometheus' volume is reserved on its class")
+	})
+	t.Run("NFS only, no choice made: refused with both ways out", func(t *testing.T) {
+		props := homelab.Funoffshore()
+		props.Platform.Longhorn = nil
+		app, _ := homelab.NewApp(props)
+		_, err := synth.Render(app.Tree())
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "Prometheus does not support NFS")
+		assert.Contains(t, err.Error(), "Platform.Monitoring.Ephemeral")
+	})
 }

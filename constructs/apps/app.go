@@ -551,9 +551,11 @@ func (a *App) validate() []error {
 	return errs
 }
 
-// rwo reports whether v is a ReadWriteOnce volume (the default mode).
+// rwo reports whether v attaches to one node (ReadWriteOnce, the default
+// mode of a new volume, or ReadWriteOncePod).
 func rwo(v *storage.Volume) bool {
-	return v.AccessMode == "" || v.AccessMode == corev1.ReadWriteOnce || v.AccessMode == corev1.ReadWriteOncePod
+	m := v.Mode()
+	return m == corev1.ReadWriteOnce || m == corev1.ReadWriteOncePod
 }
 
 // pinned reports whether an image reference has a tag other than latest, or a digest.

@@ -120,6 +120,9 @@ func TestMountReplacesPods(t *testing.T) {
 		sc := storageClass(c)
 		apps.NewApp(c, "db", &apps.AppProps{Image: "postgres:17.2", Port: 5432}).Mount("/var/lib/postgresql/data", volume(sc, ""))
 		apps.NewApp(c, "web", &apps.AppProps{Image: "nginx:1.27.3", Port: 8080, Replicas: 2}).Mount("/srv/Shared_Files", volume(sc, corev1.ReadWriteMany))
+		// An existing NFS export is shared (ReadWriteMany) by default.
+		apps.NewApp(c, "media", &apps.AppProps{Image: "jellyfin/jellyfin:10.10.3", Port: 8096}).Mount("/media", storage.Volume{
+			Export: &storage.NFSExport{Server: "192.168.1.20", Path: "/volume1/media", ReadOnly: true}, Size: "4Ti"})
 	})
 	for _, c := range []struct {
 		file, claim, path string
@@ -127,13 +130,18 @@ func TestMountReplacesPods(t *testing.T) {
 	}{
 		{"apps/db.yaml", "db-data", "/var/lib/postgresql/data", appsv1.RecreateDeploymentStrategyType},
 		{"apps/web.yaml", "web-shared-files", "/srv/Shared_Files", appsv1.RollingUpdateDeploymentStrategyType},
+		{"apps/media.yaml", "media-media", "/media", appsv1.RollingUpdateDeploymentStrategyType},
 	} {
 		list, err := manifest.Decode(files[c.file])
 		require.NoError(t, err)
 		var d appsv1.Deployment
 		var claim *corev1.PersistentVolumeClaim
+		var pv *corev1.PersistentVolume
 		for _, o := range list {
 			switch o.GetKind() {
+			case "PersistentVolume":
+				pv = &corev1.PersistentVolume{}
+				require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, pv))
 			case "Deployment":
 				require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d))
 			case "PersistentVolumeClaim":
@@ -143,6 +151,13 @@ func TestMountReplacesPods(t *testing.T) {
 		}
 		require.NotNil(t, claim, c.file)
 		assert.Equal(t, c.claim, claim.Name)
+		if c.claim == "media-media" {
+			require.NotNil(t, pv, "the export's PersistentVolume is in the app's file")
+			assert.Equal(t, pv.Name, claim.Spec.VolumeName)
+			assert.True(t, pv.Spec.NFS.ReadOnly)
+		} else {
+			assert.Nil(t, pv)
+		}
 		assert.Equal(t, c.strategy, d.Spec.Strategy.Type, c.file)
 		spec := d.Spec.Template.Spec
 		require.Len(t, spec.Volumes, 1)

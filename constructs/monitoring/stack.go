@@ -43,8 +43,16 @@ type StackProps struct {
 	Namespace string
 	// Retention of Prometheus data. Default: "7d".
 	Retention string
-	// Volume holds Prometheus' data. Required (the memo: on Longhorn).
+	// Volume holds Prometheus' data. Required (the memo: on Longhorn),
+	// on a block class: Prometheus does not support NFS.
 	Volume storage.Volume
+	// Ephemeral keeps Prometheus' data in an emptyDir on the node instead
+	// of a volume (Volume.Size bounds it; Volume.Class is not used): for a
+	// homelab without block storage, such as one whose only storage is
+	// NFS. The metrics are lost whenever the pod is deleted or moves to
+	// another node (a drain, an upgrade that replaces the pod, the node's
+	// loss); alerts keep working.
+	Ephemeral bool
 	// GrafanaAdminSecret holds keys "admin-user" and "admin-password".
 	// Default: "grafana-admin".
 	GrafanaAdminSecret string
@@ -97,9 +105,10 @@ type stackValues struct {
 			PodMonitorSelectorNilUsesHelmValues     bool                        `json:"podMonitorSelectorNilUsesHelmValues"`
 			RuleSelectorNilUsesHelmValues           bool                        `json:"ruleSelectorNilUsesHelmValues"`
 			StorageSpec                             struct {
-				VolumeClaimTemplate struct {
+				VolumeClaimTemplate *struct {
 					Spec corev1.PersistentVolumeClaimSpec `json:"spec"`
-				} `json:"volumeClaimTemplate"`
+				} `json:"volumeClaimTemplate,omitempty"`
+				EmptyDir *corev1.EmptyDirVolumeSource `json:"emptyDir,omitempty"`
 			} `json:"storageSpec"`
 		} `json:"prometheusSpec"`
 	} `json:"prometheus"`
@@ -248,18 +257,27 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	// Pick up every ServiceMonitor, PodMonitor and PrometheusRule, not only
 	// those labelled for this release.
 	ps.ServiceMonitorSelectorNilUsesHelmValues, ps.PodMonitorSelectorNilUsesHelmValues, ps.RuleSelectorNilUsesHelmValues = false, false, false
-	claim := corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}}
-	if props.Volume.Class != nil {
-		claim.StorageClassName = &props.Volume.Class.Name
-	}
 	volume := props.Volume.Parse()
-	if volume.Err == nil {
-		claim.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: volume.Quantity}
-		if props.Volume.Class != nil {
-			props.Volume.Class.Reserve(s.info.Path()+"/prometheus", volume.Quantity)
+	if props.Ephemeral {
+		ps.StorageSpec.EmptyDir = &corev1.EmptyDirVolumeSource{}
+		if volume.Err == nil {
+			ps.StorageSpec.EmptyDir.SizeLimit = &volume.Quantity
 		}
+	} else {
+		claim := corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}}
+		if props.Volume.Class != nil {
+			claim.StorageClassName = &props.Volume.Class.Name
+		}
+		if volume.Err == nil {
+			claim.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: volume.Quantity}
+			if props.Volume.Class != nil {
+				props.Volume.Class.Reserve(s.info.Path()+"/prometheus", volume.Quantity)
+			}
+		}
+		ps.StorageSpec.VolumeClaimTemplate = &struct {
+			Spec corev1.PersistentVolumeClaimSpec `json:"spec"`
+		}{Spec: claim}
 	}
-	ps.StorageSpec.VolumeClaimTemplate.Spec = claim
 	v.Alertmanager.AlertmanagerSpec.Resources = req("10m", "32Mi", "64Mi")
 	g := &v.Grafana
 	g.Admin.ExistingSecret, g.Admin.UserKey, g.Admin.PasswordKey = secret, "admin-user", "admin-password"
@@ -321,14 +339,21 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 			CPU: w.r.Requests[corev1.ResourceCPU], Memory: w.r.Requests[corev1.ResourceMemory], MemoryLimit: w.r.Limits[corev1.ResourceMemory]})
 	}
 	t.AddValidation(func() []error {
-		if props.Volume.Class == nil {
-			return []error{core.Errorf(s.info.Path(), "set StackProps.Volume to a volume on the longhorn class", "Prometheus has no volume")}
-		}
-		errs := volume.Validate(s.info)
-		if c := props.Volume.Class; c.NetworkFilesystem {
-			// prometheus.io/docs/prometheus/latest/storage: NFS is not supported.
-			errs = append(errs, core.Errorf(s.info.Path(), "put Prometheus on a block class such as longhorn",
-				"Prometheus' volume is on %s, a network file system: Prometheus does not support NFS (its TSDB may be corrupted beyond recovery)", c.Name))
+		var errs []error
+		switch {
+		case props.Ephemeral:
+			if volume.Err != nil || volume.Quantity.Sign() <= 0 {
+				errs = append(errs, core.Errorf(s.info.Path(), `set StackProps.Volume.Size to the most Prometheus may keep on the node, such as "10Gi"`, "Prometheus' emptyDir size %q is not a positive quantity", props.Volume.Size))
+			}
+		case props.Volume.Class == nil:
+			return []error{core.Errorf(s.info.Path(), "set StackProps.Volume to a volume on a block class such as longhorn, or StackProps.Ephemeral", "Prometheus has no volume")}
+		default:
+			errs = volume.Validate(s.info)
+			if c := props.Volume.Class; c.NetworkFilesystem {
+				// prometheus.io/docs/prometheus/latest/storage: NFS is not supported.
+				errs = append(errs, core.Errorf(s.info.Path(), "put Prometheus on a block class such as longhorn, or keep its data in an emptyDir with StackProps.Ephemeral (Platform.Monitoring.Ephemeral in the homelab composition; lost when the pod moves)",
+					"Prometheus' volume is on %s, a network file system: Prometheus does not support NFS (its TSDB may be corrupted beyond recovery)", c.Name))
+			}
 		}
 		if _, err := model.ParseDuration(retention); err != nil {
 			errs = append(errs, core.Errorf(s.info.Path(), `use a Prometheus duration such as "7d" or "12h"`, "retention %q does not parse: %v", retention, err))

@@ -3,7 +3,6 @@ package storage
 import (
 	"cmp"
 	"fmt"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"net/netip"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -43,6 +42,8 @@ type NFS struct {
 	// Release is the HelmRelease; Class the StorageClass.
 	Release *flux.HelmRelease
 	Class   *StorageClass
+
+	server string
 }
 
 type nfsValues struct {
@@ -67,7 +68,7 @@ func NewNFS(scope constructs.Construct, id string, repo *flux.HelmRepository, pr
 	if props.Default != nil {
 		def = *props.Default
 	}
-	n := &NFS{Namespace: ns}
+	n := &NFS{Namespace: ns, server: props.Server}
 	n.info = core.Init(n, scope, id)
 	const provisioner = "k8s-sigs.io/nfs-subdir-external-provisioner"
 	var v nfsValues
@@ -90,7 +91,7 @@ func NewNFS(scope constructs.Construct, id string, repo *flux.HelmRepository, pr
 		NetworkFilesystem: true,
 	})
 	t := n.info.Tree()
-	server, serverErr := netip.ParseAddr(props.Server)
+	server, _ := netip.ParseAddr(props.Server)
 	t.ClaimAddress(server, n.info.Path(), "NFS server")
 	t.AddWorkload(core.Workload{Source: n.info.Path(), Name: "nfs-subdir-external-provisioner", Replicas: 1,
 		CPU: v.Resources.Requests[corev1.ResourceCPU], Memory: v.Resources.Requests[corev1.ResourceMemory], MemoryLimit: v.Resources.Limits[corev1.ResourceMemory]})
@@ -98,8 +99,8 @@ func NewNFS(scope constructs.Construct, id string, repo *flux.HelmRepository, pr
 		var errs []error
 		if props.Server == "" {
 			errs = append(errs, core.Errorf(n.info.Path(), "set NFSProps.Server to the NAS address", "NFS server is empty"))
-		} else if serverErr != nil && len(validation.IsDNS1123Subdomain(props.Server)) > 0 {
-			errs = append(errs, core.Errorf(n.info.Path(), `set NFSProps.Server to the NAS's IP address or DNS name, such as "192.168.1.20" or "nas.lan"`, "NFS server %q is neither an IP address nor a DNS name", props.Server))
+		} else if msg := checkServer(props.Server); msg != "" {
+			errs = append(errs, core.Errorf(n.info.Path(), `set NFSProps.Server to the NAS's IP address or DNS name, such as "192.168.1.20" or "nas.lan"`, "%s", msg))
 		}
 		if len(props.Path) == 0 || props.Path[0] != '/' {
 			errs = append(errs, core.Errorf(n.info.Path(), fmt.Sprintf("set NFSProps.Path to the exported path, such as %q", "/volume1/k8s"), "NFS path %q is not absolute", props.Path))

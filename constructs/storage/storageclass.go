@@ -125,18 +125,39 @@ func oneDefault(t *core.Tree) []error {
 
 // Volume is a persistent volume claim on a storage class construct.
 type Volume struct {
-	// Class the volume is provisioned by. Required.
+	// Class the volume is provisioned by. Required, unless Export is set.
 	Class *StorageClass
-	// Size of the volume ("10Gi"). Required.
+	// Export is an existing NFS export to mount instead of a new volume
+	// of a class (NFS.Existing, or an NFSExport of another NAS): the
+	// claim binds to a PersistentVolume of its own on the export, with
+	// reclaim Retain, so nothing is provisioned or deleted.
+	Export *NFSExport
+	// Size of the volume ("10Gi"). Required; for an Export, the capacity
+	// the claim states (NFS enforces none).
 	Size string
-	// AccessMode of the volume. Default: ReadWriteOnce.
+	// AccessMode of the volume. Default: ReadWriteOnce; ReadWriteMany for
+	// an Export.
 	AccessMode corev1.PersistentVolumeAccessMode
 }
 
+// Mode returns the volume's access mode after defaults.
+func (v Volume) Mode() corev1.PersistentVolumeAccessMode {
+	if v.AccessMode != "" {
+		return v.AccessMode
+	}
+	if v.Export != nil {
+		return corev1.ReadWriteMany
+	}
+	return corev1.ReadWriteOnce
+}
+
 // NewClaim adds a PersistentVolumeClaim for v below scope and registers the
-// checks that its class belongs to this homelab and its size parses.
+// checks that its class belongs to this homelab and its size parses. For
+// a volume on an Export it adds the PersistentVolume the claim binds to,
+// named "<namespace>-<name>" (reclaim Retain, no class, pre-bound to the
+// claim both ways, so no other claim takes it and no provisioner acts).
 func NewClaim(scope constructs.Construct, id, name, namespace string, v Volume) *kube.Object {
-	mode := cmp.Or(v.AccessMode, corev1.ReadWriteOnce)
+	mode := v.Mode()
 	pvc := &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
 		Spec: corev1.PersistentVolumeClaimSpec{
@@ -147,8 +168,26 @@ func NewClaim(scope constructs.Construct, id, name, namespace string, v Volume) 
 	if size.Err == nil {
 		pvc.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: size.Quantity}
 	}
+	if v.Export != nil {
+		pvName := namespace + "-" + name
+		pv := &corev1.PersistentVolume{
+			ObjectMeta: metav1.ObjectMeta{Name: pvName},
+			Spec: corev1.PersistentVolumeSpec{
+				Capacity:                      pvc.Spec.Resources.Requests,
+				AccessModes:                   []corev1.PersistentVolumeAccessMode{mode},
+				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+				PersistentVolumeSource:        v.Export.source(),
+				ClaimRef:                      &corev1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: namespace, Name: name},
+			},
+		}
+		// The empty class keeps the default class's provisioner away
+		// from the claim; volumeName binds it to the export's volume.
+		pvc.Spec.StorageClassName = ptr.To("")
+		pvc.Spec.VolumeName = pvName
+		kube.NewObject(scope, id+"-pv", pv)
+	}
 	o := kube.NewObject(scope, id, pvc)
-	if v.Class != nil {
+	if v.Class != nil && v.Export == nil {
 		pvc.Spec.StorageClassName = ptr.To(v.Class.Name)
 		if q, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
 			v.Class.Reserve(o.Info().Path(), q)
@@ -203,8 +242,12 @@ func (pv ParsedVolume) Validate(at *core.Info) []error {
 	var errs []error
 	p := at.Path()
 	switch {
+	case v.Export != nil && v.Class != nil:
+		errs = append(errs, core.Errorf(p, "set either Volume.Class (a new volume) or Volume.Export (an existing NFS export), not both", "the volume has both a storage class (%s) and an existing export (%s:%s)", v.Class.Name, v.Export.Server, v.Export.Path))
+	case v.Export != nil:
+		errs = append(errs, v.Export.validate(p)...)
 	case v.Class == nil:
-		errs = append(errs, core.Errorf(p, "set Volume.Class to a StorageClass construct (longhorn for databases, nfs-storage for shared data)", "the volume has no storage class"))
+		errs = append(errs, core.Errorf(p, "set Volume.Class to a StorageClass construct (longhorn for databases, nfs-storage for shared data), or Volume.Export to mount an existing NFS export", "the volume has no storage class"))
 	case v.Class.info.Tree() != at.Tree():
 		errs = append(errs, core.Errorf(p, "use a StorageClass of this homelab", "storage class %q is not in this homelab", v.Class.Name))
 	}
