@@ -16,6 +16,7 @@
 # Prints the directory; export HOMELAB_E2E_BIN to it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+source "$root/hack/gobuild.sh"
 out="${HOMELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/homelab}/e2e"
 mkdir -p "$out"
 
@@ -35,7 +36,7 @@ build() {
   fi
   local start=$SECONDS
   echo "e2e: building $name ($pkg) into $out" >&2
-  (cd "$dir" && GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$out/$name.tmp.$$" "$pkg") >&2
+  (cd "$dir" && GOFLAGS=-mod=mod gobuild "e2e: $name" "$out/$name.tmp.$$" "$pkg" -trimpath -ldflags="$ldflags")
   mv "$out/$name.tmp.$$" "$out/$name"
   echo "$want" > "$stamp"
   echo "e2e: built $name in $((SECONDS - start))s" >&2

@@ -7,6 +7,7 @@
 # Prints the asset directory; export KUBEBUILDER_ASSETS to it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+source "$root/hack/gobuild.sh"
 out="${ENVTEST_ASSETS_DIR:-${HOMELAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/homelab}/envtest}"
 stamp="$out/.stamp"
 # The release the API server reports (/version): Helm charts check it
@@ -23,8 +24,9 @@ mkdir -p "$out"
 cd "$root/tools/envtest"
 start=$SECONDS
 echo "envtest: building kube-apiserver and etcd into $out (first run: about 15 minutes on 2 cores, measured cold)" >&2
-GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$out/kube-apiserver.tmp.$$" k8s.io/kubernetes/cmd/kube-apiserver >&2
-GOFLAGS=-mod=mod go build -trimpath -o "$out/etcd.tmp.$$" ./etcd >&2
+export GOFLAGS=-mod=mod
+gobuild "envtest: kube-apiserver" "$out/kube-apiserver.tmp.$$" k8s.io/kubernetes/cmd/kube-apiserver -trimpath -ldflags="$ldflags"
+gobuild "envtest: etcd" "$out/etcd.tmp.$$" ./etcd -trimpath
 mv "$out/kube-apiserver.tmp.$$" "$out/kube-apiserver"
 mv "$out/etcd.tmp.$$" "$out/etcd"
 echo "$want" > "$stamp"
