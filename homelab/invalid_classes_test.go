@@ -143,10 +143,32 @@ func init() {
 			props: func(p *homelab.Props) { p.Machines.Nodes[1].MAC = "02-00-00-00-00-01" },
 			want:  `proxmox/talos-w-1: MAC "02-00-00-00-00-01" is malformed; use six lowercase hex pairs such as "02:ab:cd:ef:01:23"`,
 		},
+		// Ambiguous addresses (issue 27, class 2): one written form, the
+		// canonical one as the fix.
+		{
+			name:  "a node IP with leading zeros (octal to C resolvers)",
+			props: func(p *homelab.Props) { p.Machines.Nodes[1].IP = "192.168.1.0111" },
+			want:  `talos/talos-w-1: IP "192.168.1.0111" has a group with a leading zero, which C resolvers read as octal (192.168.1.73); write it as 192.168.1.111 (decimal, no leading zeros)`,
+		},
+		{
+			name:  "an IPv4-mapped IPv6 VIP for an IPv4 network",
+			props: func(p *homelab.Props) { p.Machines.VIP = "::ffff:192.168.1.100" },
+			want:  `talos: VIP "::ffff:192.168.1.100" is an IPv4-mapped IPv6 address; write it as 192.168.1.100`,
+		},
+		{
+			name:  "a subnet with host bits set",
+			props: func(p *homelab.Props) { p.Machines.Subnet = "192.168.1.1/24" },
+			want:  `talos: subnet "192.168.1.1/24" has host bits set; write the network as 192.168.1.0/24`,
+		},
+		{
+			name:  "a NAS name that is really a malformed address",
+			props: func(p *homelab.Props) { p.Platform.NFS.Server = "192.168.1.256" },
+			want:  `platform/storage/nfs: NFS server "192.168.1.256" is not an IPv4 address: 256 is above 255; set NFSProps.Server: write an IPv4 address such as "192.168.1.20"`,
+		},
 		{
 			name:  "a NAS that is neither IP nor DNS name",
 			props: func(p *homelab.Props) { p.Platform.NFS.Server = "nas_01" },
-			want:  `platform/storage/nfs: NFS server "nas_01" is neither an IP address nor a DNS name; set NFSProps.Server to the NAS's IP address or DNS name, such as "192.168.1.20" or "nas.lan"`,
+			want:  `platform/storage/nfs: NFS server "nas_01" is neither an IP address nor a DNS name; set NFSProps.Server: write an IPv4 address such as "192.168.1.20" or a DNS name such as "nas.lan"`,
 		},
 
 		{
@@ -513,7 +535,7 @@ func init() {
 		{
 			name:  "negative replicas",
 			props: func(p *homelab.Props) { p.Apps[0].Replicas = -1 },
-			want:  `apps/echo: replicas -1 is negative; use 0 (stopped) or more replicas`,
+			want:  `apps/echo: replicas -1 is negative; use 1 or more replicas, or AppProps.Stopped to run none`,
 		},
 		{
 			name:  "a memory limit below the request",

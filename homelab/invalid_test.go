@@ -89,7 +89,7 @@ var invalidCases = []invalidCase{
 	{
 		name:  "a node IP that does not parse",
 		props: func(p *homelab.Props) { p.Machines.Nodes[1].IP = "192.168.1.300" },
-		want:  `talos/talos-w-1: IP "192.168.1.300" is not an IP address; set NodeProps.IP to an address inside the node subnet`,
+		want:  `talos/talos-w-1: IP "192.168.1.300" is not an IPv4 address: 300 is above 255; write an IPv4 address such as "192.168.1.20"`,
 	},
 	{
 		name:  "an endpoint that is no control-plane IP",
@@ -356,7 +356,7 @@ func init() {
 			tree: func(_ *core.App, h *homelab.Homelab) {
 				security.NewIsolation(h.Apps, "lan", &security.IsolationProps{Namespace: "apps", Egress: []security.Peer{security.CIDR("192.168.1.300/24")}})
 			},
-			want: `apps/lan: egress peer CIDR 192.168.1.300/24: CIDR "192.168.1.300/24" is no address prefix (netip.ParsePrefix("192.168.1.300/24"): ParseAddr("192.168.1.300"): IPv4 field has value >255); make each peer with security.Namespace, OwnNamespace, AllNamespaces, Pods or CIDR`,
+			want: `apps/lan: egress peer CIDR 192.168.1.300/24: CIDR "192.168.1.300/24" is not an IPv4 address: 300 is above 255; write a network such as "192.168.1.0/24"; make each peer with security.Namespace, OwnNamespace, AllNamespaces, Pods or CIDR`,
 		},
 		{
 			name: "a grant rule without API groups",

@@ -83,8 +83,13 @@ type AppProps struct {
 	// (an app that is no web server, such as a database, sets its own:
 	// other apps reach it on ServiceHost():ServicePort()).
 	ServicePort int32
-	// Replicas of the Deployment. Default: 1.
+	// Replicas of the Deployment. Default: 1 (0 means the default; use
+	// Stopped to run none).
 	Replicas int32
+	// Stopped scales the app to zero: the Deployment, its Service, volumes
+	// and Secrets stay, no pod runs (and none is counted by the capacity
+	// checks). Unset it to start the app again with Replicas.
+	Stopped bool
 	// Resources of the container. Default: see Resources.
 	Resources Resources
 	// Args passed to the container.
@@ -174,7 +179,12 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 	p := *cmp.Or(props, &AppProps{})
 	p.Name = cmp.Or(p.Name, id)
 	p.Namespace = cmp.Or(p.Namespace, "apps")
-	p.Replicas = cmp.Or(p.Replicas, 1)
+	if p.Replicas == 0 {
+		p.Replicas = 1
+	}
+	if p.Stopped {
+		p.Replicas = 0
+	}
 	p.Resources.CPU = cmp.Or(p.Resources.CPU, "50m")
 	p.Resources.Memory = cmp.Or(p.Resources.Memory, "64Mi")
 	if p.Ingress != nil {
@@ -522,7 +532,7 @@ func (a *App) validate() []error {
 			"%d replicas share a ReadWriteOnce volume, which attaches to one node at a time", a.props.Replicas))
 	}
 	if a.props.Replicas < 0 {
-		errs = append(errs, core.Errorf(p, "use 0 (stopped) or more replicas", "replicas %d is negative", a.props.Replicas))
+		errs = append(errs, core.Errorf(p, "use 1 or more replicas, or AppProps.Stopped to run none", "replicas %d is negative", a.props.Replicas))
 	}
 	if msgs := validation.IsDNS1035Label(a.Name); len(msgs) > 0 {
 		errs = append(errs, core.Errorf(p, "name the app with a letter first and at most 63 lowercase letters, digits and '-': it names its Service",

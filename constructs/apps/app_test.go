@@ -302,3 +302,44 @@ func TestPortNamedByProtocol(t *testing.T) {
 		t.Errorf("the database's port is still called http:\n%s", out)
 	}
 }
+
+// Zero values say what they do: Replicas 0 is the default (one pod),
+// Stopped runs none, and the capacity checks count what is rendered.
+func TestReplicasMeanWhatTheySay(t *testing.T) {
+	cases := []struct {
+		name     string
+		props    apps.AppProps
+		rendered int32
+	}{
+		{"unset: the default, one", apps.AppProps{}, 1},
+		{"zero: the default, one", apps.AppProps{Replicas: 0}, 1},
+		{"three", apps.AppProps{Replicas: 3}, 3},
+		{"stopped: none, whatever Replicas says", apps.AppProps{Replicas: 3, Stopped: true}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var tree *core.Tree
+			files := build(t, func(c *kube.Chart) {
+				p := tc.props
+				p.Image, p.Port = "nginx:1.27.3", 8080
+				apps.NewApp(c, "web", &p)
+				tree = c.Info().Tree()
+			})
+			list, err := manifest.Decode(files["apps/web.yaml"])
+			require.NoError(t, err)
+			for _, o := range list {
+				if o.GetKind() == "Deployment" {
+					var d appsv1.Deployment
+					require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d))
+					require.NotNil(t, d.Spec.Replicas, "an unset replicas field means 1 to Kubernetes, whatever the props say")
+					assert.Equal(t, tc.rendered, *d.Spec.Replicas)
+				}
+			}
+			for _, w := range tree.Workloads() {
+				if w.Name == "web" {
+					assert.Equal(t, int(tc.rendered), w.Replicas, "the capacity checks count the rendered pods")
+				}
+			}
+		})
+	}
+}

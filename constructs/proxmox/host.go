@@ -2,7 +2,6 @@ package proxmox
 
 import (
 	"cmp"
-	"net/netip"
 	"net/url"
 	"regexp"
 
@@ -75,7 +74,7 @@ func (d *Datacenter) AddHost(id string, props *HostProps) *Host {
 	d.hosts = append(d.hosts, h)
 	h.info.Tree().AddValidation(h.validate)
 	if u, err := url.Parse(h.Endpoint); err == nil {
-		if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
+		if ip, problem := core.ParseHost(u.Hostname(), "endpoint host"); problem == nil && ip.IsValid() {
 			h.info.Tree().ClaimAddress(ip, h.info.Path(), "Proxmox host "+h.Name)
 		}
 	}
@@ -105,6 +104,10 @@ func (h *Host) validate() []error {
 			"endpoint of host %q carries credentials, which would be committed in the inventory", h.Name))
 	case h.Endpoint == "" || err != nil || u.Scheme != "https" || u.Host == "":
 		errs = append(errs, core.Errorf(p, `use the API URL, such as "https://192.168.1.10:8006"`, "endpoint %q is not an https URL", h.Endpoint))
+	default:
+		if _, problem := core.ParseHost(u.Hostname(), "endpoint host"); problem != nil {
+			errs = append(errs, problem.At(p))
+		}
 	}
 	if fp := h.TLSFingerprint; fp != "" && !fingerprintPattern.MatchString(fp) {
 		errs = append(errs, core.Errorf(p, "copy the SHA-256 fingerprint from `pvenode cert info` (32 hex pairs separated by ':')", "TLS fingerprint %q is not a SHA-256 fingerprint", fp))

@@ -86,3 +86,33 @@ func TestPlacementSpreadsGroups(t *testing.T) {
 		})
 	}
 }
+
+// A host's API endpoint names the host in one written form: an address
+// read alike by every client, or a DNS name that is not a malformed
+// address (core.ParseHost).
+func TestHostEndpointForms(t *testing.T) {
+	cases := []struct{ endpoint, want string }{
+		{"https://192.168.1.10:8006", ""},
+		{"https://pve.lan:8006", ""},
+		{"https://192.168.001.010:8006", `proxmox/pve: endpoint host "192.168.001.010" has a group with a leading zero, which C resolvers read as octal (192.168.1.8); write it as 192.168.1.10 (decimal, no leading zeros)`},
+		{"https://192.168.1.310:8006", `proxmox/pve: endpoint host "192.168.1.310" is not an IPv4 address: 310 is above 255`},
+		{"https://pve_1.lan:8006", `proxmox/pve: endpoint host "pve_1.lan" is neither an IP address nor a DNS name`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.endpoint, func(t *testing.T) {
+			app := core.NewApp(nil)
+			dc := proxmox.NewDatacenter(app, "proxmox", nil)
+			dc.AddHost("pve", &proxmox.HostProps{Endpoint: tc.endpoint})
+			err := app.Tree().Validate()
+			if tc.want == "" {
+				if err != nil {
+					assert.NotContains(t, err.Error(), "endpoint")
+				}
+				return
+			}
+			if assert.Error(t, err) {
+				assert.Contains(t, err.Error(), tc.want)
+			}
+		})
+	}
+}

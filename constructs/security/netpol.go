@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -93,8 +92,8 @@ func (p Peer) String() string {
 func (p Peer) problem() string {
 	switch {
 	case p.cidr != "":
-		if _, err := netip.ParsePrefix(p.cidr); err != nil {
-			return fmt.Sprintf("CIDR %q is no address prefix (%v)", p.cidr, err)
+		if _, problem := core.ParsePrefix(p.cidr, "CIDR"); problem != nil {
+			return problem.Problem + "; " + problem.Fix
 		}
 	case !p.own && !p.all && p.namespace == "":
 		return "the zero Peer selects nothing (an empty NetworkPolicy peer would allow everything)"

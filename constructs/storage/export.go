@@ -2,11 +2,9 @@ package storage
 
 import (
 	"fmt"
-	"net/netip"
 	"path"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/funoffshore/homelab/constructs/core"
 )
@@ -28,19 +26,14 @@ type NFSExport struct {
 // directory it already holds, for a Volume's Export.
 func (n *NFS) Existing(path string) *NFSExport { return &NFSExport{Server: n.server, Path: path} }
 
-// checkServer returns the problem of an NFS server address ("" for
-// none): an IP address or a DNS name (apimachinery's subdomain rule).
-func checkServer(server string) string {
+// checkServer returns the problem of an NFS server address (nil for
+// none): an IP address or a DNS name, in core.ParseHost's grammar.
+func checkServer(server string) *core.AddrProblem {
 	if server == "" {
-		return "NFS server is empty"
+		return &core.AddrProblem{Problem: "NFS server is empty", Fix: "set it to the NAS's IP address or DNS name"}
 	}
-	if _, err := netip.ParseAddr(server); err == nil {
-		return ""
-	}
-	if len(validation.IsDNS1123Subdomain(server)) > 0 {
-		return fmt.Sprintf("NFS server %q is neither an IP address nor a DNS name", server)
-	}
-	return ""
+	_, problem := core.ParseHost(server, "NFS server")
+	return problem
 }
 
 // checkExportPath returns the problem of an exported path ("" for none).
@@ -57,8 +50,8 @@ func checkExportPath(p string) string {
 // validate returns the export's problems, reported at the construct at.
 func (e *NFSExport) validate(at string) []error {
 	var errs []error
-	if msg := checkServer(e.Server); msg != "" {
-		errs = append(errs, core.Errorf(at, `set NFSExport.Server to the NAS's IP address or DNS name, such as "192.168.1.20" or "nas.lan"`, "%s", msg))
+	if problem := checkServer(e.Server); problem != nil {
+		errs = append(errs, core.Errorf(at, "set NFSExport.Server: "+problem.Fix, "%s", problem.Problem))
 	}
 	if msg := checkExportPath(e.Path); msg != "" {
 		errs = append(errs, core.Errorf(at, fmt.Sprintf("set NFSExport.Path to the exported directory, such as %q", "/volume1/media"), "%s", msg))

@@ -119,6 +119,18 @@ func TestExportValidation(t *testing.T) {
 		{"a server that is no address", func(*storage.NFS) storage.Volume {
 			return storage.Volume{Export: &storage.NFSExport{Server: "nas_01", Path: "/media"}, Size: "1Ti"}
 		}, `apps/media: NFS server "nas_01" is neither an IP address nor a DNS name; set NFSExport.Server`},
+		{"a server with a leading zero (octal to C resolvers)", func(*storage.NFS) storage.Volume {
+			return storage.Volume{Export: &storage.NFSExport{Server: "192.168.1.020", Path: "/media"}, Size: "1Ti"}
+		}, `apps/media: NFS server "192.168.1.020" has a group with a leading zero, which C resolvers read as octal (192.168.1.16); set NFSExport.Server: write it as 192.168.1.20`},
+		{"a server name that is a malformed address", func(*storage.NFS) storage.Volume {
+			return storage.Volume{Export: &storage.NFSExport{Server: "192.168.1.999", Path: "/media"}, Size: "1Ti"}
+		}, `apps/media: NFS server "192.168.1.999" is not an IPv4 address: 999 is above 255`},
+		{"an IPv4-mapped server", func(*storage.NFS) storage.Volume {
+			return storage.Volume{Export: &storage.NFSExport{Server: "::ffff:192.168.1.20", Path: "/media"}, Size: "1Ti"}
+		}, `apps/media: NFS server "::ffff:192.168.1.20" is an IPv4-mapped IPv6 address; set NFSExport.Server: write it as 192.168.1.20`},
+		{"a non-ASCII server name", func(*storage.NFS) storage.Volume {
+			return storage.Volume{Export: &storage.NFSExport{Server: "bücher.lan", Path: "/media"}, Size: "1Ti"}
+		}, `apps/media: NFS server "bücher.lan" is not ASCII; set NFSExport.Server: write the name in its punycode (xn--) form`},
 		{"a class and an export", func(nfs *storage.NFS) storage.Volume {
 			return storage.Volume{Class: nfs.Class, Export: nfs.Existing("/volume1/media"), Size: "1Ti"}
 		}, `apps/media: the volume has both a storage class (nfs-storage) and an existing export (192.168.1.20:/volume1/media); set either Volume.Class (a new volume) or Volume.Export (an existing NFS export), not both`},

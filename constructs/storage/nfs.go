@@ -3,7 +3,6 @@ package storage
 import (
 	"cmp"
 	"fmt"
-	"net/netip"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
@@ -91,7 +90,7 @@ func NewNFS(scope constructs.Construct, id string, repo *flux.HelmRepository, pr
 		NetworkFilesystem: true,
 	})
 	t := n.info.Tree()
-	server, _ := netip.ParseAddr(props.Server)
+	server, _ := core.ParseHost(props.Server, "NFS server")
 	t.ClaimAddress(server, n.info.Path(), "NFS server")
 	t.AddWorkload(core.Workload{Source: n.info.Path(), Name: "nfs-subdir-external-provisioner", Replicas: 1,
 		CPU: v.Resources.Requests[corev1.ResourceCPU], Memory: v.Resources.Requests[corev1.ResourceMemory], MemoryLimit: v.Resources.Limits[corev1.ResourceMemory]})
@@ -99,8 +98,8 @@ func NewNFS(scope constructs.Construct, id string, repo *flux.HelmRepository, pr
 		var errs []error
 		if props.Server == "" {
 			errs = append(errs, core.Errorf(n.info.Path(), "set NFSProps.Server to the NAS address", "NFS server is empty"))
-		} else if msg := checkServer(props.Server); msg != "" {
-			errs = append(errs, core.Errorf(n.info.Path(), `set NFSProps.Server to the NAS's IP address or DNS name, such as "192.168.1.20" or "nas.lan"`, "%s", msg))
+		} else if problem := checkServer(props.Server); problem != nil {
+			errs = append(errs, core.Errorf(n.info.Path(), "set NFSProps.Server: "+problem.Fix, "%s", problem.Problem))
 		}
 		if len(props.Path) == 0 || props.Path[0] != '/' {
 			errs = append(errs, core.Errorf(n.info.Path(), fmt.Sprintf("set NFSProps.Path to the exported path, such as %q", "/volume1/k8s"), "NFS path %q is not absolute", props.Path))

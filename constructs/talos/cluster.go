@@ -118,7 +118,7 @@ func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Clu
 	def(&c.ImageFactory, "factory.talos.dev")
 	def(&c.Dir, "talos")
 	c.info = core.Init(c, scope, id)
-	if vip, err := netip.ParseAddr(p.VIP); err == nil {
+	if vip, problem := core.ParseAddr(p.VIP, "VIP"); problem == nil {
 		c.info.Tree().ClaimAddress(vip, c.info.Path(), "the cluster VIP")
 	}
 	c.info.Tree().PublishControlPlaneMetrics(controlPlaneMetrics())
@@ -258,8 +258,9 @@ type Node struct {
 	Role                  Role
 	VM                    *proxmox.VM
 
-	rawIP   string
-	cluster *Cluster
+	rawIP     string
+	ipProblem *core.AddrProblem
+	cluster   *Cluster
 }
 
 // AddNode adds a node to the cluster.
@@ -272,7 +273,7 @@ func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
 	n.Hostname = cmp.Or(n.Hostname, id)
 	n.Role = cmp.Or(n.Role, Worker)
 	n.InstallDisk = cmp.Or(n.InstallDisk, c.InstallDisk)
-	n.IP, _ = netip.ParseAddr(props.IP)
+	n.IP, n.ipProblem = core.ParseAddr(props.IP, "IP")
 	n.info = core.Init(n, c, id)
 	c.nodes = append(c.nodes, n)
 	n.info.Tree().ClaimAddress(n.IP, n.info.Path(), "node "+n.Hostname)

@@ -52,16 +52,16 @@ func (c *Cluster) validate() []error {
 	if !hostnamePattern.MatchString(c.Name) {
 		add(p, "use lowercase letters, digits and '-'", "cluster name %q is not a valid DNS label", c.Name)
 	}
-	subnet, err := netip.ParsePrefix(c.props.Subnet)
-	if err != nil {
-		add(p, `set Subnet to the node network, such as "192.168.1.0/24"`, "subnet %q is not a CIDR", c.props.Subnet)
+	subnet, problem := core.ParsePrefix(c.props.Subnet, "subnet")
+	if problem != nil {
+		add(p, problem.Fix, "%s", problem.Problem)
 	}
 	var cidrs []netip.Prefix
 	for _, cidr := range []struct{ name, v string }{{"pod CIDR", c.PodCIDR}, {"service CIDR", c.ServiceCIDR}} {
-		pr, err := netip.ParsePrefix(cidr.v)
+		pr, problem := core.ParsePrefix(cidr.v, cidr.name)
 		switch {
-		case err != nil:
-			add(p, "use a CIDR such as \"10.244.0.0/16\"", "%s %q is not a CIDR", cidr.name, cidr.v)
+		case problem != nil:
+			add(p, problem.Fix, "%s", problem.Problem)
 		case subnet.IsValid() && pr.Overlaps(subnet):
 			add(p, "pick a range that does not overlap the node subnet", "%s %s overlaps the node subnet %s", cidr.name, cidr.v, subnet)
 		}
@@ -90,10 +90,10 @@ func (c *Cluster) validate() []error {
 	if sum := c.props.ISOSHA256; sum != "" && !sha256Pattern.MatchString(sum) {
 		add(p, "use the 64 hex digits `sha256sum` prints for the ISO", "ISO checksum %q is not a SHA-256", sum)
 	}
-	vip, vipErr := netip.ParseAddr(c.props.VIP)
+	vip, vipProblem := core.ParseAddr(c.props.VIP, "VIP")
 	if c.props.VIP != "" {
-		if vipErr != nil {
-			add(p, "use an IPv4 address", "VIP %q is not an IP address", c.props.VIP)
+		if vipProblem != nil {
+			add(p, vipProblem.Fix, "%s", vipProblem.Problem)
 		} else if problem := core.CheckHostAddress(vip, subnet, "VIP"); problem != "" {
 			add(p, "pick a free address inside the node subnet", "%s", problem)
 		}
@@ -101,7 +101,7 @@ func (c *Cluster) validate() []error {
 	if c.props.Endpoint != "" {
 		errs = append(errs, c.validateEndpoint()...)
 	}
-	if vipErr == nil && c.endpointHost() == vip.String() && len(errs) == 0 {
+	if vipProblem == nil && c.endpointHost() == vip.String() && len(errs) == 0 {
 		errs = append(errs, c.vipAssigned(vip)...)
 	}
 	errs = append(errs, c.validateCapacity()...)
@@ -110,8 +110,10 @@ func (c *Cluster) validate() []error {
 	names := map[string]string{}
 	for _, n := range c.nodes {
 		np := n.info.Path()
-		if !n.IP.IsValid() {
-			add(np, "set NodeProps.IP to an address inside the node subnet", "IP %q is not an IP address", n.rawIP)
+		if n.rawIP == "" {
+			add(np, "set NodeProps.IP to an address inside the node subnet", "the node has no IP")
+		} else if n.ipProblem != nil {
+			add(np, n.ipProblem.Fix, "%s", n.ipProblem.Problem)
 		} else if problem := core.CheckHostAddress(n.IP, subnet, "IP"); problem != "" {
 			add(np, "use an address inside "+subnet.String()+" that is neither its network nor its broadcast address, or change the cluster subnet", "%s", problem)
 		}

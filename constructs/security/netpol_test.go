@@ -1,0 +1,42 @@
+package security_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/security"
+	"github.com/funoffshore/homelab/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// A CIDR peer is a network written one way (core.ParsePrefix): one with
+// host bits set would be copied as written into the NetworkPolicy, which
+// reads it as another range than it says.
+func TestCIDRPeerForms(t *testing.T) {
+	cases := []struct{ cidr, want string }{
+		{"192.168.1.0/24", ""},
+		{"192.168.1.7/24", `apps/lan: egress peer CIDR 192.168.1.7/24: CIDR "192.168.1.7/24" has host bits set; write the network as 192.168.1.0/24`},
+		{"192.168.010.0/24", `apps/lan: egress peer CIDR 192.168.010.0/24: CIDR "192.168.010.0/24" has a group with a leading zero, which C resolvers read as octal (192.168.8.0); write it as 192.168.10.0/24`},
+		{"::ffff:192.168.1.0/120", `apps/lan: egress peer CIDR ::ffff:192.168.1.0/120: CIDR "::ffff:192.168.1.0/120" is an IPv4-mapped IPv6 address; write it as 192.168.1.0/24`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.cidr, func(t *testing.T) {
+			app := core.NewApp(nil)
+			c := kube.NewChart(app, "apps", &kube.ChartProps{Dir: "apps"})
+			kube.NewNamespace(c, "ns", &kube.NamespaceProps{Name: "apps", PodSecurity: "restricted"})
+			security.NewIsolation(c, "lan", &security.IsolationProps{Namespace: "apps", Egress: []security.Peer{security.CIDR(tc.cidr)}})
+			err := app.Tree().Validate()
+			if tc.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
