@@ -143,6 +143,12 @@ func init() {
 			props: func(p *homelab.Props) { p.Machines.Nodes[1].MAC = "02-00-00-00-00-01" },
 			want:  `proxmox/talos-w-1: MAC "02-00-00-00-00-01" is malformed; use six lowercase hex pairs such as "02:ab:cd:ef:01:23"`,
 		},
+		// Values a consumer's own schema refuses (issue 27, class 6).
+		{
+			name:  "an scp-like Git URL, which Flux's GitRepository CRD refuses",
+			props: func(p *homelab.Props) { p.RepoURL = "git@github.com:funoffshore/homelab.git" },
+			want:  `flux/gotk-sync: Git repository URL "git@github.com:funoffshore/homelab.git" does not match ^(http|https|ssh)://.*$, the pattern of Flux's GitRepository spec.url; write it as ssh://git@github.com/funoffshore/homelab.git`,
+		},
 		// Ambiguous addresses (issue 27, class 2): one written form, the
 		// canonical one as the fix.
 		{
@@ -444,6 +450,16 @@ func init() {
 			name:  "a Prometheus volume size in words",
 			props: func(p *homelab.Props) { p.Platform.Monitoring.Volume = "10 GB" },
 			want:  `platform/monitoring/kube-prometheus-stack: volume size "10 GB" is not a quantity; use a size such as "10Gi"`,
+		},
+		{
+			name:  "a tunnel ID that is not a UUID",
+			props: func(p *homelab.Props) { p.Platform.Tunnel.ID = "zzzzzzzz-765d-4adf-8112-31c55c1551ef" },
+			want:  `platform/ingress/cloudflared: tunnel ID "zzzzzzzz-765d-4adf-8112-31c55c1551ef" is not a UUID; set TunnelProps.TunnelID to the tunnel's UUID (cloudflared tunnel list)`,
+		},
+		{
+			name:  "a zero Prometheus retention (read as unset, not as none)",
+			props: func(p *homelab.Props) { p.Platform.Monitoring.Retention = "0d" },
+			want:  `platform/monitoring/kube-prometheus-stack: retention "0d" is zero, which Prometheus reads as unset (its default, 15d), not as keeping nothing; use a positive duration such as "7d"; leave Retention empty for the default`,
 		},
 		{
 			name:  "a Prometheus retention that does not parse",

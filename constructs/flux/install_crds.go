@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -77,4 +78,36 @@ func parseCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 // crdID returns a construct id for a CRD: "crd-gitrepositories-source".
 func crdID(crd *apiextensionsv1.CustomResourceDefinition) string {
 	return "crd-" + crd.Spec.Names.Plural + "-" + strings.SplitN(crd.Spec.Group, ".", 2)[0]
+}
+
+// SpecPattern returns the pattern Flux's own CRD puts on a field of a
+// kind's spec (the OpenAPI schema controller-gen wrote from the API
+// module's +kubebuilder:validation:Pattern marker), so a value is checked
+// against what the API server will enforce, not a retyped copy: crd is
+// the CRD's name ("gitrepositories.source.toolkit.fluxcd.io"), path the
+// field below spec ("url").
+func SpecPattern(crd, version string, path ...string) (*regexp.Regexp, error) {
+	crds, err := parsedCRDs()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range crds {
+		if c.Name != crd {
+			continue
+		}
+		for _, v := range c.Spec.Versions {
+			if v.Name != version || v.Schema == nil || v.Schema.OpenAPIV3Schema == nil {
+				continue
+			}
+			s := v.Schema.OpenAPIV3Schema.Properties["spec"]
+			for _, p := range path {
+				s = s.Properties[p]
+			}
+			if s.Pattern == "" {
+				return nil, fmt.Errorf("CRD %s %s has no pattern at spec.%s", crd, version, strings.Join(path, "."))
+			}
+			return regexp.Compile(s.Pattern)
+		}
+	}
+	return nil, fmt.Errorf("no CRD %s %s is embedded", crd, version)
 }

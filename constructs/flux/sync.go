@@ -2,7 +2,9 @@ package flux
 
 import (
 	"cmp"
+	"fmt"
 	"path"
+	"regexp"
 	"time"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -95,7 +97,7 @@ func NewSync(scope constructs.Construct, id string, props *SyncProps) *Sync {
 		if props.URL == "" {
 			return []error{core.Errorf(s.info.Path(), "set SyncProps.URL to the repository Flux pulls, such as \"ssh://git@github.com/OWNER/REPO\"", "Git repository URL is empty")}
 		}
-		return nil
+		return checkGitURL(s.info.Path(), props.URL)
 	})
 	return s
 }
@@ -114,3 +116,25 @@ func SyncOf(t *core.Tree) *Sync { return lookup[*Sync](t, syncKey) }
 // File returns the file synth writes the sync to (gotk-sync.yaml in its
 // chart's directory), relative to the output root.
 func (s *Sync) File() string { return s.info.File() }
+
+// scpLike matches Git's scp-like syntax, [user@]host:path.
+var scpLike = regexp.MustCompile(`^([A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+):([^/].*)$`)
+
+// checkGitURL refuses a repository URL that Flux's GitRepository CRD
+// refuses (its spec.url pattern, read from the embedded CRD): an
+// scp-like "git@host:owner/repo" renders, and the API server rejects the
+// object when Flux applies it. The fix gives the ssh:// form.
+func checkGitURL(path, url string) []error {
+	pattern, err := SpecPattern("gitrepositories.source.toolkit.fluxcd.io", "v1", "url")
+	if err != nil {
+		return []error{core.Errorf(path, "report this: the embedded Flux CRDs are broken", "%v", err)}
+	}
+	if pattern.MatchString(url) {
+		return nil
+	}
+	fix := "use an ssh://, https:// or http:// URL"
+	if m := scpLike.FindStringSubmatch(url); m != nil {
+		fix = fmt.Sprintf("write it as ssh://%s%s/%s", m[1], m[2], m[3])
+	}
+	return []error{core.Errorf(path, fix, "Git repository URL %q does not match %s, the pattern of Flux's GitRepository spec.url", url, pattern)}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/google/uuid"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -203,8 +204,13 @@ func (t *Tunnel) validate() []error {
 	if msgs := validation.IsDNS1123Subdomain(t.Domain); t.Domain == "" || len(msgs) > 0 {
 		errs = append(errs, core.Errorf(p, `set TunnelProps.Domain, such as "example.org"`, "domain %q is not a DNS name", t.Domain))
 	}
-	if len(t.props.TunnelID) != 36 || strings.Count(t.props.TunnelID, "-") != 4 {
+	// cloudflared parses the ID with github.com/google/uuid's Parse; the
+	// canonical 36-character form is the one `cloudflared tunnel list`
+	// prints and the credentials file is named after.
+	if id, err := uuid.Parse(t.props.TunnelID); err != nil || len(t.props.TunnelID) != 36 {
 		errs = append(errs, core.Errorf(p, "set TunnelProps.TunnelID to the tunnel's UUID (cloudflared tunnel list)", "tunnel ID %q is not a UUID", t.props.TunnelID))
+	} else if id.String() != t.props.TunnelID {
+		errs = append(errs, core.Errorf(p, "write it as "+id.String(), "tunnel ID %q is not in the lowercase form cloudflared prints", t.props.TunnelID))
 	}
 	if t.props.Origin == nil {
 		errs = append(errs, core.Errorf(p, "set TunnelProps.Origin to the ingress-nginx construct", "the tunnel has no origin"))

@@ -355,8 +355,12 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 					"Prometheus' volume is on %s, a network file system: Prometheus does not support NFS (its TSDB may be corrupted beyond recovery)", c.Name))
 			}
 		}
-		if _, err := model.ParseDuration(retention); err != nil {
+		if d, err := model.ParseDuration(retention); err != nil {
 			errs = append(errs, core.Errorf(s.info.Path(), `use a Prometheus duration such as "7d" or "12h"`, "retention %q does not parse: %v", retention, err))
+		} else if d == 0 {
+			// Prometheus reads a zero retention as "not set": it keeps
+			// its default (15d), not nothing.
+			errs = append(errs, core.Errorf(s.info.Path(), `use a positive duration such as "7d"; leave Retention empty for the default`, "retention %q is zero, which Prometheus reads as unset (its default, 15d), not as keeping nothing", retention))
 		}
 		return errs
 	})
