@@ -143,6 +143,23 @@ func init() {
 			props: func(p *homelab.Props) { p.Machines.Nodes[1].MAC = "02-00-00-00-00-01" },
 			want:  `proxmox/talos-w-1: MAC "02-00-00-00-00-01" is malformed; use six lowercase hex pairs such as "02:ab:cd:ef:01:23"`,
 		},
+		// Uniqueness across the tree (issue 27, class 3).
+		{
+			name: "two apps on one host, one written short and one in full (LAN)",
+			props: func(p *homelab.Props) {
+				p.Platform.Tunnel = nil
+				p.Apps = append(p.Apps, apps.AppProps{Name: "echo2", Host: "echo.funoffshore.com", Image: "nginx:1.27.3", Port: 8080})
+			},
+			want: `apps/echo2/ingress: Ingress.networking.k8s.io/apps/echo2 serves host "echo.funoffshore.com" path "/", which "apps/echo/ingress" already serves through IngressClass nginx; give each app its own host (or path)`,
+		},
+		{
+			name:  "an app's volume and a Mount at one path",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				db := apps.NewApp(h.Apps, "db", &apps.AppProps{Name: "db", Image: "postgres:17.2", Port: 5432, Volume: &storage.Volume{Class: h.DefaultClass(), Size: "5Gi"}, VolumePath: "/var/lib/postgresql"})
+				db.Mount("/var/lib/postgresql/", storage.Volume{Class: h.DefaultClass(), Size: "5Gi"})
+			},
+			want: `apps/db/deployment: Deployment.apps/apps/db: container "app" mounts volumes "data" and "volume-1" at one path /var/lib/postgresql; mount each volume at its own path (an app's Volume at VolumePath, each Mount, ScratchPaths and FilesPath)`,
+		},
 		// Values a consumer's own schema refuses (issue 27, class 6).
 		{
 			name:  "an scp-like Git URL, which Flux's GitRepository CRD refuses",

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
 
 	"github.com/funoffshore/homelab/constructs/core"
 )
@@ -74,6 +76,7 @@ func references(t *core.Tree) []error {
 	ix := newRefIndex(t)
 	var errs []error
 	var secretRefs []core.SecretRef
+	served := map[string]string{} // class, host and path -> the first Ingress's construct path
 	for _, o := range t.Objects() {
 		ko, ok := o.(*Object)
 		if !ok {
@@ -131,6 +134,24 @@ func references(t *core.Tree) []error {
 			if c := ing.Spec.IngressClassName; c != nil && !ix.has(core.ObjectID{Group: "networking.k8s.io", Kind: "IngressClass", Name: *c}) {
 				errs = append(errs, core.Errorf(p, fmt.Sprintf("use an IngressClass the tree installs (%s)", ix.names("networking.k8s.io", "IngressClass", "")),
 					"%s uses IngressClass %q, which no controller of the tree serves", id, *c))
+			}
+			// One host and path of one ingress class goes to one
+			// backend: a second Ingress for it is merged or dropped by the
+			// controller (ingress-nginx keeps the oldest), whatever the
+			// tree meant. Hosts are compared as DNS compares them.
+			class := ptr.Deref(ing.Spec.IngressClassName, "(default class)")
+			for _, r := range ing.Spec.Rules {
+				if r.HTTP == nil {
+					continue
+				}
+				for _, hp := range r.HTTP.Paths {
+					key := class + " " + strings.ToLower(strings.TrimSuffix(r.Host, ".")) + hp.Path
+					if first, ok := served[key]; ok && first != p {
+						errs = append(errs, core.Errorf(p, "give each app its own host (or path)", "%s serves host %q path %q, which %q already serves through IngressClass %s", id, r.Host, hp.Path, first, class))
+						continue
+					}
+					served[key] = p
+				}
 			}
 			for _, svc := range ingressServices(ing) {
 				if !ix.has(core.ObjectID{Kind: "Service", Namespace: id.Namespace, Name: svc}) {
@@ -265,7 +286,7 @@ func ingressServices(ing *networkingv1.Ingress) []string {
 // or never run in a workload: negative replicas, a selector that does not
 // match the pod template, container, port and volume names, duplicate
 // ports, probes on ports the container does not have, mounts of volumes
-// the pod does not have, and limits below requests.
+// the pod does not have or two at one path, and limits below requests.
 func workloadSemantics(t *core.Tree) []error {
 	var errs []error
 	for _, o := range t.Objects() {
@@ -345,10 +366,20 @@ func workloadSemantics(t *core.Tree) []error {
 						"container %q: the %s probe uses port %q, which the container does not declare", c.Name, pr.kind, port.StrVal)
 				}
 			}
+			// The API server refuses a repeated mountPath in a container
+			// (pkg/apis/core/validation ValidateVolumeMounts: "must be
+			// unique"); "/data" and "/data/" are one directory to the
+			// runtime, so paths are compared cleaned.
+			mountedAt := map[string]string{}
 			for _, m := range c.VolumeMounts {
 				if !volumes[m.Name] {
 					add("add the volume to the pod or fix the mount's name", "container %q mounts volume %q, which the pod does not define", c.Name, m.Name)
 				}
+				at := path.Clean(m.MountPath)
+				if other, ok := mountedAt[at]; ok {
+					add("mount each volume at its own path (an app's Volume at VolumePath, each Mount, ScratchPaths and FilesPath)", "container %q mounts volumes %q and %q at one path %s", c.Name, other, m.Name, at)
+				}
+				mountedAt[at] = m.Name
 			}
 			for name, limit := range c.Resources.Limits {
 				if req, ok := c.Resources.Requests[name]; ok && limit.Cmp(req) < 0 {
