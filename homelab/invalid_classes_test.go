@@ -153,7 +153,7 @@ func init() {
 			want: `apps/echo2/ingress: Ingress.networking.k8s.io/apps/echo2 serves host "echo.funoffshore.com" path "/", which "apps/echo/ingress" already serves through IngressClass nginx; give each app its own host (or path)`,
 		},
 		{
-			name:  "an app's volume and a Mount at one path",
+			name: "an app's volume and a Mount at one path",
 			tree: func(_ *core.App, h *homelab.Homelab) {
 				db := apps.NewApp(h.Apps, "db", &apps.AppProps{Name: "db", Image: "postgres:17.2", Port: 5432, Volume: &storage.Volume{Class: h.DefaultClass(), Size: "5Gi"}, VolumePath: "/var/lib/postgresql"})
 				db.Mount("/var/lib/postgresql/", storage.Volume{Class: h.DefaultClass(), Size: "5Gi"})
