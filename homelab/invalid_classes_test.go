@@ -15,6 +15,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/monitoring"
+	"github.com/funoffshore/homelab/constructs/security"
 	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
@@ -159,6 +160,15 @@ func init() {
 				db.Mount("/var/lib/postgresql/", storage.Volume{Class: h.DefaultClass(), Size: "5Gi"})
 			},
 			want: `apps/db/deployment: Deployment.apps/apps/db: container "app" mounts volumes "data" and "volume-1" at one path /var/lib/postgresql; mount each volume at its own path (an app's Volume at VolumePath, each Mount, ScratchPaths and FilesPath)`,
+		},
+		// Wiring without its other half (issue 27, class 7).
+		{
+			name: "a policy peer in a namespace the tree does not declare",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				security.NewPodPolicy(h.Apps, "echo-scrapes", &security.PodPolicyProps{Name: "echo-scrapes", Namespace: "apps", Pods: map[string]string{"app": "echo"}}).
+					Allow(security.Namespace("monitorng").On(security.TCP(8080)))
+			},
+			want: `apps/echo-scrapes/policy: NetworkPolicy.networking.k8s.io/apps/echo-scrapes has a peer in namespace "monitorng", which the tree does not declare: the rule matches no pod; name a namespace the tree declares (apps, cloudflared, default, flux-system, ingress-nginx, kube-node-lease, kube-public, kube-system, longhorn-system, monitoring, nfs-provisioner), or declare "monitorng"`,
 		},
 		// Values a consumer's own schema refuses (issue 27, class 6).
 		{

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/funoffshore/homelab/constructs/core"
@@ -102,7 +104,53 @@ func declaredNamespaces(t *core.Tree) []error {
 			fmt.Sprintf("declare it with kube.NewNamespace(chart, %q, ...) in a chart Flux applies first, or use a declared namespace", id.Namespace),
 			"%s is in namespace %q, which the tree does not declare", id, id.Namespace))
 	}
+	// A NetworkPolicy peer that names a namespace by its name label
+	// (kubernetes.io/metadata.name, which the API server sets on every
+	// namespace) matches nothing when no such namespace exists: the flow
+	// the rule was written for stays cut, silently.
+	for _, o := range t.Objects() {
+		ko, ok := o.(*Object)
+		if !ok {
+			continue
+		}
+		np, ok := ko.typed.(*networkingv1.NetworkPolicy)
+		if !ok {
+			continue
+		}
+		for _, ns := range peerNamespaces(np) {
+			if declared[ns] || t.IsExternal(core.ObjectID{Kind: "Namespace", Name: ns}) {
+				continue
+			}
+			names := slices.Sorted(maps.Keys(declared))
+			errs = append(errs, core.Errorf(o.Info().Path(),
+				fmt.Sprintf("name a namespace the tree declares (%s), or declare %q", strings.Join(names, ", "), ns),
+				"%s has a peer in namespace %q, which the tree does not declare: the rule matches no pod", o.Identity(), ns))
+		}
+	}
 	return errs
+}
+
+// peerNamespaces returns the namespaces a NetworkPolicy's peers name by
+// their kubernetes.io/metadata.name label, in order, each once.
+func peerNamespaces(np *networkingv1.NetworkPolicy) []string {
+	var out []string
+	add := func(peers []networkingv1.NetworkPolicyPeer) {
+		for _, p := range peers {
+			if p.NamespaceSelector == nil {
+				continue
+			}
+			if ns, ok := p.NamespaceSelector.MatchLabels[corev1.LabelMetadataName]; ok && !slices.Contains(out, ns) {
+				out = append(out, ns)
+			}
+		}
+	}
+	for _, r := range np.Spec.Ingress {
+		add(r.From)
+	}
+	for _, r := range np.Spec.Egress {
+		add(r.To)
+	}
+	return out
 }
 
 // labelErrors returns a problem for every label key or value the API

@@ -87,3 +87,35 @@ func TestTreeWideUniqueness(t *testing.T) {
 		})
 	}
 }
+
+// A NetworkPolicy peer names a namespace the tree declares (or one every
+// cluster has): a misspelt one matches nothing and cuts the flow
+// silently.
+func TestPolicyPeerNamespaces(t *testing.T) {
+	policy := func(ns string) *networkingv1.NetworkPolicy {
+		return &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "allow", Namespace: "apps"}, Spec: networkingv1.NetworkPolicySpec{
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}}}}},
+		}}
+	}
+	cases := []struct{ ns, want string }{
+		{"apps", ""},
+		{"kube-system", ""},
+		{"monitorng", `apps/allow: NetworkPolicy.networking.k8s.io/apps/allow has a peer in namespace "monitorng", which the tree does not declare: the rule matches no pod; name a namespace the tree declares (apps, default, kube-node-lease, kube-public, kube-system), or declare "monitorng"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.ns, func(t *testing.T) {
+			app := core.NewApp(nil)
+			c := kube.NewChart(app, "apps", &kube.ChartProps{Dir: "apps"})
+			kube.NewNamespace(c, "ns", &kube.NamespaceProps{Name: "apps", PodSecurity: "baseline"})
+			kube.NewObject(c, "allow", policy(tc.ns))
+			err := app.Tree().Validate()
+			if tc.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
