@@ -146,7 +146,7 @@ func (p *progress) count(ctx context.Context) int {
 
 // Quiet is how long a build with nothing to compile (an up-to-date
 // program, or only a link) may run before it is announced.
-const Quiet = 2 * time.Second
+const Quiet = 10 * time.Second
 
 func (p *progress) tick(ctx context.Context, done <-chan struct{}) {
 	t := time.NewTicker(cmp.Or(p.b.Every, 20*time.Second))
