@@ -176,6 +176,13 @@ func init() {
 			props: func(p *homelab.Props) { p.RepoURL = "git@github.com:funoffshore/homelab.git" },
 			want:  `flux/gotk-sync: Git repository URL "git@github.com:funoffshore/homelab.git" does not match ^(http|https|ssh)://.*$, the pattern of Flux's GitRepository spec.url; write it as ssh://git@github.com/funoffshore/homelab.git`,
 		},
+		{
+			name: "a service range without the address Talos gives CoreDNS",
+			tree: func(app *core.App, _ *homelab.Homelab) {
+				talos.NewCluster(app, "lab2", &talos.ClusterProps{Name: "lab2", Subnet: "192.168.2.0/24", ServiceCIDR: "10.96.0.0/29"})
+			},
+			want: `lab2: service CIDR 10.96.0.0/29 is too small: Talos gives CoreDNS the range's 10th address, which it does not have; use a service range of at least a /28, such as the default "10.96.0.0/12"`,
+		},
 		// Ambiguous addresses (issue 27, class 2): one written form, the
 		// canonical one as the fix.
 		{

@@ -30,6 +30,11 @@ func TestClusterAddressForms(t *testing.T) {
 		{"pod CIDR with host bits", talos.ClusterProps{PodCIDR: "10.244.1.0/16"}, "10.0.0.10", `talos: pod CIDR "10.244.1.0/16" has host bits set; write the network as 10.244.0.0/16`},
 		{"service CIDR IPv4-mapped", talos.ClusterProps{ServiceCIDR: "::ffff:10.96.0.0/108"}, "10.0.0.10", `talos: service CIDR "::ffff:10.96.0.0/108" is an IPv4-mapped IPv6 address; write it as 10.96.0.0/12`},
 		{"the canonical forms", talos.ClusterProps{VIP: "10.0.0.50"}, "10.0.0.10", ""},
+		// Talos gives CoreDNS the range's 10th address (machinery's
+		// DNSServiceIPs): a /29 has 8.
+		{"a service range without CoreDNS' address", talos.ClusterProps{ServiceCIDR: "10.96.0.0/29"}, "10.0.0.10",
+			`talos: service CIDR 10.96.0.0/29 is too small: Talos gives CoreDNS the range's 10th address, which it does not have; use a service range of at least a /28`},
+		{"the smallest service range with it", talos.ClusterProps{ServiceCIDR: "10.96.0.0/28"}, "10.0.0.10", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,6 +52,7 @@ func TestClusterAddressForms(t *testing.T) {
 					assert.NotContains(t, err.Error(), "leading zero")
 					assert.NotContains(t, err.Error(), "host bits")
 					assert.NotContains(t, err.Error(), "IPv4-mapped")
+					assert.NotContains(t, err.Error(), "too small")
 				}
 				return
 			}

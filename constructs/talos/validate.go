@@ -12,6 +12,7 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config"
 	machinetype "github.com/siderolabs/talos/pkg/machinery/config/machine"
 	"github.com/siderolabs/talos/pkg/machinery/config/types/block"
+	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
 	"github.com/siderolabs/talos/pkg/machinery/constants"
 	"github.com/siderolabs/talos/pkg/machinery/imager/quirks"
 
@@ -66,6 +67,18 @@ func (c *Cluster) validate() []error {
 			add(p, "pick a range that does not overlap the node subnet", "%s %s overlaps the node subnet %s", cidr.name, cidr.v, subnet)
 		}
 		cidrs = append(cidrs, pr)
+	}
+	if svc := cidrs[1]; svc.IsValid() {
+		// Talos takes the service range's 1st address for the API
+		// server's Service and its 10th for CoreDNS; machinery computes
+		// both (ClusterConfig.APIServiceIPs, DNSServiceIPs in
+		// v1alpha1_clusterconfig.go, v1.13.9), so ask it rather than
+		// count here. A range without them leaves the cluster without DNS.
+		cc := &v1alpha1.ClusterConfig{ClusterNetwork: &v1alpha1.ClusterNetworkConfig{ServiceSubnet: []string{svc.String()}}}
+		dns, err := cc.DNSServiceIPs()
+		if err != nil || len(dns) == 0 || !svc.Contains(dns[0]) {
+			add(p, `use a service range of at least a /28, such as the default "10.96.0.0/12"`, "service CIDR %s is too small: Talos gives CoreDNS the range's 10th address, which it does not have", svc)
+		}
 	}
 	if cidrs[0].IsValid() && cidrs[1].IsValid() && cidrs[0].Overlaps(cidrs[1]) {
 		add(p, `use ranges apart, such as the defaults "10.244.0.0/16" and "10.96.0.0/12"`, "pod CIDR %s overlaps service CIDR %s", cidrs[0], cidrs[1])
