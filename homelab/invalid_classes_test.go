@@ -144,6 +144,15 @@ func init() {
 			props: func(p *homelab.Props) { p.Machines.Nodes[1].MAC = "02-00-00-00-00-01" },
 			want:  `proxmox/talos-w-1: MAC "02-00-00-00-00-01" is malformed; use six lowercase hex pairs such as "02:ab:cd:ef:01:23"`,
 		},
+		// Grammar where values land (issue 27, class 1).
+		{
+			name: "a non-ASCII app host",
+			props: func(p *homelab.Props) {
+				p.Platform.Tunnel = nil
+				p.Apps = append(p.Apps, apps.AppProps{Name: "books", Host: "bücher", Image: "nginx:1.27.3", Port: 8080})
+			},
+			want: `apps/books: host "bücher.funoffshore.com" is not ASCII; write the name in its punycode (xn--) form`,
+		},
 		// Uniqueness across the tree (issue 27, class 3).
 		{
 			name: "two apps on one host, one written short and one in full (LAN)",

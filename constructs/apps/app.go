@@ -503,6 +503,19 @@ func (a *App) validate() []error {
 		errs = append(errs, core.Errorf(p, fmt.Sprintf("set AppProps.Port to %d, or make the container listen on %d", port, a.props.Port),
 			"the container listens on port %d (%s) but AppProps.Port is %d: probes, Service and policies would point at a port nothing serves", port, why, a.props.Port))
 	}
+	if h := a.props.Host; h != "" {
+		// An Ingress host is a DNS name, never an address (the API
+		// server refuses an IP); core.ParseHost adds what it does not
+		// check: labels of at most 63 and names that are malformed
+		// addresses. Non-ASCII names are refused with their punycode.
+		addr, problem := core.ParseHost(h, "host")
+		switch {
+		case problem != nil:
+			errs = append(errs, problem.At(p))
+		case addr.IsValid():
+			errs = append(errs, core.Errorf(p, "use a DNS name such as \"app.lan\": an Ingress serves names, not addresses", "host %q is an IP address", h))
+		}
+	}
 	if a.props.Host != "" && a.props.Tunnel == nil && !a.props.LAN {
 		errs = append(errs, core.Errorf(p, "set AppProps.Tunnel to the homelab's tunnel, or LAN to serve it only in the LAN", "host %q has no tunnel to reach it", a.props.Host))
 	}

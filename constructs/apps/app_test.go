@@ -227,6 +227,15 @@ func TestWiringRefused(t *testing.T) {
 			repo := flux.NewHelmRepository(c, "repo", &flux.HelmRepositoryProps{URL: "https://kubernetes.github.io/ingress-nginx"})
 			apps.NewApp(c, "web", &apps.AppProps{Image: "nginx:1.27.3", Port: 80}).Expose("web.lan", ingress.NewNginx(c, "nginx", repo, nil), nil)
 		}, `apps/web: host "web.lan" is served in the LAN by "apps/nginx", which listens on no node port; set NginxProps.LAN on the controller, or expose the app through a tunnel`},
+		{"a host that is an address", func(c *kube.Chart) {
+			apps.NewApp(c, "web", &apps.AppProps{Image: "nginx:1.27.3", Port: 80, Host: "192.168.1.50", LAN: true})
+		}, `apps/web: host "192.168.1.50" is an IP address; use a DNS name such as "app.lan"`},
+		{"a host label over 63 characters", func(c *kube.Chart) {
+			apps.NewApp(c, "web", &apps.AppProps{Image: "nginx:1.27.3", Port: 80, Host: "a234567890123456789012345678901234567890123456789012345678901234.lan", LAN: true})
+		}, `apps/web: host "a234567890123456789012345678901234567890123456789012345678901234.lan" has a label of 64 characters; DNS allows 63; shorten that label`},
+		{"a non-ASCII host", func(c *kube.Chart) {
+			apps.NewApp(c, "web", &apps.AppProps{Image: "nginx:1.27.3", Port: 80, Host: "bücher.lan", LAN: true})
+		}, `apps/web: host "bücher.lan" is not ASCII; write the name in its punycode (xn--) form`},
 		{"a relative mount path", func(c *kube.Chart) {
 			apps.NewApp(c, "web", &apps.AppProps{Image: "nginx:1.27.3", Port: 80}).Mount("data", volume(storageClass(c), ""))
 		}, `apps/web: mount path "data" is not absolute`},

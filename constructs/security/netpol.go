@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
 	"github.com/funoffshore/homelab/constructs/core"
@@ -97,6 +98,12 @@ func (p Peer) problem() string {
 		}
 	case !p.own && !p.all && p.namespace == "":
 		return "the zero Peer selects nothing (an empty NetworkPolicy peer would allow everything)"
+	case p.namespace != "":
+		// The peer selects the namespace by its name label, which only a
+		// valid namespace name (a DNS label) can carry.
+		if msgs := validation.IsDNS1123Label(p.namespace); len(msgs) > 0 {
+			return fmt.Sprintf("namespace %q is not a namespace name: %s", p.namespace, strings.Join(msgs, "; "))
+		}
 	}
 	for _, pt := range p.ports {
 		if pt.Port < 1 || pt.Port > 65535 || (pt.Protocol != corev1.ProtocolTCP && pt.Protocol != corev1.ProtocolUDP && pt.Protocol != corev1.ProtocolSCTP) {

@@ -1,6 +1,7 @@
 package security_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,6 +23,7 @@ func TestCIDRPeerForms(t *testing.T) {
 		{"192.168.1.0/24", ""},
 		{"192.168.1.7/24", `apps/lan: egress peer CIDR 192.168.1.7/24: CIDR "192.168.1.7/24" has host bits set; write the network as 192.168.1.0/24`},
 		{"192.168.010.0/24", `apps/lan: egress peer CIDR 192.168.010.0/24: CIDR "192.168.010.0/24" has a group with a leading zero, which C resolvers read as octal (192.168.8.0); write it as 192.168.10.0/24`},
+		{"ns:Monitoring", `apps/lan: egress peer namespace Monitoring: namespace "Monitoring" is not a namespace name`},
 		{"::ffff:192.168.1.0/120", `apps/lan: egress peer CIDR ::ffff:192.168.1.0/120: CIDR "::ffff:192.168.1.0/120" is an IPv4-mapped IPv6 address; write it as 192.168.1.0/24`},
 	}
 	for _, tc := range cases {
@@ -29,7 +31,11 @@ func TestCIDRPeerForms(t *testing.T) {
 			app := core.NewApp(nil)
 			c := kube.NewChart(app, "apps", &kube.ChartProps{Dir: "apps"})
 			kube.NewNamespace(c, "ns", &kube.NamespaceProps{Name: "apps", PodSecurity: "restricted"})
-			security.NewIsolation(c, "lan", &security.IsolationProps{Namespace: "apps", Egress: []security.Peer{security.CIDR(tc.cidr)}})
+			peer := security.CIDR(tc.cidr)
+			if ns, ok := strings.CutPrefix(tc.cidr, "ns:"); ok {
+				peer = security.Namespace(ns)
+			}
+			security.NewIsolation(c, "lan", &security.IsolationProps{Namespace: "apps", Egress: []security.Peer{peer}})
 			err := app.Tree().Validate()
 			if tc.want == "" {
 				assert.NoError(t, err)
