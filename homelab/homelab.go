@@ -3,15 +3,17 @@ package homelab
 import (
 	"cmp"
 	"fmt"
-	"github.com/funoffshore/homelab/constructs/backup"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
+	"k8s.io/utils/ptr"
 
 	"github.com/funoffshore/homelab/constructs/apps"
+	"github.com/funoffshore/homelab/constructs/backup"
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/ingress"
@@ -87,6 +89,11 @@ type Machines struct {
 	// loss loses etcd quorum or leaves the apps without room. Unset, the
 	// same findings are printed by validate as warnings.
 	SurviveHostLoss bool
+	// WorkloadsOnControlPlanes lets pods run on the control planes
+	// (cluster.allowSchedulingOnControlPlanes): a single-node homelab
+	// needs it. Needs that follow the pods, such as Longhorn's disk, then
+	// reach the control planes too.
+	WorkloadsOnControlPlanes bool
 	// ISOSHA256 is the boot ISO's SHA-256, for Proxmox to verify its
 	// download; empty skips the check.
 	ISOSHA256 string
@@ -262,9 +269,15 @@ func (h *Homelab) machines(scope constructs.Construct, m *Machines) {
 		}
 		hosts[hp.Name] = h.Datacenter.AddHost(id, &hp)
 	}
+	var patches []talos.Patch
+	if m.WorkloadsOnControlPlanes {
+		patches = append(patches, talos.Patch{Role: talos.ControlPlane, Config: &v1alpha1.Config{
+			ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: ptr.To(true)},
+		}})
+	}
 	h.Cluster = talos.NewCluster(scope, "talos", &talos.ClusterProps{
 		Name: m.ClusterName, TalosVersion: m.TalosVersion, KubernetesVersion: m.KubernetesVersion, Subnet: m.Subnet,
-		Endpoint: m.Endpoint, VIP: m.VIP, ISOSHA256: m.ISOSHA256, SurviveHostLoss: m.SurviveHostLoss,
+		Endpoint: m.Endpoint, VIP: m.VIP, ISOSHA256: m.ISOSHA256, SurviveHostLoss: m.SurviveHostLoss, Patches: patches,
 	})
 	seen := map[string]bool{}
 	for i, n := range m.Nodes {

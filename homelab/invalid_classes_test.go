@@ -59,6 +59,28 @@ func node(name string, role talos.Role, ip string, vmid, cores, mem, disk int) h
 
 func init() {
 	invalidCases = append(invalidCases, []invalidCase{
+		// Storage arithmetic (issue 27, class 4).
+		{
+			name: "a single node without workloads holds no Longhorn replica",
+			props: func(p *homelab.Props) {
+				p.Machines.Nodes = p.Machines.Nodes[:1]
+			},
+			want: `platform/storage/longhorn: no node runs workloads, so none holds a Longhorn replica; add a worker, or let the control planes run workloads (cluster.allowSchedulingOnControlPlanes)`,
+		},
+		{
+			name: "a single node that runs workloads holds one replica, not two",
+			props: func(p *homelab.Props) {
+				p.Machines.Nodes = p.Machines.Nodes[:1]
+				p.Machines.Nodes[0].MemoryGiB = 12
+				p.Machines.WorkloadsOnControlPlanes = true
+			},
+			want: `platform/storage/longhorn: 2 replicas per volume but only 1 nodes run workloads and hold Longhorn replicas (one per node); lower LonghornProps.Replicas to 1 or add workers`,
+		},
+		{
+			name:  "a Longhorn disk smaller than the volume Talos makes on it",
+			props: func(p *homelab.Props) { p.Platform.Longhorn.DiskGiB = 8 },
+			want:  `platform/storage/longhorn: user volume "longhorn": min size 10GiB does not fit its 8 GiB disk: Talos provisions it only on a disk of the min size plus 34304 bytes of partition tables; give the volume a disk of at least 11 GiB (DiskGiB) or a smaller min size`,
+		},
 		// 1. Addressing.
 		{
 			name:  "a node on the subnet's network address",

@@ -307,14 +307,21 @@ func init() {
 		{
 			name:  "more Longhorn replicas than workers",
 			props: func(p *homelab.Props) { p.Machines.Nodes = p.Machines.Nodes[:2] },
-			want:  `platform/storage/longhorn: 2 replicas per volume but only 1 workers hold Longhorn replicas (one per node); lower LonghornProps.Replicas to 1 or add workers`,
+			want:  `platform/storage/longhorn: 2 replicas per volume but only 1 nodes run workloads and hold Longhorn replicas (one per node); lower LonghornProps.Replicas to 1 or add workers`,
 		},
 		{
 			name: "Longhorn volumes larger than the workers' disks",
 			tree: func(_ *core.App, h *homelab.Homelab) {
+				storage.NewClaim(h.Apps, "media", "media", "apps", storage.Volume{Class: h.Longhorn.Class, Size: "30Gi"})
+			},
+			want: `platform/storage/longhorn: Longhorn volumes need 82 GiB (platform/monitoring/kube-prometheus-stack/prometheus 10Gi + apps/uptime-kuma/volume 1Gi + apps/media 30Gi, x2 replicas) but the Longhorn disks schedule 70 GiB (2 x 50 GiB, 30% reserved); raise LonghornProps.DiskGiB, add workers or shrink the volumes`,
+		},
+		{
+			name: "a Longhorn volume larger than one node's disk",
+			tree: func(_ *core.App, h *homelab.Homelab) {
 				storage.NewClaim(h.Apps, "media", "media", "apps", storage.Volume{Class: h.Longhorn.Class, Size: "200Gi"})
 			},
-			want: `platform/storage/longhorn: Longhorn volumes need 422 GiB (platform/monitoring/kube-prometheus-stack/prometheus 10Gi + apps/uptime-kuma/volume 1Gi + apps/media 200Gi, x2 replicas) but the workers' Longhorn disks offer 75 GiB (2 x 50 GiB, 25% kept free); raise LonghornProps.DiskGiB, add workers or shrink the volumes`,
+			want: `platform/storage/longhorn: volume apps/media of 200Gi does not fit one node's Longhorn disk: each replica is whole on one disk, and Longhorn schedules at most 35 GiB of a 50 GiB disk (30% reserved); raise LonghornProps.DiskGiB to 286 or shrink the volume`,
 		},
 		{
 			name: "two apps with the same id",

@@ -57,6 +57,10 @@ type LonghornOptions struct {
 	// BackupTarget is where Longhorn backs up to (daily, 7 kept); empty
 	// for no backups.
 	BackupTarget string
+	// Replicas of each volume (default 2) and DiskGiB, the Longhorn disk
+	// of each node that runs workloads (default 50): see
+	// storage.LonghornProps.
+	Replicas, DiskGiB int
 }
 
 // NFSOptions name the NAS share.
@@ -133,7 +137,9 @@ func (h *Homelab) platform(p *Platform) {
 	if p.Longhorn != nil || p.NFS != nil {
 		storageChart := kube.NewChart(h.Platform, "storage", &kube.ChartProps{Dir: "kubernetes/platform/storage"})
 		if p.Longhorn != nil {
-			h.Longhorn = storage.NewLonghorn(storageChart, "longhorn", longhornRepo, &storage.LonghornProps{BackupTarget: p.Longhorn.BackupTarget})
+			h.Longhorn = storage.NewLonghorn(storageChart, "longhorn", longhornRepo, &storage.LonghornProps{
+				BackupTarget: p.Longhorn.BackupTarget, Replicas: p.Longhorn.Replicas, DiskGiB: p.Longhorn.DiskGiB,
+			})
 		}
 		if p.NFS != nil {
 			h.NFS = storage.NewNFS(storageChart, "nfs", nfsRepo, &storage.NFSProps{Server: p.NFS.Server, Path: p.NFS.Path})

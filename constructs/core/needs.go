@@ -21,11 +21,26 @@ const (
 	// control planes and workers; a node is never of this role (a node's
 	// role defaults to Worker).
 	AllNodes Role = ""
+	// WorkloadNodes makes a need or patch apply to the nodes pods are
+	// scheduled on: the workers, and the control planes too when the OS
+	// layer leaves them untainted (a single-node cluster). A need that
+	// follows the pods, such as a storage engine's disk for its replicas,
+	// uses it; a node is never of this role.
+	WorkloadNodes Role = "workloads"
 )
 
-// Includes reports whether something that applies to r applies to a node of
-// role node: AllNodes includes every role.
-func (r Role) Includes(node Role) bool { return r == AllNodes || r == node }
+// Selects reports whether something that applies to r applies to node:
+// AllNodes selects every node, WorkloadNodes those that run workloads,
+// ControlPlane and Worker the nodes of that role.
+func (r Role) Selects(node NodeAddress) bool {
+	switch r {
+	case AllNodes:
+		return true
+	case WorkloadNodes:
+		return node.Workloads
+	}
+	return r == node.Role
+}
 
 // Mount is a host path the kubelet must see (a kubelet extra mount).
 type Mount struct {
@@ -98,6 +113,10 @@ type NodeAddress struct {
 	Hostname string
 	IP       netip.Addr
 	Role     Role
+	// Workloads reports whether pods are scheduled on the node: a worker,
+	// or a control plane the OS layer leaves without its NoSchedule
+	// taint.
+	Workloads bool
 }
 
 // PublishNode records a node's address for the platform.

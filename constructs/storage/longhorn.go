@@ -36,9 +36,10 @@ type LonghornProps struct {
 	// UserVolumeMinSize is the minimum size of the Talos user volume that
 	// holds Longhorn's data. Default: "10GiB".
 	UserVolumeMinSize string
-	// DiskGiB is the size of the virtual disk each worker VM gets for
-	// Longhorn's replicas (the control plane, tainted, holds none).
-	// Default: 50.
+	// DiskGiB is the size of the virtual disk each VM that runs
+	// workloads gets for Longhorn's replicas: every worker, and a control
+	// plane that runs workloads (a tainted one holds none). Longhorn
+	// schedules 70% of it (ReservedPercentForDefaultDisk). Default: 50.
 	DiskGiB int
 }
 
@@ -135,8 +136,8 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	})
 
 	t := l.info.Tree()
-	// Every node attaches Longhorn volumes (iSCSI); the workers, where
-	// the replicas live, get a disk of their own for them.
+	// Every node attaches Longhorn volumes (iSCSI); the nodes pods run
+	// on, where the replicas live, get a disk of their own for them.
 	t.AddNodeNeed(core.NodeNeed{
 		Source:     l.info.Path(),
 		Role:       core.AllNodes,
@@ -144,7 +145,7 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	})
 	t.AddNodeNeed(core.NodeNeed{
 		Source:        l.info.Path(),
-		Role:          core.Worker,
+		Role:          core.WorkloadNodes,
 		UserVolumes:   []core.UserVolume{{Name: "longhorn", MinSize: minSize, DiskGiB: diskGiB}},
 		KubeletMounts: []core.Mount{{Source: l.DataPath, Destination: l.DataPath, Options: []string{"bind", "rshared", "rw"}}},
 	})
@@ -234,13 +235,39 @@ func podResources(containers, inits map[string]corev1.ResourceRequirements) core
 // Info returns the construct's place in the tree.
 func (l *Longhorn) Info() *core.Info { return l.info }
 
-// MinimalAvailablePercent is the share of each disk Longhorn keeps free
-// (its storage-minimal-available-percentage setting, default 25).
-const MinimalAvailablePercent = 25
+// Longhorn's scheduling settings, at the defaults the chart keeps
+// (longhorn-manager types/setting.go: storage-minimal-available-percentage
+// 25, storage-reserved-percentage-for-default-disk 30,
+// storage-over-provisioning-percentage 100).
+const (
+	// MinimalAvailablePercent is the share of each disk that must stay
+	// free for Longhorn to place another replica on it.
+	MinimalAvailablePercent = 25
+	// ReservedPercentForDefaultDisk is the share of the default disk
+	// (the one at the data path, which this construct uses) Longhorn
+	// never schedules.
+	ReservedPercentForDefaultDisk = 30
+	// OverProvisioningPercent is how much volume size Longhorn schedules
+	// relative to the unreserved space.
+	OverProvisioningPercent = 100
+)
 
-// validateCapacity checks the replicas against the workers that hold them
-// (each replica on another node) and the volumes on the class against the
-// space of the workers' Longhorn disks.
+// SchedulableBytes is the volume size Longhorn schedules on a default disk
+// of diskGiB GiB: a replica of size S goes on a disk only while S plus
+// what is scheduled there stays within (maximum - reserved) x
+// over-provisioning (longhorn-manager scheduler/replica_scheduler.go,
+// IsSchedulableToDisk). The disk's size stands for the file system's
+// maximum, which is a little smaller: a volume this check lets through by
+// less than the file system's overhead is left for Longhorn to refuse.
+func SchedulableBytes(diskGiB int) int64 {
+	maximum := int64(diskGiB) << 30
+	unreserved := maximum - percent(maximum, ReservedPercentForDefaultDisk)
+	return percent(unreserved, OverProvisioningPercent)
+}
+
+// percent is floor(x * p / 100) without overflowing for any disk size.
+func percent(x, p int64) int64 { return x/100*p + x%100*p/100 }
+
 // backupSchemes are the backup target kinds Longhorn supports.
 var backupSchemes = []string{"nfs", "s3", "cifs", "azblob"}
 
@@ -263,37 +290,73 @@ func (l *Longhorn) validateProps(replicas, diskGiB int) []error {
 	return errs
 }
 
+// validateCapacity checks Longhorn's volumes against the nodes that hold
+// its replicas: those pods are scheduled on (the workers, and a control
+// plane that runs workloads), each with a Longhorn disk of diskGiB. Each
+// replica of a volume goes on another node (replica-soft-anti-affinity is
+// off by default), and a replica is whole on one disk.
 func (l *Longhorn) validateCapacity(replicas, diskGiB int) []error {
 	t := l.info.Tree()
-	workers := 0
-	for _, n := range t.Nodes() {
-		if n.Role != core.ControlPlane {
-			workers++
+	nodes := t.Nodes()
+	if len(nodes) == 0 || replicas < 1 || diskGiB < 1 {
+		return nil // no OS layer in the tree, or refused by validateProps
+	}
+	holders := 0
+	for _, n := range nodes {
+		if n.Workloads {
+			holders++
 		}
 	}
-	if workers == 0 {
-		return nil // no OS layer in the tree: nothing to check against
-	}
 	p := l.info.Path()
-	var errs []error
-	if replicas > workers {
-		errs = append(errs, core.Errorf(p, fmt.Sprintf("lower LonghornProps.Replicas to %d or add workers", workers),
-			"%d replicas per volume but only %d workers hold Longhorn replicas (one per node)", replicas, workers))
+	if holders == 0 {
+		return []error{core.Errorf(p, "add a worker, or let the control planes run workloads (cluster.allowSchedulingOnControlPlanes)",
+			"no node runs workloads, so none holds a Longhorn replica")}
 	}
+	var errs []error
+	if replicas > holders {
+		errs = append(errs, core.Errorf(p, fmt.Sprintf("lower LonghornProps.Replicas to %d or add workers", holders),
+			"%d replicas per volume but only %d nodes run workloads and hold Longhorn replicas (one per node)", replicas, holders))
+	}
+	perDisk := SchedulableBytes(diskGiB)
 	var need resource.Quantity
 	var sources []string
+	oversized := false
 	for _, c := range l.Class.Claims() {
 		need.Add(c.Size)
 		sources = append(sources, fmt.Sprintf("%s %s", c.Source, c.Size.String()))
+		if c.Size.Value() > perDisk {
+			oversized = true
+			errs = append(errs, core.Errorf(p, fmt.Sprintf("raise LonghornProps.DiskGiB to %d or shrink the volume", diskFor(c.Size.Value())),
+				"volume %s of %s does not fit one node's Longhorn disk: each replica is whole on one disk, and Longhorn schedules at most %s of a %d GiB disk (%d%% reserved)",
+				c.Source, c.Size.String(), gib(perDisk), diskGiB, ReservedPercentForDefaultDisk))
+		}
 	}
 	needBytes := need.Value() * int64(replicas)
-	haveBytes := int64(workers) * int64(diskGiB) << 30 * (100 - MinimalAvailablePercent) / 100
-	if needBytes > haveBytes {
+	haveBytes := int64(holders) * perDisk
+	if needBytes > haveBytes && !oversized { // an oversized volume's fix comes first
 		errs = append(errs, core.Errorf(p, "raise LonghornProps.DiskGiB, add workers or shrink the volumes",
-			"Longhorn volumes need %d GiB (%s, x%d replicas) but the workers' Longhorn disks offer %d GiB (%d x %d GiB, %d%% kept free)",
-			needBytes>>30, strings.Join(sources, " + "), replicas, haveBytes>>30, workers, diskGiB, MinimalAvailablePercent))
+			"Longhorn volumes need %s (%s, x%d replicas) but the Longhorn disks schedule %s (%d x %d GiB, %d%% reserved)",
+			gib(needBytes), strings.Join(sources, " + "), replicas, gib(haveBytes), holders, diskGiB, ReservedPercentForDefaultDisk))
 	}
 	return errs
+}
+
+// diskFor is the smallest whole-GiB Longhorn disk that schedules size.
+func diskFor(size int64) int {
+	// A first guess from the ratio, then at most a step or two up.
+	g := max(1, int(size/SchedulableBytes(1)))
+	for SchedulableBytes(g) < size && SchedulableBytes(g) > 0 {
+		g++
+	}
+	return g
+}
+
+// gib formats bytes as GiB, with a decimal when it is not whole.
+func gib(b int64) string {
+	if b%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", b>>30)
+	}
+	return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
 }
 
 // ToString overrides the jsii method; it returns the construct path.

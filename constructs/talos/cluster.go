@@ -277,7 +277,8 @@ func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
 	n.info = core.Init(n, c, id)
 	c.nodes = append(c.nodes, n)
 	n.info.Tree().ClaimAddress(n.IP, n.info.Path(), "node "+n.Hostname)
-	n.info.Tree().PublishNode(core.NodeAddress{Hostname: n.Hostname, IP: n.IP, Role: n.Role})
+	n.info.Tree().PublishNode(core.NodeAddress{Hostname: n.Hostname, IP: n.IP, Role: n.Role,
+		Workloads: n.Role == Worker || c.SchedulesOnControlPlanes()})
 	if n.VM != nil {
 		n.VM.SetAddress(n.IP)
 		// One host's loss should take as few nodes of a role as it can.

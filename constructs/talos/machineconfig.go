@@ -29,12 +29,14 @@ import (
 )
 
 // appliesTo reports whether a need or patch for nodes of r applies to the
-// machine config of type role.
-func appliesTo(r core.Role, role machine.Type) bool {
+// machine config of type role. Control planes run workloads when a patch
+// allows it: Talos then leaves off their NoSchedule taint (v1.13.9
+// internal/app/machined/pkg/controllers/k8s/node_taint_spec.go:74).
+func (c *Cluster) appliesTo(r core.Role, role machine.Type) bool {
 	if role == machine.TypeControlPlane {
-		return r.Includes(core.ControlPlane)
+		return r.Selects(core.NodeAddress{Role: core.ControlPlane, Workloads: c.SchedulesOnControlPlanes()})
 	}
-	return r.Includes(core.Worker)
+	return r.Selects(core.NodeAddress{Role: core.Worker, Workloads: true})
 }
 
 // Patches returns the typed patches for nodes of role: the cluster
@@ -59,7 +61,7 @@ func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
 	}
 	mounted := map[string]bool{}
 	for _, need := range c.info.Tree().NodeNeeds() {
-		if !appliesTo(need.Role, role) {
+		if !c.appliesTo(need.Role, role) {
 			continue
 		}
 		var mounts []v1alpha1.ExtraMount
@@ -96,7 +98,7 @@ func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
 		}
 	}
 	for _, p := range c.props.Patches {
-		if p.Config != nil && appliesTo(p.Role, role) {
+		if p.Config != nil && c.appliesTo(p.Role, role) {
 			out = append(out, p.Config)
 		}
 	}
@@ -108,7 +110,7 @@ func (c *Cluster) UserVolumes(role machine.Type) []*block.UserVolumeConfigV1Alph
 	var out []*block.UserVolumeConfigV1Alpha1
 	seen := map[string]bool{}
 	for _, need := range c.info.Tree().NodeNeeds() {
-		if !appliesTo(need.Role, role) {
+		if !c.appliesTo(need.Role, role) {
 			continue
 		}
 		for _, uv := range need.UserVolumes {
@@ -157,7 +159,7 @@ func (c *Cluster) dataDisks(role machine.Type) []proxmox.DataDisk {
 	for _, uv := range c.UserVolumes(role) {
 		for _, need := range c.info.Tree().NodeNeeds() {
 			for _, want := range need.UserVolumes {
-				if want.Name == uv.MetaName && want.DiskGiB > 0 && appliesTo(need.Role, role) && !slices.ContainsFunc(out, func(d proxmox.DataDisk) bool { return d.Name == want.Name }) {
+				if want.Name == uv.MetaName && want.DiskGiB > 0 && c.appliesTo(need.Role, role) && !slices.ContainsFunc(out, func(d proxmox.DataDisk) bool { return d.Name == want.Name }) {
 					out = append(out, proxmox.DataDisk{Name: want.Name, SizeGiB: want.DiskGiB})
 				}
 			}

@@ -1,6 +1,7 @@
 package talos
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -176,7 +177,7 @@ func (c *Cluster) validateMinimums(n *Node) []error {
 	}
 	seen := map[string]bool{}
 	for _, need := range c.info.Tree().NodeNeeds() {
-		if !appliesTo(need.Role, role) {
+		if !c.appliesTo(need.Role, role) {
 			continue
 		}
 		for _, uv := range need.UserVolumes {
@@ -223,6 +224,9 @@ func (c *Cluster) userVolumeSizes() []error {
 			var bs block.ByteSize
 			if err := bs.UnmarshalText([]byte(uv.MinSize)); err != nil {
 				errs = append(errs, core.Errorf(need.Source, `use a size such as "10GiB"`, "user volume %q: min size %q does not parse: %v", uv.Name, uv.MinSize, err))
+			} else if err := fitsOwnDisk(uv, bs.Value()); err != "" {
+				errs = append(errs, core.Errorf(need.Source, fmt.Sprintf("give the volume a disk of at least %d GiB (DiskGiB) or a smaller min size", ownDiskFor(bs.Value())),
+					"user volume %q: %s", uv.Name, err))
 			}
 			var sz block.Size
 			if err := sz.UnmarshalText([]byte(uv.MaxSize)); err != nil {
@@ -310,3 +314,33 @@ func kubernetesSupported(k8s, talos string) error {
 }
 
 func defaultK8s() string { return constants.DefaultKubernetesVersion }
+
+// Talos provisions a user volume on an empty disk only when the disk holds
+// its minimum size plus a GPT and protective MBR of 67 sectors (v1.13.9
+// internal/app/machined/pkg/controllers/block/internal/volumes/disk.go:57-60),
+// and gives a volume without a minimum 100 MiB
+// (volumeconfig/user_volumes.go:23,106). The disks the OS layer asks
+// Proxmox for have QEMU's default 512-byte logical sectors.
+const (
+	partitionTableBytes      = 67 * 512
+	defaultUserVolumeMinSize = 100 << 20
+)
+
+// fitsOwnDisk says why a user volume with a disk of its own cannot be
+// provisioned there, or "" when it can (or has no disk of its own).
+func fitsOwnDisk(uv core.UserVolume, minSize uint64) string {
+	if uv.DiskGiB <= 0 {
+		return ""
+	}
+	minSize = cmp.Or(minSize, defaultUserVolumeMinSize)
+	if disk := uint64(uv.DiskGiB) << 30; minSize+partitionTableBytes > disk {
+		return fmt.Sprintf("min size %s does not fit its %d GiB disk: Talos provisions it only on a disk of the min size plus %d bytes of partition tables",
+			cmp.Or(uv.MinSize, "(default 100MiB)"), uv.DiskGiB, partitionTableBytes)
+	}
+	return ""
+}
+
+// ownDiskFor is the smallest whole-GiB disk a user volume of minSize fits.
+func ownDiskFor(minSize uint64) uint64 {
+	return (max(minSize, defaultUserVolumeMinSize) + partitionTableBytes + 1<<30 - 1) >> 30
+}

@@ -71,7 +71,9 @@ func VM(scsihw string, disks []Disk) ([]Reported, error) {
 	var nextSD, nextVD, nextSR int
 	for _, d := range disks {
 		m := proxmox.DiskKey.FindStringSubmatch(d.Key)
-		spec := &blockpb.DiskSpec{Size: uint64(d.SizeGiB) << 30}
+		// 512-byte logical sectors: QEMU's default logical_block_size
+		// for scsi-hd and virtio-blk (Proxmox sets none).
+		spec := &blockpb.DiskSpec{Size: uint64(d.SizeGiB) << 30, SectorSize: 512}
 		r := Reported{Disk: d, Spec: spec, StableName: true}
 		switch {
 		case d.CDROM && m[1] == "ide":
@@ -84,6 +86,7 @@ func VM(scsihw string, disks []Disk) ([]Reported, error) {
 			spec.DevPath = "/dev/sr" + strconv.Itoa(nextSR)
 			nextSR++
 			spec.Cdrom, spec.Readonly, spec.Transport = true, true, "ata"
+			spec.SectorSize = 2048
 			spec.Model = "QEMU DVD-ROM"
 		case m[1] == "virtio":
 			if d.WWN != "" {
@@ -171,6 +174,19 @@ func Match(expr cel.Expression, disks []Reported, systemDisk string) ([]string, 
 		}
 	}
 	return out, nil
+}
+
+// CanProvision reports whether Talos' volume manager provisions a
+// partition of at least minSize on the disk while it is empty (as a VM's
+// data disk is on first boot): the disk must hold minSize plus 67 sectors
+// of GPT and protective MBR (talos internal/app/machined/pkg/controllers/
+// block/internal/volumes/disk.go:57-60). A volume without a minimum gets
+// 100 MiB (volumeconfig/user_volumes.go:23,106).
+func CanProvision(d Reported, minSize uint64) bool {
+	if minSize == 0 {
+		minSize = 100 << 20
+	}
+	return !d.Spec.Readonly && d.Spec.Size >= minSize+uint64(d.Spec.SectorSize)*67
 }
 
 // InstallDisk returns the disk a machine.install.disk path names, and an
