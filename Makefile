@@ -3,7 +3,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 GO ?= go
 
-.PHONY: synth check test e2e bench generate lint envtest fixtures talhelper build
+.PHONY: synth check test e2e bench fuzz generate lint envtest fixtures talhelper build
 
 ## synth: render the Funoffshore homelab into ./cluster
 synth:
@@ -51,6 +51,12 @@ e2e:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./synth/
 	@bash hack/bench.sh
+
+## fuzz: the address grammar every prop goes through (no node: thousands of
+## inputs a second), then whole homelabs through jsii (seconds an input)
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzAddressForms -fuzztime 60s ./constructs/core/
+	$(GO) test -run '^$$' -fuzz FuzzHomelab -fuzztime 120s ./homelab/
 
 ## generate: regenerate the Flux CRDs with controller-gen from the pinned API modules
 generate:

@@ -20,7 +20,17 @@ var (
 // AddrProblem is why a value is not an address, network or name written
 // the one way every consumer reads alike, and the fix (its canonical
 // form where there is one).
-type AddrProblem struct{ Problem, Fix string }
+type AddrProblem struct {
+	Problem, Fix string
+
+	// canonical is the address the value meant, where one is certain
+	// (leading zeros dropped, IPv4-mapped unmapped, zone removed), and
+	// mapped whether it was IPv4-mapped.
+	canonical netip.Addr
+	mapped    bool
+}
+
+func newProblem(problem, fix string) *AddrProblem { return &AddrProblem{Problem: problem, Fix: fix} }
 
 // At returns the problem as a validation error of the construct at path.
 func (p *AddrProblem) At(path string) error { return Errorf(path, p.Fix, "%s", p.Problem) }
@@ -35,15 +45,17 @@ func ParseAddr(s, what string) (netip.Addr, *AddrProblem) {
 	a, err := netip.ParseAddr(s)
 	switch {
 	case err == nil && a.Is4In6():
-		return netip.Addr{}, &AddrProblem{fmt.Sprintf("%s %q is an IPv4-mapped IPv6 address", what, s), fmt.Sprintf("write it as %s", a.Unmap())}
+		return netip.Addr{}, &AddrProblem{Problem: fmt.Sprintf("%s %q is an IPv4-mapped IPv6 address", what, s), Fix: fmt.Sprintf("write it as %s", a.Unmap()),
+			canonical: a.Unmap(), mapped: true}
 	case err == nil && a.Zone() != "":
-		return netip.Addr{}, &AddrProblem{fmt.Sprintf("%s %q has an IPv6 zone", what, s), fmt.Sprintf("write it without the zone: %s", a.WithZone(""))}
+		return netip.Addr{}, &AddrProblem{Problem: fmt.Sprintf("%s %q has an IPv6 zone", what, s), Fix: fmt.Sprintf("write it without the zone: %s", a.WithZone("")),
+			canonical: a.WithZone("")}
 	case err == nil:
 		return a, nil
 	case dottedQuad.MatchString(s):
 		return netip.Addr{}, dottedProblem(s, what)
 	}
-	return netip.Addr{}, &AddrProblem{fmt.Sprintf("%s %q is not an IP address", what, s), `write an IPv4 address such as "192.168.1.20"`}
+	return netip.Addr{}, newProblem(fmt.Sprintf("%s %q is not an IP address", what, s), `write an IPv4 address such as "192.168.1.20"`)
 }
 
 // dottedProblem explains a dotted quad that netip refuses: a group above
@@ -54,7 +66,7 @@ func dottedProblem(s, what string) *AddrProblem {
 	for _, g := range strings.Split(s, ".") {
 		n, err := strconv.Atoi(g)
 		if err != nil || n > 255 {
-			return &AddrProblem{fmt.Sprintf("%s %q is not an IPv4 address: %s is above 255", what, s, g), `write an IPv4 address such as "192.168.1.20"`}
+			return newProblem(fmt.Sprintf("%s %q is not an IPv4 address: %s is above 255", what, s, g), `write an IPv4 address such as "192.168.1.20"`)
 		}
 		dec = append(dec, strconv.Itoa(n))
 		o, err := strconv.ParseUint(g, 8, 8)
@@ -71,8 +83,9 @@ func dottedProblem(s, what string) *AddrProblem {
 	if octalReads && strings.Join(oct, ".") != strings.Join(dec, ".") {
 		reads = " (" + strings.Join(oct, ".") + ")"
 	}
-	return &AddrProblem{fmt.Sprintf("%s %q has a group with a leading zero, which C resolvers read as octal%s", what, s, reads),
-		fmt.Sprintf("write it as %s (decimal, no leading zeros)", strings.Join(dec, "."))}
+	canonical, _ := netip.ParseAddr(strings.Join(dec, "."))
+	return &AddrProblem{Problem: fmt.Sprintf("%s %q has a group with a leading zero, which C resolvers read as octal%s", what, s, reads),
+		Fix: fmt.Sprintf("write it as %s (decimal, no leading zeros)", canonical), canonical: canonical}
 }
 
 // ParsePrefix parses s as a network in CIDR form written one way: its
@@ -83,27 +96,32 @@ func dottedProblem(s, what string) *AddrProblem {
 func ParsePrefix(s, what string) (netip.Prefix, *AddrProblem) {
 	addr, bits, ok := strings.Cut(s, "/")
 	if !ok {
-		return netip.Prefix{}, &AddrProblem{fmt.Sprintf("%s %q is not a CIDR", what, s), `write a network such as "192.168.1.0/24"`}
+		return netip.Prefix{}, newProblem(fmt.Sprintf("%s %q is not a CIDR", what, s), `write a network such as "192.168.1.0/24"`)
 	}
 	if _, problem := ParseAddr(addr, what); problem != nil {
 		problem.Problem = strings.Replace(problem.Problem, strconv.Quote(addr), strconv.Quote(s), 1)
-		if a, err := netip.ParseAddr(addr); err == nil && a.Is4In6() {
-			if n, err := strconv.Atoi(bits); err == nil && n >= 96 {
-				problem.Fix = fmt.Sprintf("write it as %s/%d", a.Unmap(), n-96)
+		problem.Fix = `write a network such as "192.168.1.0/24"`
+		// The fix is the network the value meant, in one step: its
+		// address canonical, the bits of an IPv4-mapped prefix
+		// converted, and host bits cleared.
+		n, err := strconv.Atoi(bits)
+		if problem.mapped {
+			n -= 96
+		}
+		if p := netip.PrefixFrom(problem.canonical, n); err == nil && p.IsValid() {
+			problem.Fix = fmt.Sprintf("write it as %s", p.Masked())
+			if !problem.mapped && problem.canonical.Zone() == "" && problem.canonical.Is4() {
+				problem.Fix += " (decimal, no leading zeros)"
 			}
-		} else if strings.HasPrefix(problem.Fix, "write it as ") {
-			problem.Fix = strings.Replace(problem.Fix, " (decimal", "/"+bits+" (decimal", 1)
-		} else {
-			problem.Fix = `write a network such as "192.168.1.0/24"`
 		}
 		return netip.Prefix{}, problem
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, &AddrProblem{fmt.Sprintf("%s %q is not a CIDR", what, s), `write a network such as "192.168.1.0/24"`}
+		return netip.Prefix{}, newProblem(fmt.Sprintf("%s %q is not a CIDR", what, s), `write a network such as "192.168.1.0/24"`)
 	}
 	if p != p.Masked() {
-		return netip.Prefix{}, &AddrProblem{fmt.Sprintf("%s %q has host bits set", what, s), fmt.Sprintf("write the network as %s", p.Masked())}
+		return netip.Prefix{}, newProblem(fmt.Sprintf("%s %q has host bits set", what, s), fmt.Sprintf("write the network as %s", p.Masked()))
 	}
 	return p, nil
 }
@@ -123,13 +141,13 @@ func ParseHost(s, what string) (netip.Addr, *AddrProblem) {
 	if _, err := netip.ParseAddr(s); err == nil || dottedQuad.MatchString(s) {
 		return netip.Addr{}, problem // an address, written ambiguously
 	}
-	neither := &AddrProblem{fmt.Sprintf("%s %q is neither an IP address nor a DNS name", what, s), `write an IPv4 address such as "192.168.1.20" or a DNS name such as "nas.lan"`}
+	neither := newProblem(fmt.Sprintf("%s %q is neither an IP address nor a DNS name", what, s), `write an IPv4 address such as "192.168.1.20" or a DNS name such as "nas.lan"`)
 	if digitsAndDots.MatchString(s) {
 		return netip.Addr{}, neither
 	}
 	for _, r := range s {
 		if r > 0x7f {
-			return netip.Addr{}, &AddrProblem{fmt.Sprintf("%s %q is not ASCII", what, s), "write the name in its punycode (xn--) form"}
+			return netip.Addr{}, newProblem(fmt.Sprintf("%s %q is not ASCII", what, s), "write the name in its punycode (xn--) form")
 		}
 	}
 	if len(validation.IsDNS1123Subdomain(s)) > 0 {
@@ -137,7 +155,7 @@ func ParseHost(s, what string) (netip.Addr, *AddrProblem) {
 	}
 	for _, l := range strings.Split(s, ".") {
 		if len(l) > 63 {
-			return netip.Addr{}, &AddrProblem{fmt.Sprintf("%s %q has a label of %d characters; DNS allows 63", what, s, len(l)), "shorten that label"}
+			return netip.Addr{}, newProblem(fmt.Sprintf("%s %q has a label of %d characters; DNS allows 63", what, s, len(l)), "shorten that label")
 		}
 	}
 	return netip.Addr{}, nil

@@ -26,6 +26,10 @@ func TestAddressForms(t *testing.T) {
 		{"prefix", "192.168.1.5/24", `IP "192.168.1.5/24" has host bits set; write the network as 192.168.1.0/24`},
 		{"prefix", "192.168.010.0/24", `IP "192.168.010.0/24" has a group with a leading zero, which C resolvers read as octal (192.168.8.0); write it as 192.168.10.0/24 (decimal, no leading zeros)`},
 		{"prefix", "::ffff:10.0.0.0/104", `IP "::ffff:10.0.0.0/104" is an IPv4-mapped IPv6 address; write it as 10.0.0.0/8`},
+		// The fix is the network in one step (found by FuzzAddressForms:
+		// the fix used to keep the host bits, refused in turn).
+		{"prefix", "192.168.001.007/24", `IP "192.168.001.007/24" has a group with a leading zero, which C resolvers read as octal; write it as 192.168.1.0/24 (decimal, no leading zeros)`},
+		{"prefix", "::ffff:192.168.1.7/120", `IP "::ffff:192.168.1.7/120" is an IPv4-mapped IPv6 address; write it as 192.168.1.0/24`},
 		{"prefix", "10.0.0.0", `IP "10.0.0.0" is not a CIDR; write a network such as "192.168.1.0/24"`},
 		{"host", "nas.lan", ""},
 		{"host", "192.168.1.20", ""},
