@@ -16,12 +16,12 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
 	"github.com/siderolabs/talos/pkg/machinery/constants"
 	"github.com/siderolabs/talos/pkg/machinery/imager/quirks"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/funoffshore/homelab/constructs/core"
 )
 
 var (
-	hostnamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	// Release tags: Talos "v1.13.9", Kubernetes "1.36.4". A tag without
 	// its patch number names no image.
 	talosVersionPattern      = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
@@ -51,7 +51,9 @@ func (c *Cluster) validate() []error {
 	add := func(path, fix, format string, args ...any) {
 		errs = append(errs, core.Errorf(path, fix, format, args...))
 	}
-	if !hostnamePattern.MatchString(c.Name) {
+	// The cluster name is a DNS label in the kubeconfig and talosconfig
+	// contexts Talos writes.
+	if len(validation.IsDNS1123Label(c.Name)) > 0 {
 		add(p, "use lowercase letters, digits and '-'", "cluster name %q is not a valid DNS label", c.Name)
 	}
 	subnet, problem := core.ParsePrefix(c.props.Subnet, "subnet")
@@ -131,7 +133,10 @@ func (c *Cluster) validate() []error {
 		} else if problem := core.CheckHostAddress(n.IP, subnet, "IP"); problem != "" {
 			add(np, "use an address inside "+subnet.String()+" that is neither its network nor its broadcast address, or change the cluster subnet", "%s", problem)
 		}
-		if !hostnamePattern.MatchString(n.Hostname) {
+		// The hostname becomes the Node's name and its
+		// kubernetes.io/hostname label: checked as the API server checks
+		// a label-sized name.
+		if len(validation.IsDNS1123Label(n.Hostname)) > 0 {
 			add(np, "use lowercase letters, digits and '-', at most 63", "hostname %q is not a valid DNS label", n.Hostname)
 		}
 		if first, ok := names[n.Hostname]; ok {
