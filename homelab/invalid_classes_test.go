@@ -1,6 +1,8 @@
 package homelab_test
 
 import (
+	"time"
+
 	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +15,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/backup"
 	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/monitoring"
 	"github.com/funoffshore/homelab/constructs/security"
@@ -59,6 +62,14 @@ func node(name string, role talos.Role, ip string, vmid, cores, mem, disk int) h
 
 func init() {
 	invalidCases = append(invalidCases, []invalidCase{
+		// Durations a consumer's pattern refuses (issue 27, class 1).
+		{
+			name: "a negative Flux interval",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				flux.NewHelmRepository(h.Platform, "slow-repo", &flux.HelmRepositoryProps{URL: "https://charts.example.org", Interval: -time.Hour})
+			},
+			want: `platform/slow-repo: Interval -1h0m0s is refused by Flux's helmrepositories CRD (spec.interval must match ^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$); use a positive duration such as "10m" (0 means the default)`,
+		},
 		// Storage arithmetic (issue 27, class 4).
 		{
 			name: "a single node without workloads holds no Longhorn replica",

@@ -55,10 +55,11 @@ func NewHelmRepository(scope constructs.Construct, id string, props *HelmReposit
 	}
 	r := &HelmRepository{Object: kube.NewObject(scope, id, spec), Spec: spec}
 	r.Info().Tree().AddValidation(func() []error {
+		errs := checkDurations(r.Info().Path(), "helmrepositories.source.toolkit.fluxcd.io", "v1", durationField{"Interval", "interval", &spec.Spec.Interval})
 		if !strings.HasPrefix(props.URL, "https://") && !strings.HasPrefix(props.URL, "oci://") {
-			return []error{core.Errorf(r.Info().Path(), "use an https:// or oci:// URL", "chart repository URL %q is not https:// or oci://", props.URL)}
+			errs = append(errs, core.Errorf(r.Info().Path(), "use an https:// or oci:// URL", "chart repository URL %q is not https:// or oci://", props.URL))
 		}
-		return nil
+		return errs
 	})
 	return r
 }
@@ -250,6 +251,8 @@ func valuesJSON(v any) ([]byte, error) {
 func (r *HelmRelease) validate() []error {
 	var errs []error
 	p := r.Info().Path()
+	errs = append(errs, checkDurations(p, "helmreleases.helm.toolkit.fluxcd.io", "v2",
+		durationField{"Interval", "interval", &r.Spec.Spec.Interval}, durationField{"Timeout", "timeout", r.Spec.Spec.Timeout})...)
 	if r.props.Namespace == "" {
 		errs = append(errs, core.Errorf(p, "set HelmReleaseProps.Namespace", "HelmRelease %q has no namespace", r.Spec.Name))
 	}

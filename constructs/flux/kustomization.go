@@ -176,6 +176,9 @@ func (k *Kustomization) needsDecryption() bool {
 func (k *Kustomization) validate() []error {
 	var errs []error
 	p := k.Info().Path()
+	errs = append(errs, checkDurations(p, "kustomizations.kustomize.toolkit.fluxcd.io", "v1",
+		durationField{"Interval", "interval", &k.Spec.Spec.Interval}, durationField{"RetryInterval", "retryInterval", k.Spec.Spec.RetryInterval},
+		durationField{"Timeout", "timeout", k.Spec.Spec.Timeout})...)
 	tree := k.Info().Tree()
 	dir, inside := k.Dir()
 	switch {
