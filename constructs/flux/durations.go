@@ -1,7 +1,6 @@
 package flux
 
 import (
-	"fmt"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,7 +31,7 @@ func checkDurations(path, crd, version string, fields ...durationField) []error 
 			continue
 		}
 		if s := f.value.Duration.String(); !pattern.MatchString(s) {
-			errs = append(errs, core.Errorf(path, fmt.Sprintf("use a positive duration such as %q (0 means the default)", "10m"),
+			errs = append(errs, core.Errorf(path, `use a positive duration such as "10m" (0 means the default)`,
 				"%s %s is refused by Flux's %s CRD (spec.%s must match %s)", f.prop, s, strings.SplitN(crd, ".", 2)[0], f.field, pattern))
 		}
 	}

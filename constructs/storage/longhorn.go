@@ -236,13 +236,12 @@ func podResources(containers, inits map[string]corev1.ResourceRequirements) core
 func (l *Longhorn) Info() *core.Info { return l.info }
 
 // Longhorn's scheduling settings, at the defaults the chart keeps
-// (longhorn-manager types/setting.go: storage-minimal-available-percentage
-// 25, storage-reserved-percentage-for-default-disk 30,
-// storage-over-provisioning-percentage 100).
+// (longhorn-manager types/setting.go: storage-reserved-percentage-for-
+// default-disk 30, storage-over-provisioning-percentage 100). Its third,
+// storage-minimal-available-percentage (25), limits the data actually on
+// the disk (snapshots included), not the sizes scheduled, so it is no
+// rule of the tree's.
 const (
-	// MinimalAvailablePercent is the share of each disk that must stay
-	// free for Longhorn to place another replica on it.
-	MinimalAvailablePercent = 25
 	// ReservedPercentForDefaultDisk is the share of the default disk
 	// (the one at the data path, which this construct uses) Longhorn
 	// never schedules.
