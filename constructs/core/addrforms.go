@@ -110,7 +110,7 @@ func ParsePrefix(s, what string) (netip.Prefix, *AddrProblem) {
 		}
 		if p := netip.PrefixFrom(problem.canonical, n); err == nil && p.IsValid() {
 			problem.Fix = fmt.Sprintf("write it as %s", p.Masked())
-			if !problem.mapped && problem.canonical.Zone() == "" && problem.canonical.Is4() {
+			if !problem.mapped && problem.canonical.Is4() { // leading zeros
 				problem.Fix += " (decimal, no leading zeros)"
 			}
 		}

@@ -75,10 +75,13 @@ func (n *Node) Allocatable() (cpu, memory resource.Quantity, ok bool) {
 
 // pool returns the nodes that run workloads.
 func (c *Cluster) pool() []*Node {
-	if c.SchedulesOnControlPlanes() {
-		return c.nodes
+	var out []*Node
+	for _, n := range c.nodes {
+		if c.runsWorkloads(n.Role) {
+			out = append(out, n)
+		}
 	}
-	return c.Workers()
+	return out
 }
 
 // Capacity sums the tree's workloads, and Talos' own pods (SystemPods),

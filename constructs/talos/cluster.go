@@ -278,7 +278,7 @@ func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
 	c.nodes = append(c.nodes, n)
 	n.info.Tree().ClaimAddress(n.IP, n.info.Path(), "node "+n.Hostname)
 	n.info.Tree().PublishNode(core.NodeAddress{Hostname: n.Hostname, IP: n.IP, Role: n.Role,
-		Workloads: n.Role == Worker || c.SchedulesOnControlPlanes()})
+		Workloads: c.runsWorkloads(n.Role)})
 	if n.VM != nil {
 		n.VM.SetAddress(n.IP)
 		// One host's loss should take as few nodes of a role as it can.

@@ -33,10 +33,17 @@ import (
 // allows it: Talos then leaves off their NoSchedule taint (v1.13.9
 // internal/app/machined/pkg/controllers/k8s/node_taint_spec.go:74).
 func (c *Cluster) appliesTo(r core.Role, role machine.Type) bool {
+	node := core.Worker
 	if role == machine.TypeControlPlane {
-		return r.Selects(core.NodeAddress{Role: core.ControlPlane, Workloads: c.SchedulesOnControlPlanes()})
+		node = core.ControlPlane
 	}
-	return r.Selects(core.NodeAddress{Role: core.Worker, Workloads: true})
+	return r.Selects(core.NodeAddress{Role: node, Workloads: c.runsWorkloads(node)})
+}
+
+// runsWorkloads reports whether pods are scheduled on nodes of role: the
+// workers always, the control planes when a patch allows it.
+func (c *Cluster) runsWorkloads(role Role) bool {
+	return role == Worker || c.SchedulesOnControlPlanes()
 }
 
 // Patches returns the typed patches for nodes of role: the cluster
