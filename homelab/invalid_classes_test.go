@@ -499,6 +499,13 @@ func init() {
 			want: `apps/np: NetworkPolicy "deny-all" selects pods on the host network (node-exporter in monitoring): their IP is the node's, so the node's own traffic would be judged by this policy; select only pod-network pods: security.PodNetworkPods(), or a selector requiring that homelab.funoffshore.com/host-network does not exist`,
 		},
 		{
+			name: "a namespace-wide isolation of kube-system, where Talos' control plane runs on the host network",
+			tree: func(_ *core.App, h *homelab.Homelab) {
+				security.NewIsolation(h.Apps, "kube-system", &security.IsolationProps{Namespace: "kube-system"})
+			},
+			want: `apps/kube-system/default-deny: NetworkPolicy "default-deny" selects pods on the host network (flannel, kube-apiserver, kube-controller-manager, kube-proxy, kube-scheduler in kube-system): their IP is the node's, so the node's own traffic would be judged by this policy; select only pod-network pods: security.PodNetworkPods(), or a selector requiring that homelab.funoffshore.com/host-network does not exist`,
+		},
+		{
 			name: "a NetworkPolicy selecting a host-network Deployment of the tree",
 			tree: func(_ *core.App, h *homelab.Homelab) {
 				kube.NewObject(h.Apps, "raw", rawDeployment(func(d *appsv1.Deployment) { d.Spec.Template.Spec.HostNetwork = true }))

@@ -122,6 +122,10 @@ func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Clu
 		c.info.Tree().ClaimAddress(vip, c.info.Path(), "the cluster VIP")
 	}
 	c.info.Tree().PublishControlPlaneMetrics(controlPlaneMetrics())
+	for _, hp := range hostNetworkPods() {
+		hp.Source = c.info.Path()
+		c.info.Tree().AddHostNetworkPods(hp)
+	}
 	c.info.Tree().AddValidation(c.validate)
 	if p.SurviveHostLoss {
 		c.info.Tree().AddValidation(c.hostLossFindings)

@@ -1,9 +1,13 @@
 package talos_test
 
 import (
+	"fmt"
+	"net/netip"
 	"testing"
 
+	"github.com/siderolabs/talos/pkg/machinery/config/container"
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
+	"github.com/siderolabs/talos/pkg/machinery/config/types/network"
 	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
 	"github.com/stretchr/testify/require"
 	"k8s.io/utils/ptr"
@@ -50,5 +54,32 @@ func TestSystemPodsFollowTheConfig(t *testing.T) {
 	require.NoError(t, err)
 	if pods := talos.SystemPods(patched); len(pods) != 0 {
 		t.Errorf("CoreDNS disabled and CNI none: got %v, want no system pods", pods)
+	}
+}
+
+// The cluster DNS forwards outside names to the host DNS address while
+// hostDNS.forwardKubeDNSToHost is on (machinery's default); without it,
+// to the configured resolvers, or to Talos' defaults.
+func TestDNSUpstreams(t *testing.T) {
+	_, h := render(t, nil)
+	if got := h.Cluster.DNSUpstreams(); fmt.Sprint(got) != "[169.254.116.108]" {
+		t.Errorf("default config: upstreams %v, want the host DNS address 169.254.116.108", got)
+	}
+	cfg, err := h.Cluster.MachineConfig(machine.TypeControlPlane, talos.PlaceholderBundle())
+	require.NoError(t, err)
+	off, err := cfg.PatchV1Alpha1(func(c *v1alpha1.Config) error {
+		c.MachineConfig.MachineFeatures.HostDNSSupport.HostDNSForwardKubeDNSToHost = ptr.To(false)
+		return nil
+	})
+	require.NoError(t, err)
+	if got := talos.DNSUpstreams(off); fmt.Sprint(got) != "[1.1.1.1 8.8.8.8]" {
+		t.Errorf("forwarding off, no resolvers: upstreams %v, want Talos' defaults [1.1.1.1 8.8.8.8]", got)
+	}
+	resolver := network.NewResolverConfigV1Alpha1()
+	resolver.ResolverNameservers = []network.NameserverConfig{{Address: network.Addr{Addr: netip.MustParseAddr("192.168.1.1")}}}
+	withResolver, err := container.New(append(off.Documents(), resolver)...)
+	require.NoError(t, err)
+	if got := talos.DNSUpstreams(withResolver); fmt.Sprint(got) != "[192.168.1.1]" {
+		t.Errorf("forwarding off, resolver 192.168.1.1: upstreams %v, want [192.168.1.1]", got)
 	}
 }
