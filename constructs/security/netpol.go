@@ -27,6 +27,7 @@ import (
 type Peer struct {
 	namespace string
 	own, all  bool
+	except    []string
 	pods      map[string]string
 	cidr      string
 	ports     []Port
@@ -40,6 +41,14 @@ func OwnNamespace() Peer { return Peer{own: true} }
 
 // AllNamespaces selects every pod in the cluster.
 func AllNamespaces() Peer { return Peer{all: true} }
+
+// AllNamespacesExcept selects every pod in the cluster outside the
+// namespaces named: a part that must reach namespaces the tree does not
+// know in advance (the backends of Ingresses, scrape targets) while the
+// platform's internal namespaces stay out of its reach.
+func AllNamespacesExcept(names ...string) Peer {
+	return Peer{all: true, except: slices.Sorted(slices.Values(names))}
+}
 
 // Pods selects the pods with labels in namespace ("" is the policy's own).
 func Pods(namespace string, labels map[string]string) Peer {
@@ -72,6 +81,8 @@ func (p Peer) String() string {
 		s = "pods " + labels.SelectorFromSet(p.pods).String() + " of namespace " + p.namespace
 	case p.own:
 		s = "the own namespace"
+	case p.all && len(p.except) > 0:
+		s = "every namespace but " + strings.Join(p.except, ", ")
 	case p.all:
 		s = "every namespace"
 	case p.namespace != "":
@@ -98,11 +109,16 @@ func (p Peer) problem() string {
 		}
 	case !p.own && !p.all && p.namespace == "":
 		return "the zero Peer selects nothing (an empty NetworkPolicy peer would allow everything)"
-	case p.namespace != "":
-		// The peer selects the namespace by its name label, which only a
+	case p.namespace != "" || len(p.except) > 0:
+		// The peer selects namespaces by their name label, which only a
 		// valid namespace name (a DNS label) can carry.
-		if msgs := validation.IsDNS1123Label(p.namespace); len(msgs) > 0 {
-			return fmt.Sprintf("namespace %q is not a namespace name: %s", p.namespace, strings.Join(msgs, "; "))
+		for _, name := range append([]string{p.namespace}, p.except...) {
+			if name == "" {
+				continue
+			}
+			if msgs := validation.IsDNS1123Label(name); len(msgs) > 0 {
+				return fmt.Sprintf("namespace %q is not a namespace name: %s", name, strings.Join(msgs, "; "))
+			}
 		}
 	}
 	for _, pt := range p.ports {
@@ -298,6 +314,9 @@ func (p Peer) selectors() []networkingv1.NetworkPolicyPeer {
 		return []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: p.cidr}}}
 	case p.own:
 		return []networkingv1.NetworkPolicyPeer{{PodSelector: cmp.Or(pods, &metav1.LabelSelector{})}}
+	case p.all && len(p.except) > 0:
+		return []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: slices.Clone(p.except)}}}}}
 	case p.all:
 		return []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}}
 	}

@@ -6,11 +6,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/security"
 	"github.com/funoffshore/homelab/pkg/testenv"
+	"github.com/funoffshore/homelab/synth"
+	"github.com/funoffshore/homelab/synth/synthtest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -45,4 +48,33 @@ func TestCIDRPeerForms(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// AllNamespacesExcept reaches every namespace but the ones named, as
+// kube-network-policies' engine reads its selector; a bad name is refused.
+func TestAllNamespacesExcept(t *testing.T) {
+	app := core.NewApp(nil)
+	c := kube.NewChart(app, "platform", &kube.ChartProps{Dir: "platform"})
+	kube.NewNamespace(c, "ns", &kube.NamespaceProps{Name: "edge", PodSecurity: "restricted"})
+	security.NewIsolation(c, "edge", &security.IsolationProps{Namespace: "edge",
+		Egress: []security.Peer{security.AllNamespacesExcept("longhorn-system", "flux-system")}})
+	require.NoError(t, app.Tree().Validate())
+	files, err := synth.Render(app.Tree())
+	require.NoError(t, err)
+	policies := synthtest.NetworkPolicies(t, files)
+	edge := synthtest.Pod{Namespace: "edge", Labels: map[string]string{"app": "edge"}}
+	for ns, want := range map[string]bool{"apps": true, "monitoring": true, "longhorn-system": false, "flux-system": false} {
+		got := policies.Allows(edge, synthtest.Pod{Namespace: ns, Labels: map[string]string{"app": "x"}}, 80, corev1.ProtocolTCP)
+		assert.Equal(t, want, got, "edge -> %s", ns)
+	}
+	assert.Equal(t, "every namespace but flux-system, longhorn-system on TCP/80",
+		security.AllNamespacesExcept("longhorn-system", "flux-system").On(security.TCP(80)).String())
+
+	bad := core.NewApp(nil)
+	bc := kube.NewChart(bad, "platform", &kube.ChartProps{Dir: "platform"})
+	security.NewIsolation(bc, "edge", &security.IsolationProps{Namespace: "edge",
+		Egress: []security.Peer{security.AllNamespacesExcept("Longhorn")}})
+	err = bad.Tree().Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `platform/edge: egress peer every namespace but Longhorn: namespace "Longhorn" is not a namespace name`)
 }

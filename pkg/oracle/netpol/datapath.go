@@ -72,6 +72,9 @@ type Endpoint struct {
 	// UID is the host process' user. Root's packets are never queued
 	// (KNP controller.go:625-640, "meta skuid 0 accept").
 	UID int
+	// Addr is the local address of the node the host process listens
+	// on, when it is not the node's own (Talos' host DNS address).
+	Addr netip.Addr
 	// IP is an address outside the cluster (when Pod and Node are unset).
 	IP netip.Addr
 }
@@ -82,6 +85,13 @@ func PodEndpoint(p *corev1.Pod) Endpoint { return Endpoint{Pod: p} }
 // HostEndpoint is a process on a node's host network, running as uid.
 func HostEndpoint(node string, uid int) Endpoint { return Endpoint{Node: node, UID: uid} }
 
+// HostAddressEndpoint is a process on a node's host network listening on
+// addr, a local address of the node other than its own (such as Talos'
+// host DNS address, constants.HostDNSAddress), running as uid.
+func HostAddressEndpoint(node string, addr netip.Addr, uid int) Endpoint {
+	return Endpoint{Node: node, UID: uid, Addr: addr}
+}
+
 // External is an address outside the cluster.
 func External(ip netip.Addr) Endpoint { return Endpoint{IP: ip} }
 
@@ -89,6 +99,8 @@ func (e Endpoint) String() string {
 	switch {
 	case e.Pod != nil:
 		return e.Pod.Namespace + "/" + e.Pod.Name
+	case e.Node != "" && e.Addr.IsValid():
+		return fmt.Sprintf("%s host %s (uid %d)", e.Node, e.Addr, e.UID)
 	case e.Node != "":
 		return fmt.Sprintf("%s host (uid %d)", e.Node, e.UID)
 	}
@@ -122,7 +134,11 @@ func (e *Enforcer) resolve(ep Endpoint) (end, error) {
 		if !ok {
 			return end{}, fmt.Errorf("unknown node %q", ep.Node)
 		}
-		return end{kind: "host", node: n, ip: n.IP, uid: ep.UID}, nil
+		ip := n.IP
+		if ep.Addr.IsValid() {
+			ip = ep.Addr
+		}
+		return end{kind: "host", node: n, ip: ip, uid: ep.UID}, nil
 	case ep.IP.IsValid():
 		return end{kind: "external", ip: ep.IP}, nil
 	}
