@@ -70,6 +70,7 @@ type longhornValues struct {
 	DefaultSettings struct {
 		DefaultDataPath     string `json:"defaultDataPath"`
 		DefaultReplicaCount int    `json:"defaultReplicaCount"`
+		UpgradeChecker      bool   `json:"upgradeChecker"`
 	} `json:"defaultSettings"`
 	DefaultBackupStore *struct {
 		BackupTarget string `json:"backupTarget"`
@@ -117,6 +118,12 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	v.Persistence.ReclaimPolicy = string(corev1.PersistentVolumeReclaimDelete)
 	v.DefaultSettings.DefaultDataPath = l.DataPath
 	v.DefaultSettings.DefaultReplicaCount = replicas
+	// Off: Renovate proposes Longhorn's upgrades, and the checker would
+	// send the cluster's versions and node count to SUSE's upgrade
+	// responder over the internet, which the namespace's policies do not
+	// let Longhorn reach (the setting's default is on, types/setting.go:
+	// 734-743).
+	v.DefaultSettings.UpgradeChecker = false
 	if props.BackupTarget != "" {
 		v.DefaultBackupStore = &struct {
 			BackupTarget string `json:"backupTarget"`

@@ -101,3 +101,27 @@ func TestLonghornDiskFollowsThePods(t *testing.T) {
 	assert.Equal(t, "/var/mnt/longhorn", disk[0].KubeletMounts[0].Destination)
 	assert.Equal(t, int64(35<<30), storage.SchedulableBytes(50))
 }
+
+// The backup target as a network destination: the NAS' address on NFSv4's
+// port (Longhorn mounts nfs4 only), every address for a name, HTTPS for
+// object stores, SMB for CIFS, nothing without a target.
+func TestBackupTargetEndpoint(t *testing.T) {
+	for target, want := range map[string]string{
+		"nfs://192.168.1.20:/volume1/longhorn-backups": "192.168.1.20/32:2049",
+		"nfs://nas.lan:/volume1/longhorn-backups":      "0.0.0.0/0:2049",
+		"cifs://192.168.1.20/backups":                  "192.168.1.20/32:445",
+		"s3://bucket@us-east-1/":                       "0.0.0.0/0:443",
+		"":                                             "none",
+	} {
+		app := core.NewApp(nil)
+		repo := flux.NewHelmRepository(app, "repo", &flux.HelmRepositoryProps{Name: "longhorn", URL: "https://charts.longhorn.io"})
+		l := storage.NewLonghorn(app, "lh", repo, &storage.LonghornProps{BackupTarget: target})
+		got := "none"
+		if dest, port, ok := l.BackupTargetEndpoint(); ok {
+			got = fmt.Sprintf("%s:%d", dest, port)
+		}
+		if got != want {
+			t.Errorf("backup target %q: endpoint %s, want %s", target, got, want)
+		}
+	}
+}
