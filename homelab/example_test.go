@@ -47,10 +47,14 @@ func Example() {
 	// kubernetes/platform/repositories.yaml
 	// kubernetes/platform/security/apps.yaml
 	// kubernetes/platform/security/cloudflared.yaml
+	// kubernetes/platform/security/coredns.yaml
 	// kubernetes/platform/security/etcd-snapshot.yaml
 	// kubernetes/platform/security/ingress-nginx.yaml
 	// kubernetes/platform/security/kustomization.yaml
 	// kubernetes/platform/security/longhorn-metrics.yaml
+	// kubernetes/platform/security/longhorn-share-manager.yaml
+	// kubernetes/platform/security/longhorn-support-bundle.yaml
+	// kubernetes/platform/security/longhorn-system.yaml
 	// kubernetes/platform/security/monitoring.yaml
 	// kubernetes/platform/security/nfs-provisioner.yaml
 	// kubernetes/platform/storage/kustomization.yaml
@@ -104,6 +108,7 @@ func ExampleNew() {
 	// kubernetes/platform/namespaces.yaml
 	// kubernetes/platform/repositories.yaml
 	// kubernetes/platform/security/apps.yaml
+	// kubernetes/platform/security/coredns.yaml
 	// kubernetes/platform/security/etcd-snapshot.yaml
 	// kubernetes/platform/security/ingress-nginx.yaml
 	// kubernetes/platform/security/kustomization.yaml

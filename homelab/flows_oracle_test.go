@@ -9,13 +9,13 @@ import (
 
 	"github.com/siderolabs/talos/pkg/machinery/constants"
 	"github.com/stretchr/testify/require"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/oracle/netpol"
 )
@@ -37,14 +37,14 @@ var hostUIDs = map[int32]int{
 	constants.ApidPort: constants.ApidUserID,
 }
 
+// talosPod marks the oracle's pods of Talos' own host-network components.
+const talosPod = "oracle.homelab.funoffshore.com/talos"
+
 // oracleCluster places the pods the cluster runs on its nodes: a
 // DaemonSet's pod on every node it tolerates, any other workload's on
 // every node it may be scheduled to (so both same-node and cross-node
-// paths are tried), and Talos' CoreDNS in kube-system on every node
-// (its Deployment tolerates the control-plane taint: talos
-// internal/app/machined/pkg/controllers/k8s/internal/k8stemplates/
-// coredns.go). Each node gets a /24 of the pod CIDR, as the controller
-// manager allocates it.
+// paths are tried), and Talos' host-network pods (see below). Each node
+// gets a /24 of the pod CIDR, as the controller manager allocates it.
 func oracleCluster(t *testing.T, h *homelab.Homelab, c *cluster) (netpol.Cluster, map[string][]*corev1.Pod) {
 	t.Helper()
 	podCIDR := netip.MustParsePrefix(h.Cluster.PodCIDR)
@@ -121,12 +121,23 @@ func oracleCluster(t *testing.T, h *homelab.Homelab, c *cluster) (netpol.Cluster
 				}}}, false)
 		}
 	}
-	coredns := appsv1.Deployment{}
-	coredns.Spec.Template.Labels = map[string]string{"k8s-app": "kube-dns"}
-	coredns.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Key: controlPlaneTaint.Key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
-	coredns.Spec.Template.Spec.Containers = []corev1.Container{{Name: "coredns", Ports: []corev1.ContainerPort{
-		{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP}, {Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP}}}}
-	place("kube-system", "coredns", coredns.Spec.Template, false)
+	// Talos' host-network pods, which no manifest of the tree shows
+	// (talos.HostNetworkPods): the control plane's on the control
+	// planes, the others on every node.
+	for _, hp := range talos.HostNetworkPods() {
+		for _, node := range all {
+			if hp.Labels["tier"] == "control-plane" && !cp[node] {
+				continue
+			}
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: hp.Namespace, Name: hp.Name + "-" + node,
+				Labels: hp.Labels, Annotations: map[string]string{talosPod: "true"}}}
+			p.Spec.NodeName, p.Spec.HostNetwork = node, true
+			ip := oc.Nodes[slices.Index(all, node)].IP.String()
+			p.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}
+			oc.Pods = append(oc.Pods, p)
+			byNS[hp.Namespace] = append(byNS[hp.Namespace], p)
+		}
+	}
 	for name, labels := range namespaces {
 		l := map[string]string{"kubernetes.io/metadata.name": name}
 		for k, v := range labels {
@@ -164,6 +175,10 @@ func connections(t *testing.T, oc netpol.Cluster, byNS map[string][]*corev1.Pod,
 				from = append(from, netpol.PodEndpoint(p))
 			}
 		}
+	case nodeOf(f.From.IP) != "" && f.From.Kernel:
+		// A kernel socket: nftables' "meta skuid" matches no user for
+		// it, so KNP's accept of root's packets does not apply.
+		from = append(from, netpol.HostEndpoint(nodeOf(f.From.IP), -1))
 	case nodeOf(f.From.IP) != "":
 		// The API server on a control plane.
 		from = append(from, netpol.HostEndpoint(nodeOf(f.From.IP), constants.KubernetesAPIServerRunUser))
@@ -202,8 +217,22 @@ func connections(t *testing.T, oc netpol.Cluster, byNS map[string][]*corev1.Pod,
 			}
 			to = append(to, netpol.HostEndpoint(node, uid))
 		}
+	case f.To.OwnNode:
+		// Served on each client's node (by machined, as root), so the
+		// pairs are made below.
 	default:
 		to = append(to, netpol.External(f.To.IP))
+	}
+	if f.To.OwnNode {
+		var out []netpol.Conn
+		for _, a := range from {
+			b := netpol.HostAddressEndpoint(a.Pod.Spec.NodeName, f.To.IP, 0)
+			out = append(out, netpol.Conn{From: a, To: b, Port: f.Port, Protocol: f.Protocol})
+		}
+		if len(out) == 0 {
+			t.Errorf("flow %s: no client", f)
+		}
+		return out
 	}
 	if len(from) == 0 || len(to) == 0 {
 		t.Errorf("flow %s: no pod on one side (%d clients, %d servers)", f, len(from), len(to))
@@ -264,7 +293,10 @@ func checkFlows(t *testing.T, h *homelab.Homelab, c *cluster, own map[string]boo
 		}
 	}
 	for _, p := range oc.Pods {
-		if p.Spec.HostNetwork && p.Labels[core.HostNetworkLabel] != "true" {
+		// Talos' own host-network pods cannot carry the label: no policy
+		// may select them, which the check of the nodes' addresses
+		// above shows.
+		if p.Spec.HostNetwork && p.Labels[core.HostNetworkLabel] != "true" && p.Annotations[talosPod] == "" {
 			t.Errorf("host-network pod %s/%s lacks %s, so namespace-wide policies select it", p.Namespace, p.Name, core.HostNetworkLabel)
 		}
 	}

@@ -2,16 +2,23 @@ package homelab_test
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/siderolabs/talos/pkg/machinery/constants"
 	"github.com/stretchr/testify/require"
 
+	"github.com/funoffshore/homelab/constructs/backup"
+	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/testenv"
 )
@@ -23,6 +30,12 @@ type endpoint struct {
 	// Pods narrows a namespace to the pods with these labels.
 	Pods map[string]string
 	IP   netip.Addr
+	// Kernel: the client is the node's kernel (an NFS mount), whose
+	// sockets have no owning user.
+	Kernel bool
+	// OwnNode: IP is a local address of the client's own node (Talos'
+	// host DNS address), served by a host process there.
+	OwnNode bool
 }
 
 func (e endpoint) String() string {
@@ -132,14 +145,13 @@ func (c *cluster) find(kind, ns, name string) *unstructured.Unstructured {
 	return find(c.objects, kind, ns, name)
 }
 
-// TestNetworkPoliciesAllowWhatMustFlow derives from the tree every
-// connection the homelab needs (DNS, scrapes by every monitor, the tunnel
-// to ingress-nginx and the edge, ingress-nginx to each exposed app, the
-// API server to admission webhooks, the receivers of alerts) and checks
-// that the NetworkPolicies, as the CNI enforces them, let each through,
-// and that every allow rule is needed by some flow.
-func TestNetworkPoliciesAllowWhatMustFlow(t *testing.T) {
-	app, h := homelab.NewApp(nil)
+// renderCluster builds the homelab of props (nil: Funoffshore) and
+// returns the objects the cluster will run: the tree's, those its charts
+// render, Talos' system pods and the pods Longhorn makes at run time;
+// own holds the tree's own NetworkPolicies ("namespace/name").
+func renderCluster(t *testing.T, props *homelab.Props) (*homelab.Homelab, *cluster, map[string]bool) {
+	t.Helper()
+	app, h := homelab.NewApp(props)
 	c := &cluster{}
 	own := map[string]bool{}
 	for _, o := range app.Tree().Objects() {
@@ -160,6 +172,123 @@ func TestNetworkPoliciesAllowWhatMustFlow(t *testing.T) {
 		}
 		c.objects = append(c.objects, objs...)
 	}
+	c.objects = append(c.objects, systemPods(t, h)...)
+	if h.Longhorn != nil {
+		c.objects = append(c.objects, longhornRuntime(t, h, c)...)
+	}
+	return h, c, own
+}
+
+// systemPods are the Deployments of Talos' system pods on the pod network
+// (talos.SystemPods: the cluster DNS, with the labels and ports of Talos'
+// template; it tolerates the control-plane taint, talos v1.13.9
+// k8stemplates/coredns.go:277).
+func systemPods(t *testing.T, h *homelab.Homelab) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, sp := range h.Cluster.SystemPods() {
+		if len(sp.Ports) == 0 {
+			continue
+		}
+		d := &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+			ObjectMeta: metav1.ObjectMeta{Name: sp.Name, Namespace: "kube-system"}}
+		d.Spec.Template.Labels = sp.Labels
+		d.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Key: controlPlaneTaint.Key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
+		d.Spec.Template.Spec.Containers = []corev1.Container{{Name: sp.Name, Ports: sp.Ports}}
+		// It resolves with its node's resolv.conf (coredns.go:366).
+		d.Spec.Template.Spec.DNSPolicy = corev1.DNSDefault
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(d)
+		require.NoError(t, err)
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+	return out
+}
+
+// longhornRuntime gives longhorn-manager's pods the labels it adds to
+// them at run time, and returns the workloads of the pods Longhorn makes
+// (storage.RuntimePods).
+func longhornRuntime(t *testing.T, h *homelab.Homelab, c *cluster) []*unstructured.Unstructured {
+	mgr := c.find("DaemonSet", h.Longhorn.Namespace, "longhorn-manager")
+	require.NotNil(t, mgr, "the chart renders no longhorn-manager DaemonSet")
+	labels, _, _ := unstructured.NestedStringMap(mgr.Object, "spec", "template", "metadata", "labels")
+	maps.Copy(labels, storage.ManagerRuntimeLabels())
+	require.NoError(t, unstructured.SetNestedStringMap(mgr.Object, labels, "spec", "template", "metadata", "labels"))
+	var out []*unstructured.Unstructured
+	for _, rp := range h.Longhorn.RuntimePods() {
+		tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: rp.Labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: rp.Name, Ports: rp.Ports}}}}
+		var obj any = &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+			ObjectMeta: metav1.ObjectMeta{Name: rp.Name, Namespace: h.Longhorn.Namespace}, Spec: appsv1.DeploymentSpec{Template: tmpl}}
+		if rp.PerNode {
+			obj = &appsv1.DaemonSet{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
+				ObjectMeta: metav1.ObjectMeta{Name: rp.Name, Namespace: h.Longhorn.Namespace}, Spec: appsv1.DaemonSetSpec{Template: tmpl}}
+		}
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		require.NoError(t, err)
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+	return out
+}
+
+// longhornFlows are the connections Longhorn needs: between its
+// components (longhorn-manager v1.12.1: the manager drives the instance
+// managers, engineapi/instance_manager.go:131 and engineapi/proxy.go:93;
+// replicas stream across nodes; the UI, CSI plugin and driver deployer
+// call the manager's API; a share manager reports to the recovery
+// backend and serves NFS to the nodes; the manager fetches support
+// bundles), to the API server both ways, and to the backup target.
+func longhornFlows(h *homelab.Homelab, controlPlanes, nodes []endpoint, add func(from, to endpoint, port int32, proto corev1.Protocol, why string)) {
+	l := h.Longhorn
+	pods := func(labels map[string]string) endpoint { return endpoint{Namespace: l.Namespace, Pods: labels} }
+	manager := pods(map[string]string{"app": "longhorn-manager"})
+	im := pods(map[string]string{"longhorn.io/component": "instance-manager"})
+	shareManager := pods(map[string]string{"longhorn.io/component": "share-manager"})
+	tcp := corev1.ProtocolTCP
+	for _, cp := range controlPlanes {
+		add(manager, cp, 6443, tcp, "longhorn-manager's controllers")
+		add(pods(map[string]string{"app": "longhorn-driver-deployer"}), cp, 6443, tcp, "the driver deployer makes the CSI workloads")
+		for _, rp := range l.RuntimePods() {
+			if rp.CallsAPIServer {
+				add(pods(rp.Labels), cp, 6443, tcp, rp.Name+" to the API server")
+			}
+		}
+		add(cp, pods(map[string]string{"longhorn.io/admission-webhook": "longhorn-admission-webhook"}), storage.AdmissionWebhookPort, tcp, "Longhorn's admission webhook")
+	}
+	for p := int32(storage.InstanceManagerPort); p <= storage.InstanceManagerPort+3; p++ {
+		add(manager, im, p, tcp, "the manager drives the instance managers")
+	}
+	add(im, im, storage.ReplicaPort, tcp, "an engine streams to the volume's replicas on other nodes")
+	for _, client := range []string{"longhorn-ui", "longhorn-csi-plugin", "longhorn-driver-deployer"} {
+		add(pods(map[string]string{"app": client}), manager, storage.ManagerAPIPort, tcp, client+" calls the manager's API")
+	}
+	add(shareManager, manager, storage.RecoveryBackendPort, tcp, "a share manager reports its NFS clients")
+	add(manager, shareManager, storage.ShareManagerPort, tcp, "the manager drives a share manager")
+	for _, n := range nodes {
+		add(endpoint{IP: n.IP, Kernel: true}, shareManager, storage.NFSPort, tcp, "a node mounts a ReadWriteMany volume")
+	}
+	add(manager, pods(map[string]string{"app": "support-bundle-manager"}), storage.SupportBundlePort, tcp, "the manager fetches a support bundle")
+	if dest, port, ok := l.BackupTargetEndpoint(); ok {
+		nas := endpoint{IP: dest.Addr()}
+		add(manager, nas, port, tcp, "the manager lists backups on the backup target")
+		add(im, nas, port, tcp, "replicas write backups to the backup target")
+	}
+}
+
+// TestNetworkPoliciesAllowWhatMustFlow derives from the tree every
+// connection the homelab needs (DNS, scrapes by every monitor, the tunnel
+// to ingress-nginx and the edge, ingress-nginx to each exposed app, the
+// API server to admission webhooks, the receivers of alerts, Longhorn's
+// components and the cluster DNS' upstream) and checks that the
+// NetworkPolicies, as the CNI enforces them, let each through, and that
+// every allow rule is needed by some flow: for Funoffshore (tainted
+// control plane, two workers) and a single node that runs everything.
+func TestNetworkPoliciesAllowWhatMustFlow(t *testing.T) {
+	for name, props := range map[string]*homelab.Props{"funoffshore": nil, "single node": singleNode()} {
+		t.Run(name, func(t *testing.T) { checkHomelabFlows(t, props) })
+	}
+}
+
+func checkHomelabFlows(t *testing.T, props *homelab.Props) {
+	h, c, own := renderCluster(t, props)
 
 	isolated := map[string]bool{}
 	for _, o := range c.objects {
@@ -184,10 +313,33 @@ func TestNetworkPoliciesAllowWhatMustFlow(t *testing.T) {
 	// Prometheus' pods, as prometheus-operator labels them.
 	prometheus := endpoint{Namespace: mon, Pods: map[string]string{"app.kubernetes.io/name": "prometheus"}}
 
-	// Name resolution everywhere.
+	// Name resolution everywhere, by every pod that asks the cluster DNS
+	// (not those with dnsPolicy Default, such as the cluster DNS itself).
 	for n := range isolated {
-		add(ns(n), ns("kube-system"), 53, corev1.ProtocolUDP, "DNS")
-		add(ns(n), ns("kube-system"), 53, corev1.ProtocolTCP, "DNS")
+		for _, p := range c.pods(t, n) {
+			if p.Spec.HostNetwork || p.Spec.DNSPolicy == corev1.DNSDefault {
+				continue
+			}
+			add(endpoint{Namespace: n, Pods: p.Labels}, ns("kube-system"), 53, corev1.ProtocolUDP, "DNS")
+			add(endpoint{Namespace: n, Pods: p.Labels}, ns("kube-system"), 53, corev1.ProtocolTCP, "DNS")
+		}
+	}
+	// The cluster DNS reads Services from the API server and forwards
+	// other names upstream (Talos' host DNS on its own node, or the
+	// resolvers).
+	for _, sp := range h.Cluster.SystemPods() {
+		if len(sp.Ports) == 0 {
+			continue
+		}
+		dns := endpoint{Namespace: "kube-system", Pods: sp.Labels}
+		for _, cp := range controlPlanes {
+			add(dns, cp, 6443, corev1.ProtocolTCP, "the cluster DNS watches Services")
+		}
+		for _, up := range h.Cluster.DNSUpstreams() {
+			to := endpoint{IP: up, OwnNode: up == netip.MustParseAddr(constants.HostDNSAddress)}
+			add(dns, to, 53, corev1.ProtocolUDP, "the cluster DNS forwards upstream")
+			add(dns, to, 53, corev1.ProtocolTCP, "the cluster DNS forwards upstream")
+		}
 	}
 	// Pods talk to pods of their own namespace where that is the design:
 	// the monitoring stack (Grafana to Prometheus and Alertmanager,
@@ -317,11 +469,15 @@ func TestNetworkPoliciesAllowWhatMustFlow(t *testing.T) {
 	add(ns("flux-system"), internet, 22, corev1.ProtocolTCP, "Git over SSH")
 	add(ns("flux-system"), internet, 443, corev1.ProtocolTCP, "Helm repositories")
 	for _, cp := range controlPlanes {
-		add(ns(h.Snapshots.Namespace), cp, 50000, corev1.ProtocolTCP, "the etcd snapshot job to the Talos API (Service talos.default)")
+		add(endpoint{Namespace: h.Snapshots.Namespace, Pods: backup.PodLabels()}, cp, 50000, corev1.ProtocolTCP, "the etcd snapshot job to the Talos API (Service talos.default)")
 		add(ns(h.Nginx.Namespace), cp, 6443, corev1.ProtocolTCP, "ingress-nginx watches Ingresses; its webhook jobs")
 		add(ns(h.NFS.Namespace), cp, 6443, corev1.ProtocolTCP, "the NFS provisioner watches claims")
 		add(ns("flux-system"), cp, 6443, corev1.ProtocolTCP, "Flux controllers to the API server")
 		add(ns(mon), cp, 6443, corev1.ProtocolTCP, "the operator, Prometheus, Grafana's sidecar and kube-state-metrics to the API server")
+	}
+
+	if h.Longhorn != nil {
+		longhornFlows(h, controlPlanes, nodes, add)
 	}
 
 	checkFlows(t, h, c, own, flows)

@@ -3,9 +3,11 @@ package homelab
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/siderolabs/talos/pkg/machinery/constants"
 
 	"github.com/funoffshore/homelab/constructs/apps"
@@ -233,8 +235,9 @@ func (h *Homelab) isolation() {
 	apiServer := security.CIDR(nodes).On(security.TCP(6443))
 	// ingress-nginx: admits the tunnel (or, on node ports, the LAN),
 	// Prometheus' scrapes and the API server's calls of its admission
-	// webhook; reaches the backends of Ingresses in any namespace, the
-	// cluster DNS and the API server, not the internet.
+	// webhook; reaches the backends of Ingresses in any namespace but the
+	// platform's internal ones, the cluster DNS and the API server, not
+	// the internet.
 	var web []security.Peer
 	if h.Tunnel != nil {
 		web = append(web, security.Namespace(h.Tunnel.Namespace).On(security.TCP(80)))
@@ -249,8 +252,7 @@ func (h *Homelab) isolation() {
 	security.NewIsolation(secChart, "ingress-nginx", &security.IsolationProps{
 		Namespace: h.Nginx.Namespace,
 		Ingress:   append(web, h.webhookCallers(h.Nginx.WebhookPort)...),
-		// AllNamespaces() covers the cluster DNS in kube-system.
-		Egress: []security.Peer{security.AllNamespaces(), apiServer},
+		Egress:    []security.Peer{security.DNS(), security.AllNamespacesExcept(h.internalNamespaces()...), apiServer},
 	})
 	if h.NFS != nil {
 		// The provisioner talks to the API server only: the kubelet
@@ -271,6 +273,10 @@ func (h *Homelab) isolation() {
 		snap.AllowTo(security.DNS())
 		snap.AllowTo(security.CIDR(nodes).On(security.TCP(constants.ApidPort)))
 	}
+	h.clusterDNS(secChart, apiServer)
+	if h.Longhorn != nil {
+		h.longhornIsolation(secChart, apiServer)
+	}
 	if h.Monitoring == nil {
 		return
 	}
@@ -280,36 +286,167 @@ func (h *Homelab) isolation() {
 		// default): admit Prometheus' scrapes of its metrics port.
 		security.NewPodPolicy(secChart, "longhorn-metrics", &security.PodPolicyProps{
 			Name: "allow-metrics-scrapes", Namespace: h.Longhorn.Namespace, Pods: map[string]string{"app": "longhorn-manager"},
-		}).Allow(security.Pods(h.Monitoring.Namespace, map[string]string{"app.kubernetes.io/name": "prometheus"}).On(security.TCP(9500)))
+		}).Allow(prometheusPods(h.Monitoring.Namespace).On(security.TCP(storage.ManagerAPIPort)))
 	}
 	// The API server calls the operator's admission webhook for
 	// PrometheusRules and AlertmanagerConfigs (the chart's port 10250).
 	security.NewIsolation(secChart, "monitoring", &security.IsolationProps{
 		Namespace: h.Monitoring.Namespace,
 		Ingress:   append([]security.Peer{security.OwnNamespace()}, h.webhookCallers(10250)...),
-		// AllNamespaces() covers the cluster DNS in kube-system.
-		Egress: []security.Peer{security.AllNamespaces(),
+		// Scrapes and queries in any namespace but the platform's
+		// internal ones, where only the metrics ports are reached.
+		Egress: append(h.scrapesOfInternal(), security.DNS(), security.AllNamespacesExcept(h.internalNamespaces()...),
 			// Scrapes of host-network targets and the API server on the nodes.
 			security.CIDR(nodes).On(security.TCP(6443), security.TCP(9100), security.TCP(10250), security.TCP(10257), security.TCP(10259), security.TCP(2381)),
 			// Alertmanager's receivers (Telegram, Discord, webhooks on
 			// HTTPS; mail on submission ports) and grafana.com, for the
 			// dashboards pinned by id.
 			security.CIDR("0.0.0.0/0").On(security.TCP(443), security.TCP(587), security.TCP(465)),
-		},
+		),
 	})
+}
+
+// internalNamespaces are the platform's namespaces that serve no
+// Ingress and no dashboard: the ones the ingress controller and the
+// monitoring stack, which reach every other namespace, do not reach
+// (beyond DNS and metrics ports), so that a compromise of either, the
+// parts closest to the internet, does not reach storage, Flux or the
+// cluster's system pods.
+func (h *Homelab) internalNamespaces() []string {
+	out := []string{"kube-system", "flux-system"}
+	if h.Longhorn != nil {
+		out = append(out, h.Longhorn.Namespace)
+	}
+	if h.NFS != nil {
+		out = append(out, h.NFS.Namespace)
+	}
+	return out
+}
+
+// scrapesOfInternal are the metrics ports Prometheus scrapes in the
+// internal namespaces: the cluster DNS', Longhorn manager's and Flux
+// controllers'.
+func (h *Homelab) scrapesOfInternal() []security.Peer {
+	var out []security.Peer
+	for _, sp := range h.Cluster.SystemPods() {
+		for _, p := range sp.Ports {
+			if p.ContainerPort != 53 {
+				out = append(out, security.Pods("kube-system", sp.Labels).On(security.TCP(p.ContainerPort)))
+			}
+		}
+	}
+	if h.Longhorn != nil {
+		out = append(out, security.Pods(h.Longhorn.Namespace, map[string]string{"app": "longhorn-manager"}).On(security.TCP(storage.ManagerAPIPort)))
+	}
+	return append(out, security.Namespace("flux-system").On(security.TCP(8080)))
+}
+
+// longhornIsolation isolates longhorn-system. Its ingress stays with the
+// chart's policies (networkPolicies.restrictInternalTraffic: the
+// manager, instance managers, webhooks and recovery backend admit
+// Longhorn's own components) and the pod policies here for the pods
+// Longhorn makes at run time that serve others; everything else (the
+// UI, the CSI pods, the driver deployer) admits nothing, so a pod of
+// another namespace cannot drive Longhorn's API through its UI. A
+// namespace-wide ingress rule would undo the chart's, so there is none.
+// Egress: the cluster DNS, Longhorn's own pods (the manager drives the
+// instance managers, replicas stream to each other on ports of a range),
+// the API server and the backup target.
+func (h *Homelab) longhornIsolation(secChart constructs.Construct, apiServer security.Peer) {
+	l := h.Longhorn
+	egress := []security.Peer{security.DNS(), security.OwnNamespace(), apiServer}
+	if dest, port, ok := l.BackupTargetEndpoint(); ok {
+		egress = append(egress, security.CIDR(dest.String()).On(security.TCP(port)))
+	}
+	security.NewIsolation(secChart, "longhorn-system", &security.IsolationProps{Namespace: l.Namespace, Egress: egress})
+	for _, rp := range l.RuntimePods() {
+		switch rp.Name {
+		case "share-manager":
+			// The manager drives it; the node of a pod that mounts the
+			// ReadWriteMany volume mounts its NFS export from the host
+			// (csi/node_server.go:1084-1092, nsmounter): from the node's
+			// address, or masqueraded into the pod network.
+			sm := security.NewPodPolicy(secChart, "longhorn-share-manager", &security.PodPolicyProps{
+				Name: "share-manager", Namespace: l.Namespace, Pods: map[string]string{"longhorn.io/component": "share-manager"}})
+			sm.Allow(security.Pods("", map[string]string{"app": "longhorn-manager"}).On(security.TCP(storage.ShareManagerPort)))
+			for _, p := range h.hostCallers(storage.NFSPort) {
+				sm.Allow(p)
+			}
+		case "support-bundle-manager":
+			// The manager fetches the bundle; the bundle's node agents
+			// upload to it.
+			security.NewPodPolicy(secChart, "longhorn-support-bundle", &security.PodPolicyProps{
+				Name: "support-bundle-manager", Namespace: l.Namespace, Pods: map[string]string{"app": "support-bundle-manager"},
+			}).Allow(security.OwnNamespace().On(security.TCP(storage.SupportBundlePort)))
+		}
+	}
+}
+
+// clusterDNS isolates the cluster DNS in kube-system: it answers every
+// pod, takes Prometheus' scrapes of its metrics, and reaches only the API
+// server and the servers it forwards to. kube-system gets no
+// namespace-wide policy: the rest of Talos' components there (the
+// control plane's static pods, kube-proxy, flannel) run on the host
+// network without core.HostNetworkLabel, and a policy selecting one would
+// make kube-network-policies v1.1.0 judge its node's own traffic (see
+// core.HostNetworkLabel). Every pod-network pod Talos or the tree runs
+// there has a policy of its own: this one and the etcd snapshot job's.
+func (h *Homelab) clusterDNS(secChart constructs.Construct, apiServer security.Peer) {
+	for _, sp := range h.Cluster.SystemPods() {
+		if len(sp.Ports) == 0 {
+			continue
+		}
+		dns := security.NewPodPolicy(secChart, sp.Name, &security.PodPolicyProps{Name: sp.Name, Namespace: "kube-system", Pods: sp.Labels})
+		var answers, metrics []security.Port
+		for _, p := range sp.Ports {
+			if p.ContainerPort == 53 {
+				answers = append(answers, security.Port{Protocol: p.Protocol, Port: p.ContainerPort})
+			} else {
+				metrics = append(metrics, security.Port{Protocol: p.Protocol, Port: p.ContainerPort})
+			}
+		}
+		dns.Allow(security.AllNamespaces().On(answers...))
+		if h.Monitoring != nil {
+			dns.Allow(prometheusPods(h.Monitoring.Namespace).On(metrics...))
+		}
+		dns.AllowTo(apiServer)
+		for _, up := range h.Cluster.DNSUpstreams() {
+			dns.AllowTo(security.CIDR(netip.PrefixFrom(up, up.BitLen()).String()).On(answers...))
+		}
+	}
+}
+
+// prometheusPods are Prometheus' pods, as prometheus-operator labels them.
+func prometheusPods(namespace string) security.Peer {
+	return security.Pods(namespace, map[string]string{"app.kubernetes.io/name": "prometheus"})
 }
 
 // webhookCallers admits the API server (host network on the control
 // planes) to an admission webhook listening on port, called through its
-// Service. On another node than the caller's, the call arrives
-// masqueraded to the control plane's flannel.1 address, in the pod
-// network (flannel --ip-masq and kube-proxy's masquerade of off-cluster
-// clients); on the caller's own node, which only a control plane that
-// runs pods can be, the policy engine sees the control plane's address,
-// before source NAT (pkg/oracle/netpol).
+// Service (see hostCallers); only a control plane that runs pods can be
+// the webhook pod's own node.
 func (h *Homelab) webhookCallers(port int32) []security.Peer {
-	out := []security.Peer{security.CIDR(h.Cluster.PodCIDR).On(security.TCP(port))}
-	if h.Cluster.SchedulesOnControlPlanes() {
+	return h.callersFromHosts(port, h.Cluster.SchedulesOnControlPlanes())
+}
+
+// hostCallers admits host processes of any node (the kernel's NFS
+// client, say) to a pod's port through its Service.
+func (h *Homelab) hostCallers(port int32) []security.Peer {
+	return h.callersFromHosts(port, true)
+}
+
+// callersFromHosts admits host processes to a pod's port through its
+// Service. From another node than the pod's, which only a cluster of more
+// than one node has, they arrive masqueraded into the pod network
+// (flannel.1's address: flannel --ip-masq, and kube-proxy's masquerade
+// of off-cluster clients); from the pod's own node (sameNode), the policy
+// engine sees the node's address, before source NAT (pkg/oracle/netpol).
+func (h *Homelab) callersFromHosts(port int32, sameNode bool) []security.Peer {
+	var out []security.Peer
+	if len(h.Cluster.Nodes()) > 1 {
+		out = append(out, security.CIDR(h.Cluster.PodCIDR).On(security.TCP(port)))
+	}
+	if sameNode {
 		out = append(out, security.CIDR(h.Cluster.Subnet()).On(security.TCP(port)))
 	}
 	return out
