@@ -68,7 +68,7 @@ func TestReplay(t *testing.T) {
 		for _, want := range []string{
 			"kustomize: 9 directories build",
 			"server: Kustomization flux-system/flux-system (./cluster/kubernetes/flux): 37 objects",
-			"server: Kustomization flux-system/platform (./cluster/kubernetes/platform): 39 objects",
+			"server: Kustomization flux-system/platform (./cluster/kubernetes/platform): 44 objects",
 			"server: Kustomization flux-system/apps (./cluster/kubernetes/apps): 14 objects",
 			"server: Kustomization flux-system/platform-config (./cluster/kubernetes/platform-config): 8 objects",
 		} {
