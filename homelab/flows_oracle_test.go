@@ -47,7 +47,7 @@ const talosPod = "oracle.homelab.funoffshore.com/talos"
 // gets a /24 of the pod CIDR, as the controller manager allocates it.
 func oracleCluster(t *testing.T, h *homelab.Homelab, c *cluster) (netpol.Cluster, map[string][]*corev1.Pod) {
 	t.Helper()
-	podCIDR := netip.MustParsePrefix(h.Cluster.PodCIDR)
+	podCIDR := h.Cluster.PodNetwork()
 	oc := netpol.Cluster{ClusterCIDR: podCIDR}
 	schedulableCP := h.Cluster.SchedulesOnControlPlanes()
 	var workers, all []string

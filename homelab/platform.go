@@ -232,7 +232,7 @@ func (h *Homelab) isolation() {
 	// The API server, on the control planes, reaches the namespaces'
 	// pods at the addresses of its nodes and the pod network (see the
 	// webhook note below).
-	apiServer := security.CIDR(nodes).On(security.TCP(6443))
+	apiServer := security.Prefix(nodes).On(security.TCP(6443))
 	// ingress-nginx: admits the tunnel (or, on node ports, the LAN),
 	// Prometheus' scrapes and the API server's calls of its admission
 	// webhook; reaches the backends of Ingresses in any namespace but the
@@ -271,7 +271,7 @@ func (h *Homelab) isolation() {
 			Name: "etcd-snapshot", Namespace: h.Snapshots.Namespace, Pods: backup.PodLabels(),
 		})
 		snap.AllowTo(security.DNS())
-		snap.AllowTo(security.CIDR(nodes).On(security.TCP(constants.ApidPort)))
+		snap.AllowTo(security.Prefix(nodes).On(security.TCP(constants.ApidPort)))
 	}
 	h.clusterDNS(secChart, apiServer)
 	if h.Longhorn != nil {
@@ -297,7 +297,7 @@ func (h *Homelab) isolation() {
 		// internal ones, where only the metrics ports are reached.
 		Egress: append(h.scrapesOfInternal(), security.DNS(), security.AllNamespacesExcept(h.internalNamespaces()...),
 			// Scrapes of host-network targets and the API server on the nodes.
-			security.CIDR(nodes).On(security.TCP(6443), security.TCP(9100), security.TCP(10250), security.TCP(10257), security.TCP(10259), security.TCP(2381)),
+			security.Prefix(nodes).On(security.TCP(6443), security.TCP(9100), security.TCP(10250), security.TCP(10257), security.TCP(10259), security.TCP(2381)),
 			// Alertmanager's receivers (Telegram, Discord, webhooks on
 			// HTTPS; mail on submission ports) and grafana.com, for the
 			// dashboards pinned by id.
@@ -356,7 +356,7 @@ func (h *Homelab) longhornIsolation(secChart constructs.Construct, apiServer sec
 	l := h.Longhorn
 	egress := []security.Peer{security.DNS(), security.OwnNamespace(), apiServer}
 	if dest, port, ok := l.BackupTargetEndpoint(); ok {
-		egress = append(egress, security.CIDR(dest.String()).On(security.TCP(port)))
+		egress = append(egress, security.Prefix(dest).On(security.TCP(port)))
 	}
 	security.NewIsolation(secChart, "longhorn-system", &security.IsolationProps{Namespace: l.Namespace, Egress: egress})
 	for _, rp := range l.RuntimePods() {
@@ -411,7 +411,7 @@ func (h *Homelab) clusterDNS(secChart constructs.Construct, apiServer security.P
 		}
 		dns.AllowTo(apiServer)
 		for _, up := range h.Cluster.DNSUpstreams() {
-			dns.AllowTo(security.CIDR(netip.PrefixFrom(up, up.BitLen()).String()).On(answers...))
+			dns.AllowTo(security.Prefix(netip.PrefixFrom(up, up.BitLen())).On(answers...))
 		}
 	}
 }
@@ -444,10 +444,10 @@ func (h *Homelab) hostCallers(port int32) []security.Peer {
 func (h *Homelab) callersFromHosts(port int32, sameNode bool) []security.Peer {
 	var out []security.Peer
 	if len(h.Cluster.Nodes()) > 1 {
-		out = append(out, security.CIDR(h.Cluster.PodCIDR).On(security.TCP(port)))
+		out = append(out, security.Prefix(h.Cluster.PodNetwork()).On(security.TCP(port)))
 	}
 	if sameNode {
-		out = append(out, security.CIDR(h.Cluster.Subnet()).On(security.TCP(port)))
+		out = append(out, security.Prefix(h.Cluster.Subnet()).On(security.TCP(port)))
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -30,7 +31,11 @@ type Peer struct {
 	except    []string
 	pods      map[string]string
 	cidr      string
-	ports     []Port
+	// prefix is a parsed network (Prefix); parsed marks a peer made by
+	// Prefix, whose invalid prefix makes no rule.
+	prefix netip.Prefix
+	parsed bool
+	ports  []Port
 }
 
 // Namespace selects every pod of the namespace name.
@@ -56,8 +61,15 @@ func Pods(namespace string, labels map[string]string) Peer {
 }
 
 // CIDR selects addresses outside the pod network (nodes, the Internet),
-// such as "10.0.0.0/24" or "0.0.0.0/0".
+// such as "10.0.0.0/24" or "0.0.0.0/0"; validation parses it
+// (core.ParsePrefix).
 func CIDR(cidr string) Peer { return Peer{cidr: cidr} }
+
+// Prefix selects the addresses of a network parsed already, such as a
+// node subnet (talos.Cluster.Subnet). An invalid Prefix, the value of one
+// that did not parse, makes no rule: where it was parsed, validation
+// reports it.
+func Prefix(p netip.Prefix) Peer { return Peer{prefix: p.Masked(), parsed: true} }
 
 // Ports returns the ports the peer is restricted to (none: every port).
 func (p Peer) Ports() []Port { return slices.Clone(p.ports) }
@@ -73,6 +85,8 @@ func (p Peer) On(ports ...Port) Peer {
 func (p Peer) String() string {
 	var s string
 	switch {
+	case p.parsed:
+		s = "CIDR " + p.prefix.String()
 	case p.cidr != "":
 		s = "CIDR " + p.cidr
 	case len(p.pods) > 0 && p.own:
@@ -121,6 +135,11 @@ func (p Peer) problem() string {
 			}
 		}
 	}
+	return p.portsProblem()
+}
+
+// portsProblem says what is wrong with the peer's ports, if anything.
+func (p Peer) portsProblem() string {
 	for _, pt := range p.ports {
 		if pt.Port < 1 || pt.Port > 65535 || (pt.Protocol != corev1.ProtocolTCP && pt.Protocol != corev1.ProtocolUDP && pt.Protocol != corev1.ProtocolSCTP) {
 			return fmt.Sprintf("port %s/%d is no TCP, UDP or SCTP port in 1-65535", pt.Protocol, pt.Port)
@@ -226,6 +245,9 @@ func rules(at *core.Info, ingress, egress []Peer) ([]networkingv1.NetworkPolicyI
 // checkPeer reports whether p can be a rule's peer, and otherwise adds the
 // validation error naming it.
 func checkPeer(at *core.Info, dir string, p Peer) bool {
+	if p.parsed {
+		return p.prefix.IsValid() && p.portsProblem() == ""
+	}
 	msg := p.problem()
 	if msg == "" {
 		return true
@@ -310,6 +332,8 @@ func (p Peer) selectors() []networkingv1.NetworkPolicyPeer {
 		pods = &metav1.LabelSelector{MatchLabels: maps.Clone(p.pods)}
 	}
 	switch {
+	case p.parsed:
+		return []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: p.prefix.String()}}}
 	case p.cidr != "":
 		return []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: p.cidr}}}
 	case p.own:

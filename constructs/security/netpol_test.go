@@ -1,6 +1,8 @@
 package security_test
 
 import (
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -77,4 +79,31 @@ func TestAllNamespacesExcept(t *testing.T) {
 	err = bad.Tree().Validate()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `platform/edge: egress peer every namespace but Longhorn: namespace "Longhorn" is not a namespace name`)
+}
+
+// A Prefix peer carries a network parsed where it was set: it renders as
+// that network, and an invalid one (a value refused there) makes no rule
+// and no second error.
+func TestPrefixPeer(t *testing.T) {
+	app := core.NewApp(nil)
+	c := kube.NewChart(app, "platform", &kube.ChartProps{Dir: "platform"})
+	kube.NewNamespace(c, "ns", &kube.NamespaceProps{Name: "edge", PodSecurity: "restricted"})
+	security.NewIsolation(c, "edge", &security.IsolationProps{Namespace: "edge", Egress: []security.Peer{
+		security.Prefix(netip.MustParsePrefix("192.168.1.7/24")).On(security.TCP(6443)),
+		security.Prefix(netip.Prefix{}).On(security.TCP(50000)),
+	}})
+	require.NoError(t, app.Tree().Validate())
+	files, err := synth.Render(app.Tree())
+	require.NoError(t, err)
+	policies := synthtest.NetworkPolicies(t, files)
+	var egress []string
+	for _, np := range policies {
+		for _, r := range np.Spec.Egress {
+			for _, to := range r.To {
+				egress = append(egress, fmt.Sprintf("%s:%d", to.IPBlock.CIDR, r.Ports[0].Port.IntValue()))
+			}
+		}
+	}
+	assert.Equal(t, []string{"192.168.1.0/24:6443"}, egress)
+	assert.Equal(t, "CIDR 192.168.1.0/24 on TCP/6443", security.Prefix(netip.MustParsePrefix("192.168.1.0/24")).On(security.TCP(6443)).String())
 }

@@ -1,6 +1,7 @@
 package talos_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,4 +61,28 @@ func TestClusterAddressForms(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// The cluster parses its addresses once, in NewCluster: the typed values
+// are what the machine config, the endpoint and the composition's
+// policies read; a value that does not parse leaves the zero value, and
+// its one error names it.
+func TestClusterAddressesParsedOnce(t *testing.T) {
+	app := core.NewApp(nil)
+	c := talos.NewCluster(app, "talos", &talos.ClusterProps{Name: "lab", Subnet: "10.0.0.0/24", VIP: "10.0.0.50"})
+	c.AddNode("n", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane})
+	assert.Equal(t, "10.0.0.0/24", c.Subnet().String())
+	assert.Equal(t, "10.244.0.0/16", c.PodNetwork().String())
+	assert.Equal(t, "10.0.0.50", c.VIP().String())
+	assert.Equal(t, "https://10.0.0.50:6443", c.Endpoint())
+
+	bad := core.NewApp(nil)
+	b := talos.NewCluster(bad, "talos", &talos.ClusterProps{Name: "lab", Subnet: "10.0.0.0/33", VIP: "10.0.0.500"})
+	b.AddNode("n", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane})
+	assert.False(t, b.Subnet().IsValid())
+	assert.False(t, b.VIP().IsValid())
+	err := bad.Tree().Validate()
+	require.Error(t, err)
+	assert.Equal(t, 1, strings.Count(err.Error(), `VIP "10.0.0.500"`), "the VIP's error once: %v", err)
+	assert.Equal(t, 1, strings.Count(err.Error(), `subnet "10.0.0.0/33"`), "the subnet's error once: %v", err)
 }

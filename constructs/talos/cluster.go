@@ -96,6 +96,13 @@ type Cluster struct {
 
 	props ClusterProps
 	nodes []*Node
+
+	// The address values, parsed once (core.ParseAddr, core.ParsePrefix);
+	// a problem is kept for validation, which reports it with the path.
+	subnet, podNet, serviceNet                      netip.Prefix
+	subnetProblem, podNetProblem, serviceNetProblem *core.AddrProblem
+	vip                                             netip.Addr
+	vipProblem                                      *core.AddrProblem
 }
 
 // NewCluster adds a Talos cluster below scope.
@@ -118,8 +125,14 @@ func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Clu
 	def(&c.ImageFactory, "factory.talos.dev")
 	def(&c.Dir, "talos")
 	c.info = core.Init(c, scope, id)
-	if vip, problem := core.ParseAddr(p.VIP, "VIP"); problem == nil {
-		c.info.Tree().ClaimAddress(vip, c.info.Path(), "the cluster VIP")
+	c.subnet, c.subnetProblem = core.ParsePrefix(p.Subnet, "subnet")
+	c.podNet, c.podNetProblem = core.ParsePrefix(c.PodCIDR, "pod CIDR")
+	c.serviceNet, c.serviceNetProblem = core.ParsePrefix(c.ServiceCIDR, "service CIDR")
+	if p.VIP != "" {
+		c.vip, c.vipProblem = core.ParseAddr(p.VIP, "VIP")
+	}
+	if c.vip.IsValid() {
+		c.info.Tree().ClaimAddress(c.vip, c.info.Path(), "the cluster VIP")
 	}
 	c.info.Tree().PublishControlPlaneMetrics(controlPlaneMetrics())
 	for _, hp := range hostNetworkPods() {
@@ -142,8 +155,17 @@ func (c *Cluster) Info() *core.Info { return c.info }
 // ToString overrides the jsii method; it returns the construct path.
 func (c *Cluster) ToString() *string { return core.PathString(c.info) }
 
-// Subnet returns the node subnet as given ("192.168.1.0/24").
-func (c *Cluster) Subnet() string { return c.props.Subnet }
+// Subnet returns the node subnet (192.168.1.0/24); the zero Prefix when
+// ClusterProps.Subnet does not parse, which validation reports.
+func (c *Cluster) Subnet() netip.Prefix { return c.subnet }
+
+// PodNetwork returns the pod CIDR after defaults (10.244.0.0/16); the
+// zero Prefix when it does not parse, which validation reports.
+func (c *Cluster) PodNetwork() netip.Prefix { return c.podNet }
+
+// VIP returns the shared control-plane address; the zero Addr without one
+// or when it does not parse, which validation reports.
+func (c *Cluster) VIP() netip.Addr { return c.vip }
 
 // Nodes returns the nodes in creation order.
 func (c *Cluster) Nodes() []*Node { return c.nodes }
@@ -181,6 +203,9 @@ func (c *Cluster) SchedulesOnControlPlanes() bool {
 func (c *Cluster) Endpoint() string {
 	if c.props.Endpoint != "" {
 		return c.props.Endpoint
+	}
+	if c.vip.IsValid() {
+		return "https://" + netip.AddrPortFrom(c.vip, 6443).String()
 	}
 	if c.props.VIP != "" {
 		return "https://" + c.props.VIP + ":6443"

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	yaml "go.yaml.in/yaml/v4"
-	"net/netip"
 	"slices"
 	"sync"
 
@@ -55,7 +54,7 @@ func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
 			PodSubnet: []string{c.PodCIDR}, ServiceSubnet: []string{c.ServiceCIDR},
 		}},
 	}}
-	if vip, err := netip.ParseAddr(c.props.VIP); err == nil && role == machine.TypeControlPlane {
+	if vip := c.vip; vip.IsValid() && role == machine.TypeControlPlane {
 		// The VIP answers only where a control plane announces it: on
 		// the node's one NIC, which keeps its DHCP lease.
 		out = append(out, &v1alpha1.Config{MachineConfig: &v1alpha1.MachineConfig{MachineNetwork: &v1alpha1.NetworkConfig{

@@ -56,20 +56,23 @@ func (c *Cluster) validate() []error {
 	if len(validation.IsDNS1123Label(c.Name)) > 0 {
 		add(p, "use lowercase letters, digits and '-'", "cluster name %q is not a valid DNS label", c.Name)
 	}
-	subnet, problem := core.ParsePrefix(c.props.Subnet, "subnet")
-	if problem != nil {
+	subnet := c.subnet
+	if problem := c.subnetProblem; problem != nil {
 		add(p, problem.Fix, "%s", problem.Problem)
 	}
 	var cidrs []netip.Prefix
-	for _, cidr := range []struct{ name, v string }{{"pod CIDR", c.PodCIDR}, {"service CIDR", c.ServiceCIDR}} {
-		pr, problem := core.ParsePrefix(cidr.v, cidr.name)
+	for _, cidr := range []struct {
+		name, v string
+		pr      netip.Prefix
+		problem *core.AddrProblem
+	}{{"pod CIDR", c.PodCIDR, c.podNet, c.podNetProblem}, {"service CIDR", c.ServiceCIDR, c.serviceNet, c.serviceNetProblem}} {
 		switch {
-		case problem != nil:
-			add(p, problem.Fix, "%s", problem.Problem)
-		case subnet.IsValid() && pr.Overlaps(subnet):
+		case cidr.problem != nil:
+			add(p, cidr.problem.Fix, "%s", cidr.problem.Problem)
+		case subnet.IsValid() && cidr.pr.Overlaps(subnet):
 			add(p, "pick a range that does not overlap the node subnet", "%s %s overlaps the node subnet %s", cidr.name, cidr.v, subnet)
 		}
-		cidrs = append(cidrs, pr)
+		cidrs = append(cidrs, cidr.pr)
 	}
 	if svc := cidrs[1]; svc.IsValid() {
 		// Talos takes the service range's 1st address for the API
@@ -106,7 +109,7 @@ func (c *Cluster) validate() []error {
 	if sum := c.props.ISOSHA256; sum != "" && !sha256Pattern.MatchString(sum) {
 		add(p, "use the 64 hex digits `sha256sum` prints for the ISO", "ISO checksum %q is not a SHA-256", sum)
 	}
-	vip, vipProblem := core.ParseAddr(c.props.VIP, "VIP")
+	vip, vipProblem := c.vip, c.vipProblem
 	if c.props.VIP != "" {
 		if vipProblem != nil {
 			add(p, vipProblem.Fix, "%s", vipProblem.Problem)
@@ -117,7 +120,7 @@ func (c *Cluster) validate() []error {
 	if c.props.Endpoint != "" {
 		errs = append(errs, c.validateEndpoint()...)
 	}
-	if vipProblem == nil && c.endpointHost() == vip.String() && len(errs) == 0 {
+	if vip.IsValid() && c.endpointHost() == vip.String() && len(errs) == 0 {
 		errs = append(errs, c.vipAssigned(vip)...)
 	}
 	errs = append(errs, c.validateCapacity()...)
@@ -295,7 +298,7 @@ func (c *Cluster) endpointHost() string {
 
 func (c *Cluster) endpointIsControlPlane() bool {
 	host := c.endpointHost()
-	if host == c.props.VIP && host != "" {
+	if c.vip.IsValid() && host == c.vip.String() {
 		return true
 	}
 	for _, n := range c.ControlPlanes() {
