@@ -58,6 +58,10 @@ type Longhorn struct {
 	Namespace, DataPath string
 
 	backupTarget string
+	// backupURL is the backup target parsed once; nil when there is none
+	// or it is no URL of a known scheme with a host, which validation
+	// reports.
+	backupURL *url.URL
 }
 
 // longhornValues are the chart values this construct sets.
@@ -107,6 +111,9 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	props = cmp.Or(props, &LonghornProps{})
 	l := &Longhorn{Namespace: props.Namespace, DataPath: "/var/mnt/longhorn", backupTarget: props.BackupTarget}
 	l.Namespace = cmp.Or(l.Namespace, "longhorn-system")
+	if u, err := url.Parse(props.BackupTarget); props.BackupTarget != "" && err == nil && slices.Contains(backupSchemes, u.Scheme) && u.Host != "" {
+		l.backupURL = u
+	}
 	replicas := cmp.Or(props.Replicas, 2)
 	minSize := cmp.Or(props.UserVolumeMinSize, "10GiB")
 	diskGiB := cmp.Or(props.DiskGiB, 50)
@@ -287,8 +294,7 @@ func (l *Longhorn) validateProps(replicas, diskGiB int) []error {
 		errs = append(errs, core.Errorf(p, "use a disk of 1 GiB or more (default 50)", "LonghornProps.DiskGiB %d is below 1", diskGiB))
 	}
 	if bt := l.backupTarget; bt != "" {
-		u, err := url.Parse(bt)
-		if err != nil || !slices.Contains(backupSchemes, u.Scheme) || u.Host == "" {
+		if l.backupURL == nil {
 			errs = append(errs, core.Errorf(p, `use a URL such as "nfs://192.168.1.20:/volume1/longhorn-backups" or "s3://bucket@region/"`,
 				"backup target %q is not a %s URL with a host", bt, strings.Join(backupSchemes, ", ")))
 		}

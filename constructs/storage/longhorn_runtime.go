@@ -4,7 +4,6 @@ import (
 	"maps"
 	"net"
 	"net/netip"
-	"net/url"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -109,13 +108,11 @@ func (l *Longhorn) RuntimePods() []RuntimePod {
 // name, which no policy can name) on 2049, since Longhorn mounts NFSv4
 // only (github.com/longhorn/backupstore nfs/nfs.go:106-135, minor
 // versions 4.2 down to 4.0, type nfs4); an S3 or Azure endpoint on 443
-// and a CIFS server on 445. ok is false without a backup target.
+// and a CIFS server on 445. ok is false without a backup target (or with
+// one validation refuses).
 func (l *Longhorn) BackupTargetEndpoint() (dest netip.Prefix, port int32, ok bool) {
-	if l.backupTarget == "" {
-		return netip.Prefix{}, 0, false
-	}
-	u, err := url.Parse(l.backupTarget)
-	if err != nil {
+	u := l.backupURL
+	if u == nil {
 		return netip.Prefix{}, 0, false
 	}
 	host := u.Host
