@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/funoffshore/homelab/constructs/storage"
+	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/oracle/netpol"
 )
 
@@ -24,9 +25,16 @@ import (
 // is sent through kube-network-policies' engine over every
 // NetworkPolicy the cluster runs (the tree's, the charts', Flux's), from
 // every pod of the attacker's kind to every pod of the target's, and
-// each must be dropped.
+// each must be dropped: on Funoffshore's nodes and on a single node,
+// where attacker and target share it.
 func TestCompromisedPodGetsNothing(t *testing.T) {
-	h, c, _ := renderCluster(t, nil)
+	for name, props := range map[string]*homelab.Props{"funoffshore": nil, "single node": singleNode()} {
+		t.Run(name, func(t *testing.T) { attackFromPods(t, props) })
+	}
+}
+
+func attackFromPods(t *testing.T, props *homelab.Props) {
+	h, c, _ := renderCluster(t, props)
 	oc, byNS := oracleCluster(t, h, c)
 	e, err := netpol.New(oc)
 	require.NoError(t, err)
