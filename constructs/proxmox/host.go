@@ -2,6 +2,7 @@ package proxmox
 
 import (
 	"cmp"
+	"net/netip"
 	"net/url"
 	"regexp"
 
@@ -48,6 +49,13 @@ type Host struct {
 	Cores                                                         int
 	MemoryMiB, ReserveMiB                                         int64
 	CPUOvercommit                                                 float64
+
+	// endpoint is Endpoint parsed once (nil with endpointErr when it is
+	// no URL); endpointIP its host when that is an address.
+	endpoint    *url.URL
+	endpointErr error
+	endpointIP  netip.Addr
+	ipProblem   *core.AddrProblem
 }
 
 // AddHost adds a host to the datacenter.
@@ -73,9 +81,11 @@ func (d *Datacenter) AddHost(id string, props *HostProps) *Host {
 	h.info = core.Init(h, d, id)
 	d.hosts = append(d.hosts, h)
 	h.info.Tree().AddValidation(h.validate)
-	if u, err := url.Parse(h.Endpoint); err == nil {
-		if ip, problem := core.ParseHost(u.Hostname(), "endpoint host"); problem == nil && ip.IsValid() {
-			h.info.Tree().ClaimAddress(ip, h.info.Path(), "Proxmox host "+h.Name)
+	h.endpoint, h.endpointErr = url.Parse(h.Endpoint)
+	if h.endpointErr == nil {
+		h.endpointIP, h.ipProblem = core.ParseHost(h.endpoint.Hostname(), "endpoint host")
+		if h.ipProblem == nil && h.endpointIP.IsValid() {
+			h.info.Tree().ClaimAddress(h.endpointIP, h.info.Path(), "Proxmox host "+h.Name)
 		}
 	}
 	return h
@@ -96,7 +106,7 @@ func (h *Host) VCPULimit() int { return int(float64(h.Cores) * h.CPUOvercommit) 
 func (h *Host) validate() []error {
 	var errs []error
 	p := h.info.Path()
-	u, err := url.Parse(h.Endpoint)
+	u, err := h.endpoint, h.endpointErr
 	switch {
 	case err == nil && u.User != nil:
 		// The endpoint lands in Git (the inventory): never print it.
@@ -104,10 +114,8 @@ func (h *Host) validate() []error {
 			"endpoint of host %q carries credentials, which would be committed in the inventory", h.Name))
 	case h.Endpoint == "" || err != nil || u.Scheme != "https" || u.Host == "":
 		errs = append(errs, core.Errorf(p, `use the API URL, such as "https://192.168.1.10:8006"`, "endpoint %q is not an https URL", h.Endpoint))
-	default:
-		if _, problem := core.ParseHost(u.Hostname(), "endpoint host"); problem != nil {
-			errs = append(errs, problem.At(p))
-		}
+	case h.ipProblem != nil:
+		errs = append(errs, h.ipProblem.At(p))
 	}
 	if fp := h.TLSFingerprint; fp != "" && !fingerprintPattern.MatchString(fp) {
 		errs = append(errs, core.Errorf(p, "copy the SHA-256 fingerprint from `pvenode cert info` (32 hex pairs separated by ':')", "TLS fingerprint %q is not a SHA-256 fingerprint", fp))

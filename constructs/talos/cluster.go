@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -103,6 +104,8 @@ type Cluster struct {
 	subnetProblem, podNetProblem, serviceNetProblem *core.AddrProblem
 	vip                                             netip.Addr
 	vipProblem                                      *core.AddrProblem
+	// endpoint is ClusterProps.Endpoint parsed (nil when unset or no URL).
+	endpoint *url.URL
 }
 
 // NewCluster adds a Talos cluster below scope.
@@ -133,6 +136,9 @@ func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Clu
 	}
 	if c.vip.IsValid() {
 		c.info.Tree().ClaimAddress(c.vip, c.info.Path(), "the cluster VIP")
+	}
+	if u, err := url.Parse(p.Endpoint); p.Endpoint != "" && err == nil {
+		c.endpoint = u
 	}
 	c.info.Tree().PublishControlPlaneMetrics(controlPlaneMetrics())
 	for _, hp := range hostNetworkPods() {

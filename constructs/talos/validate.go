@@ -249,8 +249,8 @@ func (c *Cluster) userVolumeSizes() []error {
 // answered by a control plane or the VIP.
 func (c *Cluster) validateEndpoint() []error {
 	p := c.info.Path()
-	u, err := url.Parse(c.props.Endpoint)
-	if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
+	u := c.endpoint
+	if u == nil || u.Scheme != "https" || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
 		return []error{core.Errorf(p, `use "https://<control-plane IP or VIP>:6443"`, "endpoint %q is not an https URL with a host and port", c.props.Endpoint)}
 	}
 	if !c.endpointIsControlPlane() {
