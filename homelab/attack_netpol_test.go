@@ -81,6 +81,7 @@ func attackFromPods(t *testing.T, props *homelab.Props) {
 		{"call Longhorn's API", attackers, pods(lh, map[string]string{"app": "longhorn-manager"}), storage.ManagerAPIPort, corev1.ProtocolTCP},
 		{"fetch Flux's artifacts (the repository's tree)", attackers, pods("flux-system", map[string]string{"app": "source-controller"}), 9090, corev1.ProtocolTCP},
 		{"read the cluster DNS' metrics", slices.Concat(app, nginx), dns, 9153, corev1.ProtocolTCP},
+		{"reach the ingress controller's admission webhook (CVE-2025-1974)", slices.Concat(app, grafana), nginx, h.Nginx.WebhookPort, corev1.ProtocolTCP},
 		{"post forged events to Flux's notification controller", attackers, pods("flux-system", map[string]string{"app": "notification-controller"}), 9090, corev1.ProtocolTCP},
 		// From the cluster DNS, which answers every pod: it reaches the
 		// API server and its upstream, not the Talos API (whose

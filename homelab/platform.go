@@ -293,9 +293,9 @@ func (h *Homelab) isolation() {
 	security.NewIsolation(secChart, "monitoring", &security.IsolationProps{
 		Namespace: h.Monitoring.Namespace,
 		Ingress:   append([]security.Peer{security.OwnNamespace()}, h.webhookCallers(10250)...),
-		// Scrapes and queries in any namespace but the platform's
-		// internal ones, where only the metrics ports are reached.
-		Egress: append(h.scrapesOfInternal(), security.DNS(), security.AllNamespacesExcept(h.internalNamespaces()...),
+		// Scrapes and queries in any namespace but the platform's, where
+		// only the metrics ports are reached.
+		Egress: append(h.scrapesOfPlatform(), security.DNS(), security.AllNamespacesExcept(h.platformNamespaces()...),
 			// Scrapes of host-network targets and the API server on the nodes.
 			security.Prefix(nodes).On(security.TCP(6443), security.TCP(9100), security.TCP(10250), security.TCP(10257), security.TCP(10259), security.TCP(2381)),
 			// Alertmanager's receivers (Telegram, Discord, webhooks on
@@ -323,10 +323,23 @@ func (h *Homelab) internalNamespaces() []string {
 	return out
 }
 
-// scrapesOfInternal are the metrics ports Prometheus scrapes in the
-// internal namespaces: the cluster DNS', Longhorn manager's and Flux
-// controllers'.
-func (h *Homelab) scrapesOfInternal() []security.Peer {
+// platformNamespaces are the namespaces of the platform the monitoring
+// stack reaches on metrics ports only: the internal ones and the edge
+// (ingress-nginx, whose admission webhook a pod must not reach: an
+// injection there ran code in the controller, CVE-2025-1974; and the
+// tunnel).
+func (h *Homelab) platformNamespaces() []string {
+	out := append(h.internalNamespaces(), h.Nginx.Namespace)
+	if h.Tunnel != nil {
+		out = append(out, h.Tunnel.Namespace)
+	}
+	return out
+}
+
+// scrapesOfPlatform are the metrics ports Prometheus scrapes in the
+// platform's namespaces: the cluster DNS', Longhorn manager's, Flux
+// controllers', the ingress controller's and the tunnel's.
+func (h *Homelab) scrapesOfPlatform() []security.Peer {
 	var out []security.Peer
 	for _, sp := range h.Cluster.SystemPods() {
 		for _, p := range sp.Ports {
@@ -338,7 +351,12 @@ func (h *Homelab) scrapesOfInternal() []security.Peer {
 	if h.Longhorn != nil {
 		out = append(out, security.Pods(h.Longhorn.Namespace, map[string]string{"app": "longhorn-manager"}).On(security.TCP(storage.ManagerAPIPort)))
 	}
-	return append(out, security.Namespace("flux-system").On(security.TCP(8080)))
+	out = append(out, security.Namespace("flux-system").On(security.TCP(8080)),
+		security.Namespace(h.Nginx.Namespace).On(security.TCP(h.Nginx.MetricsPort)))
+	if h.Tunnel != nil {
+		out = append(out, security.Namespace(h.Tunnel.Namespace).On(security.TCP(h.Tunnel.MetricsPort)))
+	}
+	return out
 }
 
 // longhornIsolation isolates longhorn-system. Its ingress stays with the
