@@ -8,6 +8,7 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/constants"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/homelab"
@@ -36,6 +37,18 @@ func TestCompromisedPodGetsNothing(t *testing.T) {
 func attackFromPods(t *testing.T, props *homelab.Props) {
 	h, c, _ := renderCluster(t, props)
 	oc, byNS := oracleCluster(t, h, c)
+	// A pod of a namespace the tree does not isolate (a user's own
+	// manifests), serving HTTPS: an egress rule meant for the internet
+	// must not reach it.
+	last := oc.Nodes[len(oc.Nodes)-1]
+	ip := last.PodSubnet.Addr().As4()
+	ip[3] = 200
+	users := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "users", Name: "web", Labels: map[string]string{"app": "web"}},
+		Spec: corev1.PodSpec{NodeName: last.Name, Containers: []corev1.Container{{Name: "web", Ports: []corev1.ContainerPort{{ContainerPort: 443}}}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: netip.AddrFrom4(ip).String(), PodIPs: []corev1.PodIP{{IP: netip.AddrFrom4(ip).String()}}}}
+	oc.Pods = append(oc.Pods, users)
+	oc.Namespaces = append(oc.Namespaces, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "users", Labels: map[string]string{"kubernetes.io/metadata.name": "users"}}})
+	byNS["users"] = append(byNS["users"], users)
 	e, err := netpol.New(oc)
 	require.NoError(t, err)
 	pods := func(ns string, labels map[string]string) []netpol.Endpoint {
@@ -82,6 +95,7 @@ func attackFromPods(t *testing.T, props *homelab.Props) {
 		{"fetch Flux's artifacts (the repository's tree)", attackers, pods("flux-system", map[string]string{"app": "source-controller"}), 9090, corev1.ProtocolTCP},
 		{"read the cluster DNS' metrics", slices.Concat(app, nginx), dns, 9153, corev1.ProtocolTCP},
 		{"reach the ingress controller's admission webhook (CVE-2025-1974)", slices.Concat(app, grafana), nginx, h.Nginx.WebhookPort, corev1.ProtocolTCP},
+		{"reach a pod of a namespace the tree does not isolate, through the internet rule", slices.Concat(app, pods(h.Tunnel.Namespace, nil)), pods("users", nil), 443, corev1.ProtocolTCP},
 		{"post forged events to Flux's notification controller", attackers, pods("flux-system", map[string]string{"app": "notification-controller"}), 9090, corev1.ProtocolTCP},
 		// From the cluster DNS, which answers every pod: it reaches the
 		// API server and its upstream, not the Talos API (whose

@@ -209,10 +209,12 @@ func (h *Homelab) platform(p *Platform) {
 func (h *Homelab) isolation() {
 	secChart := kube.NewChart(h.Platform, "security", &kube.ChartProps{Dir: "kubernetes/platform/security"})
 	nodes := h.Cluster.Subnet()
+	// Egress to the internet leaves the pod network out.
+	internet := security.Internet(h.Cluster.PodNetwork())
 	security.NewIsolation(secChart, "apps", &security.IsolationProps{
 		Namespace: "apps",
 		Ingress:   []security.Peer{security.Namespace(h.Nginx.Namespace), security.OwnNamespace()},
-		Egress:    []security.Peer{security.DNS(), security.OwnNamespace(), security.CIDR("0.0.0.0/0").On(security.TCP(443))},
+		Egress:    []security.Peer{security.DNS(), security.OwnNamespace(), internet.On(security.TCP(443))},
 	})
 	if h.Tunnel != nil {
 		var scrapes []security.Peer
@@ -225,7 +227,7 @@ func (h *Homelab) isolation() {
 			Egress: []security.Peer{security.DNS(),
 				security.Namespace(h.Nginx.Namespace).On(security.TCP(80)),
 				// The Cloudflare edge: QUIC or HTTP/2 on 7844, the API on 443.
-				security.CIDR("0.0.0.0/0").On(security.TCP(7844), security.UDP(7844), security.TCP(443)),
+				internet.On(security.TCP(7844), security.UDP(7844), security.TCP(443)),
 			},
 		})
 	}
@@ -301,7 +303,7 @@ func (h *Homelab) isolation() {
 			// Alertmanager's receivers (Telegram, Discord, webhooks on
 			// HTTPS; mail on submission ports) and grafana.com, for the
 			// dashboards pinned by id.
-			security.CIDR("0.0.0.0/0").On(security.TCP(443), security.TCP(587), security.TCP(465)),
+			internet.On(security.TCP(443), security.TCP(587), security.TCP(465)),
 		),
 	})
 }

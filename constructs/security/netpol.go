@@ -35,7 +35,9 @@ type Peer struct {
 	// Prefix, whose invalid prefix makes no rule.
 	prefix netip.Prefix
 	parsed bool
-	ports  []Port
+	// exceptNets are networks a Prefix peer leaves out.
+	exceptNets []netip.Prefix
+	ports      []Port
 }
 
 // Namespace selects every pod of the namespace name.
@@ -71,6 +73,19 @@ func CIDR(cidr string) Peer { return Peer{cidr: cidr} }
 // reports it.
 func Prefix(p netip.Prefix) Peer { return Peer{prefix: p.Masked(), parsed: true} }
 
+// Internet selects every IPv4 address outside the pod network: a CIDR
+// 0.0.0.0/0 would also match every pod (kube-network-policies matches an
+// ipBlock against pod addresses too), so a flow meant for the internet
+// would reach any pod on its ports. An invalid podNetwork leaves nothing
+// out (its error is reported where it was parsed).
+func Internet(podNetwork netip.Prefix) Peer {
+	p := Peer{prefix: netip.MustParsePrefix("0.0.0.0/0"), parsed: true}
+	if podNetwork.IsValid() {
+		p.exceptNets = []netip.Prefix{podNetwork.Masked()}
+	}
+	return p
+}
+
 // Ports returns the ports the peer is restricted to (none: every port).
 func (p Peer) Ports() []Port { return slices.Clone(p.ports) }
 
@@ -87,6 +102,9 @@ func (p Peer) String() string {
 	switch {
 	case p.parsed:
 		s = "CIDR " + p.prefix.String()
+		for _, e := range p.exceptNets {
+			s += " except " + e.String()
+		}
 	case p.cidr != "":
 		s = "CIDR " + p.cidr
 	case len(p.pods) > 0 && p.own:
@@ -333,7 +351,11 @@ func (p Peer) selectors() []networkingv1.NetworkPolicyPeer {
 	}
 	switch {
 	case p.parsed:
-		return []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: p.prefix.String()}}}
+		block := &networkingv1.IPBlock{CIDR: p.prefix.String()}
+		for _, e := range p.exceptNets {
+			block.Except = append(block.Except, e.String())
+		}
+		return []networkingv1.NetworkPolicyPeer{{IPBlock: block}}
 	case p.cidr != "":
 		return []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: p.cidr}}}
 	case p.own:

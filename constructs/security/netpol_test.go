@@ -107,3 +107,24 @@ func TestPrefixPeer(t *testing.T) {
 	assert.Equal(t, []string{"192.168.1.0/24:6443"}, egress)
 	assert.Equal(t, "CIDR 192.168.1.0/24 on TCP/6443", security.Prefix(netip.MustParsePrefix("192.168.1.0/24")).On(security.TCP(6443)).String())
 }
+
+// Internet leaves the pod network out of 0.0.0.0/0: with it, a rule for
+// the internet does not reach a pod on the same port, which a plain
+// CIDR("0.0.0.0/0") does (kube-network-policies matches ipBlocks against
+// pods' addresses too).
+func TestInternetLeavesThePodsOut(t *testing.T) {
+	allows := func(internet security.Peer) bool {
+		app := core.NewApp(nil)
+		c := kube.NewChart(app, "platform", &kube.ChartProps{Dir: "platform"})
+		kube.NewNamespace(c, "ns", &kube.NamespaceProps{Name: "edge", PodSecurity: "restricted"})
+		security.NewIsolation(c, "edge", &security.IsolationProps{Namespace: "edge", Egress: []security.Peer{internet.On(security.TCP(443))}})
+		require.NoError(t, app.Tree().Validate())
+		files, err := synth.Render(app.Tree())
+		require.NoError(t, err)
+		return synthtest.NetworkPolicies(t, files).Allows(synthtest.Pod{Namespace: "edge", Labels: map[string]string{"app": "edge"}},
+			synthtest.Pod{Namespace: "users", Labels: map[string]string{"app": "web"}}, 443, corev1.ProtocolTCP)
+	}
+	assert.True(t, allows(security.CIDR("0.0.0.0/0")), "a plain 0.0.0.0/0 reaches a pod (the engine's reading, which Internet exists for)")
+	assert.False(t, allows(security.Internet(netip.MustParsePrefix("10.244.0.0/16"))), "Internet reaches no pod")
+	assert.Equal(t, "CIDR 0.0.0.0/0 except 10.244.0.0/16 on TCP/443", security.Internet(netip.MustParsePrefix("10.244.0.0/16")).On(security.TCP(443)).String())
+}
