@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/funoffshore/homelab/internal/funoffshore"
 	"github.com/funoffshore/homelab/pkg/cli/delegate"
 	"github.com/funoffshore/homelab/pkg/cli/synthcli"
 	"github.com/funoffshore/homelab/pkg/nodeenv"
@@ -27,7 +28,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(synthcli.ExitFailed)
 	}
-	code := synthcli.Run(synthcli.DefaultBuilder, args, os.Stdout, os.Stderr)
+	code := synthcli.Run(funoffshore.Build, args, os.Stdout, os.Stderr)
 	// Stop the node child process before exiting.
 	jsii.Close()
 	os.Exit(code)

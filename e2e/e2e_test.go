@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/funoffshore/homelab/internal/funoffshore"
+	labs "github.com/funoffshore/homelab/pkg/lab"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,7 +27,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/e2e"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/cli"
@@ -65,7 +66,7 @@ func (l *lab) run(build cli.Builder, stdin string, args ...string) string {
 
 // builder builds the Funoffshore homelab from the lab's store, with apps.
 func builder(apps func() []string) cli.Builder {
-	return func() (*core.App, error) {
+	return func() (*labs.Lab, error) {
 		src, err := secrets.Store{Dir: cli.SecretsDir}.Source()
 		if err != nil {
 			return nil, err
@@ -81,8 +82,8 @@ func builder(apps func() []string) cli.Builder {
 				}
 			}
 		}
-		app, _ := homelab.NewApp(props)
-		return app, nil
+		l, _ := homelab.NewLab(props)
+		return l, nil
 	}
 }
 
@@ -102,20 +103,20 @@ func TestReconcile(t *testing.T) {
 	t.Setenv("HOMELAB_AGE_KEY_FILE", filepath.Join(work, "age.key"))
 
 	// Secrets, through the CLI as an operator sets them.
-	l.run(cli.DefaultBuilder, "", "secrets", "init")
-	app, err := cli.DefaultBuilder()
+	l.run(funoffshore.Build, "", "secrets", "init")
+	app, err := funoffshore.Build()
 	require.NoError(t, err)
 	for _, d := range app.Tree().Secrets() {
 		for _, k := range d.Keys {
 			v := fmt.Sprintf("e2e value of %s/%s %s", d.Namespace, d.Name, k)
 			l.values[d.Namespace+"/"+d.Name+"/"+k] = v
-			l.run(cli.DefaultBuilder, v, "secrets", "set", d.Namespace+"/"+d.Name, k)
+			l.run(funoffshore.Build, v, "secrets", "set", d.Namespace+"/"+d.Name, k)
 		}
 	}
 	if l.ident, err = secrets.LoadIdentity(filepath.Join(work, "age.key")); err != nil {
 		t.Fatal(err)
 	}
-	l.run(cli.DefaultBuilder, "", "synth")
+	l.run(funoffshore.Build, "", "synth")
 
 	// The servers: Git with the synthesized tree, Helm with the pinned charts.
 	gitRoot := filepath.Join(work, "git")

@@ -19,7 +19,7 @@ import (
 // that keep it there and point every other Kustomization's
 // HelmRepositories at the local chart server.
 func TestRedirect(t *testing.T) {
-	app, _ := homelab.NewApp(nil)
+	app, _ := homelab.NewLab(nil)
 	files, target := testenv.RenderTarget(t, app)
 	objs, err := manifest.Decode(files["kubernetes/flux/apps.yaml"])
 	require.NoError(t, err)

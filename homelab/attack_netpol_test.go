@@ -44,7 +44,7 @@ func attackFromPods(t *testing.T, props *homelab.Props) {
 	ip := last.PodSubnet.Addr().As4()
 	ip[3] = 200
 	users := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "users", Name: "web", Labels: map[string]string{"app": "web"}},
-		Spec: corev1.PodSpec{NodeName: last.Name, Containers: []corev1.Container{{Name: "web", Ports: []corev1.ContainerPort{{ContainerPort: 443}}}}},
+		Spec:   corev1.PodSpec{NodeName: last.Name, Containers: []corev1.Container{{Name: "web", Ports: []corev1.ContainerPort{{ContainerPort: 443}}}}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: netip.AddrFrom4(ip).String(), PodIPs: []corev1.PodIP{{IP: netip.AddrFrom4(ip).String()}}}}
 	oc.Pods = append(oc.Pods, users)
 	oc.Namespaces = append(oc.Namespaces, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "users", Labels: map[string]string{"kubernetes.io/metadata.name": "users"}}})

@@ -23,6 +23,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/secret"
 	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/constructs/talos"
+	"github.com/funoffshore/homelab/pkg/lab"
 )
 
 // Namespace is a namespace the platform creates.
@@ -305,4 +306,12 @@ func (h *Homelab) machines(scope constructs.Construct, m *Machines) {
 func NewApp(props *Props) (*core.App, *Homelab) {
 	app := core.NewApp(nil)
 	return app, New(app, props)
+}
+
+// NewLab builds the homelab of props in a new core.App and returns it as
+// the commands take it (package cli's Builder): the tree with the Talos
+// cluster and the Proxmox datacenter.
+func NewLab(props *Props) (*lab.Lab, *Homelab) {
+	app, h := NewApp(props)
+	return &lab.Lab{App: app, Cluster: h.Cluster, Datacenter: h.Datacenter}, h
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"flag"
 	"fmt"
+	"github.com/funoffshore/homelab/pkg/lab"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/funoffshore/homelab/constructs/apps"
-	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/cli"
 	"github.com/funoffshore/homelab/pkg/testenv"
@@ -138,12 +138,12 @@ func TestWrite(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "cluster")
 		require.NoError(t, synth.Write(dir, render(t, nil)))
 		before := hashTree(t, dir)
-		code, _, stderr := runCLI(t, func() (*core.App, error) {
+		code, _, stderr := runCLI(t, func() (*lab.Lab, error) {
 			// An invalid app: no image.
 			props := homelab.Funoffshore()
 			props.Apps = []apps.AppProps{{Name: "bad", Port: 80}}
-			app, _ := homelab.NewApp(props)
-			return app, nil
+			l, _ := homelab.NewLab(props)
+			return l, nil
 		}, "synth", "--out", dir)
 		if code != cli.ExitFailed || !strings.Contains(stderr, "has no image") {
 			t.Fatalf("synth of an invalid tree: exit %d, stderr %q", code, stderr)
@@ -202,7 +202,7 @@ func runCLI(t *testing.T, build cli.Builder, args ...string) (int, string, strin
 
 func TestCheck(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cluster")
-	build := func() (*core.App, error) { app, _ := homelab.NewApp(nil); return app, nil }
+	build := func() (*lab.Lab, error) { l, _ := homelab.NewLab(nil); return l, nil }
 	if code, _, stderr := runCLI(t, build, "synth", "--out", dir); code != 0 {
 		t.Fatalf("synth: exit %d: %s", code, stderr)
 	}

@@ -9,13 +9,14 @@ import (
 
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/funoffshore/homelab/internal/funoffshore"
 	"github.com/funoffshore/homelab/pkg/cli"
 	"github.com/funoffshore/homelab/pkg/nodeenv"
 )
 
 func main() {
 	nodeenv.Ensure() // before any construct: no Node.js end-of-life banner
-	code := cli.Main(os.Args[1:], os.Stdout, os.Stderr)
+	code := cli.Run(funoffshore.Build, os.Args[1:], os.Stdout, os.Stderr)
 	// Stop the node child process before exiting.
 	jsii.Close()
 	os.Exit(code)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/funoffshore/homelab/pkg/lab"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -18,7 +19,7 @@ import (
 // Build describes the HA homelab: three Proxmox hosts, one control plane
 // on each behind a VIP, NFS as the only storage, no tunnel (the apps are
 // reached inside the LAN), and a wiki with its PostgreSQL database.
-func Build(src secret.Source) *core.App {
+func Build(src secret.Source) *lab.Lab {
 	app := core.NewApp(nil)
 
 	dc := proxmox.NewDatacenter(app, "proxmox", nil)
@@ -56,5 +57,5 @@ func Build(src secret.Source) *core.App {
 	})
 	// Only the wiki reaches the database.
 	postgres.AllowFrom(wiki.Peer())
-	return app
+	return &lab.Lab{App: app, Cluster: cluster, Datacenter: dc}
 }

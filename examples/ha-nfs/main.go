@@ -9,10 +9,10 @@
 package main
 
 import (
-	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/pkg/cli/launch"
+	"github.com/funoffshore/homelab/pkg/lab"
 )
 
 func main() {
-	launch.Main(func(repo launch.Repo) (*core.App, error) { return Build(repo.Secrets), nil })
+	launch.Main(func(repo launch.Repo) (*lab.Lab, error) { return Build(repo.Secrets), nil })
 }

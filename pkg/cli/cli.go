@@ -8,8 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/siderolabs/talos/pkg/machinery/config/machine"
-
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/discovery"
@@ -18,9 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/kube"
-	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/pkg/cli/synthcli"
 	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/localenv"
@@ -42,27 +38,18 @@ const (
 	ExitUsage = synthcli.ExitUsage
 )
 
-// Builder builds the construct tree the commands act on. The default builds
-// the Funoffshore homelab; tests and other homelabs pass their own.
+// Builder builds the homelab the commands act on; each homelab's main
+// passes its own.
 type Builder = synthcli.Builder
 
-// SecretsDir is the encrypted secret store the default builder reads,
-// relative to the working directory (the repository root).
+// SecretsDir is the encrypted secret store builders read, relative to the
+// working directory (the repository root).
 const SecretsDir = synthcli.SecretsDir
-
-// DefaultBuilder builds the Funoffshore homelab with its default values and
-// the encrypted Secrets of the store in SecretsDir.
-func DefaultBuilder() (*core.App, error) { return synthcli.DefaultBuilder() }
 
 type usageError = synthcli.UsageError
 
 // errBlocked marks validate finding blockers (already printed).
 var errBlocked = errors.New("the tree has blockers")
-
-// Main runs the command line with args and returns the exit code.
-func Main(args []string, stdout, stderr io.Writer) int {
-	return Run(DefaultBuilder, args, stdout, stderr)
-}
 
 // Run runs the command line against the tree build returns.
 func Run(build Builder, args []string, stdout, stderr io.Writer) int {
@@ -81,7 +68,7 @@ func RunIO(build Builder, args []string, stdin io.Reader, stdout, stderr io.Writ
 func NewCommand(build Builder) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "homelab",
-		Short: "Homelab as typed Go: synthesize and check the Funoffshore homelab",
+		Short: "Homelab as typed Go: synthesize, check and deploy the homelab",
 		Long: `homelab models a Kubernetes homelab on Proxmox as typed Go constructs and
 renders it into cluster/ (Talos and Kubernetes YAML reconciled by Flux from Git).`,
 		Args: cobra.NoArgs,
@@ -114,70 +101,18 @@ dry-run, so the API server checks each object against its schema.`,
 			if server && local {
 				return usageError{Err: errors.New("validate: --server and --local exclude each other")}
 			}
-			app, err := build()
+			l, err := build()
 			if err != nil {
 				return err
 			}
-			files, err := synth.Render(app.Tree())
+			files, err := synth.Render(l.Tree())
 			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "constructs: valid (%d objects, %d files)\n", len(app.Tree().Objects()), len(files))
-			n, errs := validate.Kustomize(files)
-			if len(errs) == 0 {
-				fmt.Fprintf(w, "kustomize: %d directories build\n", n)
-			}
-			// The machine configs are found through the Talos constructs,
-			// whatever their output directory.
-			talosConfigs, talconfigs := map[string]bool{}, map[string]bool{}
-			for _, r := range app.Tree().FileRenderers() {
-				if c, ok := r.(*talos.Cluster); ok {
-					talosConfigs[c.ConfigPath(machine.TypeControlPlane)] = true
-					talosConfigs[c.ConfigPath(machine.TypeWorker)] = true
-					talconfigs[c.TalconfigPath()] = true
-				}
-			}
-			talosFiles := 0
-			for _, p := range files.Paths() {
-				if talosConfigs[p] {
-					talosFiles++
-					warnings, err := validate.TalosConfig(p, files[p])
-					for _, wn := range warnings {
-						fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: %s\n", p, wn)
-					}
-					if err != nil {
-						errs = append(errs, err)
-					}
-				}
-				if talconfigs[p] && schema != "" {
-					if err := validate.TalConfig(p, files[p], schema); err != nil {
-						errs = append(errs, err)
-					} else {
-						fmt.Fprintf(w, "talhelper: %s matches the schema\n", p)
-					}
-				}
-			}
-			if talosFiles > 0 {
-				fmt.Fprintf(w, "talos: %d machine configs checked (metal mode)\n", talosFiles)
-			}
-			for _, r := range app.Tree().FileRenderers() {
-				if c, ok := r.(*talos.Cluster); ok {
-					fmt.Fprintf(w, "capacity:\n%s", c.Capacity())
-				}
-			}
-			// Risks the homelab has not declared unacceptable: the tree is
-			// valid, the output says what they would do.
-			for _, wn := range app.Tree().Warnings() {
-				fmt.Fprintf(w, "warning: %v\n", wn)
-			}
-			blockers := app.Tree().Blockers()
-			if len(blockers) > 0 {
-				fmt.Fprintf(w, "blocking: %d thing(s) keep this tree from reconciling on a real cluster:\n", len(blockers))
-				for _, b := range blockers {
-					fmt.Fprintf(w, "  - %s: %s\n    fix: %s\n", b.Source, b.What, b.Fix)
-				}
-			}
+			report := validate.Offline(l, files, schema)
+			report.Print(w, cmd.ErrOrStderr())
+			errs, blockers := report.Errors, report.Blockers
 			if len(errs) > 0 {
 				return errors.Join(errs...)
 			}
@@ -204,7 +139,7 @@ dry-run, so the API server checks each object against its schema.`,
 			} else if c, err = serverClient(); err != nil {
 				return err
 			}
-			steps, err := validate.ReplayWith(ctx, c, files, app.Tree().RepoDir(), opts)
+			steps, err := validate.ReplayWith(ctx, c, files, l.Tree().RepoDir(), opts)
 			for _, s := range steps {
 				fmt.Fprintf(w, "server: Kustomization %s (%s): %d objects\n", s.Kustomization, s.Path, s.Applied)
 			}

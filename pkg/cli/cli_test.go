@@ -3,6 +3,8 @@ package cli_test
 import (
 	"bytes"
 	"fmt"
+	"github.com/funoffshore/homelab/internal/funoffshore"
+	"github.com/funoffshore/homelab/pkg/lab"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -52,7 +54,7 @@ func run(build cli.Builder, args ...string) (int, string, string) {
 
 func TestValidate(t *testing.T) {
 	t.Run("the Funoffshore homelab passes every offline check and lists what blocks it", func(t *testing.T) {
-		code, out, stderr := run(cli.DefaultBuilder, "validate", "--talconfig-schema", testenv.Fixture(t, fixtures.TalconfigSchema))
+		code, out, stderr := run(funoffshore.Build, "validate", "--talconfig-schema", testenv.Fixture(t, fixtures.TalconfigSchema))
 		if code != cli.ExitBlocked {
 			t.Fatalf("exit %d, want %d (blockers): %s", code, cli.ExitBlocked, stderr)
 		}
@@ -92,7 +94,7 @@ func TestValidate(t *testing.T) {
 		}
 		src, err := store.Source()
 		require.NoError(t, err)
-		build := func() (*core.App, error) {
+		build := func() (*lab.Lab, error) {
 			p := homelab.DefaultPlatform()
 			p.Tunnel.ID = "0b4c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
 			p.NFS.Server, p.Longhorn.BackupTarget = "192.168.1.30", "nfs://192.168.1.30:/volume1/longhorn-backups"
@@ -100,8 +102,8 @@ func TestValidate(t *testing.T) {
 			props := homelab.Funoffshore()
 			props.Platform = p
 			props.Secrets = src
-			app, _ := homelab.NewApp(props)
-			return app, nil
+			l, _ := homelab.NewLab(props)
+			return l, nil
 		}
 		code, out, stderr := run(build, "validate")
 		if code != 0 || strings.Contains(out, "blocking:") {
@@ -109,14 +111,14 @@ func TestValidate(t *testing.T) {
 		}
 	})
 	t.Run("an invalid homelab lists every problem on stderr and exits 1", func(t *testing.T) {
-		build := func() (*core.App, error) {
+		build := func() (*lab.Lab, error) {
 			m := homelab.DefaultMachines()
 			m.Nodes[2].IP = "192.168.1.111"
 			props := homelab.Funoffshore()
 			props.Machines = m
 			props.Apps = []apps.AppProps{{Name: "web", Image: "nginx", Port: 80}}
-			app, _ := homelab.NewApp(props)
-			return app, nil
+			l, _ := homelab.NewLab(props)
+			return l, nil
 		}
 		code, out, stderr := run(build, "validate")
 		if code != cli.ExitFailed || out != "" {
@@ -139,15 +141,15 @@ func TestValidate(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"synth", "--help"}, {"validate", "--help"}, {"version", "--help"}} {
-		if code, out, _ := run(cli.DefaultBuilder, args...); code != 0 || !strings.Contains(out, "Usage:") {
+		if code, out, _ := run(funoffshore.Build, args...); code != 0 || !strings.Contains(out, "Usage:") {
 			t.Errorf("%v: exit %d, output %q", args, code, out)
 		}
 	}
-	code, _, stderr := run(cli.DefaultBuilder, "synth", "--bogus")
+	code, _, stderr := run(funoffshore.Build, "synth", "--bogus")
 	if code != cli.ExitUsage || !strings.Contains(stderr, "unknown flag: --bogus") {
 		t.Errorf("unknown flag: exit %d, stderr %q", code, stderr)
 	}
-	code, out, _ := run(cli.DefaultBuilder, "version")
+	code, out, _ := run(funoffshore.Build, "version")
 	if code != 0 || !strings.Contains(out, "flux v2.9.0") || !strings.Contains(out, "ghcr.io/fluxcd/source-controller:v1.9.1") {
 		t.Errorf("version: exit %d, output %q", code, out)
 	}
@@ -174,7 +176,7 @@ func TestMistakes(t *testing.T) {
 		{"synth --check against a file is refused", []string{"synth", "--check", "--out", file}, "is a file, not a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, stderr := run(cli.DefaultBuilder, tc.args...)
+			code, out, stderr := run(funoffshore.Build, tc.args...)
 			if code != cli.ExitUsage {
 				t.Errorf("exit %d, want %d (usage)", code, cli.ExitUsage)
 			}
@@ -187,7 +189,7 @@ func TestMistakes(t *testing.T) {
 		})
 	}
 	t.Run("a command group alone prints its help and succeeds", func(t *testing.T) {
-		code, out, _ := run(cli.DefaultBuilder, "secrets")
+		code, out, _ := run(funoffshore.Build, "secrets")
 		if code != cli.ExitOK || !strings.Contains(out, "Available Commands:") {
 			t.Errorf("exit %d, output:\n%s", code, out)
 		}
@@ -196,7 +198,7 @@ func TestMistakes(t *testing.T) {
 
 func TestValidateCluster(t *testing.T) {
 	t.Run("--local replays the tree in Flux order against a local kube-apiserver", func(t *testing.T) {
-		code, out, stderr := run(cli.DefaultBuilder, "validate", "--local")
+		code, out, stderr := run(funoffshore.Build, "validate", "--local")
 		if code != cli.ExitBlocked {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
@@ -212,7 +214,7 @@ func TestValidateCluster(t *testing.T) {
 	t.Run("--server without a cluster says so and offers --local", func(t *testing.T) {
 		t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
 		t.Setenv("HOME", t.TempDir())
-		code, _, stderr := run(cli.DefaultBuilder, "validate", "--server")
+		code, _, stderr := run(funoffshore.Build, "validate", "--server")
 		if code != cli.ExitFailed || !strings.Contains(stderr, "validate --server: no cluster to check against") || !strings.Contains(stderr, "use --local") {
 			t.Errorf("exit %d: %s", code, stderr)
 		}
@@ -222,13 +224,13 @@ func TestValidateCluster(t *testing.T) {
 		data := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: x}\n"
 		require.NoError(t, os.WriteFile(kc, []byte(data), 0o600))
 		t.Setenv("KUBECONFIG", kc)
-		code, _, stderr := run(cli.DefaultBuilder, "validate", "--server")
+		code, _, stderr := run(funoffshore.Build, "validate", "--server")
 		if code != cli.ExitFailed || strings.Count(stderr, "error:") != 1 || !strings.Contains(stderr, "the API server at https://127.0.0.1:1 does not answer") {
 			t.Errorf("exit %d: %s", code, stderr)
 		}
 	})
 	t.Run("--server and --local together are a usage error", func(t *testing.T) {
-		if code, _, _ := run(cli.DefaultBuilder, "validate", "--server", "--local"); code != cli.ExitUsage {
+		if code, _, _ := run(funoffshore.Build, "validate", "--server", "--local"); code != cli.ExitUsage {
 			t.Errorf("exit %d, want %d", code, cli.ExitUsage)
 		}
 	})
@@ -351,11 +353,11 @@ func TestWalkthroughIsCompiled(t *testing.T) {
 
 func TestDeployRefusesBlockers(t *testing.T) {
 	t.Setenv("PROXMOX_TOKEN_ID", "")
-	code, _, stderr := run(cli.DefaultBuilder, "deploy", "--yes")
+	code, _, stderr := run(funoffshore.Build, "deploy", "--yes")
 	if code != cli.ExitFailed || !strings.Contains(stderr, "the tree would not reconcile once Flux runs (7 blocker(s))") || !strings.Contains(stderr, "or pass --allow-pending") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
-	code, _, stderr = run(cli.DefaultBuilder, "deploy", "--yes", "--allow-pending")
+	code, _, stderr = run(funoffshore.Build, "deploy", "--yes", "--allow-pending")
 	if code != cli.ExitFailed || strings.Contains(stderr, "blocker") || !strings.Contains(stderr, "PROXMOX_TOKEN_ID") {
 		t.Errorf("with --allow-pending the next check (the token) must speak: exit %d: %s", code, stderr)
 	}
@@ -365,7 +367,7 @@ func TestDeployRefusesBlockers(t *testing.T) {
 // not in talos/: the Talos configs and talconfig.yaml are found through
 // the cluster construct, so they are still checked.
 func TestValidateAsksTheTree(t *testing.T) {
-	build := func() (*core.App, error) {
+	build := func() (*lab.Lab, error) {
 		app := core.NewApp(nil)
 		dc := proxmox.NewDatacenter(app, "proxmox", nil)
 		dc.AddHost("pve", &proxmox.HostProps{Endpoint: "https://10.0.0.2:8006", Cores: 8, MemoryGiB: 32})
@@ -374,7 +376,7 @@ func TestValidateAsksTheTree(t *testing.T) {
 			Patches: []talos.Patch{{Role: talos.ControlPlane, Config: &v1alpha1.Config{ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: ptr.To(true)}}}}})
 		cluster.AddNode("talos", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, VM: vm})
 		flux.NewLayers(app, &flux.LayersProps{URL: "ssh://git@git.example.org/me/lab"})
-		return app, nil
+		return &lab.Lab{App: app, Cluster: cluster, Datacenter: dc}, nil
 	}
 	code, out, stderr := run(build, "validate", "--talconfig-schema", testenv.Fixture(t, fixtures.TalconfigSchema))
 	require.Equal(t, 0, code, "%s%s", out, stderr)

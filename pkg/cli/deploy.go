@@ -69,19 +69,19 @@ func (f *deployFlags) register(cmd *cobra.Command) {
 // credentials, or a simulation (closed by the returned function).
 func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target, deploy.Inputs, func(), error) {
 	var none deploy.Inputs
-	app, err := build()
+	l, err := build()
 	if err != nil {
 		return deploy.Target{}, none, nil, err
 	}
-	files, err := synth.Render(app.Tree())
+	files, err := synth.Render(l.Tree())
 	if err != nil {
 		return deploy.Target{}, none, nil, err
 	}
-	target, err := deploy.FindTarget(app, files)
+	target, err := deploy.FindTarget(l, files)
 	if err != nil {
 		return target, none, nil, err
 	}
-	if b := app.Tree().Blockers(); len(b) > 0 && !f.allowPending {
+	if b := l.Tree().Blockers(); len(b) > 0 && !f.allowPending {
 		var lines []string
 		for _, x := range b {
 			lines = append(lines, "  - "+x.String())

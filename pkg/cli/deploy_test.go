@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"github.com/funoffshore/homelab/internal/funoffshore"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,7 @@ func TestDeploySimulate(t *testing.T) {
 	dir := t.TempDir()
 	run := func(stdin string, args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
-		code := cli.RunIO(cli.DefaultBuilder, args, strings.NewReader(stdin), &out, &errb)
+		code := cli.RunIO(funoffshore.Build, args, strings.NewReader(stdin), &out, &errb)
 		return code, out.String(), errb.String()
 	}
 	t.Run("plan exits 2 with the pending changes per layer", func(t *testing.T) {

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"fmt"
+	"github.com/funoffshore/homelab/pkg/lab"
 	"io"
 	"os"
 	"path/filepath"
@@ -27,7 +28,7 @@ import (
 // equal).
 func ExampleRun_yourOwnHomelab() {
 	// begin walkthrough
-	build := func(repo launch.Repo) (*core.App, error) {
+	build := func(repo launch.Repo) (*lab.Lab, error) {
 		app := core.NewApp(nil) // output root: cluster/ in your repository
 
 		// Hypervisor: one Proxmox host and one VM.
@@ -72,7 +73,9 @@ func ExampleRun_yourOwnHomelab() {
 			Volume: &storage.Volume{Class: nfs.Class, Size: "1Gi"},
 			Env:    []corev1.EnvVar{token.Env("WHOAMI_TOKEN", "token")},
 		})
-		return app, nil
+		// What the commands act on: the tree, the cluster and the
+		// datacenter (validate checks the cluster, deploy creates both).
+		return &lab.Lab{App: app, Cluster: cluster, Datacenter: dc}, nil
 	}
 	// end walkthrough
 
@@ -80,7 +83,7 @@ func ExampleRun_yourOwnHomelab() {
 	defer os.RemoveAll(out)
 	// launch.Main(build) runs it from a module's main; here the command
 	// line runs it with an empty store.
-	code := cli.Run(func() (*core.App, error) { return build(launch.Repo{}) }, []string{"synth", "--out", out}, os.Stdout, io.Discard)
+	code := cli.Run(func() (*lab.Lab, error) { return build(launch.Repo{}) }, []string{"synth", "--out", out}, os.Stdout, io.Discard)
 	fmt.Println("exit", code)
 	for _, f := range []string{"kubernetes/apps/whoami.yaml", "talos/controlplane.yaml", "proxmox/inventory.yaml"} {
 		_, err := os.Stat(filepath.Join(out, f))

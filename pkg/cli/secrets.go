@@ -312,11 +312,11 @@ stays readable with the old key: rotate the values it could read as well.`,
 // declared refuses namespace/name key unless the tree build returns
 // declares that Secret with that key, naming what it does declare.
 func declared(build Builder, ns, name, key string) error {
-	app, err := build()
+	l, err := build()
 	if err != nil {
 		return err
 	}
-	decls := app.Tree().Secrets()
+	decls := l.Tree().Secrets()
 	var all []string
 	for _, d := range decls {
 		if d.Namespace == ns && d.Name == name {

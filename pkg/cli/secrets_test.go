@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"bytes"
+	"github.com/funoffshore/homelab/internal/funoffshore"
+	"github.com/funoffshore/homelab/pkg/lab"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,7 +26,7 @@ func TestSecretsCommands(t *testing.T) {
 	flags := []string{"--store", filepath.Join(dir, "secrets"), "--sops-config", filepath.Join(dir, ".sops.yaml"), "--talos-secrets", filepath.Join(dir, "cluster/talos/talsecret.sops.yaml"), "--cluster-key", filepath.Join(dir, "cluster/cluster-age.sops.yaml")}
 	run := func(stdin string, args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
-		code := cli.RunIO(cli.DefaultBuilder, append(args, flags...), strings.NewReader(stdin), &out, &errb)
+		code := cli.RunIO(funoffshore.Build, append(args, flags...), strings.NewReader(stdin), &out, &errb)
 		return code, out.String(), errb.String()
 	}
 
@@ -166,14 +168,14 @@ func TestSecondMachine(t *testing.T) {
 // declaring returns a builder of a tree that declares the Secrets given as
 // namespace/name, key pairs.
 func declaring(pairs ...string) cli.Builder {
-	return func() (*core.App, error) {
+	return func() (*lab.Lab, error) {
 		app := core.NewApp(nil)
 		chart := kube.NewChart(app, "apps", &kube.ChartProps{Dir: "kubernetes/apps"})
 		for i := 0; i < len(pairs); i += 2 {
 			ns, name, _ := strings.Cut(pairs[i], "/")
 			secret.New(chart, name, &secret.Props{Namespace: ns, Keys: []string{pairs[i+1]}})
 		}
-		return app, nil
+		return &lab.Lab{App: app}, nil
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
 	proxmodel "github.com/funoffshore/homelab/constructs/proxmox"
 	talosmodel "github.com/funoffshore/homelab/constructs/talos"
@@ -21,6 +20,7 @@ import (
 	fluxdeploy "github.com/funoffshore/homelab/pkg/deploy/flux"
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
 	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
+	"github.com/funoffshore/homelab/pkg/lab"
 )
 
 // Target is the part of the tree the deployer acts on, and the rendered files.
@@ -31,24 +31,17 @@ type Target struct {
 	Components, Sync []byte
 }
 
-// FindTarget finds the Proxmox datacenter and Talos cluster of a tree.
-func FindTarget(app *core.App, files map[string][]byte) (Target, error) {
+// FindTarget returns what to deploy: the lab's Proxmox datacenter and
+// Talos cluster, and the Flux install and sync files of its rendered tree.
+func FindTarget(l *lab.Lab, files map[string][]byte) (Target, error) {
 	// The files are found through the constructs, so a homelab with other
 	// output directories deploys the same.
-	var t Target
-	if in := flux.InstallOf(app.Tree()); in != nil {
+	t := Target{Datacenter: l.Datacenter, Cluster: l.Cluster}
+	if in := flux.InstallOf(l.Tree()); in != nil {
 		t.Components = files[in.File()]
 	}
-	if s := flux.SyncOf(app.Tree()); s != nil {
+	if s := flux.SyncOf(l.Tree()); s != nil {
 		t.Sync = files[s.File()]
-	}
-	for _, r := range app.Tree().FileRenderers() {
-		switch v := r.(type) {
-		case *proxmodel.Datacenter:
-			t.Datacenter = v
-		case *talosmodel.Cluster:
-			t.Cluster = v
-		}
 	}
 	if t.Datacenter == nil || t.Cluster == nil || t.Components == nil || t.Sync == nil {
 		return t, errors.New("the homelab has no Proxmox datacenter, Talos cluster or Flux sync to deploy")

@@ -49,7 +49,7 @@ func (c countingClient) Patch(ctx context.Context, obj client.Object, patch clie
 // (closed when the test ends).
 func simulate(t *testing.T) (deploy.Target, *testenv.Simulation) {
 	t.Helper()
-	app, _ := homelab.NewApp(nil)
+	app, _ := homelab.NewLab(nil)
 	_, target := testenv.RenderTarget(t, app)
 	sim, err := testenv.NewSimulation(target, testenv.Fixture(t, fixtures.ProxmoxSchema))
 	require.NoError(t, err)
@@ -112,7 +112,7 @@ func (f failingClient) Patch(ctx context.Context, obj client.Object, patch clien
 // TestInterruptedDeployConverges breaks the deploy at every step in turn
 // and checks that re-running it converges to zero pending changes.
 func TestInterruptedDeployConverges(t *testing.T) {
-	app, _ := homelab.NewApp(nil)
+	app, _ := homelab.NewLab(nil)
 	_, target := testenv.RenderTarget(t, app)
 	faults := []struct {
 		name   string

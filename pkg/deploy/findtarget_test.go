@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"github.com/funoffshore/homelab/pkg/lab"
 	"testing"
 
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
@@ -32,7 +33,7 @@ func TestFindTargetAsksTheTree(t *testing.T) {
 	gitops := kube.NewChart(app, "gitops", &kube.ChartProps{Dir: "gitops/flux"})
 	install := flux.NewInstall(gitops, "components", nil)
 	flux.NewSync(gitops, "sync", &flux.SyncProps{URL: "ssh://git@example.com/lab", Chart: gitops, Install: install})
-	files, target := testenv.RenderTarget(t, app)
+	files, target := testenv.RenderTarget(t, &lab.Lab{App: app, Cluster: cluster, Datacenter: dc})
 	if !bytes.Equal(target.Components, files["gitops/flux/components.yaml"]) || !bytes.Equal(target.Sync, files["gitops/flux/sync.yaml"]) {
 		t.Errorf("FindTarget did not read gitops/flux/components.yaml and gitops/flux/sync.yaml")
 	}

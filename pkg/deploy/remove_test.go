@@ -32,9 +32,9 @@ func TestRemovedWorkerLeavesBeforeItsVM(t *testing.T) {
 	m.Nodes = append(m.Nodes, homelab.Node{Name: "talos-w-3", Role: talosmodel.Worker, IP: "192.168.1.113", VMID: 113, Cores: 2, MemoryGiB: 4, DiskGiB: 32})
 	props := homelab.Funoffshore()
 	props.Machines = m
-	bigApp, _ := homelab.NewApp(props)
+	bigApp, _ := homelab.NewLab(props)
 	_, big := testenv.RenderTarget(t, bigApp)
-	app, _ := homelab.NewApp(nil)
+	app, _ := homelab.NewLab(nil)
 	_, small := testenv.RenderTarget(t, app)
 	sim, err := testenv.NewSimulation(big, testenv.Fixture(t, fixtures.ProxmoxSchema))
 	require.NoError(t, err)

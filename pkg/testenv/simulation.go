@@ -18,12 +18,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/funoffshore/homelab/constructs/core"
 	proxmodel "github.com/funoffshore/homelab/constructs/proxmox"
 	talosmodel "github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/pkg/deploy"
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
 	talosdeploy "github.com/funoffshore/homelab/pkg/deploy/talos"
+	"github.com/funoffshore/homelab/pkg/lab"
 	"github.com/funoffshore/homelab/pkg/localenv"
 	"github.com/funoffshore/homelab/pkg/oracle/talosboot"
 	"github.com/funoffshore/homelab/pkg/testenv/pvesim"
@@ -202,15 +202,15 @@ func (s *Simulation) Close() {
 	}
 }
 
-// RenderTarget renders app's tree and finds the deployer's target in it,
-// failing the test on either error.
-func RenderTarget(t testing.TB, app *core.App) (synth.Files, deploy.Target) {
+// RenderTarget renders the lab's tree and finds the deployer's target in
+// it, failing the test on either error.
+func RenderTarget(t testing.TB, l *lab.Lab) (synth.Files, deploy.Target) {
 	t.Helper()
-	files, err := synth.Render(app.Tree())
+	files, err := synth.Render(l.Tree())
 	if err != nil {
 		t.Fatal(err)
 	}
-	target, err := deploy.FindTarget(app, files)
+	target, err := deploy.FindTarget(l, files)
 	if err != nil {
 		t.Fatal(err)
 	}

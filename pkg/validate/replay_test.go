@@ -3,6 +3,7 @@ package validate_test
 import (
 	"bytes"
 	"context"
+	repobuild "github.com/funoffshore/homelab/internal/funoffshore"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestReplay(t *testing.T) {
 	t.Run("homelab validate --server reports each Kustomization", func(t *testing.T) {
 		t.Setenv("KUBECONFIG", api.Kubeconfig(t))
 		var out, errb bytes.Buffer
-		code := cli.Run(cli.DefaultBuilder, []string{"validate", "--server"}, &out, &errb)
+		code := cli.Run(repobuild.Build, []string{"validate", "--server"}, &out, &errb)
 		// The Funoffshore tree holds example site values and no secrets:
 		// valid and accepted, but blocked.
 		if code != cli.ExitBlocked {

@@ -19,9 +19,9 @@
 package launch
 
 import (
-	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/secret"
 	"github.com/funoffshore/homelab/pkg/cli/synthcli"
+	"github.com/funoffshore/homelab/pkg/lab"
 	"github.com/funoffshore/homelab/pkg/secrets/store"
 )
 
@@ -40,12 +40,14 @@ type Repo struct {
 	Operators []string
 }
 
-// Build builds a homelab's construct tree.
-type Build func(Repo) (*core.App, error)
+// Build builds a homelab: its construct tree, and the Talos cluster and
+// Proxmox datacenter in it, which validate, plan and deploy act on (nil
+// for a homelab without them: synth needs neither).
+type Build func(Repo) (*lab.Lab, error)
 
 // builder reads the repository in the working directory and builds the
 // tree with build.
-func (build Build) builder() (*core.App, error) {
+func (build Build) builder() (*lab.Lab, error) {
 	src, err := store.ReadSource(synthcli.SecretsDir)
 	if err != nil {
 		return nil, err

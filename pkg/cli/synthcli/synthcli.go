@@ -20,9 +20,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
-	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/lab"
 	"github.com/funoffshore/homelab/pkg/secrets/store"
 	"github.com/funoffshore/homelab/synth"
 )
@@ -41,32 +40,16 @@ const (
 	ExitUsage = 64
 )
 
-// Builder builds the construct tree the commands act on. The default builds
-// the Funoffshore homelab; tests and other homelabs pass their own.
-type Builder func() (*core.App, error)
+// Builder builds the homelab the commands act on: each homelab's main
+// passes its own (the repository's builds Funoffshore's).
+type Builder func() (*lab.Lab, error)
 
-// SecretsDir is the encrypted secret store the default builder reads,
-// relative to the working directory (the repository root).
+// SecretsDir is the encrypted secret store builders read, relative to the
+// working directory (the repository root).
 const SecretsDir = "secrets"
 
-// DefaultBuilder builds the Funoffshore homelab with its default values and
-// the encrypted Secrets of the store in SecretsDir.
-func DefaultBuilder() (*core.App, error) {
-	src, err := store.ReadSource(SecretsDir)
-	if err != nil {
-		return nil, err
-	}
-	props := homelab.Funoffshore()
-	props.Secrets = src
-	if props.Operators, err = Operators(SopsConfig); err != nil {
-		return nil, err
-	}
-	app, _ := homelab.NewApp(props)
-	return app, nil
-}
-
-// SopsConfig is the SOPS rules file the default builder reads the
-// operators' age public keys from.
+// SopsConfig is the SOPS rules file builders read the operators' age
+// public keys from.
 const SopsConfig = ".sops.yaml"
 
 // Operators returns the operators' age public keys of the SOPS rules at
@@ -159,11 +142,11 @@ func Execute(root *cobra.Command, args []string, stdin io.Reader, stdout, stderr
 
 // Render builds the tree and renders it.
 func Render(build Builder) (synth.Files, error) {
-	app, err := build()
+	l, err := build()
 	if err != nil {
 		return nil, err
 	}
-	return synth.Render(app.Tree())
+	return synth.Render(l.Tree())
 }
 
 // StrictArgs makes every mistake on the command line a usage error (exit

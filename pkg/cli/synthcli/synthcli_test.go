@@ -1,6 +1,7 @@
 package synthcli_test
 
 import (
+	"github.com/funoffshore/homelab/pkg/lab"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,7 @@ func TestSynthRefusesASubdirectory(t *testing.T) {
 	}
 	t.Chdir(sub)
 	built := false
-	cmd := synthcli.SynthCommand(func() (*core.App, error) { built = true; return core.NewApp(nil), nil })
+	cmd := synthcli.SynthCommand(func() (*lab.Lab, error) { built = true; return &lab.Lab{App: core.NewApp(nil)}, nil })
 	cmd.SetArgs(nil)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	err := cmd.Execute()
