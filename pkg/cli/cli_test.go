@@ -236,6 +236,22 @@ func TestValidateCluster(t *testing.T) {
 	})
 }
 
+// TestCommandLinksNoHomelab: the command line of any homelab links no
+// composition; the Funoffshore one comes with the repository's mains
+// (internal/funoffshore).
+func TestCommandLinksNoHomelab(t *testing.T) {
+	pkgs := []string{testenv.RepoRoot() + "/pkg/cli", testenv.RepoRoot() + "/pkg/cli/synthcli"}
+	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v: %s", err, out)
+	}
+	for _, pkg := range []string{"github.com/funoffshore/homelab/homelab", "github.com/funoffshore/homelab/internal/funoffshore"} {
+		if strings.Contains(string(out), pkg+"\n") {
+			t.Errorf("package cli links %s: a homelab's main passes its builder", pkg)
+		}
+	}
+}
+
 func TestCommandLinksNoTestServers(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", testenv.RepoRoot(), testenv.RepoRoot()+"/cmd/homelab").CombinedOutput()
 	if err != nil {
