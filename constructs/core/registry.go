@@ -18,7 +18,7 @@ type Tree struct {
 	roots       map[string][]string
 	needs       []NodeNeed
 	workloads   []Workload
-	shared      map[string]any
+	facets      map[any]any
 	secretDecls []SecretDecl
 	secretRefs  []SecretRef
 	chartFiles  []ChartFile
@@ -221,24 +221,38 @@ func (t *Tree) Listed(dir string) []*Info {
 	return out
 }
 
-// Lookup returns the value Shared stored under key, if any, without
-// creating one.
-func (t *Tree) Lookup(key string) (any, bool) {
-	v, ok := t.shared[key]
-	return v, ok
+// Facet is a typed value a package keeps per tree, such as its registry
+// of the tree's objects for checks across them, made on first use. The
+// Facet itself is the key, so no two packages share a value by accident
+// and no caller asserts a type.
+type Facet[T any] struct {
+	name string
+	make func() T
 }
 
-// Shared returns the value stored under key, creating it with make on
-// first use: per-App state a package keeps (such as the Flux objects that
-// cross-construct checks need), without package-level globals.
-func (t *Tree) Shared(key string, make func() any) any {
-	if t.shared == nil {
-		t.shared = map[string]any{}
+// NewFacet returns a facet (name says whose, for reading the code) whose
+// value in each tree starts as make(). Declare it once, in a package
+// variable.
+func NewFacet[T any](name string, make func() T) *Facet[T] {
+	return &Facet[T]{name: name, make: make}
+}
+
+// Of returns the facet's value in t, made on first use.
+func (f *Facet[T]) Of(t *Tree) T {
+	if v, ok := f.Peek(t); ok {
+		return v
 	}
-	v, ok := t.shared[key]
-	if !ok {
-		v = make()
-		t.shared[key] = v
+	if t.facets == nil {
+		t.facets = map[any]any{}
 	}
+	v := f.make()
+	t.facets[f] = v
 	return v
+}
+
+// Peek returns the facet's value in t and whether it was made, without
+// making it.
+func (f *Facet[T]) Peek(t *Tree) (T, bool) {
+	v, ok := t.facets[f].(T)
+	return v, ok
 }

@@ -92,7 +92,9 @@ func NewInstall(scope constructs.Construct, id string, props *InstallProps) *Ins
 	}
 	in := &Install{Namespace: p.Namespace, Distribution: *p.Distribution}
 	in.info = core.Init(in, scope, id)
-	in.info.Tree().Shared(installKey, func() any { return in })
+	if first := installs.Of(in.info.Tree()); first.install == nil {
+		first.install = in
+	}
 	in.info.Tree().AddValidation(in.validate(p))
 
 	b := &installBuilder{in: in, props: p}
@@ -130,17 +132,15 @@ func (in *Install) validate(p InstallProps) func() []error {
 	}
 }
 
-const installKey = "flux/install"
+// installs holds a tree's first Install.
+var installs = core.NewFacet("flux/install", func() *struct{ install *Install } { return &struct{ install *Install }{} })
 
 // InstallOf returns the tree's Install (the first one made), or nil.
-func InstallOf(t *core.Tree) *Install { return lookup[*Install](t, installKey) }
-
-// lookup returns the value of type T the tree holds under key, or T's
-// zero value.
-func lookup[T any](t *core.Tree, key string) T {
-	v, _ := t.Lookup(key)
-	out, _ := v.(T)
-	return out
+func InstallOf(t *core.Tree) *Install {
+	if first, ok := installs.Peek(t); ok {
+		return first.install
+	}
+	return nil
 }
 
 // File returns the file synth writes the install to

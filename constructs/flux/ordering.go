@@ -13,11 +13,12 @@ type registry struct {
 	releases       []*HelmRelease
 }
 
-func registryOf(t *core.Tree) *registry {
-	return t.Shared("flux/registry", func() any {
-		return &registry{kustomizations: map[string]*Kustomization{}}
-	}).(*registry)
-}
+// registries holds each tree's registry.
+var registries = core.NewFacet("flux/registry", func() *registry {
+	return &registry{kustomizations: map[string]*Kustomization{}}
+})
+
+func registryOf(t *core.Tree) *registry { return registries.Of(t) }
 
 // dependsOn reports whether k depends on target, directly or through others.
 func (k *Kustomization) dependsOnTransitively(target *Kustomization) bool {

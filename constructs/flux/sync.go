@@ -66,7 +66,9 @@ func NewSync(scope constructs.Construct, id string, props *SyncProps) *Sync {
 	ns := cmp.Or(props.Namespace, "flux-system")
 	s := &Sync{}
 	s.info = core.Init(s, scope, id)
-	s.info.Tree().Shared(syncKey, func() any { return s })
+	if first := syncs.Of(s.info.Tree()); first.sync == nil {
+		first.sync = s
+	}
 	// Flux runs in ns before it applies anything of the tree: the
 	// namespace exists whether or not the tree's Install declares it.
 	s.info.Tree().DeclareExternal(core.ObjectID{Kind: "Namespace", Name: ns}, "Flux runs in it")
@@ -108,10 +110,16 @@ func (s *Sync) Info() *core.Info { return s.info }
 // ToString overrides the jsii method; it returns the construct path.
 func (s *Sync) ToString() *string { return core.PathString(s.info) }
 
-const syncKey = "flux/sync"
+// syncs holds a tree's first Sync.
+var syncs = core.NewFacet("flux/sync", func() *struct{ sync *Sync } { return &struct{ sync *Sync }{} })
 
 // SyncOf returns the tree's Sync (the first one made), or nil.
-func SyncOf(t *core.Tree) *Sync { return lookup[*Sync](t, syncKey) }
+func SyncOf(t *core.Tree) *Sync {
+	if first, ok := syncs.Peek(t); ok {
+		return first.sync
+	}
+	return nil
+}
 
 // File returns the file synth writes the sync to (gotk-sync.yaml in its
 // chart's directory), relative to the output root.

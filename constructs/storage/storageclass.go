@@ -59,9 +59,10 @@ type StorageClass struct {
 
 type classRegistry struct{ classes []*StorageClass }
 
-func classesOf(t *core.Tree) *classRegistry {
-	return t.Shared("storage/classes", func() any { return &classRegistry{} }).(*classRegistry)
-}
+// classRegistries holds each tree's storage classes.
+var classRegistries = core.NewFacet("storage/classes", func() *classRegistry { return &classRegistry{} })
+
+func classesOf(t *core.Tree) *classRegistry { return classRegistries.Of(t) }
 
 // NewStorageClass adds a StorageClass below scope.
 func NewStorageClass(scope constructs.Construct, id string, props *StorageClassProps) *StorageClass {
