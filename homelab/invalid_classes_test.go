@@ -295,7 +295,7 @@ func init() {
 		{
 			name: "a system disk too small for a user volume on it",
 			tree: func(_ *core.App, h *homelab.Homelab) {
-				h.Cluster.Info().Tree().AddNodeNeed(core.NodeNeed{Source: "apps/cache", Role: core.Worker,
+				core.NodeNeeds.Of(h.Cluster.Info().Tree()).Add(core.NodeNeed{Source: "apps/cache", Role: core.Worker,
 					UserVolumes: []core.UserVolume{{Name: "cache", MinSize: "40GiB"}}})
 			},
 			want: `talos/talos-w-1: the 32 GiB system disk cannot hold Talos (EFI, META, STATE and a 2 GiB EPHEMERAL: 4.2 GiB; documented minimum 10 GiB) plus user volume cache 40.0 GiB; give VM "talos-w-1" a disk of at least 44.2 GiB`,
@@ -303,7 +303,7 @@ func init() {
 		{
 			name: "a user volume size Talos cannot parse",
 			tree: func(_ *core.App, h *homelab.Homelab) {
-				h.Cluster.Info().Tree().AddNodeNeed(core.NodeNeed{Source: "apps/cache", Role: core.Worker,
+				core.NodeNeeds.Of(h.Cluster.Info().Tree()).Add(core.NodeNeed{Source: "apps/cache", Role: core.Worker,
 					UserVolumes: []core.UserVolume{{Name: "cache", MinSize: "10 gigs"}}})
 			},
 			want: `apps/cache: user volume "cache": min size "10 gigs" does not parse: unhandled size name: gigs; use a size such as "10GiB"`,
@@ -311,7 +311,7 @@ func init() {
 		{
 			name: "a user volume name Talos refuses",
 			tree: func(_ *core.App, h *homelab.Homelab) {
-				h.Cluster.Info().Tree().AddNodeNeed(core.NodeNeed{Source: "apps/cache", Role: core.Worker,
+				core.NodeNeeds.Of(h.Cluster.Info().Tree()).Add(core.NodeNeed{Source: "apps/cache", Role: core.Worker,
 					UserVolumes: []core.UserVolume{{Name: "app_cache", MinSize: "1GiB"}}})
 			},
 			want: `apps/cache: user volume "app_cache": Talos refuses it: name can only contain lowercase and uppercase ASCII letters, digits, and hyphens; use at most 34 letters, digits and '-'`,

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/testenv"
@@ -105,7 +106,7 @@ func TestCapacityCountsWhatChartsRequest(t *testing.T) {
 	for _, rel := range releases(h) {
 		source := rel.Info().Path()[:strings.LastIndex(rel.Info().Path(), "/")]
 		var declared int64
-		for _, w := range app.Tree().Workloads() {
+		for _, w := range core.Workloads.Of(app.Tree()).All() {
 			if w.Source != source || strings.Contains(w.Name, "(estimate)") {
 				continue
 			}

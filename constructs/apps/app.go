@@ -223,7 +223,7 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 		a.expose()
 	}
 	c := a.dep.Spec.Template.Spec.Containers[0]
-	a.info.Tree().AddWorkload(core.Workload{Source: a.info.Path(), Name: p.Name, Replicas: int(p.Replicas),
+	core.Workloads.Of(a.info.Tree()).Add(core.Workload{Source: a.info.Path(), Name: p.Name, Replicas: int(p.Replicas),
 		CPU: c.Resources.Requests[corev1.ResourceCPU], Memory: c.Resources.Requests[corev1.ResourceMemory], MemoryLimit: c.Resources.Limits[corev1.ResourceMemory]})
 	return a
 }

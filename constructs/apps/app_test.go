@@ -344,7 +344,7 @@ func TestReplicasMeanWhatTheySay(t *testing.T) {
 					assert.Equal(t, tc.rendered, *d.Spec.Replicas)
 				}
 			}
-			for _, w := range tree.Workloads() {
+			for _, w := range core.Workloads.Of(tree).All() {
 				if w.Name == "web" {
 					assert.Equal(t, int(tc.rendered), w.Replicas, "the capacity checks count the rendered pods")
 				}

@@ -139,7 +139,7 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 		},
 	})
 	t := e.info.Tree()
-	t.AddNodeNeed(core.NodeNeed{Source: e.info.Path(), Role: core.ControlPlane,
+	core.NodeNeeds.Of(t).Add(core.NodeNeed{Source: e.info.Path(), Role: core.ControlPlane,
 		TalosAPIAccess: &core.TalosAPIAccess{Roles: []string{"os:etcd:backup"}, Namespaces: []string{p.Namespace}}})
 	t.AddValidation(func() []error {
 		path := e.info.Path()

@@ -20,12 +20,3 @@ type HostNetworkPods struct {
 	// Labels the pods carry, HostNetworkLabel among them.
 	Labels map[string]string
 }
-
-// AddHostNetworkPods records pods that run on the host network.
-func (t *Tree) AddHostNetworkPods(p HostNetworkPods) { t.hostNetwork = append(t.hostNetwork, p) }
-
-// HostNetworkPods returns the recorded host-network pods in declaration
-// order.
-func (t *Tree) HostNetworkPods() []HostNetworkPods {
-	return append([]HostNetworkPods(nil), t.hostNetwork...)
-}

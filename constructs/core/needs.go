@@ -99,12 +99,6 @@ type NodeNeed struct {
 	NetworkPolicies bool
 }
 
-// AddNodeNeed records a need of the construct at need.Source.
-func (t *Tree) AddNodeNeed(need NodeNeed) { t.needs = append(t.needs, need) }
-
-// NodeNeeds returns every recorded need in the order they were declared.
-func (t *Tree) NodeNeeds() []NodeNeed { return append([]NodeNeed(nil), t.needs...) }
-
 // NodeAddress is a node as the platform sees it. The OS layer (the Talos
 // construct) publishes one per node; platform constructs read them when
 // they render (control-plane scrape endpoints, say), so neither imports

@@ -16,8 +16,6 @@ type Tree struct {
 	checks      map[string]bool
 	repoDir     string
 	roots       map[string][]string
-	needs       []NodeNeed
-	workloads   []Workload
 	facets      map[any]any
 	secretDecls []SecretDecl
 	secretRefs  []SecretRef
@@ -28,7 +26,6 @@ type Tree struct {
 	blockers    []Blocker
 	warnings    []func() []error
 	addresses   []AddressClaim
-	hostNetwork []HostNetworkPods
 }
 
 // Object is a Kubernetes object in the tree, rendered by synth into the

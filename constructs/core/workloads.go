@@ -20,9 +20,3 @@ type Workload struct {
 	// MemoryLimit their summed memory limits (zero when a container has none).
 	CPU, Memory, MemoryLimit resource.Quantity
 }
-
-// AddWorkload records a workload for the capacity check.
-func (t *Tree) AddWorkload(w Workload) { t.workloads = append(t.workloads, w) }
-
-// Workloads returns the recorded workloads in declaration order.
-func (t *Tree) Workloads() []Workload { return append([]Workload(nil), t.workloads...) }

@@ -209,7 +209,7 @@ func (b *installBuilder) deployments() {
 		d := b.deployment(s)
 		b.add(s.name+"-deployment", d)
 		r := d.Spec.Template.Spec.Containers[0].Resources
-		b.in.info.Tree().AddWorkload(core.Workload{Source: b.in.info.Path(), Name: s.name, Replicas: 1,
+		core.Workloads.Of(b.in.info.Tree()).Add(core.Workload{Source: b.in.info.Path(), Name: s.name, Replicas: 1,
 			CPU: r.Requests[corev1.ResourceCPU], Memory: r.Requests[corev1.ResourceMemory], MemoryLimit: r.Limits[corev1.ResourceMemory]})
 	}
 }

@@ -133,7 +133,7 @@ func NewTunnel(scope constructs.Construct, id string, props *TunnelProps) *Tunne
 		Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "metrics", Port: t.MetricsPort, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP}}},
 	})
 	tree := t.info.Tree()
-	tree.AddWorkload(core.Workload{Source: t.info.Path(), Name: "cloudflared", Replicas: int(t.props.Replicas),
+	core.Workloads.Of(tree).Add(core.Workload{Source: t.info.Path(), Name: "cloudflared", Replicas: int(t.props.Replicas),
 		CPU: res.Requests[corev1.ResourceCPU], Memory: res.Requests[corev1.ResourceMemory], MemoryLimit: res.Limits[corev1.ResourceMemory]})
 	tree.AddValidation(t.validate)
 	tree.ReferSecret(core.SecretRef{Namespace: t.Namespace, Name: t.props.CredentialsSecret, Key: "credentials.json", Source: t.info.Path()})

@@ -157,7 +157,7 @@ func NewNginx(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 		})
 	}
 	n.info.Tree().DeclareExternal(core.ObjectID{Group: "networking.k8s.io", Kind: "IngressClass", Name: n.ClassName}, "created by the ingress-nginx chart")
-	n.info.Tree().AddWorkload(core.Workload{Source: n.info.Path(), Name: "ingress-nginx-controller", Replicas: replicas,
+	core.Workloads.Of(n.info.Tree()).Add(core.Workload{Source: n.info.Path(), Name: "ingress-nginx-controller", Replicas: replicas,
 		CPU: c.Resources.Requests[corev1.ResourceCPU], Memory: c.Resources.Requests[corev1.ResourceMemory], MemoryLimit: c.Resources.Limits[corev1.ResourceMemory]})
 	return n
 }

@@ -25,7 +25,7 @@ func hostNetworkPolicies(t *core.Tree) []error {
 		labels          map[string]string
 	}
 	var pods []hostPods
-	for _, d := range t.HostNetworkPods() {
+	for _, d := range core.HostNetwork.Of(t).All() {
 		pods = append(pods, hostPods{d.Name, d.Namespace, d.Labels})
 	}
 	var policies []*Object

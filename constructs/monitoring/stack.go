@@ -316,8 +316,8 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 		t.ReferSecret(core.SecretRef{Namespace: s.Namespace, Name: secret, Key: k, Source: s.info.Path()})
 	}
 	s.AdminSecret = secret
-	t.AddNodeNeed(core.NodeNeed{Source: s.info.Path(), Role: core.ControlPlane, ControlPlaneMetrics: true})
-	t.AddHostNetworkPods(core.HostNetworkPods{Source: s.info.Path(), Name: "node-exporter", Namespace: s.Namespace,
+	core.NodeNeeds.Of(t).Add(core.NodeNeed{Source: s.info.Path(), Role: core.ControlPlane, ControlPlaneMetrics: true})
+	core.HostNetwork.Of(t).Add(core.HostNetworkPods{Source: s.info.Path(), Name: "node-exporter", Namespace: s.Namespace,
 		Labels: map[string]string{"app.kubernetes.io/name": "prometheus-node-exporter", core.HostNetworkLabel: "true"}})
 	for _, w := range []struct {
 		name    string
@@ -335,7 +335,7 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 		{"kube-state-metrics", v.KubeStateMetrics.Resources, false},
 		{"node-exporter", v.NodeExporter.Resources, true},
 	} {
-		t.AddWorkload(core.Workload{Source: s.info.Path(), Name: w.name, Replicas: 1, PerNode: w.perNode,
+		core.Workloads.Of(t).Add(core.Workload{Source: s.info.Path(), Name: w.name, Replicas: 1, PerNode: w.perNode,
 			CPU: w.r.Requests[corev1.ResourceCPU], Memory: w.r.Requests[corev1.ResourceMemory], MemoryLimit: w.r.Limits[corev1.ResourceMemory]})
 	}
 	t.AddValidation(func() []error {

@@ -87,7 +87,7 @@ func (d *Datacenter) AddVM(id string, props *VMProps) *VM {
 	d.vms = append(d.vms, v)
 	t := v.info.Tree()
 	t.AddValidation(v.validate)
-	t.AddNodeNeed(core.NodeNeed{Source: v.info.Path(), Extensions: []string{"siderolabs/qemu-guest-agent"}})
+	core.NodeNeeds.Of(t).Add(core.NodeNeed{Source: v.info.Path(), Extensions: []string{"siderolabs/qemu-guest-agent"}})
 	return v
 }
 

@@ -208,7 +208,7 @@ func NewIsolation(scope constructs.Construct, id string, props *IsolationProps) 
 		})
 	}
 	// A NetworkPolicy does nothing unless the CNI enforces it.
-	g.Info().Tree().AddNodeNeed(core.NodeNeed{Source: g.Info().Path(), Role: core.AllNodes, NetworkPolicies: true})
+	core.NodeNeeds.Of(g.Info().Tree()).Add(core.NodeNeed{Source: g.Info().Path(), Role: core.AllNodes, NetworkPolicies: true})
 	kube.NewObject(g, "default-deny", &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "default-deny", Namespace: ns},
 		Spec: networkingv1.NetworkPolicySpec{
@@ -314,7 +314,7 @@ func NewPodPolicy(scope constructs.Construct, id string, props *PodPolicyProps) 
 			return []error{core.Errorf(pp.info.Path(), "set PodPolicyProps.Pods to the labels of the pods to protect (NewIsolation protects a whole namespace)", "the policy selects no pods")}
 		})
 	}
-	t.AddNodeNeed(core.NodeNeed{Source: pp.info.Path(), Role: core.AllNodes, NetworkPolicies: true})
+	core.NodeNeeds.Of(t).Add(core.NodeNeed{Source: pp.info.Path(), Role: core.AllNodes, NetworkPolicies: true})
 	kube.NewObject(pp, "policy", pp.policy)
 	return pp
 }

@@ -152,12 +152,12 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	t := l.info.Tree()
 	// Every node attaches Longhorn volumes (iSCSI); the nodes pods run
 	// on, where the replicas live, get a disk of their own for them.
-	t.AddNodeNeed(core.NodeNeed{
+	core.NodeNeeds.Of(t).Add(core.NodeNeed{
 		Source:     l.info.Path(),
 		Role:       core.AllNodes,
 		Extensions: []string{"siderolabs/iscsi-tools", "siderolabs/util-linux-tools"},
 	})
-	t.AddNodeNeed(core.NodeNeed{
+	core.NodeNeeds.Of(t).Add(core.NodeNeed{
 		Source:        l.info.Path(),
 		Role:          core.WorkloadNodes,
 		UserVolumes:   []core.UserVolume{{Name: "longhorn", MinSize: minSize, DiskGiB: diskGiB}},
@@ -169,22 +169,22 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	t.AddValidation(func() []error { return l.validateCapacity(replicas, diskGiB) })
 	t.AddValidation(func() []error { return l.validateProps(replicas, diskGiB) })
 	mgr := v.LonghornManager.Resources
-	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-manager", Role: core.AllNodes, PerNode: true,
+	core.Workloads.Of(t).Add(core.Workload{Source: l.info.Path(), Name: "longhorn-manager", Role: core.AllNodes, PerNode: true,
 		CPU: mgr.Requests[corev1.ResourceCPU], Memory: mgr.Requests[corev1.ResourceMemory], MemoryLimit: mgr.Limits[corev1.ResourceMemory]})
 	// The chart's other pods have no resources value: helm-controller
 	// patches them in after rendering (a post-renderer), and the capacity
 	// check counts what the patches set.
 	for _, w := range l.patchRequests() {
 		if w.Name != "" {
-			t.AddWorkload(core.Workload{Source: l.info.Path(), Name: w.Name, Replicas: 1, Role: core.AllNodes, PerNode: w.perNode,
+			core.Workloads.Of(t).Add(core.Workload{Source: l.info.Path(), Name: w.Name, Replicas: 1, Role: core.AllNodes, PerNode: w.perNode,
 				CPU: w.r.Requests[corev1.ResourceCPU], Memory: w.r.Requests[corev1.ResourceMemory], MemoryLimit: w.r.Limits[corev1.ResourceMemory]})
 		}
 	}
 	// Estimates: pods Longhorn makes at run time, not the chart (instance
 	// managers, the CSI sidecars the driver deployer starts).
-	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-instance-manager (estimate)", Role: core.AllNodes, PerNode: true,
+	core.Workloads.Of(t).Add(core.Workload{Source: l.info.Path(), Name: "longhorn-instance-manager (estimate)", Role: core.AllNodes, PerNode: true,
 		CPU: resource.MustParse("150m"), Memory: resource.MustParse("192Mi")})
-	t.AddWorkload(core.Workload{Source: l.info.Path(), Name: "longhorn-csi (estimate)", Replicas: 1,
+	core.Workloads.Of(t).Add(core.Workload{Source: l.info.Path(), Name: "longhorn-csi (estimate)", Replicas: 1,
 		CPU: resource.MustParse("100m"), Memory: resource.MustParse("192Mi")})
 	return l
 }

@@ -90,7 +90,7 @@ func TestLonghornDiskFollowsThePods(t *testing.T) {
 	repo := flux.NewHelmRepository(platform, "longhorn-repo", &flux.HelmRepositoryProps{Name: "longhorn", URL: "https://charts.longhorn.io"})
 	storage.NewLonghorn(app, "lh", repo, &storage.LonghornProps{DiskGiB: 40})
 	var disk []core.NodeNeed
-	for _, n := range app.Tree().NodeNeeds() {
+	for _, n := range core.NodeNeeds.Of(app.Tree()).All() {
 		if len(n.UserVolumes) > 0 {
 			disk = append(disk, n)
 		}

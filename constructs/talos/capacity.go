@@ -112,7 +112,7 @@ func (c *Cluster) Capacity() Capacity {
 		workloads = append(workloads, core.Workload{Source: c.info.Path(), Name: sp.Name + " (Talos)", Role: core.AllNodes,
 			Replicas: sp.Replicas, PerNode: sp.PerNode, CPU: sp.CPU, Memory: sp.Memory, MemoryLimit: sp.MemoryLimit})
 	}
-	for i, w := range append(workloads, c.info.Tree().Workloads()...) {
+	for i, w := range append(workloads, core.Workloads.Of(c.info.Tree()).All()...) {
 		if w.Role == core.ControlPlane && !c.SchedulesOnControlPlanes() {
 			continue
 		}

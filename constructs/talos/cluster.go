@@ -143,7 +143,7 @@ func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Clu
 	c.info.Tree().PublishControlPlaneMetrics(controlPlaneMetrics())
 	for _, hp := range hostNetworkPods() {
 		hp.Source = c.info.Path()
-		c.info.Tree().AddHostNetworkPods(hp)
+		core.HostNetwork.Of(c.info.Tree()).Add(hp)
 	}
 	c.info.Tree().AddValidation(c.validate)
 	if p.SurviveHostLoss {
@@ -226,7 +226,7 @@ func (c *Cluster) Endpoint() string {
 // extensions plus every extension a construct in the tree needs.
 func (c *Cluster) Schematic() Schematic {
 	exts := append([]string(nil), c.props.Extensions...)
-	for _, n := range c.info.Tree().NodeNeeds() {
+	for _, n := range core.NodeNeeds.Of(c.info.Tree()).All() {
 		exts = append(exts, n.Extensions...)
 	}
 	return NewSchematic(exts...)

@@ -79,7 +79,7 @@ func TestHostLoss(t *testing.T) {
 					cluster.AddNode(n.name, &talos.NodeProps{IP: fmt.Sprintf("10.0.0.%d", 10+i), Role: n.role, VM: vm})
 				}
 				if tc.requests != "" {
-					app.Tree().AddWorkload(core.Workload{Source: "apps/big", Name: "big", Role: core.AllNodes, Replicas: 2, Memory: resource.MustParse(tc.requests), CPU: resource.MustParse("100m")})
+					core.Workloads.Of(app.Tree()).Add(core.Workload{Source: "apps/big", Name: "big", Role: core.AllNodes, Replicas: 2, Memory: resource.MustParse(tc.requests), CPU: resource.MustParse("100m")})
 				}
 				var got []string
 				for _, w := range app.Tree().Warnings() {

@@ -66,7 +66,7 @@ func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
 		}}})
 	}
 	mounted := map[string]bool{}
-	for _, need := range c.info.Tree().NodeNeeds() {
+	for _, need := range core.NodeNeeds.Of(c.info.Tree()).All() {
 		if !c.appliesTo(need.Role, role) {
 			continue
 		}
@@ -115,7 +115,7 @@ func (c *Cluster) Patches(role machine.Type) []*v1alpha1.Config {
 func (c *Cluster) UserVolumes(role machine.Type) []*block.UserVolumeConfigV1Alpha1 {
 	var out []*block.UserVolumeConfigV1Alpha1
 	seen := map[string]bool{}
-	for _, need := range c.info.Tree().NodeNeeds() {
+	for _, need := range core.NodeNeeds.Of(c.info.Tree()).All() {
 		if !c.appliesTo(need.Role, role) {
 			continue
 		}
@@ -163,7 +163,7 @@ func userVolumeDoc(uv core.UserVolume) *block.UserVolumeConfigV1Alpha1 {
 func (c *Cluster) dataDisks(role machine.Type) []proxmox.DataDisk {
 	var out []proxmox.DataDisk
 	for _, uv := range c.UserVolumes(role) {
-		for _, need := range c.info.Tree().NodeNeeds() {
+		for _, need := range core.NodeNeeds.Of(c.info.Tree()).All() {
 			for _, want := range need.UserVolumes {
 				if want.Name == uv.MetaName && want.DiskGiB > 0 && c.appliesTo(need.Role, role) && !slices.ContainsFunc(out, func(d proxmox.DataDisk) bool { return d.Name == want.Name }) {
 					out = append(out, proxmox.DataDisk{Name: want.Name, SizeGiB: want.DiskGiB})
@@ -280,7 +280,7 @@ func (c *Cluster) userVolumeConflicts() []error {
 	}
 	first := map[string]decl{}
 	var errs []error
-	for _, need := range c.info.Tree().NodeNeeds() {
+	for _, need := range core.NodeNeeds.Of(c.info.Tree()).All() {
 		for _, uv := range need.UserVolumes {
 			d, ok := first[uv.Name]
 			if !ok {

@@ -41,7 +41,7 @@ func TestUserVolumeFitsItsDisk(t *testing.T) {
 			c := talos.NewCluster(app, "talos", &talos.ClusterProps{Name: "lab", Subnet: "10.0.0.0/24"})
 			c.AddNode("n", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane})
 			c.AddNode("w", &talos.NodeProps{IP: "10.0.0.11"})
-			app.Tree().AddNodeNeed(core.NodeNeed{Source: "other/data", Role: core.WorkloadNodes,
+			core.NodeNeeds.Of(app.Tree()).Add(core.NodeNeed{Source: "other/data", Role: core.WorkloadNodes,
 				UserVolumes: []core.UserVolume{{Name: "data", MinSize: tc.min, DiskGiB: tc.disk}}})
 			err := app.Tree().Validate()
 			if tc.want == "" {
@@ -73,7 +73,7 @@ func TestUserVolumeRuleAgreesWithTalos(t *testing.T) {
 			if minSize > 0 {
 				written = fmt.Sprintf("%dB", minSize)
 			}
-			app.Tree().AddNodeNeed(core.NodeNeed{Source: "other/data", Role: core.WorkloadNodes,
+			core.NodeNeeds.Of(app.Tree()).Add(core.NodeNeed{Source: "other/data", Role: core.WorkloadNodes,
 				UserVolumes: []core.UserVolume{{Name: "data", MinSize: written, DiskGiB: disk}}})
 			err := app.Tree().Validate()
 			accepted := err == nil || !strings.Contains(err.Error(), "does not fit")
@@ -112,7 +112,7 @@ func TestWorkloadNodesNeeds(t *testing.T) {
 			if tc.workers {
 				c.AddNode("w", &talos.NodeProps{IP: "10.0.0.11", VM: dc.AddVM("w", &proxmox.VMProps{VMID: 201, Cores: 4, MemoryGiB: 8, DiskGiB: 64})})
 			}
-			app.Tree().AddNodeNeed(core.NodeNeed{Source: "storage/engine", Role: core.WorkloadNodes,
+			core.NodeNeeds.Of(app.Tree()).Add(core.NodeNeed{Source: "storage/engine", Role: core.WorkloadNodes,
 				KubeletMounts: []core.Mount{{Source: "/var/mnt/engine", Destination: "/var/mnt/engine", Options: []string{"bind", "rshared", "rw"}}},
 				UserVolumes:   []core.UserVolume{{Name: "engine", MinSize: "10GiB", DiskGiB: 20}},
 			})

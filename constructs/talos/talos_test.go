@@ -168,7 +168,7 @@ func TestNeedsReachTheNodes(t *testing.T) {
 	// must be merged, not duplicated.
 	app, h := homelab.NewApp(nil)
 	tree := app.Tree()
-	tree.AddNodeNeed(core.NodeNeed{Source: "storage/longhorn-again", Role: core.Worker,
+	core.NodeNeeds.Of(tree).Add(core.NodeNeed{Source: "storage/longhorn-again", Role: core.Worker,
 		KubeletMounts: []core.Mount{{Source: "/var/mnt/longhorn", Destination: "/var/mnt/longhorn", Options: []string{"bind", "rshared", "rw"}}},
 		UserVolumes:   []core.UserVolume{{Name: "longhorn", MinSize: "10GiB", DiskGiB: 50}},
 	})
@@ -218,7 +218,7 @@ func TestNeedsReachTheNodes(t *testing.T) {
 	}
 	t.Run("conflicting user volume sizes are refused", func(t *testing.T) {
 		app, _ := homelab.NewApp(nil)
-		app.Tree().AddNodeNeed(core.NodeNeed{Source: "other/longhorn", UserVolumes: []core.UserVolume{{Name: "longhorn", MinSize: "50GiB"}}})
+		core.NodeNeeds.Of(app.Tree()).Add(core.NodeNeed{Source: "other/longhorn", UserVolumes: []core.UserVolume{{Name: "longhorn", MinSize: "50GiB"}}})
 		err := app.Tree().Validate()
 		want := `other/longhorn: user volume "longhorn" (min "50GiB", max "", own disk 0 GiB) conflicts with the one "platform/storage/longhorn" declares (min "10GiB", max "", own disk 50 GiB); declare the volume once, or give it another name`
 		if err == nil || !strings.Contains(err.Error(), want) {

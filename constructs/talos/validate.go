@@ -184,7 +184,7 @@ func (c *Cluster) validateMinimums(n *Node) []error {
 		role = machinetype.TypeControlPlane
 	}
 	seen := map[string]bool{}
-	for _, need := range c.info.Tree().NodeNeeds() {
+	for _, need := range core.NodeNeeds.Of(c.info.Tree()).All() {
 		if !c.appliesTo(need.Role, role) {
 			continue
 		}
@@ -224,7 +224,7 @@ func gibString(b uint64) string {
 // volume documents machinery's own validation refuses (names, say).
 func (c *Cluster) userVolumeSizes() []error {
 	var errs []error
-	for _, need := range c.info.Tree().NodeNeeds() {
+	for _, need := range core.NodeNeeds.Of(c.info.Tree()).All() {
 		for _, uv := range need.UserVolumes {
 			if _, err := userVolumeDoc(uv).Validate(nil); err != nil {
 				errs = append(errs, core.Errorf(need.Source, "use at most 34 letters, digits and '-'", "user volume %q: Talos refuses it: %s", uv.Name, strings.ReplaceAll(err.Error(), "\n", "; ")))
