@@ -179,26 +179,39 @@ func renderCluster(t *testing.T, props *homelab.Props) (*homelab.Homelab, *clust
 	return h, c, own
 }
 
+// workload is a Deployment (or, perNode, a DaemonSet) of the pods of
+// tmpl, as the cluster would run it though no manifest of the tree shows
+// it.
+func workload(t *testing.T, namespace, name string, tmpl corev1.PodTemplateSpec, perNode bool) *unstructured.Unstructured {
+	meta := metav1.ObjectMeta{Name: name, Namespace: namespace}
+	var obj any = &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, ObjectMeta: meta,
+		Spec: appsv1.DeploymentSpec{Template: tmpl}}
+	if perNode {
+		obj = &appsv1.DaemonSet{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"}, ObjectMeta: meta,
+			Spec: appsv1.DaemonSetSpec{Template: tmpl}}
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	require.NoError(t, err)
+	return &unstructured.Unstructured{Object: m}
+}
+
 // systemPods are the Deployments of Talos' system pods on the pod network
 // (talos.SystemPods: the cluster DNS, with the labels and ports of Talos'
 // template; it tolerates the control-plane taint, talos v1.13.9
-// k8stemplates/coredns.go:277).
+// k8stemplates/coredns.go:277, and resolves with its node's resolv.conf,
+// :366).
 func systemPods(t *testing.T, h *homelab.Homelab) []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
 	for _, sp := range h.Cluster.SystemPods() {
 		if len(sp.Ports) == 0 {
 			continue
 		}
-		d := &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-			ObjectMeta: metav1.ObjectMeta{Name: sp.Name, Namespace: "kube-system"}}
-		d.Spec.Template.Labels = sp.Labels
-		d.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Key: controlPlaneTaint.Key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
-		d.Spec.Template.Spec.Containers = []corev1.Container{{Name: sp.Name, Ports: sp.Ports}}
-		// It resolves with its node's resolv.conf (coredns.go:366).
-		d.Spec.Template.Spec.DNSPolicy = corev1.DNSDefault
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(d)
-		require.NoError(t, err)
-		out = append(out, &unstructured.Unstructured{Object: m})
+		tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: sp.Labels}, Spec: corev1.PodSpec{
+			Tolerations: []corev1.Toleration{{Key: controlPlaneTaint.Key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
+			Containers:  []corev1.Container{{Name: sp.Name, Ports: sp.Ports}},
+			DNSPolicy:   corev1.DNSDefault,
+		}}
+		out = append(out, workload(t, "kube-system", sp.Name, tmpl, false))
 	}
 	return out
 }
@@ -216,15 +229,7 @@ func longhornRuntime(t *testing.T, h *homelab.Homelab, c *cluster) []*unstructur
 	for _, rp := range h.Longhorn.RuntimePods() {
 		tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: rp.Labels},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: rp.Name, Ports: rp.Ports}}}}
-		var obj any = &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-			ObjectMeta: metav1.ObjectMeta{Name: rp.Name, Namespace: h.Longhorn.Namespace}, Spec: appsv1.DeploymentSpec{Template: tmpl}}
-		if rp.PerNode {
-			obj = &appsv1.DaemonSet{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
-				ObjectMeta: metav1.ObjectMeta{Name: rp.Name, Namespace: h.Longhorn.Namespace}, Spec: appsv1.DaemonSetSpec{Template: tmpl}}
-		}
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-		require.NoError(t, err)
-		out = append(out, &unstructured.Unstructured{Object: m})
+		out = append(out, workload(t, h.Longhorn.Namespace, rp.Name, tmpl, rp.PerNode))
 	}
 	return out
 }

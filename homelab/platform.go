@@ -20,6 +20,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/secret"
 	"github.com/funoffshore/homelab/constructs/security"
 	"github.com/funoffshore/homelab/constructs/storage"
+	"github.com/funoffshore/homelab/constructs/talos"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -209,6 +210,8 @@ func (h *Homelab) platform(p *Platform) {
 func (h *Homelab) isolation() {
 	secChart := kube.NewChart(h.Platform, "security", &kube.ChartProps{Dir: "kubernetes/platform/security"})
 	nodes := h.Cluster.Subnet()
+	// Talos' own pods, from one render of the control-plane config.
+	system := h.Cluster.SystemPods()
 	// Egress to the internet leaves the pod network out.
 	internet := security.Internet(h.Cluster.PodNetwork())
 	security.NewIsolation(secChart, "apps", &security.IsolationProps{
@@ -275,7 +278,7 @@ func (h *Homelab) isolation() {
 		snap.AllowTo(security.DNS())
 		snap.AllowTo(security.Prefix(nodes).On(security.TCP(constants.ApidPort)))
 	}
-	h.clusterDNS(secChart, apiServer)
+	h.clusterDNS(secChart, system, apiServer)
 	if h.Longhorn != nil {
 		h.longhornIsolation(secChart, apiServer)
 	}
@@ -297,7 +300,7 @@ func (h *Homelab) isolation() {
 		Ingress:   append([]security.Peer{security.OwnNamespace()}, h.webhookCallers(10250)...),
 		// Scrapes and queries in any namespace but the platform's, where
 		// only the metrics ports are reached.
-		Egress: append(h.scrapesOfPlatform(), security.DNS(), security.AllNamespacesExcept(h.platformNamespaces()...),
+		Egress: append(h.scrapesOfPlatform(system), security.DNS(), security.AllNamespacesExcept(h.platformNamespaces()...),
 			// Scrapes of host-network targets and the API server on the nodes.
 			security.Prefix(nodes).On(security.TCP(6443), security.TCP(9100), security.TCP(10250), security.TCP(10257), security.TCP(10259), security.TCP(2381)),
 			// Alertmanager's receivers (Telegram, Discord, webhooks on
@@ -341,9 +344,9 @@ func (h *Homelab) platformNamespaces() []string {
 // scrapesOfPlatform are the metrics ports Prometheus scrapes in the
 // platform's namespaces: the cluster DNS', Longhorn manager's, Flux
 // controllers', the ingress controller's and the tunnel's.
-func (h *Homelab) scrapesOfPlatform() []security.Peer {
+func (h *Homelab) scrapesOfPlatform(system []talos.SystemPod) []security.Peer {
 	var out []security.Peer
-	for _, sp := range h.Cluster.SystemPods() {
+	for _, sp := range system {
 		for _, p := range sp.Ports {
 			if p.ContainerPort != 53 {
 				out = append(out, security.Pods("kube-system", sp.Labels).On(security.TCP(p.ContainerPort)))
@@ -411,8 +414,8 @@ func (h *Homelab) longhornIsolation(secChart constructs.Construct, apiServer sec
 // make kube-network-policies v1.1.0 judge its node's own traffic (see
 // core.HostNetworkLabel). Every pod-network pod Talos or the tree runs
 // there has a policy of its own: this one and the etcd snapshot job's.
-func (h *Homelab) clusterDNS(secChart constructs.Construct, apiServer security.Peer) {
-	for _, sp := range h.Cluster.SystemPods() {
+func (h *Homelab) clusterDNS(secChart constructs.Construct, system []talos.SystemPod, apiServer security.Peer) {
+	for _, sp := range system {
 		if len(sp.Ports) == 0 {
 			continue
 		}

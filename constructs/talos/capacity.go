@@ -107,7 +107,7 @@ func (c *Cluster) Capacity() Capacity {
 	// Talos' own pods come first: they run before any workload.
 	var workloads []core.Workload
 	system := map[int]bool{}
-	for i, sp := range c.systemPods() {
+	for i, sp := range c.SystemPods() {
 		system[i] = true
 		workloads = append(workloads, core.Workload{Source: c.info.Path(), Name: sp.Name + " (Talos)", Role: core.AllNodes,
 			Replicas: sp.Replicas, PerNode: sp.PerNode, CPU: sp.CPU, Memory: sp.Memory, MemoryLimit: sp.MemoryLimit})

@@ -141,7 +141,7 @@ func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Clu
 		c.endpoint = u
 	}
 	c.info.Tree().PublishControlPlaneMetrics(controlPlaneMetrics())
-	for _, hp := range hostNetworkPods() {
+	for _, hp := range HostNetworkPods() {
 		hp.Source = c.info.Path()
 		core.HostNetwork.Of(c.info.Tree()).Add(hp)
 	}

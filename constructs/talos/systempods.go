@@ -62,7 +62,7 @@ func SystemPods(cfg config.Provider) []SystemPod {
 	return out
 }
 
-// hostNetworkPods are the pods of Talos' components on the host network,
+// HostNetworkPods are the pods of Talos' components on the host network,
 // all in kube-system: the control plane's static pods
 // (controllers/k8s/control_plane_static_pod.go:470-471, 655-656,
 // 850-851; hostNetwork at :532, :728, :906), kube-proxy
@@ -73,7 +73,7 @@ func SystemPods(cfg config.Provider) []SystemPod {
 // kube/host-network-policies). Declared whether or not a patch turns
 // kube-proxy or flannel off: a policy selecting them is refused either
 // way.
-func hostNetworkPods() []core.HostNetworkPods {
+func HostNetworkPods() []core.HostNetworkPods {
 	pod := func(app, tier string) core.HostNetworkPods {
 		return core.HostNetworkPods{Name: app, Namespace: "kube-system", Labels: map[string]string{"k8s-app": app, "tier": tier}}
 	}
@@ -82,10 +82,6 @@ func hostNetworkPods() []core.HostNetworkPods {
 		pod("kube-proxy", "node"), pod("flannel", "node"),
 	}
 }
-
-// HostNetworkPods returns the pods of Talos' components on the host
-// network (see hostNetworkPods), as the cluster declares them.
-func HostNetworkPods() []core.HostNetworkPods { return hostNetworkPods() }
 
 // DNSUpstreams are the servers the cluster DNS forwards names outside the
 // cluster to, for cfg (a control plane's config). CoreDNS forwards to its
@@ -118,11 +114,6 @@ func DNSUpstreams(cfg config.Provider) []netip.Addr {
 	return out
 }
 
-// SystemPods returns the cluster's system pods (see the function
-// SystemPods); nil when its control-plane config does not render, which
-// validation reports.
-func (c *Cluster) SystemPods() []SystemPod { return c.systemPods() }
-
 // DNSUpstreams returns where the cluster DNS forwards outside names (see
 // the function DNSUpstreams); nil when the config does not render.
 func (c *Cluster) DNSUpstreams() []netip.Addr {
@@ -139,10 +130,11 @@ func (c *Cluster) controlPlaneConfig() (config.Provider, error) {
 	return c.MachineConfig(machine.TypeControlPlane, PlaceholderBundle())
 }
 
-// systemPods are the cluster's system pods, from its control-plane config
-// rendered with the placeholder bundle (nil when it does not render:
-// validation reports that).
-func (c *Cluster) systemPods() []SystemPod {
+// SystemPods returns the cluster's system pods (see the function
+// SystemPods), from its control-plane config rendered with the
+// placeholder bundle; nil when that does not render, which validation
+// reports.
+func (c *Cluster) SystemPods() []SystemPod {
 	if len(c.ControlPlanes()) == 0 {
 		return nil
 	}
