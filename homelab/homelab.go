@@ -19,6 +19,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/monitoring"
+	"github.com/funoffshore/homelab/constructs/platform"
 	"github.com/funoffshore/homelab/constructs/proxmox"
 	"github.com/funoffshore/homelab/constructs/secret"
 	"github.com/funoffshore/homelab/constructs/storage"
@@ -26,17 +27,11 @@ import (
 	"github.com/funoffshore/homelab/pkg/lab"
 )
 
-// Namespace is a namespace the platform creates.
-type Namespace struct {
-	// Name of the namespace.
-	Name string
-	// PodSecurity level enforced in it ("privileged", "baseline",
-	// "restricted"); empty keeps the cluster default (Talos: baseline).
-	PodSecurity string
-	// Existing marks a namespace the cluster already has (kube-system):
-	// Flux labels it but never deletes it.
-	Existing bool
-}
+// Namespace is a namespace the platform creates: Name, PodSecurity
+// ("privileged", "baseline", "restricted"; empty keeps the cluster
+// default, Talos' baseline) and Existing (a namespace the cluster
+// already has, kube-system: Flux labels it but never deletes it).
+type Namespace = platform.Namespace
 
 // Props are a homelab's values. Zero values are neutral: a required value
 // left empty is a validation error naming it, never another homelab's
@@ -163,9 +158,9 @@ type Homelab struct {
 	// Secrets are the Secrets the homelab declares; values in the store.
 	Secrets []*secret.Secret
 
-	app                           constructs.Construct
-	ingressChart, monitoringChart *kube.Chart
-	operators                     []string
+	app       constructs.Construct
+	plat      *platform.Platform
+	operators []string
 }
 
 // New builds the homelab below scope (usually a core.App); nil props
@@ -199,7 +194,7 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 			errs = append(errs, core.Errorf(h.Platform.Info().Path(), "set homelab.Props.Platform (Domain and the parts to run)", "homelab.Props.Platform is nil"))
 		}
 		var needs []string
-		if m := p.Platform; h.Monitoring != nil && m.Monitoring.Class == nil && !m.Monitoring.Ephemeral {
+		if m := p.Platform.Monitoring; m != nil && m.Class == nil && !m.Ephemeral {
 			needs = append(needs, "Platform.Monitoring")
 		}
 		for _, a := range p.Apps {
@@ -225,9 +220,13 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 		Chart: h.Apps, DependsOn: []*flux.Kustomization{h.PlatformKustomization},
 	})
 
-	h.platform(p.Platform)
+	h.platform(p.Platform, p.Secrets)
 	h.siteValues(p.Platform)
-	h.secrets(p.Secrets, p.Platform)
+	// The Flux Git credentials: applied by the deployer before Flux can
+	// read the repository, so never rendered into it.
+	h.Secrets = append(h.Secrets, secret.New(h.Flux, "flux-git-credentials", &secret.Props{
+		Namespace: "flux-system", Name: "flux-system", Keys: []string{"identity", "identity.pub", "known_hosts"}, Source: p.Secrets, Bootstrap: true,
+	}))
 	h.PlatformConfigKustomization = flux.NewKustomization(ks, "platform-config", &flux.KustomizationProps{
 		Chart: h.PlatformConfig, DependsOn: []*flux.Kustomization{h.PlatformKustomization},
 	})

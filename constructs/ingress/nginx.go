@@ -11,11 +11,6 @@ import (
 	"github.com/funoffshore/homelab/constructs/flux"
 )
 
-// NginxVersion pins the last ingress-nginx chart: the project stopped
-// releasing in March 2026.
-// renovate: datasource=helm depName=ingress-nginx registryUrl=https://kubernetes.github.io/ingress-nginx
-const NginxVersion = "4.15.1"
-
 // NginxProps configures Nginx.
 type NginxProps struct {
 	// Namespace of the controller. Default: "ingress-nginx".
@@ -149,7 +144,7 @@ func NewNginx(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	c.AdmissionWebhooks.CreateSecretJob.Resources = requirements("10m", "20Mi", "64Mi")
 	c.AdmissionWebhooks.PatchWebhookJob.Resources = requirements("10m", "20Mi", "64Mi")
 	n.Release = flux.NewHelmRelease(n, "release", &flux.HelmReleaseProps{
-		Name: "ingress-nginx", Namespace: n.Namespace, Repository: repo, Chart: "ingress-nginx", Version: NginxVersion, Values: v,
+		Name: "ingress-nginx", Namespace: n.Namespace, Repository: repo, Chart: NginxChart.Name, Version: NginxChart.Version, Values: v,
 	})
 	if replicas < 0 {
 		n.info.Tree().AddValidation(func() []error {

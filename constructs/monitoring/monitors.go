@@ -12,21 +12,11 @@ import (
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/platform"
 )
 
 // Target is something to scrape: pods or a Service selected by labels.
-type Target struct {
-	// Name of the monitor.
-	Name string
-	// Namespace the target runs in.
-	Namespace string
-	// Selector labels of the pods (Pod) or Service.
-	Selector map[string]string
-	// Pod scrapes pods directly (PodMonitor) instead of a Service.
-	Pod bool
-	// Port is the name of the metrics port.
-	Port string
-}
+type Target = platform.Monitor
 
 // Monitors are the ServiceMonitors, PodMonitors, PrometheusRules and the
 // Flux dashboard. They are custom resources of the stack's CRDs, so they

@@ -15,10 +15,6 @@ import (
 	"github.com/funoffshore/homelab/constructs/storage"
 )
 
-// StackVersion pins kube-prometheus-stack (prometheus-operator v0.93.1).
-// renovate: datasource=helm depName=kube-prometheus-stack registryUrl=https://prometheus-community.github.io/helm-charts
-const StackVersion = "88.5.3"
-
 // Dashboard is a grafana.com dashboard pinned by id and revision.
 type Dashboard struct {
 	// Name is the key in Grafana's provider ("talos-nodes").
@@ -308,8 +304,8 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	s.values = &v
 
 	s.Release = flux.NewHelmRelease(s, "release", &flux.HelmReleaseProps{
-		Name: "kube-prometheus-stack", Namespace: s.Namespace, Repository: repo, Chart: "kube-prometheus-stack",
-		Version: StackVersion, Values: lazyValues{s}, CRDGroups: []string{"monitoring.coreos.com"}, Timeout: 0,
+		Name: "kube-prometheus-stack", Namespace: s.Namespace, Repository: repo, Chart: StackChart.Name,
+		Version: StackChart.Version, Values: lazyValues{s}, CRDGroups: []string{"monitoring.coreos.com"}, Timeout: 0,
 	})
 	t := s.info.Tree()
 	for _, k := range []string{g.Admin.UserKey, g.Admin.PasswordKey} {

@@ -20,10 +20,6 @@ import (
 	"github.com/funoffshore/homelab/constructs/kube"
 )
 
-// LonghornVersion is the pinned Longhorn chart.
-// renovate: datasource=helm depName=longhorn registryUrl=https://charts.longhorn.io
-const LonghornVersion = "1.12.1"
-
 // LonghornProps configures Longhorn.
 type LonghornProps struct {
 	// Namespace of Longhorn. Default: "longhorn-system".
@@ -142,7 +138,7 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	v.LonghornManager.Resources = longhornManagerResources()
 
 	l.Release = flux.NewHelmRelease(l, "release", &flux.HelmReleaseProps{
-		Name: "longhorn", Namespace: l.Namespace, Repository: repo, Chart: "longhorn", Version: LonghornVersion,
+		Name: "longhorn", Namespace: l.Namespace, Repository: repo, Chart: LonghornChart.Name, Version: LonghornChart.Version,
 		Values: v, CRDGroups: []string{"longhorn.io"},
 	})
 	l.Class = NewStorageClass(l, "storage-class", &StorageClassProps{

@@ -12,10 +12,6 @@ import (
 	"github.com/funoffshore/homelab/constructs/flux"
 )
 
-// NFSProvisionerVersion is the pinned nfs-subdir-external-provisioner chart.
-// renovate: datasource=helm depName=nfs-subdir-external-provisioner registryUrl=https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner
-const NFSProvisionerVersion = "4.0.18"
-
 // NFSProps configures NFS.
 type NFSProps struct {
 	// Server is the NFS server (the Synology), such as "192.168.1.20". Required.
@@ -82,7 +78,7 @@ func NewNFS(scope constructs.Construct, id string, repo *flux.HelmRepository, pr
 	}
 	n.Release = flux.NewHelmRelease(n, "release", &flux.HelmReleaseProps{
 		Name: "nfs-subdir-external-provisioner", Namespace: ns, Repository: repo,
-		Chart: "nfs-subdir-external-provisioner", Version: NFSProvisionerVersion, Values: v,
+		Chart: NFSChart.Name, Version: NFSChart.Version, Values: v,
 	})
 	n.Class = NewStorageClass(n, "storage-class", &StorageClassProps{
 		Name: className, Provisioner: provisioner, ReclaimPolicy: corev1.PersistentVolumeReclaimRetain, Default: def,
