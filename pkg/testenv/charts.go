@@ -43,7 +43,7 @@ func RenderRelease(t testing.TB, rel *flux.HelmRelease) []*unstructured.Unstruct
 			t.Fatal(err)
 		}
 	}
-	path := Fixture(t, fixtures.Chart{Name: chart, Version: version}.File())
+	path := Fixture(t, fixtures.ChartFile(flux.Chart{Name: chart, Version: version}))
 	objs, err := helmrender.Render(path, values, helmrender.Options{ReleaseName: name, Namespace: ns, Hooks: true,
 		APIVersions: []string{"monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor"}})
 	if err != nil {
