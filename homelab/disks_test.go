@@ -11,7 +11,6 @@ import (
 
 	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
-	deployproxmox "github.com/funoffshore/homelab/pkg/deploy/proxmox"
 	"github.com/funoffshore/homelab/pkg/oracle/talosdisk"
 )
 
@@ -19,8 +18,8 @@ import (
 // VM: the config deploy sends to Proxmox, read by the oracle.
 func vmDisks(t *testing.T, n *talos.Node) []talosdisk.Reported {
 	t.Helper()
-	cfg := deployproxmox.DesiredConfig(n.VM)
-	maps.Copy(cfg, deployproxmox.DiskConfig(n.VM))
+	cfg := n.VM.Config()
+	maps.Copy(cfg, n.VM.Disks())
 	scsihw, disks, err := talosdisk.FromConfig(cfg)
 	require.NoError(t, err)
 	reported, err := talosdisk.VM(scsihw, disks)

@@ -10,9 +10,12 @@ import (
 	"github.com/funoffshore/homelab/constructs/core"
 )
 
-// Inventory is the review copy of the hypervisor layer written to
-// cluster/proxmox/inventory.yaml: hosts, VMs with their resources, MACs and
-// IPs, and the static DHCP leases the router needs.
+// Inventory is the hypervisor layer's desired state, written to
+// cluster/proxmox/inventory.yaml: the hosts, the VMs with their placement,
+// resources, MACs, IPs and exact Proxmox configuration, and the static
+// DHCP leases the router needs. The deployer plans from this value, read
+// back from the rendered file (ParseInventory), so what Git reviews is
+// what deploy applies.
 type Inventory struct {
 	Hosts  []InventoryHost `json:"hosts"`
 	VMs    []InventoryVM   `json:"vms"`
@@ -29,6 +32,8 @@ type InventoryHost struct {
 	Bridge     string `json:"bridge"`
 	VMStorage  string `json:"vmStorage"`
 	ISOStorage string `json:"isoStorage"`
+	// TLSFingerprint pins the host's API certificate; empty when unpinned.
+	TLSFingerprint string `json:"tlsFingerprint,omitempty"`
 	// AllocatedMiB and VCPUs are what the VMs placed on the host use.
 	AllocatedMiB int64 `json:"allocatedMiB"`
 	VCPUs        int   `json:"vcpus"`
@@ -47,10 +52,19 @@ type InventoryVM struct {
 	VLAN      int    `json:"vlan,omitempty"`
 	MAC       string `json:"mac"`
 	IP        string `json:"ip,omitempty"`
-	BootISO   string `json:"bootISO,omitempty"`
 	OnBoot    bool   `json:"onboot"`
-	// DataDisks are the disks beside the boot disk (scsi1, ...).
+	// BootISO is the ISO's download URL, BootISOFile its file name in the
+	// host's ISO storage and BootISOSHA256 its checksum, which Proxmox
+	// verifies the download with (empty: unverified).
+	BootISO       string `json:"bootISO,omitempty"`
+	BootISOFile   string `json:"bootISOFile,omitempty"`
+	BootISOSHA256 string `json:"bootISOSHA256,omitempty"`
+	// DataDisks are the disks beside the boot disk (virtio0, ...).
 	DataDisks []DataDisk `json:"dataDisks,omitempty"`
+	// Config is the VM's exact Proxmox configuration without disks
+	// (VM.Config); Disks the config of its disks as created (VM.Disks).
+	Config map[string]string `json:"config"`
+	Disks  map[string]string `json:"disks"`
 }
 
 // Lease is a static DHCP lease.
@@ -67,7 +81,7 @@ func (d *Datacenter) Inventory() Inventory {
 	inv := Inventory{Hosts: []InventoryHost{}, VMs: []InventoryVM{}, Leases: []Lease{}}
 	for _, h := range d.hosts {
 		ih := InventoryHost{Name: h.Name, Endpoint: h.Endpoint, Cores: h.Cores, MemoryMiB: h.MemoryMiB, ReserveMiB: h.ReserveMiB,
-			Bridge: h.Bridge, VMStorage: h.VMStorage, ISOStorage: h.ISOStorage}
+			Bridge: h.Bridge, VMStorage: h.VMStorage, ISOStorage: h.ISOStorage, TLSFingerprint: h.TLSFingerprint}
 		for _, v := range d.vms {
 			if placement[v] == h {
 				ih.AllocatedMiB += v.MemoryMiB
@@ -78,7 +92,8 @@ func (d *Datacenter) Inventory() Inventory {
 	}
 	for _, v := range d.vms {
 		iv := InventoryVM{Name: v.Name, VMID: v.VMID, Cores: v.Cores, MemoryMiB: v.MemoryMiB, DiskGiB: v.DiskGiB,
-			Storage: v.Storage(), Bridge: v.Bridge(), VLAN: v.VLAN, MAC: v.MAC, OnBoot: v.OnBoot}
+			Storage: v.Storage(), Bridge: v.Bridge(), VLAN: v.VLAN, MAC: v.MAC, OnBoot: v.OnBoot,
+			Config: v.Config(), Disks: v.Disks(), BootISOSHA256: v.BootISOChecksum()}
 		if h := placement[v]; h != nil {
 			iv.Host = h.Name
 		}
@@ -86,7 +101,7 @@ func (d *Datacenter) Inventory() Inventory {
 			iv.IP = v.address.String()
 			inv.Leases = append(inv.Leases, Lease{Hostname: v.Name, MAC: v.MAC, IP: iv.IP, VLAN: v.VLAN})
 		}
-		iv.BootISO, _ = v.BootISO()
+		iv.BootISO, iv.BootISOFile = v.BootISO()
 		iv.DataDisks = v.DataDisks()
 		inv.VMs = append(inv.VMs, iv)
 	}
@@ -97,6 +112,19 @@ func (d *Datacenter) Inventory() Inventory {
 	slices.SortFunc(inv.Leases, func(a, b Lease) int { return cmp.Compare(a.Hostname, b.Hostname) })
 	return inv
 }
+
+// ParseInventory reads an inventory as RenderFiles writes it.
+func ParseInventory(data []byte) (Inventory, error) {
+	var inv Inventory
+	if err := yaml.UnmarshalStrict(data, &inv); err != nil {
+		return Inventory{}, fmt.Errorf("inventory: %w", err)
+	}
+	return inv, nil
+}
+
+// InventoryPath is where the inventory is written, relative to the
+// output directory.
+func (d *Datacenter) InventoryPath() string { return d.props.InventoryPath }
 
 // RenderFiles writes the inventory.
 func (d *Datacenter) RenderFiles() ([]core.File, error) {

@@ -189,14 +189,14 @@ func (f *deployFlags) trustHosts(cmd *cobra.Command, target deploy.Target, in *d
 		}
 		path = filepath.Join(dir, "homelab", "proxmox_known_hosts")
 	}
-	trust := pvedeploy.Trust{KnownHosts: path, Confirm: func(h *proxmodel.Host, fp string) bool {
+	trust := pvedeploy.Trust{KnownHosts: path, Confirm: func(h proxmodel.InventoryHost, fp string) bool {
 		if f.yes {
 			return false // no unattended first trust
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "proxmox %s (%s) presents a certificate no CA you trust signed:\n  SHA-256 %s\ncompare it with the host's own (on the host: pvenode cert info; web UI: System > Certificates).\n", h.Name, h.Endpoint, fp)
 		return confirm(cmd, fmt.Sprintf("trust it and record it in %s? [y/N] ", path))
 	}}
-	pins, err := trust.Pins(cmd.Context(), target.Datacenter)
+	pins, err := trust.Pins(cmd.Context(), target.Inventory.Hosts)
 	if err != nil {
 		return err
 	}

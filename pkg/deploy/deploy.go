@@ -25,25 +25,38 @@ import (
 
 // Target is the part of the tree the deployer acts on, and the rendered files.
 type Target struct {
-	Datacenter *proxmodel.Datacenter
-	Cluster    *talosmodel.Cluster
+	// Inventory is the hypervisor layer's desired state, read back from
+	// the rendered cluster/proxmox/inventory.yaml: what Git reviews.
+	Inventory proxmodel.Inventory
+	Cluster   *talosmodel.Cluster
 	// Components and Sync are gotk-components.yaml and gotk-sync.yaml.
 	Components, Sync []byte
 }
 
-// FindTarget returns what to deploy: the lab's Proxmox datacenter and
+// FindTarget returns what to deploy: the Proxmox inventory, the lab's
 // Talos cluster, and the Flux install and sync files of its rendered tree.
 func FindTarget(l *lab.Lab, files map[string][]byte) (Target, error) {
 	// The files are found through the constructs, so a homelab with other
 	// output directories deploys the same.
-	t := Target{Datacenter: l.Datacenter, Cluster: l.Cluster}
+	t := Target{Cluster: l.Cluster}
+	var inventory []byte
+	if l.Datacenter != nil {
+		inventory = files[l.Datacenter.InventoryPath()]
+	}
+	if inventory != nil {
+		inv, err := proxmodel.ParseInventory(inventory)
+		if err != nil {
+			return t, err
+		}
+		t.Inventory = inv
+	}
 	if in := flux.InstallOf(l.Tree()); in != nil {
 		t.Components = files[in.File()]
 	}
 	if s := flux.SyncOf(l.Tree()); s != nil {
 		t.Sync = files[s.File()]
 	}
-	if t.Datacenter == nil || t.Cluster == nil || t.Components == nil || t.Sync == nil {
+	if inventory == nil || t.Cluster == nil || t.Components == nil || t.Sync == nil {
 		return t, errors.New("the homelab has no Proxmox datacenter, Talos cluster or Flux sync to deploy")
 	}
 	return t, nil
@@ -127,11 +140,11 @@ func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
 	in.Proxmox.Owner = cmp.Or(in.Proxmox.Owner, t.Cluster.Name)
 	if in.Talos.Delivery == nil {
 		// First configs reach the VMs through the Proxmox API only.
-		in.Talos.Delivery = pvedeploy.NewDelivery(in.Proxmox)
+		in.Talos.Delivery = pvedeploy.NewDelivery(t.Inventory, in.Proxmox)
 	}
 	r := &Report{}
 	var err error
-	if r.Proxmox, err = pvedeploy.NewPlan(ctx, t.Datacenter, in.Proxmox); err != nil {
+	if r.Proxmox, err = pvedeploy.NewPlan(ctx, t.Inventory, in.Proxmox); err != nil {
 		return nil, err
 	}
 	if in.Talos.Kube == nil {
@@ -174,7 +187,7 @@ func Deploy(ctx context.Context, t Target, in Inputs, progress io.Writer) (*talo
 	in.Proxmox.Owner = cmp.Or(in.Proxmox.Owner, t.Cluster.Name)
 	if in.Talos.Delivery == nil {
 		// First configs reach the VMs through the Proxmox API only.
-		in.Talos.Delivery = pvedeploy.NewDelivery(in.Proxmox)
+		in.Talos.Delivery = pvedeploy.NewDelivery(t.Inventory, in.Proxmox)
 	}
 	step := func(name string, fn func() error) error {
 		start := time.Now()
@@ -189,7 +202,7 @@ func Deploy(ctx context.Context, t Target, in Inputs, progress io.Writer) (*talo
 	var vms *pvedeploy.Plan
 	err := step("proxmox: ISOs and VMs", func() error {
 		var err error
-		if vms, err = pvedeploy.NewPlan(ctx, t.Datacenter, in.Proxmox); err != nil {
+		if vms, err = pvedeploy.NewPlan(ctx, t.Inventory, in.Proxmox); err != nil {
 			return err
 		}
 		return vms.Provision(ctx)

@@ -91,7 +91,7 @@ type Simulation struct {
 // Proxmox API schema ("" for none).
 func SimulationFor(target deploy.Target, schema string) Simulation {
 	spec := Simulation{TalosVersion: target.Cluster.TalosVersion, ProxmoxSchema: schema, Identities: map[string]NodeIdentity{}}
-	for _, h := range target.Datacenter.Hosts() {
+	for _, h := range target.Inventory.Hosts {
 		spec.Hosts = append(spec.Hosts, h.Name)
 	}
 	for _, n := range target.Cluster.Nodes() {
@@ -244,7 +244,7 @@ func (h *Handle) Inputs() (deploy.Inputs, error) {
 			Token:      pvedeploy.Token{ID: h.Proxmox.TokenID, Secret: h.Proxmox.TokenSecret},
 			HTTPClient: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
 			Backoff:    10 * time.Millisecond,
-			Endpoint:   func(*proxmodel.Host) string { return h.Proxmox.URL },
+			Endpoint:   func(proxmodel.InventoryHost) string { return h.Proxmox.URL },
 		},
 		Talos: talosdeploy.Options{
 			Address: func(n *talosmodel.Node) string { return h.TalosNodes[n.Hostname] },

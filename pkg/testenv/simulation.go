@@ -119,7 +119,7 @@ func Simulate(spec localenv.Simulation) (*Simulation, error) {
 		Proxmox: pvedeploy.Options{
 			Token:      s.token,
 			HTTPClient: s.PVE.TS.Client(), Backoff: 10 * time.Millisecond,
-			Endpoint: func(*proxmodel.Host) string { return s.PVE.TS.URL },
+			Endpoint: func(proxmodel.InventoryHost) string { return s.PVE.TS.URL },
 		},
 		Talos: talosdeploy.Options{
 			Address: func(n *talosmodel.Node) string { return s.Talos.Node(n.Hostname).Addr },

@@ -21,36 +21,49 @@ import (
 // crosses the LAN to whatever answers at the node's address: a machine
 // that impersonates the node learns nothing from it.
 type Delivery struct {
-	opts Options
-	d    *deployer
+	opts  Options
+	d     *deployer
+	hosts map[int]model.InventoryHost
 }
 
-// NewDelivery returns the delivery through the hosts of opts.
-func NewDelivery(opts Options) *Delivery {
+// NewDelivery returns the delivery to the VMs of the inventory, through
+// their hosts, with opts.
+func NewDelivery(inv model.Inventory, opts Options) *Delivery {
 	opts = opts.withDefaults()
-	return &Delivery{opts: opts, d: &deployer{opts: opts}}
+	byName := map[string]model.InventoryHost{}
+	for _, h := range inv.Hosts {
+		byName[h.Name] = h
+	}
+	hosts := map[int]model.InventoryHost{}
+	for _, v := range inv.VMs {
+		if h, ok := byName[v.Host]; ok {
+			hosts[v.VMID] = h
+		}
+	}
+	return &Delivery{opts: opts, d: &deployer{opts: opts}, hosts: hosts}
 }
 
-// configVolume is the file name and volume ID of v's config ISO.
-func configVolume(v *model.VM) (file, volid string) {
-	file = fmt.Sprintf("homelab-config-%d.iso", v.VMID)
-	return file, v.Host().ISOStorage + ":iso/" + file
+// configVolume is the file name and volume ID of the config ISO of the
+// VM vmid on h.
+func configVolume(h model.InventoryHost, vmid int) (file, volid string) {
+	file = fmt.Sprintf("homelab-config-%d.iso", vmid)
+	return file, h.ISOStorage + ":iso/" + file
 }
 
 // Deliver uploads config as v's config ISO, attaches it, and (re)starts
 // the VM so it boots with it. A VM that already runs is stopped first: a
 // machine waiting in maintenance mode takes the config only at boot.
 func (dl *Delivery) Deliver(ctx context.Context, v *model.VM, config []byte) error {
-	h := v.Host()
-	if h == nil {
-		return fmt.Errorf("vm %s has no host", v.Name)
+	h, ok := dl.hosts[v.VMID]
+	if !ok {
+		return fmt.Errorf("vm %d %s is on no host of the inventory", v.VMID, v.Name)
 	}
 	iso, err := ConfigISO(config)
 	if err != nil {
 		return err
 	}
 	c := dl.opts.client(h)
-	file, volid := configVolume(v)
+	file, volid := configVolume(h, v.VMID)
 	sum := sha256.Sum256(iso)
 	var upid gp.UPID
 	// Proxmox checks the upload against its checksum and fails the task
@@ -86,12 +99,12 @@ func (dl *Delivery) Deliver(ctx context.Context, v *model.VM, config []byte) err
 // Cleanup detaches v's config ISO and deletes it from the host's storage
 // once the node runs its config. It writes nothing when there is none.
 func (dl *Delivery) Cleanup(ctx context.Context, v *model.VM) error {
-	h := v.Host()
-	if h == nil {
+	h, ok := dl.hosts[v.VMID]
+	if !ok {
 		return nil
 	}
 	c := dl.opts.client(h)
-	_, volid := configVolume(v)
+	_, volid := configVolume(h, v.VMID)
 	vm := fmt.Sprintf("/nodes/%s/qemu/%d", h.Name, v.VMID)
 	var cfg map[string]any
 	if err := dl.d.retry(ctx, func() error { return c.Get(ctx, vm+"/config", &cfg) }); err != nil {

@@ -61,7 +61,7 @@ func exercise(t *testing.T, sim *pvesim.Server, h *homelab.Homelab, opts proxmox
 			return err
 		}
 		vm := h.Cluster.Nodes()[0].VM
-		dl := proxmox.NewDelivery(opts)
+		dl := proxmox.NewDelivery(h.Datacenter.Inventory(), opts)
 		if err := dl.Deliver(ctx, vm, []byte("version: v1alpha1\n")); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package proxmox_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -15,8 +16,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	model "github.com/funoffshore/homelab/constructs/proxmox"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
 	"github.com/funoffshore/homelab/pkg/deploy/proxmox"
@@ -61,7 +64,7 @@ func changes(p *proxmox.Plan) []string {
 }
 
 func newPlan(h *homelab.Homelab, opts proxmox.Options) (*proxmox.Plan, error) {
-	return proxmox.NewPlan(context.Background(), h.Datacenter, opts)
+	return proxmox.NewPlan(context.Background(), h.Datacenter.Inventory(), opts)
 }
 
 func plan(t *testing.T, h *homelab.Homelab, opts proxmox.Options) *proxmox.Plan {
@@ -603,4 +606,34 @@ func TestISOChecksum(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPlanFollowsTheRenderedInventory checks that deploy applies what Git
+// reviews: the plan is made from cluster/proxmox/inventory.yaml as
+// rendered, read back, so an edit of the file (here a VM's memory) is what
+// the plan changes, and the file of an unchanged tree plans nothing.
+func TestPlanFollowsTheRenderedInventory(t *testing.T) {
+	_, h, opts := setup(t)
+	ctx := context.Background()
+	files, err := h.Datacenter.RenderFiles()
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	inv, err := model.ParseInventory(files[0].Data)
+	require.NoError(t, err)
+	assert.Equal(t, h.Datacenter.Inventory(), inv, "the inventory reads back as rendered")
+	p, err := proxmox.NewPlan(ctx, inv, opts)
+	require.NoError(t, err)
+	require.NoError(t, p.Apply(ctx))
+	p, err = proxmox.NewPlan(ctx, inv, opts)
+	require.NoError(t, err)
+	assert.Empty(t, changes(p), "the rendered inventory, deployed, plans nothing")
+
+	edited := bytes.Replace(files[0].Data, []byte(`memory: "8192"`), []byte(`memory: "12288"`), 1)
+	require.NotEqual(t, files[0].Data, edited)
+	inv, err = model.ParseInventory(edited)
+	require.NoError(t, err)
+	p, err = proxmox.NewPlan(ctx, inv, opts)
+	require.NoError(t, err)
+	require.Len(t, p.VMs, 1)
+	assert.Equal(t, `pve-1: update vm 101 talos-cp-1 (memory "8192" -> "12288"; settings a running VM cannot take apply at its next start)`, p.VMs[0].String())
 }

@@ -37,22 +37,22 @@ type Trust struct {
 	Roots *x509.CertPool
 	// Confirm asks the operator whether to trust fingerprint for h; nil
 	// trusts no new certificate.
-	Confirm func(h *model.Host, fingerprint string) bool
+	Confirm func(h model.InventoryHost, fingerprint string) bool
 	// Endpoint overrides a host's endpoint (tests).
-	Endpoint func(h *model.Host) string
+	Endpoint func(h model.InventoryHost) string
 }
 
 // Pins returns, by host name, the fingerprint to pin for each host that
 // the model does not pin and Roots does not vouch for. A certificate that
 // differs from the recorded one fails: a man in the middle, or a new
 // certificate the operator must accept by removing the old line.
-func (t Trust) Pins(ctx context.Context, dc *model.Datacenter) (map[string]string, error) {
+func (t Trust) Pins(ctx context.Context, hosts []model.InventoryHost) (map[string]string, error) {
 	known, err := readKnownHosts(t.KnownHosts)
 	if err != nil {
 		return nil, err
 	}
 	pins := map[string]string{}
-	for _, h := range dc.Hosts() {
+	for _, h := range hosts {
 		if h.TLSFingerprint != "" {
 			continue
 		}

@@ -99,7 +99,9 @@ func TestManInTheMiddleGetsNoToken(t *testing.T) {
 	thief := newTokenThief(t)
 	_, h := homelab.NewApp(nil)
 	knownHosts := filepath.Join(t.TempDir(), "proxmox_known_hosts")
-	at := func(url string) func(*model.Host) string { return func(*model.Host) string { return url } }
+	at := func(url string) func(model.InventoryHost) string {
+		return func(model.InventoryHost) string { return url }
+	}
 	opts := func(endpoint string, pins map[string]string) proxmox.Options {
 		return proxmox.Options{Token: proxmox.Token{ID: "root@pam!homelab", Secret: tokenSecret}, Backoff: time.Millisecond,
 			HTTPClient: &http.Client{}, Endpoint: at(endpoint), Fingerprints: pins}
@@ -108,19 +110,19 @@ func TestManInTheMiddleGetsNoToken(t *testing.T) {
 	// First use, attacker in the middle, the operator compares the
 	// fingerprint with the host's and refuses it.
 	asked := ""
-	trust := proxmox.Trust{KnownHosts: knownHosts, Endpoint: at(thief.URL), Confirm: func(_ *model.Host, fp string) bool { asked = fp; return false }}
-	_, err = trust.Pins(ctx, h.Datacenter)
+	trust := proxmox.Trust{KnownHosts: knownHosts, Endpoint: at(thief.URL), Confirm: func(_ model.InventoryHost, fp string) bool { asked = fp; return false }}
+	_, err = trust.Pins(ctx, h.Datacenter.Inventory().Hosts)
 	require.ErrorIs(t, err, proxmox.ErrUntrusted)
 	require.Equal(t, fingerprint(thief.Certificate().Raw), asked, "the operator was not shown the certificate's fingerprint")
 	require.Empty(t, thief.got(), "the token went out before the host was trusted")
 
 	// First use without the attacker: the operator accepts the real
 	// host's certificate; it is recorded and the deployer works.
-	trust.Endpoint, trust.Confirm = at(real.TS.URL), func(*model.Host, string) bool { return true }
-	pins, err := trust.Pins(ctx, h.Datacenter)
+	trust.Endpoint, trust.Confirm = at(real.TS.URL), func(model.InventoryHost, string) bool { return true }
+	pins, err := trust.Pins(ctx, h.Datacenter.Inventory().Hosts)
 	require.NoError(t, err)
 	require.Equal(t, fingerprint(real.TS.Certificate().Raw), pins["pve-1"])
-	_, err = proxmox.NewPlan(ctx, h.Datacenter, opts(real.TS.URL, pins))
+	_, err = proxmox.NewPlan(ctx, h.Datacenter.Inventory(), opts(real.TS.URL, pins))
 	require.NoError(t, err)
 	data, err := os.ReadFile(knownHosts)
 	require.NoError(t, err)
@@ -128,13 +130,13 @@ func TestManInTheMiddleGetsNoToken(t *testing.T) {
 
 	// Later, the attacker steps in: the recorded fingerprint does not
 	// match, and no question is asked.
-	trust.Endpoint, trust.Confirm = at(thief.URL), func(*model.Host, string) bool { t.Error("asked again for a host already known"); return true }
-	_, err = trust.Pins(ctx, h.Datacenter)
+	trust.Endpoint, trust.Confirm = at(thief.URL), func(model.InventoryHost, string) bool { t.Error("asked again for a host already known"); return true }
+	_, err = trust.Pins(ctx, h.Datacenter.Inventory().Hosts)
 	require.ErrorIs(t, err, proxmox.ErrUntrusted)
 	require.ErrorContains(t, err, "someone may be intercepting the connection")
 
 	// And a deployer that holds the pin talks to no other certificate.
-	_, err = proxmox.NewPlan(ctx, h.Datacenter, opts(thief.URL, pins))
+	_, err = proxmox.NewPlan(ctx, h.Datacenter.Inventory(), opts(thief.URL, pins))
 	require.True(t, errors.Is(err, proxmox.ErrFingerprint), "got %v", err)
 	require.Empty(t, thief.got(), "the token reached the man in the middle")
 }
