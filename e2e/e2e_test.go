@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/internal/funoffshore"
 	labs "github.com/funoffshore/homelab/pkg/lab"
 	"os"
@@ -106,7 +107,7 @@ func TestReconcile(t *testing.T) {
 	l.run(funoffshore.Build, "", "secrets", "init")
 	app, err := funoffshore.Build()
 	require.NoError(t, err)
-	for _, d := range app.Tree().Secrets() {
+	for _, d := range core.Secrets.Of(app.Tree()).All() {
 		for _, k := range d.Keys {
 			v := fmt.Sprintf("e2e value of %s/%s %s", d.Namespace, d.Name, k)
 			l.values[d.Namespace+"/"+d.Name+"/"+k] = v

@@ -9,6 +9,7 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config/types/block"
 	"github.com/stretchr/testify/require"
 
+	"github.com/funoffshore/homelab/constructs/proxmox"
 	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/oracle/talosdisk"
@@ -18,8 +19,9 @@ import (
 // VM: the config deploy sends to Proxmox, read by the oracle.
 func vmDisks(t *testing.T, n *talos.Node) []talosdisk.Reported {
 	t.Helper()
-	cfg := n.VM.Config()
-	maps.Copy(cfg, n.VM.Disks())
+	vm := n.Machine.(*proxmox.VM)
+	cfg := vm.Config()
+	maps.Copy(cfg, vm.Disks())
 	scsihw, disks, err := talosdisk.FromConfig(cfg)
 	require.NoError(t, err)
 	reported, err := talosdisk.VM(scsihw, disks)
@@ -84,7 +86,7 @@ func disksAsTalosSeesThem(t *testing.T, h *homelab.Homelab, n *talos.Node) (long
 	cfg, err := h.Cluster.NodeConfig(n, talos.PlaceholderBundle())
 	require.NoError(t, err)
 	own := map[string]string{}
-	for _, dd := range n.VM.DataDisks() {
+	for _, dd := range n.Machine.(*proxmox.VM).DataDisks() {
 		own[dd.Name] = dd.Key
 	}
 	for _, d := range cfg.Documents() {

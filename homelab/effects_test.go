@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/homelab"
 	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/synth"
@@ -356,7 +357,7 @@ func TestAlertsReachSomeone(t *testing.T) {
 	}
 	token := r.TelegramConfigs[0].BotToken
 	declared := false
-	for _, d := range app.Tree().Secrets() {
+	for _, d := range core.Secrets.Of(app.Tree()).All() {
 		declared = declared || d.Namespace == cfg.Namespace && d.Name == token.Name && slices.Contains(d.Keys, token.Key)
 	}
 	if !declared {

@@ -297,7 +297,7 @@ func (h *Homelab) machines(scope constructs.Construct, m *Machines) {
 					"the VM is pinned to host %q, which Machines.Hosts does not have", pin)}
 			})
 		}
-		h.Cluster.AddNode(id, &talos.NodeProps{Hostname: n.Name, IP: n.IP, Role: n.Role, VM: vm, InstallDisk: n.InstallDisk})
+		h.Cluster.AddNode(id, &talos.NodeProps{Hostname: n.Name, IP: n.IP, Role: n.Role, Machine: vm, InstallDisk: n.InstallDisk})
 	}
 }
 

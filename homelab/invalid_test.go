@@ -192,7 +192,7 @@ var invalidCases = []invalidCase{
 		name: "a VM of another homelab",
 		tree: func(_ *core.App, h *homelab.Homelab) {
 			other := proxmox.NewDatacenter(core.NewApp(nil), "elsewhere", nil)
-			h.Cluster.AddNode("stray", &talos.NodeProps{IP: "192.168.1.120", VM: other.AddVM("stray", &proxmox.VMProps{VMID: 900})})
+			h.Cluster.AddNode("stray", &talos.NodeProps{IP: "192.168.1.120", Machine: other.AddVM("stray", &proxmox.VMProps{VMID: 900})})
 		},
 		want: `talos/stray: VM "stray" is not in this homelab; use a VM of this homelab`,
 	},

@@ -96,12 +96,12 @@ type MonitoringOptions struct {
 func (h *Homelab) siteValues(p *Platform) {
 	t := h.Platform.Info().Tree()
 	if p.Tunnel != nil && p.Tunnel.ID == ExampleTunnelID {
-		t.AddBlocker(core.Blocker{Source: h.Tunnel.Info().Path(),
+		core.Blockers.Of(t).Add(core.Blocker{Source: h.Tunnel.Info().Path(),
 			What: fmt.Sprintf("Platform.Tunnel.ID is the example %q", p.Tunnel.ID),
 			Fix:  "set it to your tunnel's ID (`cloudflared tunnel list`) and its credentials with `go run . secrets set cloudflared/cloudflared-credentials credentials.json < ~/.cloudflared/<ID>.json`"})
 	}
 	if m := p.Monitoring; m != nil && m.Alerts.String() == monitoring.TelegramReceiver(ExampleTelegramChatID, "").String() {
-		t.AddBlocker(core.Blocker{Source: h.Alerting.Info().Path(),
+		core.Blockers.Of(t).Add(core.Blocker{Source: h.Alerting.Info().Path(),
 			What: fmt.Sprintf("Platform.Monitoring.Alerts is the example Telegram chat %d", int64(ExampleTelegramChatID)),
 			Fix:  "set Platform.Monitoring.Alerts to your receiver (monitoring.TelegramReceiver with your chat ID, DiscordReceiver, EmailReceiver or WebhookReceiver) and its Secret with `go run . secrets set`"})
 	}
@@ -114,7 +114,7 @@ func (h *Homelab) siteValues(p *Platform) {
 		} else {
 			source = h.Longhorn.Info().Path()
 		}
-		t.AddBlocker(core.Blocker{Source: source,
+		core.Blockers.Of(t).Add(core.Blocker{Source: source,
 			What: fmt.Sprintf("Platform.NFS.Server (or the Longhorn BackupTarget on it) is the example address %s", ExampleNFSServer),
 			Fix:  "set Platform.NFS and Platform.Longhorn.BackupTarget to your NAS's address and exports"})
 	}

@@ -160,7 +160,7 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 		}
 		var cps []string
 		found := false
-		for _, n := range t.Nodes() {
+		for _, n := range core.Nodes.Of(t).All() {
 			if n.Role == core.ControlPlane {
 				cps = append(cps, n.IP.String())
 				found = found || n.IP.String() == p.Node || n.Hostname == p.Node

@@ -15,24 +15,34 @@ type AddressClaim struct {
 	Source, What string
 }
 
-// ClaimAddress records that the construct at source uses addr on the
-// network. Two claims of one address fail validation: two machines
-// answering on one IP break both.
-func (t *Tree) ClaimAddress(addr netip.Addr, source, what string) {
+// Addresses are the IP addresses a tree's constructs put on the network
+// (core.Addresses.Of(tree).Claim(addr, path, what)).
+var Addresses = NewTreeFacet("core/addresses", func(t *Tree) *AddressBook { return &AddressBook{t: t} })
+
+// AddressBook holds a tree's address claims.
+type AddressBook struct {
+	t      *Tree
+	claims []AddressClaim
+}
+
+// Claim records that the construct at source uses addr on the network.
+// Two claims of one address fail validation: two machines answering on
+// one IP break both.
+func (b *AddressBook) Claim(addr netip.Addr, source, what string) {
 	if !addr.IsValid() {
 		return
 	}
-	t.addresses = append(t.addresses, AddressClaim{Addr: addr.Unmap(), Source: source, What: what})
-	t.AddCheck("core/addresses", t.checkAddresses)
+	b.claims = append(b.claims, AddressClaim{Addr: addr.Unmap(), Source: source, What: what})
+	b.t.AddCheck("core/addresses", b.check)
 }
 
-// Addresses returns every claimed address in claim order.
-func (t *Tree) Addresses() []AddressClaim { return slices.Clone(t.addresses) }
+// All returns every claimed address in claim order.
+func (b *AddressBook) All() []AddressClaim { return slices.Clone(b.claims) }
 
-func (t *Tree) checkAddresses() []error {
+func (b *AddressBook) check() []error {
 	first := map[netip.Addr]AddressClaim{}
 	var errs []error
-	for _, c := range t.addresses {
+	for _, c := range b.claims {
 		f, ok := first[c.Addr]
 		if !ok {
 			first[c.Addr] = c

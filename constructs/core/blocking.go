@@ -18,14 +18,24 @@ type Blocker struct {
 
 func (b Blocker) String() string { return b.Source + ": " + b.What + "; " + b.Fix }
 
-// AddBlocker records a site value that still needs setting.
-func (t *Tree) AddBlocker(b Blocker) { t.blockers = append(t.blockers, b) }
+// Blockers are what keeps a tree from reconciling
+// (core.Blockers.Of(tree).Add(blocker), .All()).
+var Blockers = NewTreeFacet("core/blockers", func(t *Tree) *BlockerList { return &BlockerList{t: t} })
 
-// Blockers returns every recorded blocker, then one per pending Secret
+// BlockerList holds a tree's recorded blockers.
+type BlockerList struct {
+	t     *Tree
+	items []Blocker
+}
+
+// Add records a site value that still needs setting.
+func (l *BlockerList) Add(b Blocker) { l.items = append(l.items, b) }
+
+// All returns every recorded blocker, then one per pending Secret
 // (naming each key and the command that sets it), in declaration order.
-func (t *Tree) Blockers() []Blocker {
-	out := append([]Blocker(nil), t.blockers...)
-	for _, d := range t.secretDecls {
+func (l *BlockerList) All() []Blocker {
+	out := append([]Blocker(nil), l.items...)
+	for _, d := range Secrets.Of(l.t).All() {
 		if !d.Pending {
 			continue
 		}

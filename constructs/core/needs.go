@@ -113,13 +113,20 @@ type NodeAddress struct {
 	Workloads bool
 }
 
-// PublishNode records a node's address for the platform.
-func (t *Tree) PublishNode(n NodeAddress) { t.nodes = append(t.nodes, n) }
+// Nodes are the nodes the OS layer publishes for the platform
+// (core.Nodes.Of(tree).Publish(node), .All()).
+var Nodes = NewFacet("core/nodes", func() *NodeList { return &NodeList{} })
 
-// Nodes returns the published nodes, control planes first, each group by
+// NodeList holds a tree's published nodes.
+type NodeList struct{ nodes []NodeAddress }
+
+// Publish records a node's address for the platform.
+func (l *NodeList) Publish(n NodeAddress) { l.nodes = append(l.nodes, n) }
+
+// All returns the published nodes, control planes first, each group by
 // hostname.
-func (t *Tree) Nodes() []NodeAddress {
-	out := slices.Clone(t.nodes)
+func (l *NodeList) All() []NodeAddress {
+	out := slices.Clone(l.nodes)
 	slices.SortStableFunc(out, func(a, b NodeAddress) int {
 		if a.Role != b.Role {
 			if a.Role == ControlPlane {
@@ -147,14 +154,21 @@ type ControlPlaneMetrics struct {
 	EtcdPort                     int
 }
 
-// PublishControlPlaneMetrics records how the OS layer serves control-plane
-// metrics (the Talos construct does).
-func (t *Tree) PublishControlPlaneMetrics(m ControlPlaneMetrics) { t.cpMetrics = &m }
+// ControlPlaneMetricsOf is how the OS layer serves control-plane metrics
+// (the Talos construct publishes it: core.ControlPlaneMetricsOf.Of(tree).
+// Publish(m); the monitoring stack reads .Get()).
+var ControlPlaneMetricsOf = NewFacet("core/control-plane-metrics", func() *Published[ControlPlaneMetrics] {
+	return &Published[ControlPlaneMetrics]{}
+})
 
-// ControlPlaneMetrics returns what the OS layer published, if anything.
-func (t *Tree) ControlPlaneMetrics() (ControlPlaneMetrics, bool) {
-	if t.cpMetrics == nil {
-		return ControlPlaneMetrics{}, false
-	}
-	return *t.cpMetrics, true
+// Published is one value a layer publishes for the others, once.
+type Published[T any] struct {
+	v  T
+	ok bool
 }
+
+// Publish records the value.
+func (p *Published[T]) Publish(v T) { p.v, p.ok = v, true }
+
+// Get returns the value and whether it was published.
+func (p *Published[T]) Get() (T, bool) { return p.v, p.ok }

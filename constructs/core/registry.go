@@ -17,15 +17,8 @@ type Tree struct {
 	repoDir     string
 	roots       map[string][]string
 	facets      map[any]any
-	secretDecls []SecretDecl
-	secretRefs  []SecretRef
 	chartFiles  []ChartFile
 	externals   map[ObjectID]string
-	nodes       []NodeAddress
-	cpMetrics   *ControlPlaneMetrics
-	blockers    []Blocker
-	warnings    []func() []error
-	addresses   []AddressClaim
 }
 
 // Object is a Kubernetes object in the tree, rendered by synth into the
@@ -224,13 +217,19 @@ func (t *Tree) Listed(dir string) []*Info {
 // and no caller asserts a type.
 type Facet[T any] struct {
 	name string
-	make func() T
+	make func(t *Tree) T
 }
 
 // NewFacet returns a facet (name says whose, for reading the code) whose
 // value in each tree starts as make(). Declare it once, in a package
 // variable.
 func NewFacet[T any](name string, make func() T) *Facet[T] {
+	return &Facet[T]{name: name, make: func(*Tree) T { return make() }}
+}
+
+// NewTreeFacet is NewFacet for a value that needs its tree (to register
+// a check on it, say): its value starts as make(t).
+func NewTreeFacet[T any](name string, make func(t *Tree) T) *Facet[T] {
 	return &Facet[T]{name: name, make: make}
 }
 
@@ -242,7 +241,7 @@ func (f *Facet[T]) Of(t *Tree) T {
 	if t.facets == nil {
 		t.facets = map[any]any{}
 	}
-	v := f.make()
+	v := f.make(t)
 	t.facets[f] = v
 	return v
 }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -28,32 +29,44 @@ type SecretRef struct {
 	Source string
 }
 
-// DeclareSecret records a Secret the tree provides.
-func (t *Tree) DeclareSecret(d SecretDecl) {
-	t.secretDecls = append(t.secretDecls, d)
-	t.AddCheck("core/secret-refs", t.checkSecretRefs)
+// Secrets are the Secrets a tree declares and the references to them
+// (core.Secrets.Of(tree).Declare(decl), .Refer(ref)).
+var Secrets = NewTreeFacet("core/secrets", func(t *Tree) *SecretBook { return &SecretBook{t: t} })
+
+// SecretBook holds a tree's Secret declarations and references.
+type SecretBook struct {
+	t     *Tree
+	decls []SecretDecl
+	refs  []SecretRef
 }
 
-// ReferSecret records that a construct uses a Secret.
-func (t *Tree) ReferSecret(r SecretRef) {
-	t.secretRefs = append(t.secretRefs, r)
-	t.AddCheck("core/secret-refs", t.checkSecretRefs)
+// Declare records a Secret the tree provides.
+func (b *SecretBook) Declare(d SecretDecl) {
+	b.decls = append(b.decls, d)
+	b.t.AddCheck("core/secret-refs", b.checkRefs)
 }
 
-// Secrets returns the declared Secrets in declaration order.
-func (t *Tree) Secrets() []SecretDecl { return append([]SecretDecl(nil), t.secretDecls...) }
+// Refer records that a construct uses a Secret.
+func (b *SecretBook) Refer(r SecretRef) {
+	b.refs = append(b.refs, r)
+	b.t.AddCheck("core/secret-refs", b.checkRefs)
+}
 
-// checkSecretRefs refuses a reference to a Secret, or a key, that no
-// construct declares: the pod would never start.
-func (t *Tree) checkSecretRefs() []error { return t.CheckSecretRefs(t.secretRefs) }
+// All returns the declared Secrets in declaration order.
+func (b *SecretBook) All() []SecretDecl { return slices.Clone(b.decls) }
 
-// CheckSecretRefs returns a problem for each reference to a Secret, or a
-// key, that no construct declares and that is not declared external
-// (DeclareExternal). Tree-wide checks that find references themselves
-// (in pod specs) use it; constructs record theirs with ReferSecret.
-func (t *Tree) CheckSecretRefs(refs []SecretRef) []error {
+// checkRefs refuses a reference to a Secret, or a key, that no construct
+// declares: the pod would never start.
+func (b *SecretBook) checkRefs() []error { return b.Check(b.refs) }
+
+// Check returns a problem for each reference to a Secret, or a key, that
+// no construct declares and that is not declared external
+// (Tree.DeclareExternal). Tree-wide checks that find references
+// themselves (in pod specs) use it; constructs record theirs with Refer.
+func (b *SecretBook) Check(refs []SecretRef) []error {
+	t := b.t
 	decls := map[string]SecretDecl{}
-	for _, d := range t.secretDecls {
+	for _, d := range b.decls {
 		decls[d.Namespace+"/"+d.Name] = d
 	}
 	var errs []error

@@ -136,7 +136,7 @@ func NewTunnel(scope constructs.Construct, id string, props *TunnelProps) *Tunne
 	core.Workloads.Of(tree).Add(core.Workload{Source: t.info.Path(), Name: "cloudflared", Replicas: int(t.props.Replicas),
 		CPU: res.Requests[corev1.ResourceCPU], Memory: res.Requests[corev1.ResourceMemory], MemoryLimit: res.Limits[corev1.ResourceMemory]})
 	tree.AddValidation(t.validate)
-	tree.ReferSecret(core.SecretRef{Namespace: t.Namespace, Name: t.props.CredentialsSecret, Key: "credentials.json", Source: t.info.Path()})
+	core.Secrets.Of(tree).Refer(core.SecretRef{Namespace: t.Namespace, Name: t.props.CredentialsSecret, Key: "credentials.json", Source: t.info.Path()})
 	return t
 }
 

@@ -83,7 +83,7 @@ func NewObject(scope constructs.Construct, id string, obj Typed) *Object {
 				keys = append(keys, k)
 			}
 		}
-		t.DeclareSecret(core.SecretDecl{Namespace: s.Namespace, Name: s.Name, Keys: keys, Source: o.info.Path()})
+		core.Secrets.Of(t).Declare(core.SecretDecl{Namespace: s.Namespace, Name: s.Name, Keys: keys, Source: o.info.Path()})
 	}
 	return o
 }

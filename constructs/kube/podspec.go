@@ -160,7 +160,7 @@ func references(t *core.Tree) []error {
 			}
 		}
 	}
-	return append(errs, t.CheckSecretRefs(secretRefs)...)
+	return append(errs, core.Secrets.Of(t).Check(secretRefs)...)
 }
 
 func hasKey(c *corev1.ConfigMap, key string) bool {

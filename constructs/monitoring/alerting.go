@@ -188,7 +188,7 @@ func NewAlerting(scope constructs.Construct, id string, stack *Stack, props *Ale
 	}
 	kube.NewObject(a, "config", a.Config)
 	for _, k := range r.keys {
-		t.ReferSecret(core.SecretRef{Namespace: stack.Namespace, Name: r.secret, Key: k, Source: a.info.Path()})
+		core.Secrets.Of(t).Refer(core.SecretRef{Namespace: stack.Namespace, Name: r.secret, Key: k, Source: a.info.Path()})
 	}
 	stack.values.Alertmanager.AlertmanagerSpec.AlertmanagerConfiguration = &struct {
 		Name string `json:"name"`

@@ -194,11 +194,11 @@ type lazyValues struct{ s *Stack }
 func (l lazyValues) MarshalJSON() ([]byte, error) {
 	v := *l.s.values
 	t := l.s.info.Tree()
-	if m, ok := t.ControlPlaneMetrics(); ok {
+	if m, ok := core.ControlPlaneMetricsOf.Of(t).Get(); ok {
 		v.KubeControllerManager, v.KubeScheduler = component(m.ControllerManager), component(m.Scheduler)
 		v.KubeEtcd.Service.Port, v.KubeEtcd.Service.TargetPort = m.EtcdPort, m.EtcdPort
 		v.KubeEtcd.Endpoints = nil
-		for _, n := range t.Nodes() {
+		for _, n := range core.Nodes.Of(t).All() {
 			if n.Role == core.ControlPlane && n.IP.IsValid() {
 				v.KubeEtcd.Endpoints = append(v.KubeEtcd.Endpoints, n.IP.String())
 			}
@@ -309,7 +309,7 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	})
 	t := s.info.Tree()
 	for _, k := range []string{g.Admin.UserKey, g.Admin.PasswordKey} {
-		t.ReferSecret(core.SecretRef{Namespace: s.Namespace, Name: secret, Key: k, Source: s.info.Path()})
+		core.Secrets.Of(t).Refer(core.SecretRef{Namespace: s.Namespace, Name: secret, Key: k, Source: s.info.Path()})
 	}
 	s.AdminSecret = secret
 	core.NodeNeeds.Of(t).Add(core.NodeNeed{Source: s.info.Path(), Role: core.ControlPlane, ControlPlaneMetrics: true})

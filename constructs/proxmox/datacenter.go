@@ -22,7 +22,7 @@ type DatacenterProps struct {
 // Datacenter is a set of Proxmox hosts and the VMs placed on them. VMs
 // without a host are placed automatically: largest first, each on a host
 // that fits it, preferring the host with the fewest VMs of its spread
-// group (VM.SetSpreadGroup: the control planes, the workers), then the one
+// group (core.Provisioning.SpreadGroup: the control planes, the workers), then the one
 // with the most free memory. A VM pinned to a host stays there and counts
 // for its group.
 type Datacenter struct {

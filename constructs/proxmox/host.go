@@ -85,7 +85,7 @@ func (d *Datacenter) AddHost(id string, props *HostProps) *Host {
 	if h.endpointErr == nil {
 		h.endpointIP, h.ipProblem = core.ParseHost(h.endpoint.Hostname(), "endpoint host")
 		if h.ipProblem == nil && h.endpointIP.IsValid() {
-			h.info.Tree().ClaimAddress(h.endpointIP, h.info.Path(), "Proxmox host "+h.Name)
+			core.Addresses.Of(h.info.Tree()).Claim(h.endpointIP, h.info.Path(), "Proxmox host "+h.Name)
 		}
 	}
 	return h

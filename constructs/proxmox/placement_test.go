@@ -76,7 +76,7 @@ func TestPlacementSpreadsGroups(t *testing.T) {
 			}
 			for i, v := range tc.vms {
 				vm := dc.AddVM(v.name, &proxmox.VMProps{VMID: 100 + i, MemoryGiB: v.memGiB, Host: hosts[v.pin]})
-				vm.SetSpreadGroup(v.group)
+				vm.Provision(core.Provisioning{SpreadGroup: v.group})
 			}
 			got := map[string]string{}
 			for vm, h := range dc.Placement() {

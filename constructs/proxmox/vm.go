@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
 
@@ -63,7 +64,7 @@ type VM struct {
 	address         netip.Addr
 	bootISO         func() (url, file string)
 	bootISOSum      string
-	dataDisks       func() []DataDisk
+	dataDisks       func() []core.DataDisk
 	spreadGroup     string
 }
 
@@ -188,17 +189,57 @@ func (d DataDisk) Config(storage string) string {
 	return fmt.Sprintf("%s:%d,iothread=1,serial=%s", storage, d.SizeGiB, d.Name)
 }
 
-// SetDataDisks records the data disks the VM needs: a function the OS
-// layer gives, called at render time so it follows the needs of the whole
-// tree.
-func (v *VM) SetDataDisks(source func() []DataDisk) { v.dataDisks = source }
+// Provision records what the OS layer decided for the VM (the
+// talos.Machine the VM is): its address (its static DHCP lease), its
+// spread group (automatic placement puts the VMs of one group on
+// different hosts as far as they fit, so that one host's loss takes as
+// few of them as it can; a VM pinned with VMProps.Host stays where it
+// is), the ISO it boots and its data disks.
+func (v *VM) Provision(p core.Provisioning) {
+	v.address, v.spreadGroup = p.Address, p.SpreadGroup
+	v.bootISO, v.bootISOSum = p.BootISO, p.BootISOSHA256
+	v.dataDisks = p.DataDisks
+}
+
+// MachineName is the VM's name.
+func (v *VM) MachineName() string { return v.Name }
+
+// Size is the VM's vCPUs, memory and boot disk.
+func (v *VM) Size() core.MachineSize {
+	return core.MachineSize{Cores: v.Cores, MemoryMiB: v.MemoryMiB, DiskGiB: v.DiskGiB}
+}
+
+// FailureDomain is the host the VM is placed on; "" when it fits
+// nowhere.
+func (v *VM) FailureDomain() string {
+	if h := v.Host(); h != nil {
+		return h.Name
+	}
+	return ""
+}
+
+// InstallDiskProblem refuses an install disk off the SCSI bus: the boot
+// disk is the VM's only SCSI disk (virtio-scsi-single), /dev/sdX.
+func (v *VM) InstallDiskProblem(disk string) (problem, fix string) {
+	if strings.HasPrefix(disk, "/dev/sd") {
+		return "", ""
+	}
+	return fmt.Sprintf("install disk %q does not match the VM's disk bus (scsi)", disk), `use "/dev/sda": the VM's disk is on virtio-scsi`
+}
+
+// Identity is what the guest reports: the SMBIOS UUID and the MAC the VM
+// is created with.
+func (v *VM) Identity() (systemUUID, mac string) { return v.SystemUUID(), v.MAC }
 
 // DataDisks returns the VM's data disks (virtio0, virtio1, ...), by name.
 func (v *VM) DataDisks() []DataDisk {
 	if v.dataDisks == nil {
 		return nil
 	}
-	out := slices.Clone(v.dataDisks())
+	var out []DataDisk
+	for _, d := range v.dataDisks() {
+		out = append(out, DataDisk{Name: d.Name, SizeGiB: d.SizeGiB})
+	}
 	slices.SortFunc(out, func(a, b DataDisk) int { return cmp.Compare(a.Name, b.Name) })
 	for i := range out {
 		out[i].Key = fmt.Sprintf("virtio%d", i)
@@ -206,32 +247,11 @@ func (v *VM) DataDisks() []DataDisk {
 	return out
 }
 
-// SetSpreadGroup puts the VM in a spread group: automatic placement puts
-// the VMs of one group on different hosts as far as they fit, so that one
-// host's loss takes as few of them as it can (the Talos cluster groups
-// its nodes by role). A VM pinned with VMProps.Host stays where it is.
-func (v *VM) SetSpreadGroup(group string) { v.spreadGroup = group }
-
 // SpreadGroup returns the VM's spread group ("" for none).
 func (v *VM) SpreadGroup() string { return v.spreadGroup }
 
-// SetAddress records the IP address the VM gets from its static DHCP
-// lease. The OS layer calls it with the node's IP, so the address is
-// defined once.
-func (v *VM) SetAddress(ip netip.Addr) { v.address = ip }
-
 // Address returns the VM's leased IP address (invalid when unset).
 func (v *VM) Address() netip.Addr { return v.address }
-
-// SetBootISO records where the ISO the VM boots until the OS is installed
-// comes from: a function returning its download URL and the file name it
-// gets in the host's ISO storage. It is called at render time, so the ISO
-// follows the extensions the whole tree needs.
-func (v *VM) SetBootISO(source func() (url, file string)) { v.bootISO = source }
-
-// SetBootISOChecksum records the ISO's SHA-256, for Proxmox to verify the
-// download with ("" when unknown).
-func (v *VM) SetBootISOChecksum(sha256 string) { v.bootISOSum = sha256 }
 
 // BootISOChecksum returns the ISO's SHA-256, "" when unknown.
 func (v *VM) BootISOChecksum() string { return v.bootISOSum }

@@ -74,7 +74,7 @@ func New(scope constructs.Construct, id string, props *Props) *Secret {
 		}
 	}
 	t := s.info.Tree()
-	t.DeclareSecret(core.SecretDecl{Namespace: s.Namespace, Name: s.Name, Keys: s.Keys, Source: s.info.Path(), Pending: s.Pending, Missing: missing})
+	core.Secrets.Of(t).Declare(core.SecretDecl{Namespace: s.Namespace, Name: s.Name, Keys: s.Keys, Source: s.info.Path(), Pending: s.Pending, Missing: missing})
 	if !s.bootstrap {
 		t.AddChartFile(core.ChartFile{Owner: s.info, Name: s.Name + ".sops.yaml", NeedsDecryption: true, Content: s.content})
 	}

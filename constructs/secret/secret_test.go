@@ -30,7 +30,7 @@ func TestBlockerNamesTheMissingKeys(t *testing.T) {
 	secret.New(app, "db", &secret.Props{Namespace: "apps", Keys: []string{"user", "password"}, Source: src})
 	secret.New(app, "other", &secret.Props{Namespace: "apps", Keys: []string{"token"}, Source: src})
 	var got []string
-	for _, b := range app.Tree().Blockers() {
+	for _, b := range core.Blockers.Of(app.Tree()).All() {
 		got = append(got, b.String())
 	}
 	want := []string{

@@ -305,7 +305,7 @@ func (l *Longhorn) validateProps(replicas, diskGiB int) []error {
 // off by default), and a replica is whole on one disk.
 func (l *Longhorn) validateCapacity(replicas, diskGiB int) []error {
 	t := l.info.Tree()
-	nodes := t.Nodes()
+	nodes := core.Nodes.Of(t).All()
 	if len(nodes) == 0 || replicas < 1 || diskGiB < 1 {
 		return nil // no OS layer in the tree, or refused by validateProps
 	}

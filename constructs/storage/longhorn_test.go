@@ -56,7 +56,7 @@ func TestLonghornArithmetic(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			app := core.NewApp(nil)
 			for i, n := range tc.nodes {
-				app.Tree().PublishNode(core.NodeAddress{Hostname: fmt.Sprintf("n%d", i), IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(10 + i)}), Role: n.role, Workloads: n.workloads})
+				core.Nodes.Of(app.Tree()).Publish(core.NodeAddress{Hostname: fmt.Sprintf("n%d", i), IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(10 + i)}), Role: n.role, Workloads: n.workloads})
 			}
 			platform := kube.NewChart(app, "platform", &kube.ChartProps{Dir: "kubernetes/platform"})
 			repo := flux.NewHelmRepository(platform, "longhorn-repo", &flux.HelmRepositoryProps{Name: "longhorn", URL: "https://charts.longhorn.io"})

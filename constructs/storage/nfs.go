@@ -87,7 +87,7 @@ func NewNFS(scope constructs.Construct, id string, repo *flux.HelmRepository, pr
 	})
 	t := n.info.Tree()
 	server, _ := core.ParseHost(props.Server, "NFS server")
-	t.ClaimAddress(server, n.info.Path(), "NFS server")
+	core.Addresses.Of(t).Claim(server, n.info.Path(), "NFS server")
 	core.Workloads.Of(t).Add(core.Workload{Source: n.info.Path(), Name: "nfs-subdir-external-provisioner", Replicas: 1,
 		CPU: v.Resources.Requests[corev1.ResourceCPU], Memory: v.Resources.Requests[corev1.ResourceMemory], MemoryLimit: v.Resources.Limits[corev1.ResourceMemory]})
 	t.AddValidation(func() []error {

@@ -59,16 +59,17 @@ type Capacity struct {
 // memory less what Talos reserves for the system on its role. ok is false
 // for a node without a VM (its size is unknown).
 func (n *Node) Allocatable() (cpu, memory resource.Quantity, ok bool) {
-	if n.VM == nil {
+	if n.Machine == nil {
 		return cpu, memory, false
 	}
+	size := n.Machine.Size()
 	reserved := WorkerReservedMemory()
 	if n.Role == ControlPlane {
 		reserved = ControlPlaneReservedMemory()
 	}
-	memory = *resource.NewQuantity(n.VM.MemoryMiB*1024*1024, resource.BinarySI)
+	memory = *resource.NewQuantity(size.MemoryMiB*1024*1024, resource.BinarySI)
 	memory.Sub(reserved)
-	cpu = *resource.NewMilliQuantity(int64(n.VM.Cores)*1000, resource.DecimalSI)
+	cpu = *resource.NewMilliQuantity(int64(size.Cores)*1000, resource.DecimalSI)
 	cpu.Sub(ReservedCPU())
 	return cpu, memory, true
 }
@@ -90,7 +91,7 @@ func (c *Cluster) Capacity() Capacity {
 	var cp Capacity
 	first := true
 	for _, n := range c.pool() {
-		if n.VM == nil {
+		if n.Machine == nil {
 			cp.Unsized++
 			continue
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/constants"
 
 	"github.com/funoffshore/homelab/constructs/core"
-	"github.com/funoffshore/homelab/constructs/proxmox"
 )
 
 // DefaultTalosVersion is the Talos release the pinned machinery module
@@ -135,12 +134,12 @@ func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Clu
 		c.vip, c.vipProblem = core.ParseAddr(p.VIP, "VIP")
 	}
 	if c.vip.IsValid() {
-		c.info.Tree().ClaimAddress(c.vip, c.info.Path(), "the cluster VIP")
+		core.Addresses.Of(c.info.Tree()).Claim(c.vip, c.info.Path(), "the cluster VIP")
 	}
 	if u, err := url.Parse(p.Endpoint); p.Endpoint != "" && err == nil {
 		c.endpoint = u
 	}
-	c.info.Tree().PublishControlPlaneMetrics(controlPlaneMetrics())
+	core.ControlPlaneMetricsOf.Of(c.info.Tree()).Publish(controlPlaneMetrics())
 	for _, hp := range HostNetworkPods() {
 		hp.Source = c.info.Path()
 		core.HostNetwork.Of(c.info.Tree()).Add(hp)
@@ -149,7 +148,7 @@ func NewCluster(scope constructs.Construct, id string, props *ClusterProps) *Clu
 	if p.SurviveHostLoss {
 		c.info.Tree().AddValidation(c.hostLossFindings)
 	} else {
-		c.info.Tree().AddWarnings(c.hostLossFindings)
+		core.Warnings.Of(c.info.Tree()).Add(c.hostLossFindings)
 	}
 	c.info.Tree().AddFileRenderer(c)
 	return c
@@ -268,18 +267,21 @@ func (c *Cluster) ISO() (url, file string) {
 
 // NodeProps configures a Node.
 type NodeProps struct {
-	// Hostname of the node. Default: the VM's name, else the construct id.
+	// Hostname of the node. Default: the machine's name, else the
+	// construct id.
 	Hostname string
 	// IP of the node inside the cluster subnet, handed out by a static
-	// DHCP lease on the VM's MAC. Required.
+	// DHCP lease on the machine's MAC. Required.
 	IP string
 	// Role of the node. Default: Worker.
 	Role Role
 	// InstallDisk overrides the cluster's install disk.
 	InstallDisk string
-	// VM the node runs on; it gets the node's IP as its lease and boots
-	// the cluster's ISO.
-	VM *proxmox.VM
+	// Machine the node runs on (a *proxmox.VM, say); it gets the node's
+	// IP as its lease, boots the cluster's ISO and gets the data disks the
+	// node's volumes need. Nil: a machine the tree does not model (its
+	// size is unknown to the capacity check).
+	Machine Machine
 }
 
 // Node is a Talos node.
@@ -291,7 +293,7 @@ type Node struct {
 	Hostname, InstallDisk string
 	IP                    netip.Addr
 	Role                  Role
-	VM                    *proxmox.VM
+	Machine               Machine
 
 	rawIP     string
 	ipProblem *core.AddrProblem
@@ -301,9 +303,9 @@ type Node struct {
 // AddNode adds a node to the cluster.
 func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
 	props = cmp.Or(props, &NodeProps{})
-	n := &Node{Hostname: props.Hostname, InstallDisk: props.InstallDisk, Role: props.Role, VM: props.VM, rawIP: props.IP, cluster: c}
-	if n.Hostname == "" && n.VM != nil {
-		n.Hostname = n.VM.Name
+	n := &Node{Hostname: props.Hostname, InstallDisk: props.InstallDisk, Role: props.Role, Machine: props.Machine, rawIP: props.IP, cluster: c}
+	if n.Hostname == "" && n.Machine != nil {
+		n.Hostname = n.Machine.MachineName()
 	}
 	n.Hostname = cmp.Or(n.Hostname, id)
 	n.Role = cmp.Or(n.Role, Worker)
@@ -311,20 +313,21 @@ func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
 	n.IP, n.ipProblem = core.ParseAddr(props.IP, "IP")
 	n.info = core.Init(n, c, id)
 	c.nodes = append(c.nodes, n)
-	n.info.Tree().ClaimAddress(n.IP, n.info.Path(), "node "+n.Hostname)
-	n.info.Tree().PublishNode(core.NodeAddress{Hostname: n.Hostname, IP: n.IP, Role: n.Role,
+	core.Addresses.Of(n.info.Tree()).Claim(n.IP, n.info.Path(), "node "+n.Hostname)
+	core.Nodes.Of(n.info.Tree()).Publish(core.NodeAddress{Hostname: n.Hostname, IP: n.IP, Role: n.Role,
 		Workloads: c.runsWorkloads(n.Role)})
-	if n.VM != nil {
-		n.VM.SetAddress(n.IP)
-		// One host's loss should take as few nodes of a role as it can.
-		n.VM.SetSpreadGroup(c.info.Path() + "/" + string(n.Role))
-		n.VM.SetBootISO(c.ISO)
-		n.VM.SetBootISOChecksum(strings.ToLower(c.props.ISOSHA256))
+	if n.Machine != nil {
 		role := machine.TypeWorker
 		if n.Role == ControlPlane {
 			role = machine.TypeControlPlane
 		}
-		n.VM.SetDataDisks(func() []proxmox.DataDisk { return c.dataDisks(role) })
+		n.Machine.Provision(core.Provisioning{
+			Address: n.IP,
+			// One host's loss should take as few nodes of a role as it can.
+			SpreadGroup: c.info.Path() + "/" + string(n.Role),
+			BootISO:     c.ISO, BootISOSHA256: strings.ToLower(c.props.ISOSHA256),
+			DataDisks: func() []core.DataDisk { return c.dataDisks(role) },
+		})
 	}
 	return n
 }

@@ -17,7 +17,7 @@ func Example() {
 	dc.AddHost("pve", &proxmox.HostProps{Endpoint: "https://10.0.0.2:8006"})
 	vm := dc.AddVM("cp", &proxmox.VMProps{VMID: 100, MemoryGiB: 4})
 	cluster := talos.NewCluster(app, "talos", &talos.ClusterProps{Name: "lab", Subnet: "10.0.0.0/24"})
-	cluster.AddNode("cp", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, VM: vm})
+	cluster.AddNode("cp", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, Machine: vm})
 
 	fmt.Println(app.Tree().Validate())
 	fmt.Println(cluster.Endpoint(), cluster.KubernetesVersion)

@@ -1,7 +1,6 @@
 package talos
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/funoffshore/homelab/constructs/core"
-	"github.com/funoffshore/homelab/constructs/proxmox"
 )
 
 // HostLoss is what the loss of one Proxmox host (a power supply, a
@@ -51,13 +49,13 @@ func (l HostLoss) Problems() []string {
 // run on fewer than two hosts (there is no failure domain to choose) or
 // on none (bare metal).
 func (c *Cluster) HostLosses() []HostLoss {
-	hostOf := map[*Node]*proxmox.Host{}
-	var hosts []*proxmox.Host
+	hostOf := map[*Node]string{}
+	var hosts []string
 	for _, n := range c.nodes {
-		if n.VM == nil {
+		if n.Machine == nil {
 			continue
 		}
-		if h := n.VM.Host(); h != nil {
+		if h := n.Machine.FailureDomain(); h != "" {
 			hostOf[n] = h
 			if !slices.Contains(hosts, h) {
 				hosts = append(hosts, h)
@@ -67,12 +65,12 @@ func (c *Cluster) HostLosses() []HostLoss {
 	if len(hosts) < 2 {
 		return nil
 	}
-	slices.SortFunc(hosts, func(a, b *proxmox.Host) int { return cmp.Compare(a.Name, b.Name) })
+	slices.Sort(hosts)
 	cps := c.ControlPlanes()
 	capacity := c.Capacity()
 	var out []HostLoss
 	for _, h := range hosts {
-		l := HostLoss{Host: h.Name, Total: len(cps)}
+		l := HostLoss{Host: h, Total: len(cps)}
 		for _, n := range cps {
 			if hostOf[n] == h {
 				l.ControlPlanes = append(l.ControlPlanes, n.Hostname)

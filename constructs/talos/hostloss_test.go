@@ -76,13 +76,13 @@ func TestHostLoss(t *testing.T) {
 				cluster := talos.NewCluster(app, "talos", &talos.ClusterProps{Name: "lab", Subnet: "10.0.0.0/24", SurviveHostLoss: survive})
 				for i, n := range tc.nodes {
 					vm := dc.AddVM(n.name, &proxmox.VMProps{VMID: 200 + i, Cores: 2, MemoryGiB: n.mem, Host: hosts[n.host]})
-					cluster.AddNode(n.name, &talos.NodeProps{IP: fmt.Sprintf("10.0.0.%d", 10+i), Role: n.role, VM: vm})
+					cluster.AddNode(n.name, &talos.NodeProps{IP: fmt.Sprintf("10.0.0.%d", 10+i), Role: n.role, Machine: vm})
 				}
 				if tc.requests != "" {
 					core.Workloads.Of(app.Tree()).Add(core.Workload{Source: "apps/big", Name: "big", Role: core.AllNodes, Replicas: 2, Memory: resource.MustParse(tc.requests), CPU: resource.MustParse("100m")})
 				}
 				var got []string
-				for _, w := range app.Tree().Warnings() {
+				for _, w := range core.Warnings.Of(app.Tree()).Run() {
 					got = append(got, w.Error())
 				}
 				err := app.Tree().Validate()

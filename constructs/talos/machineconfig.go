@@ -24,7 +24,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/funoffshore/homelab/constructs/core"
-	"github.com/funoffshore/homelab/constructs/proxmox"
 )
 
 // appliesTo reports whether a need or patch for nodes of r applies to the
@@ -160,13 +159,13 @@ func userVolumeDoc(uv core.UserVolume) *block.UserVolumeConfigV1Alpha1 {
 
 // dataDisks are the disks of their own that user volumes ask for on
 // nodes of role.
-func (c *Cluster) dataDisks(role machine.Type) []proxmox.DataDisk {
-	var out []proxmox.DataDisk
+func (c *Cluster) dataDisks(role machine.Type) []core.DataDisk {
+	var out []core.DataDisk
 	for _, uv := range c.UserVolumes(role) {
 		for _, need := range core.NodeNeeds.Of(c.info.Tree()).All() {
 			for _, want := range need.UserVolumes {
-				if want.Name == uv.MetaName && want.DiskGiB > 0 && c.appliesTo(need.Role, role) && !slices.ContainsFunc(out, func(d proxmox.DataDisk) bool { return d.Name == want.Name }) {
-					out = append(out, proxmox.DataDisk{Name: want.Name, SizeGiB: want.DiskGiB})
+				if want.Name == uv.MetaName && want.DiskGiB > 0 && c.appliesTo(need.Role, role) && !slices.ContainsFunc(out, func(d core.DataDisk) bool { return d.Name == want.Name }) {
+					out = append(out, core.DataDisk{Name: want.Name, SizeGiB: want.DiskGiB})
 				}
 			}
 		}

@@ -108,9 +108,9 @@ func TestWorkloadNodesNeeds(t *testing.T) {
 			}
 			c := talos.NewCluster(app, "talos", &talos.ClusterProps{Name: "lab", Subnet: "10.0.0.0/24", Patches: patches})
 			cpVM := dc.AddVM("cp", &proxmox.VMProps{VMID: 200, Cores: 4, MemoryGiB: 8, DiskGiB: 64})
-			c.AddNode("cp", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, VM: cpVM})
+			c.AddNode("cp", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, Machine: cpVM})
 			if tc.workers {
-				c.AddNode("w", &talos.NodeProps{IP: "10.0.0.11", VM: dc.AddVM("w", &proxmox.VMProps{VMID: 201, Cores: 4, MemoryGiB: 8, DiskGiB: 64})})
+				c.AddNode("w", &talos.NodeProps{IP: "10.0.0.11", Machine: dc.AddVM("w", &proxmox.VMProps{VMID: 201, Cores: 4, MemoryGiB: 8, DiskGiB: 64})})
 			}
 			core.NodeNeeds.Of(app.Tree()).Add(core.NodeNeed{Source: "storage/engine", Role: core.WorkloadNodes,
 				KubeletMounts: []core.Mount{{Source: "/var/mnt/engine", Destination: "/var/mnt/engine", Options: []string{"bind", "rshared", "rw"}}},
@@ -128,7 +128,7 @@ func TestWorkloadNodesNeeds(t *testing.T) {
 				mounted = mounted || m.Destination == "/var/mnt/engine"
 			}
 			assert.Equal(t, tc.cpMounts, mounted, "control plane kubelet mount")
-			for _, n := range app.Tree().Nodes() {
+			for _, n := range core.Nodes.Of(app.Tree()).All() {
 				want := n.Role == core.Worker || tc.schedule
 				assert.Equal(t, want, n.Workloads, "node %s published as running workloads", n.Hostname)
 				assert.True(t, strings.HasPrefix(n.Hostname, "cp") || n.Role == core.Worker)

@@ -149,15 +149,14 @@ func (c *Cluster) validate() []error {
 		if n.Role != ControlPlane && n.Role != Worker {
 			add(np, "use talos.ControlPlane or talos.Worker", "role %q is unknown", n.Role)
 		}
-		if n.VM == nil {
+		if n.Machine == nil {
 			continue
 		}
-		if !strings.HasPrefix(n.InstallDisk, "/dev/sd") {
-			// Proxmox VMs here use virtio-scsi-single: disks are /dev/sdX.
-			add(np, `use "/dev/sda": the VM's disk is on virtio-scsi`, "install disk %q does not match the VM's disk bus (scsi)", n.InstallDisk)
+		if problem, fix := n.Machine.InstallDiskProblem(n.InstallDisk); problem != "" {
+			add(np, fix, "%s", problem)
 		}
-		if n.VM.Info().Tree() != c.info.Tree() {
-			add(np, "use a VM of this homelab", "VM %q is not in this homelab", n.VM.Name)
+		if n.Machine.Info().Tree() != c.info.Tree() {
+			add(np, "use a VM of this homelab", "VM %q is not in this homelab", n.Machine.MachineName())
 		}
 		errs = append(errs, c.validateMinimums(n)...)
 	}
@@ -171,9 +170,10 @@ func (c *Cluster) validateMinimums(n *Node) []error {
 	var errs []error
 	np := n.info.Path()
 	m := MinimumsFor(n.Role)
-	if n.VM.MemoryMiB < m.MemoryMiB || n.VM.Cores < m.Cores {
+	size, name := n.Machine.Size(), n.Machine.MachineName()
+	if size.MemoryMiB < m.MemoryMiB || size.Cores < m.Cores {
 		errs = append(errs, core.Errorf(np, fmt.Sprintf("give the VM at least %d cores and %d GiB of RAM", m.Cores, m.MemoryMiB/1024),
-			"a Talos %s needs at least %d cores and %d GiB of RAM but VM %q has %d cores and %d MiB", n.Role, m.Cores, m.MemoryMiB/1024, n.VM.Name, n.VM.Cores, n.VM.MemoryMiB))
+			"a Talos %s needs at least %d cores and %d GiB of RAM but VM %q has %d cores and %d MiB", n.Role, m.Cores, m.MemoryMiB/1024, name, size.Cores, size.MemoryMiB))
 	}
 	sizes := quirks.New(c.TalosVersion).PartitionSizes()
 	system := sizes.UKIEFISize() + sizes.METASize() + sizes.StateSize() + sizes.EphemeralMinSize()
@@ -198,12 +198,12 @@ func (c *Cluster) validateMinimums(n *Node) []error {
 			parts = append(parts, fmt.Sprintf("user volume %s %s", uv.Name, gibString(bs.Value())))
 		}
 	}
-	have := uint64(n.VM.DiskGiB) << 30
-	if n.VM.DiskGiB < m.DiskGiB || have < total {
+	have := uint64(size.DiskGiB) << 30
+	if size.DiskGiB < m.DiskGiB || have < total {
 		want := max(uint64(m.DiskGiB)<<30, total)
-		errs = append(errs, core.Errorf(np, fmt.Sprintf("give VM %q a disk of at least %s", n.VM.Name, gibString(want)),
+		errs = append(errs, core.Errorf(np, fmt.Sprintf("give VM %q a disk of at least %s", name, gibString(want)),
 			"the %d GiB system disk cannot hold Talos (EFI, META, STATE and a 2 GiB EPHEMERAL: %s; documented minimum %d GiB)%s",
-			n.VM.DiskGiB, gibString(system), m.DiskGiB, prefixed(" plus ", strings.Join(parts, ", "))))
+			size.DiskGiB, gibString(system), m.DiskGiB, prefixed(" plus ", strings.Join(parts, ", "))))
 	}
 	return errs
 }

@@ -27,9 +27,9 @@ func Build(src secret.Source) *lab.Lab {
 	for i := 1; i <= 3; i++ {
 		host := dc.AddHost(fmt.Sprintf("pve-%d", i), &proxmox.HostProps{Endpoint: fmt.Sprintf("https://10.1.0.%d:8006", i), Cores: 8, MemoryGiB: 32})
 		cp := dc.AddVM(fmt.Sprintf("cp-%d", i), &proxmox.VMProps{VMID: 300 + i, Cores: 2, MemoryGiB: 4, DiskGiB: 40, Host: host})
-		cluster.AddNode(cp.Name, &talos.NodeProps{IP: fmt.Sprintf("10.1.0.%d", 10+i), Role: talos.ControlPlane, VM: cp})
+		cluster.AddNode(cp.Name, &talos.NodeProps{IP: fmt.Sprintf("10.1.0.%d", 10+i), Role: talos.ControlPlane, Machine: cp})
 		w := dc.AddVM(fmt.Sprintf("w-%d", i), &proxmox.VMProps{VMID: 310 + i, Cores: 4, MemoryGiB: 12, DiskGiB: 64, Host: host})
-		cluster.AddNode(w.Name, &talos.NodeProps{IP: fmt.Sprintf("10.1.0.%d", 20+i), Role: talos.Worker, VM: w})
+		cluster.AddNode(w.Name, &talos.NodeProps{IP: fmt.Sprintf("10.1.0.%d", 20+i), Role: talos.Worker, Machine: w})
 	}
 
 	layers := flux.NewLayers(app, &flux.LayersProps{URL: "ssh://git@git.example.org/ops/ha"})

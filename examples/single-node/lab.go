@@ -27,7 +27,7 @@ func Build() *core.App {
 			ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: &allowPods},
 		}}},
 	})
-	cluster.AddNode("talos", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, VM: vm})
+	cluster.AddNode("talos", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, Machine: vm})
 
 	// Flux, a platform with NFS only, and one app.
 	layers := flux.NewLayers(app, &flux.LayersProps{URL: "ssh://git@git.example.org/me/lab"})

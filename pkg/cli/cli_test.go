@@ -390,7 +390,7 @@ func TestValidateAsksTheTree(t *testing.T) {
 		vm := dc.AddVM("talos", &proxmox.VMProps{VMID: 200, Cores: 4, MemoryGiB: 12, DiskGiB: 64})
 		cluster := talos.NewCluster(app, "os", &talos.ClusterProps{Name: "lab", Subnet: "10.0.0.0/24", Dir: "infra/machines",
 			Patches: []talos.Patch{{Role: talos.ControlPlane, Config: &v1alpha1.Config{ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: ptr.To(true)}}}}})
-		cluster.AddNode("talos", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, VM: vm})
+		cluster.AddNode("talos", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, Machine: vm})
 		flux.NewLayers(app, &flux.LayersProps{URL: "ssh://git@git.example.org/me/lab"})
 		return &lab.Lab{App: app, Cluster: cluster, Datacenter: dc}, nil
 	}

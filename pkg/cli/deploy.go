@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/kube"
 	proxmodel "github.com/funoffshore/homelab/constructs/proxmox"
 	"github.com/funoffshore/homelab/pkg/deploy"
@@ -81,7 +82,7 @@ func (f *deployFlags) prepare(cmd *cobra.Command, build Builder) (deploy.Target,
 	if err != nil {
 		return target, none, nil, err
 	}
-	if b := l.Tree().Blockers(); len(b) > 0 && !f.allowPending {
+	if b := core.Blockers.Of(l.Tree()).All(); len(b) > 0 && !f.allowPending {
 		var lines []string
 		for _, x := range b {
 			lines = append(lines, "  - "+x.String())

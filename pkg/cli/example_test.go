@@ -44,7 +44,7 @@ func ExampleRun_yourOwnHomelab() {
 				ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: &allowPods},
 			}}},
 		})
-		cluster.AddNode("talos", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, VM: vm})
+		cluster.AddNode("talos", &talos.NodeProps{IP: "10.0.0.10", Role: talos.ControlPlane, Machine: vm})
 
 		// GitOps: the charts flux, platform and apps, applied in that
 		// order by Flux from the repository.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/pkg/secrets"
 )
@@ -316,7 +317,7 @@ func declared(build Builder, ns, name, key string) error {
 	if err != nil {
 		return err
 	}
-	decls := l.Tree().Secrets()
+	decls := core.Secrets.Of(l.Tree()).All()
 	var all []string
 	for _, d := range decls {
 		if d.Namespace == ns && d.Name == name {

@@ -29,7 +29,7 @@ func TestFindTargetAsksTheTree(t *testing.T) {
 	cluster := talos.NewCluster(app, "os", &talos.ClusterProps{Name: "lab", Subnet: "192.168.5.0/24", Dir: "machines",
 		Patches: []talos.Patch{{Role: talos.ControlPlane, Config: &v1alpha1.Config{ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: ptr.To(true)}}}}})
 	vm := dc.AddVM("cp", &proxmox.VMProps{VMID: 100, Host: host, MemoryGiB: 4})
-	cluster.AddNode("cp", &talos.NodeProps{IP: "192.168.5.20", Role: talos.ControlPlane, VM: vm})
+	cluster.AddNode("cp", &talos.NodeProps{IP: "192.168.5.20", Role: talos.ControlPlane, Machine: vm})
 	gitops := kube.NewChart(app, "gitops", &kube.ChartProps{Dir: "gitops/flux"})
 	install := flux.NewInstall(gitops, "components", nil)
 	flux.NewSync(gitops, "sync", &flux.SyncProps{URL: "ssh://git@example.com/lab", Chart: gitops, Install: install})

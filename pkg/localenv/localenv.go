@@ -96,8 +96,9 @@ func SimulationFor(target deploy.Target, schema string) Simulation {
 	}
 	for _, n := range target.Cluster.Nodes() {
 		spec.Nodes = append(spec.Nodes, n.Hostname)
-		if n.VM != nil {
-			spec.Identities[n.Hostname] = NodeIdentity{UUID: n.VM.SystemUUID(), MAC: n.VM.MAC}
+		if n.Machine != nil {
+			uuid, mac := n.Machine.Identity()
+			spec.Identities[n.Hostname] = NodeIdentity{UUID: uuid, MAC: mac}
 		}
 	}
 	return spec

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/funoffshore/homelab/constructs/proxmox"
+	"github.com/funoffshore/homelab/constructs/talos"
 	pvedeploy "github.com/funoffshore/homelab/pkg/deploy/proxmox"
 	"github.com/funoffshore/homelab/pkg/oracle/talosboot"
 	"github.com/funoffshore/homelab/pkg/testenv/talossim"
@@ -24,7 +24,8 @@ type SimDelivery struct {
 }
 
 // Deliver boots the VM's node with config, through the config ISO.
-func (s *SimDelivery) Deliver(_ context.Context, v *proxmox.VM, config []byte) error {
+func (s *SimDelivery) Deliver(_ context.Context, m talos.Machine, config []byte) error {
+	name := m.MachineName()
 	iso, err := pvedeploy.ConfigISO(config)
 	if err != nil {
 		return err
@@ -33,25 +34,26 @@ func (s *SimDelivery) Deliver(_ context.Context, v *proxmox.VM, config []byte) e
 	if err != nil {
 		return err
 	}
-	n := s.Sim.Node(v.Name)
+	n := s.Sim.Node(name)
 	if n == nil {
-		return fmt.Errorf("no simulated machine for VM %s", v.Name)
+		return fmt.Errorf("no simulated machine for VM %s", name)
 	}
 	s.mu.Lock()
-	s.delivered = append(s.delivered, v.Name)
+	s.delivered = append(s.delivered, name)
 	if s.attached == nil {
 		s.attached = map[string]bool{}
 	}
-	s.attached[v.Name] = true
+	s.attached[name] = true
 	s.mu.Unlock()
 	return n.Boot(data)
 }
 
 // Cleanup detaches the VM's config ISO.
-func (s *SimDelivery) Cleanup(_ context.Context, v *proxmox.VM) error {
+func (s *SimDelivery) Cleanup(_ context.Context, m talos.Machine) error {
+	name := m.MachineName()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.attached, v.Name)
+	delete(s.attached, name)
 	return nil
 }
 

@@ -75,8 +75,8 @@ func Offline(l *lab.Lab, files synth.Files, talconfigSchema string) Report {
 			}
 		}
 	}
-	r.Warnings = l.Tree().Warnings()
-	r.Blockers = l.Tree().Blockers()
+	r.Warnings = core.Warnings.Of(l.Tree()).Run()
+	r.Blockers = core.Blockers.Of(l.Tree()).All()
 	return r
 }
 

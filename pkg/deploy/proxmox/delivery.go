@@ -12,6 +12,7 @@ import (
 	gp "github.com/luthermonson/go-proxmox"
 
 	model "github.com/funoffshore/homelab/constructs/proxmox"
+	talosmodel "github.com/funoffshore/homelab/constructs/talos"
 )
 
 // Delivery hands a VM its first machine config out of band: as an ISO
@@ -21,9 +22,15 @@ import (
 // crosses the LAN to whatever answers at the node's address: a machine
 // that impersonates the node learns nothing from it.
 type Delivery struct {
-	opts  Options
-	d     *deployer
-	hosts map[int]model.InventoryHost
+	opts Options
+	d    *deployer
+	vms  map[string]placed
+}
+
+// placed is a VM of the inventory and its host.
+type placed struct {
+	vm   model.InventoryVM
+	host model.InventoryHost
 }
 
 // NewDelivery returns the delivery to the VMs of the inventory, through
@@ -34,13 +41,13 @@ func NewDelivery(inv model.Inventory, opts Options) *Delivery {
 	for _, h := range inv.Hosts {
 		byName[h.Name] = h
 	}
-	hosts := map[int]model.InventoryHost{}
+	vms := map[string]placed{}
 	for _, v := range inv.VMs {
 		if h, ok := byName[v.Host]; ok {
-			hosts[v.VMID] = h
+			vms[v.Name] = placed{v, h}
 		}
 	}
-	return &Delivery{opts: opts, d: &deployer{opts: opts}, hosts: hosts}
+	return &Delivery{opts: opts, d: &deployer{opts: opts}, vms: vms}
 }
 
 // configVolume is the file name and volume ID of the config ISO of the
@@ -50,14 +57,16 @@ func configVolume(h model.InventoryHost, vmid int) (file, volid string) {
 	return file, h.ISOStorage + ":iso/" + file
 }
 
-// Deliver uploads config as v's config ISO, attaches it, and (re)starts
-// the VM so it boots with it. A VM that already runs is stopped first: a
-// machine waiting in maintenance mode takes the config only at boot.
-func (dl *Delivery) Deliver(ctx context.Context, v *model.VM, config []byte) error {
-	h, ok := dl.hosts[v.VMID]
+// Deliver uploads config as the config ISO of m's VM (the inventory's VM
+// of its name), attaches it, and (re)starts the VM so it boots with it. A
+// VM that already runs is stopped first: a machine waiting in maintenance
+// mode takes the config only at boot.
+func (dl *Delivery) Deliver(ctx context.Context, m talosmodel.Machine, config []byte) error {
+	p, ok := dl.vms[m.MachineName()]
 	if !ok {
-		return fmt.Errorf("vm %d %s is on no host of the inventory", v.VMID, v.Name)
+		return fmt.Errorf("no VM %s is placed on a host of the inventory", m.MachineName())
 	}
+	v, h := p.vm, p.host
 	iso, err := ConfigISO(config)
 	if err != nil {
 		return err
@@ -96,13 +105,14 @@ func (dl *Delivery) Deliver(ctx context.Context, v *model.VM, config []byte) err
 	return nil
 }
 
-// Cleanup detaches v's config ISO and deletes it from the host's storage
+// Cleanup detaches the config ISO of m's VM and deletes it from the host's storage
 // once the node runs its config. It writes nothing when there is none.
-func (dl *Delivery) Cleanup(ctx context.Context, v *model.VM) error {
-	h, ok := dl.hosts[v.VMID]
+func (dl *Delivery) Cleanup(ctx context.Context, m talosmodel.Machine) error {
+	p, ok := dl.vms[m.MachineName()]
 	if !ok {
 		return nil
 	}
+	v, h := p.vm, p.host
 	c := dl.opts.client(h)
 	_, volid := configVolume(h, v.VMID)
 	vm := fmt.Sprintf("/nodes/%s/qemu/%d", h.Name, v.VMID)

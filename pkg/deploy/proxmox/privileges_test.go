@@ -60,7 +60,7 @@ func exercise(t *testing.T, sim *pvesim.Server, h *homelab.Homelab, opts proxmox
 		if err := p.Apply(ctx); err != nil {
 			return err
 		}
-		vm := h.Cluster.Nodes()[0].VM
+		vm := h.Cluster.Nodes()[0].Machine
 		dl := proxmox.NewDelivery(h.Datacenter.Inventory(), opts)
 		if err := dl.Deliver(ctx, vm, []byte("version: v1alpha1\n")); err != nil {
 			return err

@@ -12,7 +12,6 @@ import (
 	talosclient "github.com/siderolabs/talos/pkg/machinery/client"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/funoffshore/homelab/constructs/proxmox"
 	model "github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
 )
@@ -23,11 +22,11 @@ import (
 // Talos reads at boot (see proxmox.Delivery and
 // talos.Cluster.BootSchematic).
 type Delivery interface {
-	// Deliver makes v boot with config.
-	Deliver(ctx context.Context, v *proxmox.VM, config []byte) error
+	// Deliver makes m boot with config.
+	Deliver(ctx context.Context, m model.Machine, config []byte) error
 	// Cleanup removes what Deliver left once the node runs its config;
 	// it writes nothing when there is nothing to remove.
-	Cleanup(ctx context.Context, v *proxmox.VM) error
+	Cleanup(ctx context.Context, m model.Machine) error
 }
 
 // How a first config reaches a node.
@@ -62,14 +61,14 @@ func (d *deployer) firstConfig(ctx context.Context, p *Plan, pending []*model.No
 			continue
 		}
 		switch {
-		case n.VM != nil && d.opts.Delivery != nil:
+		case n.Machine != nil && d.opts.Delivery != nil:
 			p.Configure = append(p.Configure, n)
 			p.configureBy[n] = byDelivery
 		case d.opts.Fingerprints[n.Hostname] != "":
 			p.Configure = append(p.Configure, n)
 			p.configureBy[n] = byFingerprint
-		case n.VM != nil:
-			p.Refused = append(p.Refused, fmt.Sprintf("%s: VM %s would get its first config over the LAN from whatever answers at %s; deploy delivers it through the Proxmox API instead, which this run has no access to", n.Hostname, n.VM.Name, addr))
+		case n.Machine != nil:
+			p.Refused = append(p.Refused, fmt.Sprintf("%s: VM %s would get its first config over the LAN from whatever answers at %s; deploy delivers it through the Proxmox API instead, which this run has no access to", n.Hostname, n.Machine.MachineName(), addr))
 		default:
 			p.Refused = append(p.Refused, fmt.Sprintf("%s has no VM, so its first config (the cluster's keys) would go over the LAN to whatever answers at %s: read the certificate fingerprint Talos prints on the node's console in maintenance mode (\"server certificate issued\") and run deploy --talos-fingerprint %s=<fingerprint>",
 				n.Hostname, addr, n.Hostname))
@@ -121,7 +120,7 @@ func (d *deployer) knownConfigured(ctx context.Context, anyConfigured bool) map[
 func (d *deployer) sendFirstConfig(ctx context.Context, how string, n *model.Node, cfg []byte) error {
 	if how == byDelivery {
 		return d.opts.Log.Record("talos", n.Hostname, "deliver-config", func() error {
-			return d.opts.Delivery.Deliver(ctx, n.VM, cfg)
+			return d.opts.Delivery.Deliver(ctx, n.Machine, cfg)
 		})
 	}
 	return d.opts.Log.Record("talos", n.Hostname, "apply-config", func() error {

@@ -137,7 +137,7 @@ func (p *Plan) Changes() []string {
 			out = append(out, fmt.Sprintf("%s: apply %s config to the machine at its address whose maintenance-mode certificate is the pinned one", n.Hostname, n.Role))
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s: deliver %s config to VM %s out of band (an ISO attached through the Proxmox API; the VM restarts with it)", n.Hostname, n.Role, n.VM.Name))
+		out = append(out, fmt.Sprintf("%s: deliver %s config to VM %s out of band (an ISO attached through the Proxmox API; the VM restarts with it)", n.Hostname, n.Role, n.Machine.MachineName()))
 	}
 	if p.Bootstrap != nil {
 		out = append(out, fmt.Sprintf("%s: bootstrap etcd%s", p.Bootstrap.Hostname, p.recoverNote))
@@ -399,10 +399,10 @@ func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secret
 		if err != nil {
 			return nil, fmt.Errorf("talos %s: no answer with mutual TLS: %w", n.Hostname, err)
 		}
-		if d.opts.Delivery != nil && n.VM != nil {
+		if d.opts.Delivery != nil && n.Machine != nil {
 			// The config ISO holds the cluster's keys: gone once the
 			// node runs its config (also one a failed run left).
-			err := d.opts.Delivery.Cleanup(ctx, n.VM)
+			err := d.opts.Delivery.Cleanup(ctx, n.Machine)
 			if err != nil {
 				return nil, fmt.Errorf("talos %s: removing its config ISO: %w", n.Hostname, err)
 			}

@@ -49,7 +49,8 @@ func start(t testing.TB, cluster *model.Cluster, ca *secrets.Bundle, timeout tim
 	require.NoError(t, err)
 	t.Cleanup(sim.Close)
 	for _, n := range cluster.Nodes() {
-		require.NoError(t, sim.Node(n.Hostname).SetIdentity(talossim.Identity{UUID: n.VM.SystemUUID(), MACs: []string{n.VM.MAC}}))
+		uuid, mac := n.Machine.Identity()
+		require.NoError(t, sim.Node(n.Hostname).SetIdentity(talossim.Identity{UUID: uuid, MACs: []string{mac}}))
 	}
 	return sim, talos.Options{Address: func(n *model.Node) string { return sim.Node(n.Hostname).Addr }, Timeout: timeout, Delivery: &testenv.SimDelivery{Sim: sim}}
 }
@@ -73,7 +74,8 @@ func impersonate(t *testing.T, b *secrets.Bundle, opts *talos.Options, n *model.
 	require.NoError(t, err)
 	t.Cleanup(attacker.Close)
 	if identity {
-		require.NoError(t, attacker.Node("attacker").SetIdentity(talossim.Identity{UUID: n.VM.SystemUUID(), MACs: []string{n.VM.MAC}}))
+		uuid, mac := n.Machine.Identity()
+		require.NoError(t, attacker.Node("attacker").SetIdentity(talossim.Identity{UUID: uuid, MACs: []string{mac}}))
 	}
 	address := opts.Address
 	opts.Address = func(m *model.Node) string {
@@ -308,7 +310,7 @@ func TestBareMetalNeedsAPinnedCertificate(t *testing.T) {
 	b := bundle(t)
 	_, opts := start(t, h.Cluster, b, 2*time.Second)
 	w2 := h.Cluster.Nodes()[2]
-	w2.VM = nil // bare metal
+	w2.Machine = nil // a machine the tree does not model
 	attacker := impersonate(t, b, &opts, w2, false)
 	p := mustPlan(ctx, t, h.Cluster, b, opts)
 	require.Len(t, p.Refused, 1, "%v", p.Changes())
