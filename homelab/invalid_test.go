@@ -3,6 +3,7 @@ package homelab_test
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,7 +42,12 @@ func funoffshoreProps() *homelab.Props {
 	return homelab.Funoffshore()
 }
 
-var invalidCases = []invalidCase{
+// invalidCases are the rows of the suite: the composition's own, the
+// tree-wide checks' (treeRows) and the rule classes' (classRows).
+var invalidCases = slices.Concat(compositionRows, treeRows, classRows)
+
+// compositionRows mutate the Funoffshore props across layers.
+var compositionRows = []invalidCase{
 	{
 		name:  "an operator key that is no age public key",
 		props: func(p *homelab.Props) { p.Operators = []string{"ssh-ed25519 AAAAC3Nza"} },
@@ -198,215 +204,214 @@ var invalidCases = []invalidCase{
 	},
 }
 
-func init() {
-	invalidCases = append(invalidCases, []invalidCase{
-		{
-			name: "two default storage classes",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				storage.NewStorageClass(h.Platform, "fast", &storage.StorageClassProps{Provisioner: "driver.longhorn.io", Default: true})
-			},
-			want: `platform/storage/nfs/storage-class: 2 storage classes are marked default; keep Default on one class only (platform/fast, platform/storage/nfs/storage-class)`,
+// treeRows add constructs to the built tree that tree-wide checks refuse.
+var treeRows = []invalidCase{
+	{
+		name: "two default storage classes",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			storage.NewStorageClass(h.Platform, "fast", &storage.StorageClassProps{Provisioner: "driver.longhorn.io", Default: true})
 		},
-		{
-			name: "a volume on a class of another homelab",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				chart := kube.NewChart(core.NewApp(nil), "other", &kube.ChartProps{Dir: "kubernetes/other"})
-				other := storage.NewStorageClass(chart, "elsewhere", &storage.StorageClassProps{Provisioner: "x"})
-				storage.NewClaim(h.Apps, "orphan-volume", "data", "apps", storage.Volume{Class: other, Size: "1Gi"})
-			},
-			want: `apps/orphan-volume: storage class "elsewhere" is not in this homelab; use a StorageClass of this homelab`,
+		want: `platform/storage/nfs/storage-class: 2 storage classes are marked default; keep Default on one class only (platform/fast, platform/storage/nfs/storage-class)`,
+	},
+	{
+		name: "a volume on a class of another homelab",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			chart := kube.NewChart(core.NewApp(nil), "other", &kube.ChartProps{Dir: "kubernetes/other"})
+			other := storage.NewStorageClass(chart, "elsewhere", &storage.StorageClassProps{Provisioner: "x"})
+			storage.NewClaim(h.Apps, "orphan-volume", "data", "apps", storage.Volume{Class: other, Size: "1Gi"})
 		},
-		{
-			// Through the composition a volume without a class gets the
-			// homelab's default class; an app made outside it has none.
-			name: "a volume without a class",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				apps.NewApp(h.Apps, "db", &apps.AppProps{Name: "db", Image: "postgres:17.2", Port: 5432, Volume: &storage.Volume{Size: "5Gi"}})
-			},
-			want: `apps/db/volume: the volume has no storage class; set Volume.Class to a StorageClass construct (longhorn for databases, nfs-storage for shared data), or Volume.Export to mount an existing NFS export`,
+		want: `apps/orphan-volume: storage class "elsewhere" is not in this homelab; use a StorageClass of this homelab`,
+	},
+	{
+		// Through the composition a volume without a class gets the
+		// homelab's default class; an app made outside it has none.
+		name: "a volume without a class",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			apps.NewApp(h.Apps, "db", &apps.AppProps{Name: "db", Image: "postgres:17.2", Port: 5432, Volume: &storage.Volume{Size: "5Gi"}})
 		},
-		{
-			name: "an existing export with a relative path",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				apps.NewApp(h.Apps, "media", &apps.AppProps{Name: "media", Image: "jellyfin/jellyfin:10.10.3", Port: 8096,
-					Volume: &storage.Volume{Export: h.NFS.Existing("volume1/media"), Size: "4Ti"}})
-			},
-			want: `apps/media/volume: NFS path "volume1/media" is not absolute; set NFSExport.Path to the exported directory, such as "/volume1/media"`,
+		want: `apps/db/volume: the volume has no storage class; set Volume.Class to a StorageClass construct (longhorn for databases, nfs-storage for shared data), or Volume.Export to mount an existing NFS export`,
+	},
+	{
+		name: "an existing export with a relative path",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			apps.NewApp(h.Apps, "media", &apps.AppProps{Name: "media", Image: "jellyfin/jellyfin:10.10.3", Port: 8096,
+				Volume: &storage.Volume{Export: h.NFS.Existing("volume1/media"), Size: "4Ti"}})
 		},
-		{
-			name:  "Prometheus on NFS (no Longhorn, so NFS is the default class)",
-			props: func(p *homelab.Props) { p.Platform.Longhorn = nil },
-			want:  `platform/monitoring/kube-prometheus-stack: Prometheus' volume is on nfs-storage, a network file system: Prometheus does not support NFS (its TSDB may be corrupted beyond recovery); put Prometheus on a block class such as longhorn, or keep its data in an emptyDir with StackProps.Ephemeral (Platform.Monitoring.Ephemeral in the homelab composition; lost when the pod moves)`,
+		want: `apps/media/volume: NFS path "volume1/media" is not absolute; set NFSExport.Path to the exported directory, such as "/volume1/media"`,
+	},
+	{
+		name:  "Prometheus on NFS (no Longhorn, so NFS is the default class)",
+		props: func(p *homelab.Props) { p.Platform.Longhorn = nil },
+		want:  `platform/monitoring/kube-prometheus-stack: Prometheus' volume is on nfs-storage, a network file system: Prometheus does not support NFS (its TSDB may be corrupted beyond recovery); put Prometheus on a block class such as longhorn, or keep its data in an emptyDir with StackProps.Ephemeral (Platform.Monitoring.Ephemeral in the homelab composition; lost when the pod moves)`,
+	},
+	{
+		name:  "volumes of the default class and no storage part",
+		props: func(p *homelab.Props) { p.Platform.Longhorn, p.Platform.NFS = nil, nil },
+		want:  `platform: Platform.Monitoring, app uptime-kuma need a volume of the default class, and the platform runs no storage (Platform.Longhorn and Platform.NFS are nil); set Platform.Longhorn or Platform.NFS, or give each volume its own class`,
+	},
+	{
+		name:  "no Git repository",
+		props: func(p *homelab.Props) { p.RepoURL = "" },
+		want:  `flux/gotk-sync: homelab.Props.RepoURL is empty; set homelab.Props.RepoURL to the Git repository Flux pulls, such as "ssh://git@github.com/OWNER/REPO"`,
+	},
+	{
+		name:  "an app both tunnelled and served in the LAN",
+		props: func(p *homelab.Props) { p.Apps[0].LAN = true },
+		want:  `apps/echo: host "echo.funoffshore.com" is both routed through a tunnel and served in the LAN; set either AppProps.Tunnel or LAN`,
+	},
+	{
+		name: "a LAN node port outside the NodePort range",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			ingress.NewNginx(h.Platform, "lan-nginx", nil, &ingress.NginxProps{Namespace: "ingress-nginx", ClassName: "lan", LAN: &ingress.NodePorts{HTTP: 8080}})
 		},
-		{
-			name:  "volumes of the default class and no storage part",
-			props: func(p *homelab.Props) { p.Platform.Longhorn, p.Platform.NFS = nil, nil },
-			want:  `platform: Platform.Monitoring, app uptime-kuma need a volume of the default class, and the platform runs no storage (Platform.Longhorn and Platform.NFS are nil); set Platform.Longhorn or Platform.NFS, or give each volume its own class`,
+		want: `platform/lan-nginx: node port 8080 is outside the cluster's NodePort range; use a port in 30000-32767, or 0 for the default`,
+	},
+	{
+		name:  "an app host outside the domain",
+		props: func(p *homelab.Props) { p.Apps[0].Host = "echo.example.org" },
+		want:  `apps/echo: host "echo.example.org" is outside the domain "funoffshore.com"; use a host under funoffshore.com, such as "app.funoffshore.com"`,
+	},
+	{
+		name: "a container without requests",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			kube.NewObject(h.Apps, "bare", &appsv1.Deployment{
+				ObjectMeta: metav1.ObjectMeta{Name: "bare", Namespace: "apps"},
+				Spec:       appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "nginx:1.27.3"}}}}},
+			})
 		},
-		{
-			name:  "no Git repository",
-			props: func(p *homelab.Props) { p.RepoURL = "" },
-			want:  `flux/gotk-sync: homelab.Props.RepoURL is empty; set homelab.Props.RepoURL to the Git repository Flux pulls, such as "ssh://git@github.com/OWNER/REPO"`,
+		want: `apps/bare: container "main" of Deployment.apps/apps/bare lacks a CPU request, a memory request and a memory limit; set resources.requests (cpu, memory) and resources.limits.memory sized for the nodes`,
+	},
+	{
+		name: "requests that do not fit the workers",
+		props: func(p *homelab.Props) {
+			p.Apps = append(p.Apps, apps.AppProps{Name: "llm", Image: "ollama/ollama:0.5.4", Port: 11434, Replicas: 2, Resources: apps.Resources{CPU: "500m", Memory: "3Gi"}})
 		},
-		{
-			name:  "an app both tunnelled and served in the LAN",
-			props: func(p *homelab.Props) { p.Apps[0].LAN = true },
-			want:  `apps/echo: host "echo.funoffshore.com" is both routed through a tunnel and served in the LAN; set either AppProps.Tunnel or LAN`,
+		want: "talos: workloads request 9456Mi of memory but the 2 workers have 7424Mi allocatable (VM RAM - 384Mi Talos reserve each); add a worker, give the worker VMs more RAM or lower the requests (see `go run . validate`)",
+	},
+	{
+		name: "a missing secret reference",
+		props: func(p *homelab.Props) {
+			p.Apps = append(p.Apps, apps.AppProps{Name: "paperless", Image: "ghcr.io/paperless-ngx/paperless-ngx:2.14.7", Port: 8000, EnvFromSecrets: []string{"paperless-db"}})
 		},
-		{
-			name: "a LAN node port outside the NodePort range",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				ingress.NewNginx(h.Platform, "lan-nginx", nil, &ingress.NginxProps{Namespace: "ingress-nginx", ClassName: "lan", LAN: &ingress.NodePorts{HTTP: 8080}})
-			},
-			want: `platform/lan-nginx: node port 8080 is outside the cluster's NodePort range; use a port in 30000-32767, or 0 for the default`,
+		want: `apps/paperless/deployment: secret apps/paperless-db is referenced but no construct declares it; declare it with secret.New in namespace "apps"`,
+	},
+	{
+		name: "a custom resource ordered before its CRD",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			h.Longhorn.RecurringBackup(h.Platform, "snapshot-hourly", core.Cron("0 * * * *"), 24)
 		},
-		{
-			name:  "an app host outside the domain",
-			props: func(p *homelab.Props) { p.Apps[0].Host = "echo.example.org" },
-			want:  `apps/echo: host "echo.example.org" is outside the domain "funoffshore.com"; use a host under funoffshore.com, such as "app.funoffshore.com"`,
+		want: `platform/snapshot-hourly: RecurringJob.longhorn.io/longhorn-system/snapshot-hourly is applied by Kustomization "platform" together with HelmRelease "longhorn", which installs its CRD; apply it from a Kustomization that depends on "platform"`,
+	},
+	{
+		name: "replicas sharing a ReadWriteOnce volume",
+		props: func(p *homelab.Props) {
+			p.Apps = append(p.Apps, apps.AppProps{Name: "wiki", Image: "requarks/wiki:2.5.306", Port: 3000, Replicas: 2,
+				Volume: &storage.Volume{Size: "1Gi"}})
 		},
-		{
-			name: "a container without requests",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				kube.NewObject(h.Apps, "bare", &appsv1.Deployment{
-					ObjectMeta: metav1.ObjectMeta{Name: "bare", Namespace: "apps"},
-					Spec:       appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "nginx:1.27.3"}}}}},
-				})
-			},
-			want: `apps/bare: container "main" of Deployment.apps/apps/bare lacks a CPU request, a memory request and a memory limit; set resources.requests (cpu, memory) and resources.limits.memory sized for the nodes`,
+		want: `apps/wiki: 2 replicas share a ReadWriteOnce volume, which attaches to one node at a time; use Replicas: 1, or a ReadWriteMany volume (NFS)`,
+	},
+	{
+		name:  "more Longhorn replicas than workers",
+		props: func(p *homelab.Props) { p.Machines.Nodes = p.Machines.Nodes[:2] },
+		want:  `platform/storage/longhorn: 2 replicas per volume but only 1 nodes run workloads and hold Longhorn replicas (one per node); lower LonghornProps.Replicas to 1 or add workers`,
+	},
+	{
+		name: "Longhorn volumes larger than the workers' disks",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			storage.NewClaim(h.Apps, "media", "media", "apps", storage.Volume{Class: h.Longhorn.Class, Size: "30Gi"})
 		},
-		{
-			name: "requests that do not fit the workers",
-			props: func(p *homelab.Props) {
-				p.Apps = append(p.Apps, apps.AppProps{Name: "llm", Image: "ollama/ollama:0.5.4", Port: 11434, Replicas: 2, Resources: apps.Resources{CPU: "500m", Memory: "3Gi"}})
-			},
-			want: "talos: workloads request 9456Mi of memory but the 2 workers have 7424Mi allocatable (VM RAM - 384Mi Talos reserve each); add a worker, give the worker VMs more RAM or lower the requests (see `go run . validate`)",
+		want: `platform/storage/longhorn: Longhorn volumes need 82 GiB (platform/monitoring/kube-prometheus-stack/prometheus 10Gi + apps/uptime-kuma/volume 1Gi + apps/media 30Gi, x2 replicas) but the Longhorn disks schedule 70 GiB (2 x 50 GiB, 30% reserved); raise LonghornProps.DiskGiB, add workers or shrink the volumes`,
+	},
+	{
+		name: "a Longhorn volume larger than one node's disk",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			storage.NewClaim(h.Apps, "media", "media", "apps", storage.Volume{Class: h.Longhorn.Class, Size: "200Gi"})
 		},
-		{
-			name: "a missing secret reference",
-			props: func(p *homelab.Props) {
-				p.Apps = append(p.Apps, apps.AppProps{Name: "paperless", Image: "ghcr.io/paperless-ngx/paperless-ngx:2.14.7", Port: 8000, EnvFromSecrets: []string{"paperless-db"}})
-			},
-			want: `apps/paperless/deployment: secret apps/paperless-db is referenced but no construct declares it; declare it with secret.New in namespace "apps"`,
+		want: `platform/storage/longhorn: volume apps/media of 200Gi does not fit one node's Longhorn disk: each replica is whole on one disk, and Longhorn schedules at most 35 GiB of a 50 GiB disk (30% reserved); raise LonghornProps.DiskGiB to 286 or shrink the volume`,
+	},
+	{
+		name: "two apps with the same id",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			apps.NewApp(h.Apps, "echo", &apps.AppProps{Name: "echo2", Image: "traefik/whoami:v1.10.3", Port: 80})
 		},
-		{
-			name: "a custom resource ordered before its CRD",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				h.Longhorn.RecurringBackup(h.Platform, "snapshot-hourly", core.Cron("0 * * * *"), 24)
-			},
-			want: `platform/snapshot-hourly: RecurringJob.longhorn.io/longhorn-system/snapshot-hourly is applied by Kustomization "platform" together with HelmRelease "longhorn", which installs its CRD; apply it from a Kustomization that depends on "platform"`,
+		want: `apps/echo: construct path "apps/echo" is taken; give the construct another id`,
+	},
+	{
+		name: "a chart without an output directory",
+		tree: func(app *core.App, _ *homelab.Homelab) {
+			kube.NewChart(app, "extra", nil)
 		},
-		{
-			name: "replicas sharing a ReadWriteOnce volume",
-			props: func(p *homelab.Props) {
-				p.Apps = append(p.Apps, apps.AppProps{Name: "wiki", Image: "requarks/wiki:2.5.306", Port: 3000, Replicas: 2,
-					Volume: &storage.Volume{Size: "1Gi"}})
-			},
-			want: `apps/wiki: 2 replicas share a ReadWriteOnce volume, which attaches to one node at a time; use Replicas: 1, or a ReadWriteMany volume (NFS)`,
+		want: `extra: chart has no output directory; set ChartProps.Dir to the output directory, such as "kubernetes/apps"`,
+	},
+	{
+		name: "two charts rendering to one directory",
+		tree: func(app *core.App, _ *homelab.Homelab) {
+			kube.NewChart(app, "extra", &kube.ChartProps{Dir: "kubernetes/apps"})
 		},
-		{
-			name:  "more Longhorn replicas than workers",
-			props: func(p *homelab.Props) { p.Machines.Nodes = p.Machines.Nodes[:2] },
-			want:  `platform/storage/longhorn: 2 replicas per volume but only 1 nodes run workloads and hold Longhorn replicas (one per node); lower LonghornProps.Replicas to 1 or add workers`,
+		want: `extra: chart "extra": output directory "kubernetes/apps" is already rendered by chart "apps"; give each chart its own directory`,
+	},
+	{
+		name: "an object id with a slash",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			kube.NewObject(h.Apps, "a/b", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "ab", Namespace: "apps"}})
 		},
-		{
-			name: "Longhorn volumes larger than the workers' disks",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				storage.NewClaim(h.Apps, "media", "media", "apps", storage.Volume{Class: h.Longhorn.Class, Size: "30Gi"})
-			},
-			want: `platform/storage/longhorn: Longhorn volumes need 82 GiB (platform/monitoring/kube-prometheus-stack/prometheus 10Gi + apps/uptime-kuma/volume 1Gi + apps/media 30Gi, x2 replicas) but the Longhorn disks schedule 70 GiB (2 x 50 GiB, 30% reserved); raise LonghornProps.DiskGiB, add workers or shrink the volumes`,
+		want: `apps/a/b: construct id "a/b" below "apps" is invalid; use a non-empty id without "/"`,
+	},
+	{
+		name: "a network policy peer that selects nothing",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			security.NewIsolation(h.Apps, "open", &security.IsolationProps{Namespace: "apps", Ingress: []security.Peer{security.Peer{}.On(security.TCP(80))}})
 		},
-		{
-			name: "a Longhorn volume larger than one node's disk",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				storage.NewClaim(h.Apps, "media", "media", "apps", storage.Volume{Class: h.Longhorn.Class, Size: "200Gi"})
-			},
-			want: `platform/storage/longhorn: volume apps/media of 200Gi does not fit one node's Longhorn disk: each replica is whole on one disk, and Longhorn schedules at most 35 GiB of a 50 GiB disk (30% reserved); raise LonghornProps.DiskGiB to 286 or shrink the volume`,
+		want: `apps/open: ingress peer the zero Peer on TCP/80: the zero Peer selects nothing (an empty NetworkPolicy peer would allow everything); make each peer with security.Namespace, OwnNamespace, AllNamespaces, Pods or CIDR`,
+	},
+	{
+		name: "a network policy peer that is no address prefix",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			security.NewIsolation(h.Apps, "lan", &security.IsolationProps{Namespace: "apps", Egress: []security.Peer{security.CIDR("192.168.1.300/24")}})
 		},
-		{
-			name: "two apps with the same id",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				apps.NewApp(h.Apps, "echo", &apps.AppProps{Name: "echo2", Image: "traefik/whoami:v1.10.3", Port: 80})
-			},
-			want: `apps/echo: construct path "apps/echo" is taken; give the construct another id`,
+		want: `apps/lan: egress peer CIDR 192.168.1.300/24: CIDR "192.168.1.300/24" is not an IPv4 address: 300 is above 255; write a network such as "192.168.1.0/24"; make each peer with security.Namespace, OwnNamespace, AllNamespaces, Pods or CIDR`,
+	},
+	{
+		name: "a grant rule without API groups",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			h.AppConstructs[0].Grant(rbacv1.PolicyRule{Resources: []string{"pods"}, Verbs: []string{"list"}})
 		},
-		{
-			name: "a chart without an output directory",
-			tree: func(app *core.App, _ *homelab.Homelab) {
-				kube.NewChart(app, "extra", nil)
-			},
-			want: `extra: chart has no output directory; set ChartProps.Dir to the output directory, such as "kubernetes/apps"`,
+		want: `apps/echo: Grant: rule {verbs [list], apiGroups [], resources [pods]}: it has no API groups (use "" for the core group); give each rule verbs, API groups ("" for the core group) and resources`,
+	},
+	{
+		name: "a LAN host on a controller without node ports",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			apps.NewApp(h.Apps, "lan-only", &apps.AppProps{Image: "traefik/whoami:v1.10.3", Port: 80}).Expose("whoami.lan", h.Nginx, nil)
 		},
-		{
-			name: "two charts rendering to one directory",
-			tree: func(app *core.App, _ *homelab.Homelab) {
-				kube.NewChart(app, "extra", &kube.ChartProps{Dir: "kubernetes/apps"})
-			},
-			want: `extra: chart "extra": output directory "kubernetes/apps" is already rendered by chart "apps"; give each chart its own directory`,
+		want: `apps/lan-only: host "whoami.lan" is served in the LAN by "platform/ingress/ingress-nginx", which listens on no node port; set NginxProps.LAN on the controller, or expose the app through a tunnel`,
+	},
+	{
+		name: "an environment variable from a key the Secret does not declare",
+		tree: func(_ *core.App, h *homelab.Homelab) {
+			pw := secret.New(h.Apps, "db-password", &secret.Props{Namespace: "apps", Keys: []string{"password"}})
+			apps.NewApp(h.Apps, "db", &apps.AppProps{Image: "postgres:17.2", Port: 5432, Env: []corev1.EnvVar{pw.Env("POSTGRES_PASSWORD", "passwd")}})
 		},
-		{
-			name: "an object id with a slash",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				kube.NewObject(h.Apps, "a/b", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "ab", Namespace: "apps"}})
-			},
-			want: `apps/a/b: construct id "a/b" below "apps" is invalid; use a non-empty id without "/"`,
+		want: `apps/db/deployment: secret apps/db-password has no key "passwd"; use one of its keys (password) or add "passwd" to its declaration at "apps/db-password"`,
+	},
+	{
+		name: "an isolation without a namespace",
+		tree: func(_ *core.App, h *homelab.Homelab) { security.NewIsolation(h.Apps, "nowhere", nil) },
+		want: `apps/nowhere: the isolation has no namespace; set IsolationProps.Namespace to the namespace to isolate`,
+	},
+	{
+		name: "an app in a namespace nobody declares",
+		props: func(p *homelab.Props) {
+			p.Apps = append(p.Apps, apps.AppProps{Name: "jellyfin", Namespace: "media", Image: "jellyfin/jellyfin:10.10.3", Port: 8096})
 		},
-		{
-			name: "a network policy peer that selects nothing",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				security.NewIsolation(h.Apps, "open", &security.IsolationProps{Namespace: "apps", Ingress: []security.Peer{security.Peer{}.On(security.TCP(80))}})
-			},
-			want: `apps/open: ingress peer the zero Peer on TCP/80: the zero Peer selects nothing (an empty NetworkPolicy peer would allow everything); make each peer with security.Namespace, OwnNamespace, AllNamespaces, Pods or CIDR`,
+		want: `apps/jellyfin/deployment: Deployment.apps/media/jellyfin is in namespace "media", which the tree does not declare; declare it with kube.NewNamespace(chart, "media", ...) in a chart Flux applies first, or use a declared namespace`,
+	},
+	{
+		name: "a raw object in a namespace nobody declares",
+		tree: func(app *core.App, h *homelab.Homelab) {
+			kube.NewObject(h.Apps, "note", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "note", Namespace: "notes"}})
 		},
-		{
-			name: "a network policy peer that is no address prefix",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				security.NewIsolation(h.Apps, "lan", &security.IsolationProps{Namespace: "apps", Egress: []security.Peer{security.CIDR("192.168.1.300/24")}})
-			},
-			want: `apps/lan: egress peer CIDR 192.168.1.300/24: CIDR "192.168.1.300/24" is not an IPv4 address: 300 is above 255; write a network such as "192.168.1.0/24"; make each peer with security.Namespace, OwnNamespace, AllNamespaces, Pods or CIDR`,
-		},
-		{
-			name: "a grant rule without API groups",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				h.AppConstructs[0].Grant(rbacv1.PolicyRule{Resources: []string{"pods"}, Verbs: []string{"list"}})
-			},
-			want: `apps/echo: Grant: rule {verbs [list], apiGroups [], resources [pods]}: it has no API groups (use "" for the core group); give each rule verbs, API groups ("" for the core group) and resources`,
-		},
-		{
-			name: "a LAN host on a controller without node ports",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				apps.NewApp(h.Apps, "lan-only", &apps.AppProps{Image: "traefik/whoami:v1.10.3", Port: 80}).Expose("whoami.lan", h.Nginx, nil)
-			},
-			want: `apps/lan-only: host "whoami.lan" is served in the LAN by "platform/ingress/ingress-nginx", which listens on no node port; set NginxProps.LAN on the controller, or expose the app through a tunnel`,
-		},
-		{
-			name: "an environment variable from a key the Secret does not declare",
-			tree: func(_ *core.App, h *homelab.Homelab) {
-				pw := secret.New(h.Apps, "db-password", &secret.Props{Namespace: "apps", Keys: []string{"password"}})
-				apps.NewApp(h.Apps, "db", &apps.AppProps{Image: "postgres:17.2", Port: 5432, Env: []corev1.EnvVar{pw.Env("POSTGRES_PASSWORD", "passwd")}})
-			},
-			want: `apps/db/deployment: secret apps/db-password has no key "passwd"; use one of its keys (password) or add "passwd" to its declaration at "apps/db-password"`,
-		},
-		{
-			name: "an isolation without a namespace",
-			tree: func(_ *core.App, h *homelab.Homelab) { security.NewIsolation(h.Apps, "nowhere", nil) },
-			want: `apps/nowhere: the isolation has no namespace; set IsolationProps.Namespace to the namespace to isolate`,
-		},
-		{
-			name: "an app in a namespace nobody declares",
-			props: func(p *homelab.Props) {
-				p.Apps = append(p.Apps, apps.AppProps{Name: "jellyfin", Namespace: "media", Image: "jellyfin/jellyfin:10.10.3", Port: 8096})
-			},
-			want: `apps/jellyfin/deployment: Deployment.apps/media/jellyfin is in namespace "media", which the tree does not declare; declare it with kube.NewNamespace(chart, "media", ...) in a chart Flux applies first, or use a declared namespace`,
-		},
-		{
-			name: "a raw object in a namespace nobody declares",
-			tree: func(app *core.App, h *homelab.Homelab) {
-				kube.NewObject(h.Apps, "note", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "note", Namespace: "notes"}})
-			},
-			want: `apps/note: ConfigMap/notes/note is in namespace "notes", which the tree does not declare; declare it with kube.NewNamespace(chart, "notes", ...) in a chart Flux applies first, or use a declared namespace`,
-		},
-	}...)
+		want: `apps/note: ConfigMap/notes/note is in namespace "notes", which the tree does not declare; declare it with kube.NewNamespace(chart, "notes", ...) in a chart Flux applies first, or use a declared namespace`,
+	},
 }
 
 func TestInvalidInputs(t *testing.T) {
