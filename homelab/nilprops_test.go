@@ -45,7 +45,7 @@ func TestNilPropsNeverPanic(t *testing.T) {
 		"monitoring.NewAlerting": func(_ *core.App, c *kube.Chart) {
 			monitoring.NewAlerting(c, "y", monitoring.NewStack(c, "x", nil, nil), nil)
 		},
-		"monitoring.NewMonitors": func(_ *core.App, c *kube.Chart) { monitoring.NewMonitors(c, "x", "", nil) },
+		"monitoring.NewMonitors": func(_ *core.App, c *kube.Chart) { monitoring.NewMonitors(c, "x", "", nil, nil) },
 		"security.NewIsolation":  func(_ *core.App, c *kube.Chart) { security.NewIsolation(c, "x", nil) },
 		"security.Peer zero value": func(_ *core.App, c *kube.Chart) {
 			security.NewIsolation(c, "x", &security.IsolationProps{Namespace: "a", Ingress: []security.Peer{{}}})

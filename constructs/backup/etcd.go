@@ -62,6 +62,9 @@ func PodLabels() map[string]string {
 	return map[string]string{"app.kubernetes.io/name": "etcd-snapshot"}
 }
 
+// CronJobName names the snapshot CronJob (and its Talos ServiceAccount).
+const CronJobName = "etcd-snapshot"
+
 // BusyboxImage runs the rotation step.
 const BusyboxImage = "busybox:1.37.0"
 
@@ -74,7 +77,7 @@ func NewEtcdSnapshots(scope constructs.Construct, id string, props *EtcdSnapshot
 	p.RetainDays = cmp.Or(p.RetainDays, 14)
 	e := &EtcdSnapshots{Namespace: p.Namespace}
 	e.info = core.Init(e, scope, id)
-	const name = "etcd-snapshot"
+	const name = CronJobName
 	// Talos turns this into a Secret "etcd-snapshot" holding a talosconfig
 	// limited to the role.
 	kube.NewObject(e, "talos-service-account", &unstructured.Unstructured{Object: map[string]any{

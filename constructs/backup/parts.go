@@ -2,6 +2,7 @@ package backup
 
 import (
 	"cmp"
+	"fmt"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/siderolabs/talos/pkg/machinery/constants"
@@ -43,6 +44,24 @@ func (sp *snapshotsPart) Build(p *platform.Platform) {
 	}
 	sp.e = NewEtcdSnapshots(p.Chart(Dir), "etcd-snapshots", &props)
 	p.Add(sp.e)
+}
+
+// Alerts: no snapshot in 25 hours. The last success is too old; or there
+// never was one although the CronJob has existed for longer than a day
+// (a fresh install is quiet until its first run is due); or the CronJob
+// is gone.
+func (sp *snapshotsPart) Alerts() []platform.AlertGroup {
+	sel := fmt.Sprintf(`{namespace=%q, cronjob=%q}`, sp.e.Namespace, CronJobName)
+	lastSuccess, created := "kube_cronjob_status_last_successful_time"+sel, "kube_cronjob_created"+sel
+	// A day plus an hour of slack for the daily schedule.
+	const maxAge = "90000"
+	return []platform.AlertGroup{{Name: "backups", Alerts: []platform.Alert{{
+		Name: "EtcdSnapshotMissing",
+		Expr: `(time() - max(` + lastSuccess + `) > ` + maxAge + `)` +
+			` or (time() - max(` + created + `) > ` + maxAge + ` unless max(` + lastSuccess + `))` +
+			` or absent(` + created + `)`,
+		For: "1h", Severity: "critical", Summary: "No etcd snapshot was taken in the last 25 hours",
+	}}}}
 }
 
 // Isolate: the snapshot job holds a Talos credential in kube-system: it

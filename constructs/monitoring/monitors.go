@@ -26,9 +26,10 @@ type Monitors struct {
 	info *core.Info
 }
 
-// NewMonitors adds monitors for targets, the homelab's alert rules and the
-// Flux dashboard below scope, in namespace (the stack's).
-func NewMonitors(scope constructs.Construct, id, namespace string, targets []Target) *Monitors {
+// NewMonitors adds monitors for targets, the alert rules (Flux's and
+// alerts, the parts') and the Flux dashboard below scope, in namespace
+// (the stack's).
+func NewMonitors(scope constructs.Construct, id, namespace string, targets []Target, alerts []platform.AlertGroup) *Monitors {
 	m := &Monitors{}
 	m.info = core.Init(m, scope, id)
 	for _, t := range targets {
@@ -49,7 +50,7 @@ func NewMonitors(scope constructs.Construct, id, namespace string, targets []Tar
 	}
 	kube.NewObject(m, "homelab-rules", &monitoringv1.PrometheusRule{
 		ObjectMeta: metav1.ObjectMeta{Name: "homelab", Namespace: namespace},
-		Spec:       monitoringv1.PrometheusRuleSpec{Groups: Rules()},
+		Spec:       monitoringv1.PrometheusRuleSpec{Groups: Rules(alerts)},
 	})
 	dash, err := json.Marshal(FluxDashboard())
 	if err != nil {
@@ -68,46 +69,38 @@ func (m *Monitors) Info() *core.Info { return m.info }
 // ToString overrides the jsii method; it returns the construct path.
 func (m *Monitors) ToString() *string { return core.PathString(m.info) }
 
-func rule(name, expr, forDur, severity, summary string) monitoringv1.Rule {
-	d := monitoringv1.Duration(forDur)
+func rule(a platform.Alert) monitoringv1.Rule {
+	d := monitoringv1.Duration(a.For)
 	return monitoringv1.Rule{
-		Alert: name, Expr: intstr.FromString(expr), For: &d,
-		Labels:      map[string]string{"severity": severity},
-		Annotations: map[string]string{"summary": summary},
+		Alert: a.Name, Expr: intstr.FromString(a.Expr), For: &d,
+		Labels:      map[string]string{"severity": a.Severity},
+		Annotations: map[string]string{"summary": a.Summary},
 	}
 }
 
+// FluxAlerts are the alerts on Flux, which every homelab runs: a
+// Kustomization or HelmRelease not ready for 15 minutes.
+func FluxAlerts() platform.AlertGroup {
+	return platform.AlertGroup{Name: "flux", Alerts: []platform.Alert{
+		{Name: "FluxKustomizationNotReady", Expr: `max by (exported_namespace, name) (gotk_resource_info{customresource_kind="Kustomization", ready="False"}) > 0`, For: "15m", Severity: "warning",
+			Summary: "Flux Kustomization {{ $labels.exported_namespace }}/{{ $labels.name }} is not ready"},
+		{Name: "FluxHelmReleaseNotReady", Expr: `max by (exported_namespace, name) (gotk_resource_info{customresource_kind="HelmRelease", ready="False"}) > 0`, For: "15m", Severity: "warning",
+			Summary: "Flux HelmRelease {{ $labels.exported_namespace }}/{{ $labels.name }} is not ready"},
+	}}
+}
+
 // Rules returns the homelab's alerts beyond kube-prometheus-stack's own
-// (which already covers nodes, pods and the control plane): Flux objects
-// not ready, a degraded or faulted Longhorn volume, no etcd snapshot in
-// 25 hours.
-func Rules() []monitoringv1.RuleGroup {
-	const (
-		lastSuccess = `kube_cronjob_status_last_successful_time{namespace="kube-system", cronjob="etcd-snapshot"}`
-		created     = `kube_cronjob_created{namespace="kube-system", cronjob="etcd-snapshot"}`
-		// A day plus an hour of slack for the daily schedule.
-		maxAge = "90000"
-	)
-	return []monitoringv1.RuleGroup{
-		{Name: "flux", Rules: []monitoringv1.Rule{
-			rule("FluxKustomizationNotReady", `max by (exported_namespace, name) (gotk_resource_info{customresource_kind="Kustomization", ready="False"}) > 0`, "15m", "warning",
-				"Flux Kustomization {{ $labels.exported_namespace }}/{{ $labels.name }} is not ready"),
-			rule("FluxHelmReleaseNotReady", `max by (exported_namespace, name) (gotk_resource_info{customresource_kind="HelmRelease", ready="False"}) > 0`, "15m", "warning",
-				"Flux HelmRelease {{ $labels.exported_namespace }}/{{ $labels.name }} is not ready"),
-		}},
-		{Name: "storage", Rules: []monitoringv1.Rule{
-			rule("LonghornVolumeDegraded", `longhorn_volume_robustness == 2`, "10m", "warning", "Longhorn volume {{ $labels.volume }} is degraded"),
-			rule("LonghornVolumeFaulted", `longhorn_volume_robustness == 3`, "2m", "critical", "Longhorn volume {{ $labels.volume }} is faulted"),
-		}},
-		{Name: "backups", Rules: []monitoringv1.Rule{
-			// The last success is too old; or there never was one although
-			// the CronJob has existed for longer than a day (a fresh install
-			// is quiet until its first run is due); or the CronJob is gone.
-			rule("EtcdSnapshotMissing",
-				`(time() - max(`+lastSuccess+`) > `+maxAge+`)`+
-					` or (time() - max(`+created+`) > `+maxAge+` unless max(`+lastSuccess+`))`+
-					` or absent(`+created+`)`,
-				"1h", "critical", "No etcd snapshot was taken in the last 25 hours"),
-		}},
+// (which already covers nodes, pods and the control plane): Flux's, then
+// the groups of the parts that run (platform.Alerted: Longhorn's degraded
+// or faulted volumes, the etcd snapshots' age, ...).
+func Rules(alerts []platform.AlertGroup) []monitoringv1.RuleGroup {
+	var out []monitoringv1.RuleGroup
+	for _, g := range append([]platform.AlertGroup{FluxAlerts()}, alerts...) {
+		rg := monitoringv1.RuleGroup{Name: g.Name}
+		for _, a := range g.Alerts {
+			rg.Rules = append(rg.Rules, rule(a))
+		}
+		out = append(out, rg)
 	}
+	return out
 }

@@ -57,6 +57,9 @@ func (sp *stackPart) Namespaces() []platform.Namespace {
 
 func (sp *stackPart) Build(p *platform.Platform) {
 	props := sp.props.Stack
+	if props.Dashboards == nil {
+		props.Dashboards = append(DefaultDashboards(), p.Dashboards()...)
+	}
 	if props.Volume.Class == nil {
 		props.Volume.Class = storage.DefaultClass(p)
 	}
@@ -83,7 +86,7 @@ func (sp *stackPart) Configure(p *platform.Platform, scope constructs.Construct)
 			targets = append(targets, *s.Monitor)
 		}
 	}
-	NewMonitors(scope, "monitors", sp.s.Namespace, targets)
+	NewMonitors(scope, "monitors", sp.s.Namespace, targets, p.Alerts())
 	p.Add(NewAlerting(scope, "alerting", sp.s, &AlertingProps{Receiver: sp.props.Alerts}))
 }
 

@@ -12,24 +12,20 @@ import (
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/platform"
 	"github.com/funoffshore/homelab/constructs/storage"
 )
 
 // Dashboard is a grafana.com dashboard pinned by id and revision.
-type Dashboard struct {
-	// Name is the key in Grafana's provider ("talos-nodes").
-	Name string
-	// GnetID and Revision pin the dashboard on grafana.com.
-	GnetID, Revision int
-}
+type Dashboard = platform.Dashboard
 
-// DefaultDashboards returns the memo's dashboards that grafana.com
-// provides; the Flux one is built in Go (FluxDashboard).
+// DefaultDashboards returns the memo's dashboards of the cluster itself
+// that grafana.com provides (the parts bring their own: Longhorn's, see
+// platform.Dashboarded); the Flux one is built in Go (FluxDashboard).
 func DefaultDashboards() []Dashboard {
 	return []Dashboard{
 		{Name: "talos-nodes", GnetID: 1860, Revision: 37},         // Node Exporter Full: the Talos nodes
 		{Name: "kubernetes-cluster", GnetID: 15757, Revision: 37}, // Kubernetes / Views / Global
-		{Name: "longhorn", GnetID: 13032, Revision: 6},            // Longhorn
 	}
 }
 

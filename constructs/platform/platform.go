@@ -56,6 +56,42 @@ type Scraped interface {
 	Scrapes() []Scrape
 }
 
+// Alerted is a part with alerting rules of its own, which the
+// monitoring stack evaluates: a part that does not run brings none, so
+// no alert watches for something the homelab does not have.
+type Alerted interface {
+	// Alerts are its groups of alerting rules.
+	Alerts() []AlertGroup
+}
+
+// AlertGroup is a named group of alerting rules.
+type AlertGroup struct {
+	Name   string
+	Alerts []Alert
+}
+
+// Alert is an alerting rule: it fires when Expr (PromQL) has been true
+// for For (a Prometheus duration), with a severity ("critical",
+// "warning", "info") and a summary (a template over the series' labels).
+type Alert struct {
+	Name, Expr, For, Severity, Summary string
+}
+
+// Dashboarded is a part with Grafana dashboards of its own, which the
+// monitoring stack provisions. Dashboards is called before the part
+// builds: it depends on the part's props only.
+type Dashboarded interface {
+	Dashboards() []Dashboard
+}
+
+// Dashboard is a grafana.com dashboard pinned by id and revision.
+type Dashboard struct {
+	// Name is the key in Grafana's provider ("longhorn").
+	Name string
+	// GnetID and Revision pin the dashboard on grafana.com.
+	GnetID, Revision int
+}
+
 // Configured is a part with custom resources of the charts' CRDs (a
 // recurring backup, monitors, alerting): they go below scope, a chart
 // applied once every chart of the platform is ready.
@@ -308,6 +344,28 @@ func (p *Platform) Scrapes() []Scrape {
 	for _, part := range p.props.Parts {
 		if s, ok := part.(Scraped); ok {
 			out = append(out, s.Scrapes()...)
+		}
+	}
+	return out
+}
+
+// Alerts are every Alerted part's alert groups, in order.
+func (p *Platform) Alerts() []AlertGroup {
+	var out []AlertGroup
+	for _, part := range p.props.Parts {
+		if a, ok := part.(Alerted); ok {
+			out = append(out, a.Alerts()...)
+		}
+	}
+	return out
+}
+
+// Dashboards are every Dashboarded part's dashboards, in order.
+func (p *Platform) Dashboards() []Dashboard {
+	var out []Dashboard
+	for _, part := range p.props.Parts {
+		if d, ok := part.(Dashboarded); ok {
+			out = append(out, d.Dashboards()...)
 		}
 	}
 	return out

@@ -59,6 +59,20 @@ func (lp *longhornPart) Scrapes() []platform.Scrape {
 	}}
 }
 
+// Dashboards: Longhorn's own, from grafana.com.
+func (lp *longhornPart) Dashboards() []platform.Dashboard {
+	return []platform.Dashboard{{Name: "longhorn", GnetID: 13032, Revision: 6}}
+}
+
+// Alerts: a degraded volume (a replica lost) and a faulted one (no
+// healthy replica: its data unreachable).
+func (lp *longhornPart) Alerts() []platform.AlertGroup {
+	return []platform.AlertGroup{{Name: "storage", Alerts: []platform.Alert{
+		{Name: "LonghornVolumeDegraded", Expr: `longhorn_volume_robustness == 2`, For: "10m", Severity: "warning", Summary: "Longhorn volume {{ $labels.volume }} is degraded"},
+		{Name: "LonghornVolumeFaulted", Expr: `longhorn_volume_robustness == 3`, For: "2m", Severity: "critical", Summary: "Longhorn volume {{ $labels.volume }} is faulted"},
+	}}}
+}
+
 func (lp *longhornPart) Configure(p *platform.Platform, scope constructs.Construct) {
 	if lp.props.BackupTarget != "" {
 		lp.l.RecurringBackup(scope, "backup-daily", core.Cron("0 3 * * *"), 7)
