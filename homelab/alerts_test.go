@@ -8,10 +8,13 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/testenv"
 )
 
 // alertNames are the alerts of the homelab's PrometheusRule.
@@ -66,4 +69,36 @@ func TestAlertsFollowTheParts(t *testing.T) {
 	// So do the dashboards: Longhorn's comes with Longhorn.
 	assert.Equal(t, []string{"kubernetes-cluster", "longhorn", "talos-nodes"}, dashboardNames(t, homelab.Funoffshore()))
 	assert.Equal(t, []string{"kubernetes-cluster", "talos-nodes"}, dashboardNames(t, noLonghorn))
+}
+
+// TestLonghornOnlyHomelab is a homelab without a NAS: Longhorn's class is
+// then the cluster's default, as the chart renders it (the class's
+// is-default-class annotation in the ConfigMap longhorn-storageclass,
+// from which longhorn-manager makes the class at run time), so the
+// homelab validates; before, validation asked to "mark one class Default"
+// and no prop could. With the NAS, NFS stays the default.
+func TestLonghornOnlyHomelab(t *testing.T) {
+	defaultOf := func(props *homelab.Props) string {
+		t.Helper()
+		_, h := homelab.NewApp(props)
+		for _, o := range testenv.RenderRelease(t, h.Longhorn.Release) {
+			if o.GetKind() != "ConfigMap" || o.GetName() != "longhorn-storageclass" {
+				continue
+			}
+			data, _, _ := unstructured.NestedString(o.Object, "data", "storageclass.yaml")
+			var class storagev1.StorageClass
+			require.NoError(t, yaml.Unmarshal([]byte(data), &class))
+			require.Equal(t, "longhorn", class.Name)
+			return class.Annotations["storageclass.kubernetes.io/is-default-class"]
+		}
+		t.Fatal("the Longhorn chart made no class longhorn")
+		return ""
+	}
+	p := homelab.Funoffshore()
+	p.Platform.NFS = nil
+	app, h := homelab.NewApp(p)
+	require.NoError(t, app.Tree().Validate())
+	assert.Equal(t, "longhorn", h.DefaultClass().Name)
+	assert.Equal(t, "true", defaultOf(p))
+	assert.Equal(t, "false", defaultOf(homelab.Funoffshore()))
 }

@@ -127,7 +127,8 @@ func (h *Homelab) siteValues(p *Platform) {
 func (h *Homelab) parts(p *Platform) []platform.Part {
 	var out []platform.Part
 	if o := p.Longhorn; o != nil {
-		out = append(out, storage.LonghornPart(&storage.LonghornProps{BackupTarget: o.BackupTarget, Replicas: o.Replicas, DiskGiB: o.DiskGiB}))
+		// Without the NAS, Longhorn's class is the cluster's default.
+		out = append(out, storage.LonghornPart(&storage.LonghornProps{BackupTarget: o.BackupTarget, Replicas: o.Replicas, DiskGiB: o.DiskGiB, Default: p.NFS == nil}))
 	}
 	if o := p.NFS; o != nil {
 		out = append(out, storage.NFSPart(&storage.NFSProps{Server: o.Server, Path: o.Path}))

@@ -37,6 +37,10 @@ type LonghornProps struct {
 	// plane that runs workloads (a tainted one holds none). Longhorn
 	// schedules 70% of it (ReservedPercentForDefaultDisk). Default: 50.
 	DiskGiB int
+	// Default makes the "longhorn" class the cluster's default class
+	// (the chart's persistence.defaultClass), for a homelab whose only
+	// storage is Longhorn. Default: false.
+	Default bool
 }
 
 // Longhorn is Longhorn installed by a HelmRelease, with its StorageClass
@@ -116,7 +120,7 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	l.info = core.Init(l, scope, id)
 
 	var v longhornValues
-	v.Persistence.DefaultClass = false
+	v.Persistence.DefaultClass = props.Default
 	v.Persistence.DefaultClassReplicaCount = replicas
 	v.Persistence.ReclaimPolicy = string(corev1.PersistentVolumeReclaimDelete)
 	v.DefaultSettings.DefaultDataPath = l.DataPath
@@ -143,6 +147,7 @@ func NewLonghorn(scope constructs.Construct, id string, repo *flux.HelmRepositor
 	})
 	l.Class = NewStorageClass(l, "storage-class", &StorageClassProps{
 		Name: "longhorn", Provisioner: "driver.longhorn.io", ReclaimPolicy: corev1.PersistentVolumeReclaimDelete, ManagedBy: l.Release,
+		Default: props.Default,
 	})
 
 	t := l.info.Tree()
