@@ -10,10 +10,10 @@ import (
 
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/kube"
 )
 
 // CertManagerProps configure CertManager.
@@ -69,13 +69,6 @@ type certManagerValues struct {
 	} `json:"startupapicheck"`
 }
 
-func requirements(cpu, memory, limit string) corev1.ResourceRequirements {
-	return corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(memory)},
-		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(limit)},
-	}
-}
-
 // NewCertManager adds cert-manager below scope; repo is its chart
 // repository.
 func NewCertManager(scope constructs.Construct, id string, repo *flux.HelmRepository, props *CertManagerProps) *CertManager {
@@ -87,10 +80,10 @@ func NewCertManager(scope constructs.Construct, id string, repo *flux.HelmReposi
 	v.Global.LeaderElection.Namespace = c.Namespace
 	v.Prometheus.Enabled = true
 	v.Webhook.SecurePort = c.WebhookPort
-	v.Resources = requirements("10m", "64Mi", "192Mi")
-	v.Webhook.Resources = requirements("10m", "32Mi", "96Mi")
-	v.CAInjector.Resources = requirements("10m", "64Mi", "192Mi")
-	v.StartupAPICheck.Resources = requirements("10m", "32Mi", "64Mi")
+	v.Resources = kube.Requirements("10m", "64Mi", "192Mi")
+	v.Webhook.Resources = kube.Requirements("10m", "32Mi", "96Mi")
+	v.CAInjector.Resources = kube.Requirements("10m", "64Mi", "192Mi")
+	v.StartupAPICheck.Resources = kube.Requirements("10m", "32Mi", "64Mi")
 	c.Release = flux.NewHelmRelease(c, "release", &flux.HelmReleaseProps{
 		Name: "cert-manager", Namespace: c.Namespace, Repository: repo, Chart: CertManagerChart.Name, Version: CertManagerChart.Version,
 		Values: v, CRDGroups: CRDGroups,

@@ -87,7 +87,7 @@ func NewTunnel(scope constructs.Construct, id string, props *TunnelProps) *Tunne
 	t.config = &corev1.ConfigMap{ObjectMeta: meta}
 	cm := kube.NewObject(t, "config", t.config)
 	cm.BeforeRender(t.renderConfig)
-	res := requirements("20m", "48Mi", "128Mi")
+	res := kube.Requirements("20m", "48Mi", "128Mi")
 	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromString("metrics")}},
 		PeriodSeconds: 10, FailureThreshold: 3}
 	kube.NewObject(t, "deployment", &appsv1.Deployment{

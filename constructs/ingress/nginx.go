@@ -5,10 +5,10 @@ import (
 
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/kube"
 )
 
 // NginxProps configures Nginx.
@@ -91,13 +91,6 @@ type nginxValues struct {
 	} `json:"controller"`
 }
 
-func requirements(cpu, mem, limit string) corev1.ResourceRequirements {
-	return corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)},
-		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(limit)},
-	}
-}
-
 // NewNginx adds ingress-nginx below scope.
 func NewNginx(scope constructs.Construct, id string, repo *flux.HelmRepository, props *NginxProps) *Nginx {
 	props = cmp.Or(props, &NginxProps{})
@@ -139,10 +132,10 @@ func NewNginx(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 			return errs
 		})
 	}
-	c.Resources = requirements("100m", "128Mi", "256Mi")
+	c.Resources = kube.Requirements("100m", "128Mi", "256Mi")
 	c.AdmissionWebhooks.Port = n.WebhookPort
-	c.AdmissionWebhooks.CreateSecretJob.Resources = requirements("10m", "20Mi", "64Mi")
-	c.AdmissionWebhooks.PatchWebhookJob.Resources = requirements("10m", "20Mi", "64Mi")
+	c.AdmissionWebhooks.CreateSecretJob.Resources = kube.Requirements("10m", "20Mi", "64Mi")
+	c.AdmissionWebhooks.PatchWebhookJob.Resources = kube.Requirements("10m", "20Mi", "64Mi")
 	n.Release = flux.NewHelmRelease(n, "release", &flux.HelmReleaseProps{
 		Name: "ingress-nginx", Namespace: n.Namespace, Repository: repo, Chart: NginxChart.Name, Version: NginxChart.Version, Values: v,
 	})

@@ -6,6 +6,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/funoffshore/homelab/constructs/core"
 )
@@ -89,4 +90,16 @@ func joinAnd(s []string) string {
 		return s[0] + " and " + s[1]
 	}
 	return fmt.Sprintf("%s, %s", s[0], joinAnd(s[1:]))
+}
+
+// Requirements are a container's requests of cpu and memory and its
+// memory limit ("100m", "128Mi", "256Mi"): the shape every chart value
+// and pod of the tree uses (no CPU limit: throttling hurts more than it
+// protects on a homelab). A quantity that does not parse panics: the
+// arguments are constants of the code.
+func Requirements(cpu, memory, limit string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(memory)},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(limit)},
+	}
 }

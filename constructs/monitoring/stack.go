@@ -8,10 +8,10 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/platform"
 	"github.com/funoffshore/homelab/constructs/storage"
 )
@@ -64,13 +64,6 @@ type Stack struct {
 	Namespace, AdminSecret string
 
 	values *stackValues
-}
-
-func req(cpu, mem, limit string) corev1.ResourceRequirements {
-	return corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)},
-		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(limit)},
-	}
 }
 
 // stackValues are the chart values this construct sets.
@@ -238,14 +231,14 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	s.info = core.Init(s, scope, id)
 
 	var v stackValues
-	v.PrometheusOperator.Resources = req("50m", "96Mi", "192Mi")
+	v.PrometheusOperator.Resources = kube.Requirements("50m", "96Mi", "192Mi")
 	// The admission webhook's certificate jobs run once per install/upgrade.
-	v.PrometheusOperator.AdmissionWebhooks.Patch.Resources = req("10m", "32Mi", "64Mi")
-	reloader := req("10m", "24Mi", "48Mi")
+	v.PrometheusOperator.AdmissionWebhooks.Patch.Resources = kube.Requirements("10m", "32Mi", "64Mi")
+	reloader := kube.Requirements("10m", "24Mi", "48Mi")
 	v.PrometheusOperator.PrometheusConfigReloader.Resources = reloader
 	ps := &v.Prometheus.PrometheusSpec
 	ps.Retention = retention
-	ps.Resources = req("200m", "768Mi", "1536Mi")
+	ps.Resources = kube.Requirements("200m", "768Mi", "1536Mi")
 	// Pick up every ServiceMonitor, PodMonitor and PrometheusRule, not only
 	// those labelled for this release.
 	ps.ServiceMonitorSelectorNilUsesHelmValues, ps.PodMonitorSelectorNilUsesHelmValues, ps.RuleSelectorNilUsesHelmValues = false, false, false
@@ -270,12 +263,12 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 			Spec corev1.PersistentVolumeClaimSpec `json:"spec"`
 		}{Spec: claim}
 	}
-	v.Alertmanager.AlertmanagerSpec.Resources = req("10m", "32Mi", "64Mi")
+	v.Alertmanager.AlertmanagerSpec.Resources = kube.Requirements("10m", "32Mi", "64Mi")
 	g := &v.Grafana
 	g.Admin.ExistingSecret, g.Admin.UserKey, g.Admin.PasswordKey = secret, "admin-user", "admin-password"
-	g.Resources = req("50m", "128Mi", "256Mi")
-	g.Sidecar.Resources = req("10m", "48Mi", "96Mi")
-	g.DownloadDashboards.Resources = req("10m", "32Mi", "64Mi")
+	g.Resources = kube.Requirements("50m", "128Mi", "256Mi")
+	g.Sidecar.Resources = kube.Requirements("10m", "48Mi", "96Mi")
+	g.DownloadDashboards.Resources = kube.Requirements("10m", "32Mi", "64Mi")
 	g.DashboardProviders = map[string]dashboardProviders{"dashboardproviders.yaml": {APIVersion: 1, Providers: []dashboardProvider{{
 		Name: "homelab", OrgID: 1, Folder: "Homelab", Type: "file", DisableDeletion: true, Editable: false,
 		Options: map[string]string{"path": "/var/lib/grafana/dashboards/homelab"},
@@ -286,10 +279,10 @@ func NewStack(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	}
 	g.Sidecar.Dashboards.Enabled, g.Sidecar.Dashboards.Label, g.Sidecar.Dashboards.LabelValue = true, DashboardLabel, "1"
 	g.Sidecar.Dashboards.SearchNamespace = "ALL"
-	v.KubeStateMetrics.Resources = req("10m", "64Mi", "128Mi")
+	v.KubeStateMetrics.Resources = kube.Requirements("10m", "64Mi", "128Mi")
 	v.KubeStateMetrics.RBAC.ExtraRules, v.KubeStateMetrics.CustomResourceState.Config = fluxStateMetrics()
 	v.KubeStateMetrics.CustomResourceState.Enabled = true
-	v.NodeExporter.Resources = req("10m", "24Mi", "48Mi")
+	v.NodeExporter.Resources = kube.Requirements("10m", "24Mi", "48Mi")
 	// node-exporter runs on the host network: marked so that no
 	// NetworkPolicy selects it (core.HostNetworkLabel).
 	v.NodeExporter.PodLabels = map[string]string{core.HostNetworkLabel: "true"}
