@@ -67,10 +67,11 @@ func TestCertManagerChart(t *testing.T) {
 
 	var crdGroups []string
 	var webhookPort int32
-	var pods []struct {
+	type pod struct {
 		name string
 		spec corev1.PodTemplateSpec
 	}
+	var pods []pod
 	for _, o := range objs {
 		switch o.GetKind() {
 		case "CustomResourceDefinition":
@@ -80,10 +81,7 @@ func TestCertManagerChart(t *testing.T) {
 			}
 		case "Deployment":
 			d := convert[appsv1.Deployment](t, o)
-			pods = append(pods, struct {
-				name string
-				spec corev1.PodTemplateSpec
-			}{d.Name, d.Spec.Template})
+			pods = append(pods, pod{d.Name, d.Spec.Template})
 			assert.Equal(t, c.Namespace, d.Namespace)
 			for _, ctr := range d.Spec.Template.Spec.Containers {
 				if d.Name == "cert-manager-webhook" {
@@ -100,10 +98,7 @@ func TestCertManagerChart(t *testing.T) {
 			}
 		case "Job":
 			j := convert[batchv1.Job](t, o)
-			pods = append(pods, struct {
-				name string
-				spec corev1.PodTemplateSpec
-			}{j.Name, j.Spec.Template})
+			pods = append(pods, pod{j.Name, j.Spec.Template})
 		}
 	}
 	assert.ElementsMatch(t, certs.CRDGroups, crdGroups, "the chart installs the CRDs of the groups the HelmRelease declares")
@@ -115,9 +110,9 @@ func TestCertManagerChart(t *testing.T) {
 	require.NoError(t, err)
 	lv, err := psaapi.ParseLevel(level)
 	require.NoError(t, err)
-	for _, pod := range pods {
-		res := policy.AggregateCheckResults(eval.EvaluatePod(psaapi.LevelVersion{Level: lv, Version: psaapi.LatestVersion()}, &pod.spec.ObjectMeta, &pod.spec.Spec))
-		assert.True(t, res.Allowed, "%s is refused by Pod Security %q: %s", pod.name, level, res.ForbiddenDetail())
+	for _, pd := range pods {
+		res := policy.AggregateCheckResults(eval.EvaluatePod(psaapi.LevelVersion{Level: lv, Version: psaapi.LatestVersion()}, &pd.spec.ObjectMeta, &pd.spec.Spec))
+		assert.True(t, res.Allowed, "%s is refused by Pod Security %q: %s", pd.name, level, res.ForbiddenDetail())
 	}
 
 	var allow *networkingv1.NetworkPolicy
