@@ -140,9 +140,15 @@ func TestReconcile(t *testing.T) {
 	c, err := e2e.StartCluster(clusterDir, testenv.AssetsDir(), binDir)
 	require.NoError(t, err)
 	defer c.Stop()
+	// failure repeats, after the cluster logs, why the reconciliation
+	// failed: a CI log's tail then shows the reason, not only the logs.
+	var failure string
 	defer func() {
 		if t.Failed() {
 			t.Logf("cluster logs:\n%s", c.Logs(25))
+			if failure != "" {
+				t.Logf("the failure (repeated after the logs): %s", failure)
+			}
 		}
 	}()
 	files, target := testenv.RenderTarget(t, app)
@@ -182,14 +188,21 @@ func TestReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
+	// The deployer's default wait (10 minutes): flux-system's own health
+	// checks time out after 5 minutes and are retried a minute later; a wait
+	// of exactly 5 minutes left no room for that retry.
 	_, err = fluxdeploy.Bootstrap(ctx, c.Client, fluxdeploy.Inputs{
 		Components: target.Components, Sync: sync, AgeKey: ck.SecretKey(), GitCredentials: gitCreds,
-	}, fluxdeploy.Options{Log: &actionlog.Log{Path: filepath.Join(work, "actions.log")}, ReadyTimeout: 5 * time.Minute})
+	}, fluxdeploy.Options{Log: &actionlog.Log{Path: filepath.Join(work, "actions.log")}})
 	if err != nil {
-		t.Fatalf("bootstrap: %v", err)
+		failure = "bootstrap: " + err.Error()
+		t.Fatal(failure)
 	}
 	t.Logf("flux-system Ready %s after bootstrap began", time.Since(start).Round(time.Second))
-	require.NoError(t, c.WaitReady(ctx, first, readyTimeout))
+	if err := c.WaitReady(ctx, first, readyTimeout); err != nil {
+		failure = err.Error()
+		t.Fatal(failure)
+	}
 	t.Logf("every Kustomization and HelmRelease Ready %s after bootstrap began", time.Since(start).Round(time.Second))
 
 	t.Run("workloads available on the nodes", func(t *testing.T) { checkWorkloads(ctx, t, c, nodes) })

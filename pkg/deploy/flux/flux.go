@@ -102,26 +102,37 @@ func Bootstrap(ctx context.Context, c client.Client, in Inputs, opts Options) ([
 	if opts.DryRun {
 		return changes, nil
 	}
+	// last is what the Kustomization said when last read, for the error
+	// on timeout: the reason it is not Ready is what the operator needs.
+	last := "not found"
 	err = opts.Log.Record("flux", "Kustomization/flux-system/flux-system", "wait-ready", func() error {
 		return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, opts.ReadyTimeout, true, func(ctx context.Context) (bool, error) {
 			k := &unstructured.Unstructured{}
 			k.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
 			k.SetKind("Kustomization")
 			if err := c.Get(ctx, types.NamespacedName{Namespace: "flux-system", Name: "flux-system"}, k); err != nil {
+				if ctx.Err() == nil { // not the poll's own deadline
+					last = err.Error()
+				}
 				return false, nil
 			}
+			last = "no Ready condition yet"
 			conds, _, _ := unstructured.NestedSlice(k.Object, "status", "conditions")
 			for _, cond := range conds {
 				m, _ := cond.(map[string]any)
-				if m["type"] == "Ready" && m["status"] == "True" {
+				if m["type"] != "Ready" {
+					continue
+				}
+				if m["status"] == "True" {
 					return true, nil
 				}
+				last = fmt.Sprintf("Ready=%v %v: %v", m["status"], m["reason"], m["message"])
 			}
 			return false, nil
 		})
 	})
 	if err != nil {
-		return changes, fmt.Errorf("flux-system Kustomization not ready after %s: %w", opts.ReadyTimeout, err)
+		return changes, fmt.Errorf("flux-system Kustomization not ready after %s (last: %s): %w", opts.ReadyTimeout, last, err)
 	}
 	return changes, nil
 }

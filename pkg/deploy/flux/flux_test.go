@@ -113,6 +113,21 @@ func TestBootstrap(t *testing.T) {
 			t.Errorf("second bootstrap logged %d entries, want only the readiness wait's start and end", got)
 		}
 	})
+	t.Run("a Kustomization that stays failed is named with its reason", func(t *testing.T) {
+		k := &unstructured.Unstructured{}
+		k.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
+		k.SetKind("Kustomization")
+		require.NoError(t, api.Client.Get(ctx, types.NamespacedName{Namespace: "flux-system", Name: "flux-system"}, k))
+		unstructured.SetNestedSlice(k.Object, []any{map[string]any{
+			"type": "Ready", "status": "False", "reason": "ArtifactFailed", "message": "failed to checkout: auth required",
+			"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
+		}}, "status", "conditions")
+		require.NoError(t, api.Client.Status().Update(ctx, k))
+		_, err := flux.Bootstrap(ctx, api.Client, in, flux.Options{Log: opts.Log, ReadyTimeout: time.Second})
+		if err == nil || !strings.Contains(err.Error(), "ArtifactFailed: failed to checkout: auth required") {
+			t.Fatalf("want the Kustomization's reason in the error, got %v", err)
+		}
+	})
 	t.Run("the action log holds no secret", func(t *testing.T) {
 		data, _ := os.ReadFile(log.Path)
 		if strings.Contains(string(data), id.SecretKey()) || strings.Contains(string(data), "PRIVATE KEY") {
