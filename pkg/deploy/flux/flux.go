@@ -7,6 +7,7 @@
 package flux
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,21 +103,20 @@ func Bootstrap(ctx context.Context, c client.Client, in Inputs, opts Options) ([
 	if opts.DryRun {
 		return changes, nil
 	}
-	// last is what the Kustomization said when last read, for the error
-	// on timeout: the reason it is not Ready is what the operator needs.
-	last := "not found"
+	// ready is the Kustomization's last Ready condition and getErr the last
+	// error reading it, for the error on timeout: why it is not Ready is
+	// what the operator needs (a read cut short by the deadline is not).
+	ready, getErr := "", "not found"
 	err = opts.Log.Record("flux", "Kustomization/flux-system/flux-system", "wait-ready", func() error {
 		return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, opts.ReadyTimeout, true, func(ctx context.Context) (bool, error) {
 			k := &unstructured.Unstructured{}
 			k.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
 			k.SetKind("Kustomization")
 			if err := c.Get(ctx, types.NamespacedName{Namespace: "flux-system", Name: "flux-system"}, k); err != nil {
-				if ctx.Err() == nil { // not the poll's own deadline
-					last = err.Error()
-				}
+				getErr = err.Error()
 				return false, nil
 			}
-			last = "no Ready condition yet"
+			getErr = "no Ready condition yet"
 			conds, _, _ := unstructured.NestedSlice(k.Object, "status", "conditions")
 			for _, cond := range conds {
 				m, _ := cond.(map[string]any)
@@ -126,13 +126,13 @@ func Bootstrap(ctx context.Context, c client.Client, in Inputs, opts Options) ([
 				if m["status"] == "True" {
 					return true, nil
 				}
-				last = fmt.Sprintf("Ready=%v %v: %v", m["status"], m["reason"], m["message"])
+				ready = fmt.Sprintf("Ready=%v %v: %v", m["status"], m["reason"], m["message"])
 			}
 			return false, nil
 		})
 	})
 	if err != nil {
-		return changes, fmt.Errorf("flux-system Kustomization not ready after %s (last: %s): %w", opts.ReadyTimeout, last, err)
+		return changes, fmt.Errorf("flux-system Kustomization not ready after %s (last: %s): %w", opts.ReadyTimeout, cmp.Or(ready, getErr), err)
 	}
 	return changes, nil
 }
