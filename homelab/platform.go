@@ -1,6 +1,7 @@
 package homelab
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/backup"
+	"github.com/funoffshore/homelab/constructs/certs"
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
@@ -43,6 +45,11 @@ type Platform struct {
 	// Monitoring runs kube-prometheus-stack with the homelab's monitors,
 	// rules and alerting; its volume is of the default class.
 	Monitoring *MonitoringOptions
+	// Certs runs cert-manager with the homelab's issuers: every exposed
+	// app is then served over HTTPS by ingress-nginx with a certificate
+	// from the issuer that serves its host (a publicly trusted one
+	// first), and the tunnel reaches ingress-nginx over TLS.
+	Certs *CertsOptions
 	// Parts are further platform parts (cert-manager, say), built after
 	// those above, in order: each one line, `Parts: []platform.Part{
 	// certs.Part(...)}`. See docs/architecture.md, "Adding a platform
@@ -72,6 +79,24 @@ type LonghornOptions struct {
 type NFSOptions struct {
 	// Server and Path of the export. Required.
 	Server, Path string
+}
+
+// CertsOptions configure cert-manager's issuers (docs/tls.md); at least
+// one of the two.
+type CertsOptions struct {
+	// CADomains are the LAN domains the homelab's own CA issues for
+	// ("home.arpa"); its root is the SOPS Secret
+	// cert-manager/homelab-ca (tls.crt, tls.key). Empty: no CA.
+	CADomains []string
+	// ACMEEmail is the Let's Encrypt account's contact; set, it runs the
+	// ACME issuer with the DNS-01 challenge in ACMEZones (default: the
+	// homelab's Domain) through Cloudflare's API, its token the SOPS
+	// Secret cert-manager/cloudflare-api-token (api-token). Empty: no ACME.
+	ACMEEmail string
+	ACMEZones []string
+	// Staging uses Let's Encrypt's staging directory (untrusted
+	// certificates, generous rate limits) to try the setup.
+	Staging bool
 }
 
 // MonitoringOptions configure the monitoring stack.
@@ -121,7 +146,8 @@ func (h *Homelab) siteValues(p *Platform) {
 }
 
 // parts are the platform parts p runs, in build order: storage first
-// (the others' volumes take its classes), the edge, the monitoring stack,
+// (the others' volumes take its classes), cert-manager, the edge, the
+// monitoring stack,
 // the etcd snapshots (onto the NFS share), then p.Parts. This is the one
 // place where an option left nil leaves its part out.
 func (h *Homelab) parts(p *Platform) []platform.Part {
@@ -133,8 +159,22 @@ func (h *Homelab) parts(p *Platform) []platform.Part {
 	if o := p.NFS; o != nil {
 		out = append(out, storage.NFSPart(&storage.NFSProps{Server: o.Server, Path: o.Path}))
 	}
+	if o := p.Certs; o != nil {
+		cp := &certs.CertManagerProps{}
+		if len(o.CADomains) > 0 {
+			cp.CA = &certs.CAIssuerProps{Domains: o.CADomains}
+		}
+		if o.ACMEEmail != "" {
+			zones := o.ACMEZones
+			if len(zones) == 0 {
+				zones = []string{p.Domain}
+			}
+			cp.ACME = &certs.ACMEIssuerProps{Email: o.ACMEEmail, Zones: zones, Staging: o.Staging}
+		}
+		out = append(out, certs.CertManagerPart(cp))
+	}
 	if o := p.Tunnel; o != nil {
-		out = append(out, ingress.NginxPart(nil), ingress.TunnelPart(&ingress.TunnelProps{Domain: p.Domain, TunnelID: o.ID}))
+		out = append(out, ingress.NginxPart(nil), ingress.TunnelPart(&ingress.TunnelProps{Domain: p.Domain, TunnelID: o.ID, OriginTLS: p.Certs != nil}))
 	} else {
 		out = append(out, ingress.NginxPart(&ingress.NginxProps{LAN: &ingress.NodePorts{}}))
 	}
@@ -262,11 +302,13 @@ func (h *Homelab) namespaces() []Namespace {
 	return append(out, Namespace{Name: "apps", PodSecurity: "restricted"})
 }
 
-// wireApps resolves the apps' short hosts against the domain and routes
-// them through the tunnel, gives a volume without a class the homelab's
+// wireApps resolves the apps' short hosts against the domain, routes
+// them through the tunnel, serves them over TLS when cert-manager runs,
+// gives a volume without a class the homelab's
 // default class, and adds the dashboard, if any, with the links of the
 // apps that have a public host.
 func (h *Homelab) wireApps(list []apps.AppProps, d *Dashboard, domain string) []apps.AppProps {
+	issuers, _ := platform.Find[certs.Issuers](h.plat)
 	wire := func(a apps.AppProps) apps.AppProps {
 		if a.Host != "" && !strings.Contains(a.Host, ".") {
 			a.Host = a.Host + "." + domain
@@ -278,6 +320,11 @@ func (h *Homelab) wireApps(list []apps.AppProps, d *Dashboard, domain string) []
 		}
 		if a.Host != "" && a.Ingress == nil && a.IngressClass == "" {
 			a.Ingress = h.Nginx
+		}
+		if a.Host != "" && a.TLS == nil && len(issuers) > 0 {
+			// None serving the host: the first, so that the
+			// Certificate's validation names the host and the fix.
+			a.TLS = cmp.Or(certs.Choose(issuers, a.Host), issuers[0])
 		}
 		if a.Volume != nil && a.Volume.Class == nil && a.Volume.Export == nil {
 			v := *a.Volume
@@ -306,9 +353,13 @@ func (h *Homelab) wireApps(list []apps.AppProps, d *Dashboard, domain string) []
 }
 
 // URL is where a browser reaches host: through the tunnel on HTTPS, or
-// on ingress-nginx's HTTP node port in the LAN.
+// on ingress-nginx's node port in the LAN (HTTPS when cert-manager
+// serves certificates).
 func (h *Homelab) URL(host string) string {
 	if h.Tunnel == nil && h.Nginx.LAN != nil {
+		if is, _ := platform.Find[certs.Issuers](h.plat); len(is) > 0 {
+			return fmt.Sprintf("https://%s:%d", host, h.Nginx.LAN.HTTPS)
+		}
 		return fmt.Sprintf("http://%s:%d", host, h.Nginx.LAN.HTTP)
 	}
 	return "https://" + host

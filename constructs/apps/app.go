@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
+	"github.com/funoffshore/homelab/constructs/certs"
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
@@ -112,6 +113,13 @@ type AppProps struct {
 	Ingress *ingress.Nginx
 	// IngressClass of the Ingress when Ingress is nil. Default: "nginx".
 	IngressClass string
+	// TLS serves Host over HTTPS with a certificate from this issuer
+	// (cert-manager renews it): a Certificate "<app>-tls" whose Secret the
+	// Ingress names, and, with a tunnel, a route to the controller's
+	// HTTPS port that checks a publicly trusted certificate. The issuer
+	// must serve Host. Nil: plain HTTP in the cluster (the tunnel's edge
+	// still serves HTTPS to browsers).
+	TLS certs.Issuer
 	// Volume is a persistent volume mounted at VolumePath, its claim named
 	// after the app (Mount adds more).
 	Volume *storage.Volume
@@ -252,8 +260,11 @@ func (a *App) expose() {
 		return // refused by validate
 	}
 	a.ingress(a.meta())
-	if a.props.Tunnel != nil {
-		a.props.Tunnel.Expose(a.props.Host, a.info.Path())
+	switch t, is := a.props.Tunnel, a.props.TLS; {
+	case t != nil && is != nil:
+		t.ExposeTLS(a.props.Host, a.info.Path(), is.PubliclyTrusted())
+	case t != nil:
+		t.Expose(a.props.Host, a.info.Path())
 	}
 	a.admitController()
 }
@@ -384,10 +395,18 @@ func dnsLabel(s string) string {
 
 func (a *App) ingress(meta metav1.ObjectMeta) {
 	prefix := networkingv1.PathTypePrefix
+	var tls []networkingv1.IngressTLS
+	if a.props.TLS != nil {
+		c := certs.NewCertificate(a, "certificate", &certs.CertificateProps{
+			Name: a.Name + "-tls", Namespace: a.Namespace, DNSNames: []string{a.props.Host}, Issuer: a.props.TLS,
+		})
+		tls = []networkingv1.IngressTLS{{Hosts: c.DNSNames(), SecretName: c.SecretName}}
+	}
 	kube.NewObject(a, "ingress", &networkingv1.Ingress{
 		ObjectMeta: meta,
 		Spec: networkingv1.IngressSpec{
 			IngressClassName: ptr.To(a.props.IngressClass),
+			TLS:              tls,
 			Rules: []networkingv1.IngressRule{{
 				Host: a.props.Host,
 				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{

@@ -1,8 +1,11 @@
 // Package certs is the platform's certificates: cert-manager, installed by
 // its Helm chart in cluster/kubernetes/platform/certs (the memo's
-// platform/certs/), as a platform part (CertManagerPart). Issuers and
-// Certificates, custom resources of its CRDs, come in a later step
-// (issue 31).
+// platform/certs/), as a platform part (CertManagerPart), with the
+// ClusterIssuers a homelab needs: its own CA for LAN names (CAIssuer, the
+// root kept as a SOPS Secret) and Let's Encrypt with the DNS-01 challenge
+// in a Cloudflare zone (ACMEIssuer). A Certificate names the hosts it is
+// for and an Issuer that must serve each of them (Issuer.Serves);
+// apps.AppProps.TLS makes one per exposed app.
 package certs
 
 import (
@@ -20,6 +23,12 @@ import (
 type CertManagerProps struct {
 	// Namespace of cert-manager. Default: "cert-manager".
 	Namespace string
+	// CA runs the internal CA issuer (CertManagerPart's Configure) for
+	// LAN names; ACME the Let's Encrypt issuer for the Cloudflare zones.
+	// Either, both, or none (cert-manager without issuers). Their
+	// Namespace is this one's.
+	CA   *CAIssuerProps
+	ACME *ACMEIssuerProps
 }
 
 // CertManager is cert-manager installed by its chart with its CRDs

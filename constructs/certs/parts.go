@@ -7,6 +7,7 @@ import (
 
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/platform"
+	"github.com/funoffshore/homelab/constructs/secret"
 	"github.com/funoffshore/homelab/constructs/security"
 )
 
@@ -39,9 +40,55 @@ func (cp *certManagerPart) Namespaces() []platform.Namespace {
 	return []platform.Namespace{{Name: cp.props.Namespace, PodSecurity: "restricted"}}
 }
 
+// Build installs cert-manager and declares the issuers' Secrets (the
+// CA's root, the Cloudflare token) in its namespace, from the platform's
+// store: applied with the chart, before the issuers that read them.
 func (cp *certManagerPart) Build(p *platform.Platform) {
-	cp.c = NewCertManager(p.Chart(Dir), "cert-manager", p.Repository(CertManagerChart), &cp.props)
+	chart := p.Chart(Dir)
+	cp.c = NewCertManager(chart, "cert-manager", p.Repository(CertManagerChart), &cp.props)
 	p.Add(cp.c)
+	if ca := cp.props.CA; ca != nil {
+		p.Secret(chart, "ca", &secret.Props{Namespace: cp.c.Namespace, Name: cmp.Or(ca.Name, "homelab-ca"), Keys: CAKeys})
+	}
+	if a := cp.props.ACME; a != nil {
+		p.Secret(chart, "cloudflare-api-token", &secret.Props{Namespace: cp.c.Namespace,
+			Name: cmp.Or(a.TokenSecret, "cloudflare-api-token"), Keys: []string{cmp.Or(a.TokenKey, "api-token")}})
+	}
+}
+
+// Issuers are the ClusterIssuers a part made, for Certificates: found
+// with platform.Find[certs.Issuers] after Configure.
+type Issuers []Issuer
+
+// Configure adds the ClusterIssuers: custom resources of cert-manager's
+// CRDs, applied once the chart is ready. ACME comes first: Choose
+// prefers a publicly trusted issuer anyway.
+func (cp *certManagerPart) Configure(p *platform.Platform, scope constructs.Construct) {
+	var out Issuers
+	if a := cp.props.ACME; a != nil {
+		props := *a
+		props.Namespace = cp.c.Namespace
+		out = append(out, NewACMEIssuer(scope, "acme-issuer", &props))
+	}
+	if ca := cp.props.CA; ca != nil {
+		props := *ca
+		props.Namespace = cp.c.Namespace
+		out = append(out, NewCAIssuer(scope, "ca-issuer", &props))
+	}
+	p.Add(out)
+}
+
+// Alerts watch the certificates cert-manager manages: one not Ready for
+// long (an issuer refused it, a challenge fails), and one close to expiry,
+// which means renewal (at two thirds of its life) has failed for weeks.
+// The metrics are the controller's (internal/collectors at v1.21.1).
+func (cp *certManagerPart) Alerts() []platform.AlertGroup {
+	return []platform.AlertGroup{{Name: "certificates", Alerts: []platform.Alert{
+		{Name: "CertificateNotReady", Expr: `max by (namespace, name) (certmanager_certificate_ready_status{condition=~"False|Unknown"}) == 1`, For: "30m", Severity: "warning",
+			Summary: "Certificate {{ $labels.namespace }}/{{ $labels.name }} is not Ready: kubectl describe certificate -n {{ $labels.namespace }} {{ $labels.name }}"},
+		{Name: "CertificateExpiresSoon", Expr: `certmanager_certificate_expiration_timestamp_seconds - time() < 14 * 24 * 3600`, For: "1h", Severity: "critical",
+			Summary: "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires in less than 14 days: its renewal is failing"},
+	}}}
 }
 
 // controllerPods are the controller's pods (and its metrics Service's

@@ -38,6 +38,9 @@ type TunnelProps struct {
 	Replicas int32
 	// Origin is the in-cluster address every route goes to: ingress-nginx.
 	Origin *Nginx
+	// OriginTLS lets routes reach the origin over TLS (ExposeTLS): the
+	// tunnel's policy admits it to the origin's HTTPS port too.
+	OriginTLS bool
 }
 
 // Tunnel is cloudflared: a Deployment connecting the cluster to the
@@ -54,6 +57,7 @@ type Tunnel struct {
 
 	props  TunnelProps
 	hosts  map[string]string // host -> construct path that exposed it
+	tls    map[string]bool   // host served over TLS -> verify the origin's certificate
 	config *corev1.ConfigMap
 }
 
@@ -68,14 +72,24 @@ type CloudflaredConfig struct {
 
 // IngressRule routes a hostname (or, without one, everything else) to a service.
 type IngressRule struct {
-	Hostname string `json:"hostname,omitempty"`
-	Service  string `json:"service"`
+	Hostname      string         `json:"hostname,omitempty"`
+	Service       string         `json:"service"`
+	OriginRequest *OriginRequest `json:"originRequest,omitempty"`
+}
+
+// OriginRequest is how cloudflared connects to a rule's origin: the
+// name it sends (SNI) and checks the origin's certificate against, and
+// whether it skips that check (Cloudflare's "Origin configuration"
+// reference: originServerName, noTLSVerify).
+type OriginRequest struct {
+	OriginServerName string `json:"originServerName,omitempty"`
+	NoTLSVerify      bool   `json:"noTLSVerify,omitempty"`
 }
 
 // NewTunnel adds cloudflared below scope.
 func NewTunnel(scope constructs.Construct, id string, props *TunnelProps) *Tunnel {
 	props = cmp.Or(props, &TunnelProps{})
-	t := &Tunnel{Domain: strings.TrimSuffix(props.Domain, "."), Namespace: props.Namespace, MetricsPort: 2000, props: *props, hosts: map[string]string{}}
+	t := &Tunnel{Domain: strings.TrimSuffix(props.Domain, "."), Namespace: props.Namespace, MetricsPort: 2000, props: *props, hosts: map[string]string{}, tls: map[string]bool{}}
 	t.Namespace = cmp.Or(t.Namespace, "cloudflared")
 	t.props.CredentialsSecret = cmp.Or(t.props.CredentialsSecret, "cloudflared-credentials")
 	t.props.Replicas = cmp.Or(t.props.Replicas, 2)
@@ -161,6 +175,35 @@ func (t *Tunnel) Expose(host, source string) {
 	t.hosts[host] = source
 }
 
+// ExposeTLS routes host like Expose, to the origin's HTTPS port, sending
+// host as the TLS server name; verify checks the origin's certificate
+// against the system's roots (a publicly trusted issuer's; an internal
+// CA's certificate is encrypted but not verified). It needs
+// TunnelProps.OriginTLS.
+func (t *Tunnel) ExposeTLS(host, source string, verify bool) {
+	t.Expose(host, source)
+	if t.hosts[host] != source {
+		return
+	}
+	t.tls[host] = verify
+	if !t.props.OriginTLS {
+		path := t.info.Path()
+		t.info.Tree().AddValidation(func() []error {
+			return []error{core.Errorf(source, fmt.Sprintf("set TunnelProps.OriginTLS on %s so its policy admits the origin's HTTPS port", path),
+				"host %q is routed over TLS by a tunnel that reaches its origin only on HTTP", host)}
+		})
+	}
+}
+
+// OriginPorts are the origin's ports the tunnel connects to: HTTP, and
+// HTTPS with OriginTLS.
+func (t *Tunnel) OriginPorts() []int32 {
+	if t.props.OriginTLS {
+		return []int32{80, 443}
+	}
+	return []int32{80}
+}
+
 // Hosts returns the exposed hosts, sorted.
 func (t *Tunnel) Hosts() []string {
 	out := make([]string, 0, len(t.hosts))
@@ -172,17 +215,21 @@ func (t *Tunnel) Hosts() []string {
 }
 
 // Config returns cloudflared's configuration: one rule per exposed host,
-// all to ingress-nginx, then a catch-all 404.
+// all to ingress-nginx (over TLS for ExposeTLS's), then a catch-all 404.
 func (t *Tunnel) Config() CloudflaredConfig {
 	cfg := CloudflaredConfig{
 		Tunnel: t.props.TunnelID, CredentialsFile: "/etc/cloudflared/creds/credentials.json",
 		Metrics: fmt.Sprintf("0.0.0.0:%d", t.MetricsPort), NoAutoupdate: true,
 	}
-	origin := ""
+	origin, tlsOrigin := "", ""
 	if t.props.Origin != nil {
-		origin = t.props.Origin.ServiceURL
+		origin, tlsOrigin = t.props.Origin.ServiceURL, t.props.Origin.TLSServiceURL
 	}
 	for _, h := range t.Hosts() {
+		if verify, ok := t.tls[h]; ok {
+			cfg.Ingress = append(cfg.Ingress, IngressRule{Hostname: h, Service: tlsOrigin, OriginRequest: &OriginRequest{OriginServerName: h, NoTLSVerify: !verify}})
+			continue
+		}
 		cfg.Ingress = append(cfg.Ingress, IngressRule{Hostname: h, Service: origin})
 	}
 	cfg.Ingress = append(cfg.Ingress, IngressRule{Service: "http_status:404"})

@@ -44,8 +44,8 @@ type Nginx struct {
 	// Release is the HelmRelease.
 	Release *flux.HelmRelease
 	// Namespace, ClassName after defaults; ServiceURL is the controller's
-	// in-cluster HTTP address.
-	Namespace, ClassName, ServiceURL string
+	// in-cluster HTTP address, TLSServiceURL its HTTPS one.
+	Namespace, ClassName, ServiceURL, TLSServiceURL string
 	// MetricsPort is the controller's Prometheus port; WebhookPort its
 	// admission webhook's (the chart's controller.admissionWebhooks.port).
 	MetricsPort, WebhookPort int32
@@ -99,6 +99,7 @@ func NewNginx(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	n.ClassName = cmp.Or(n.ClassName, "nginx")
 	replicas := cmp.Or(props.Replicas, 1)
 	n.ServiceURL = "http://ingress-nginx-controller." + n.Namespace + ".svc.cluster.local:80"
+	n.TLSServiceURL = "https://ingress-nginx-controller." + n.Namespace + ".svc.cluster.local:443"
 	n.info = core.Init(n, scope, id)
 	var v nginxValues
 	c := &v.Controller

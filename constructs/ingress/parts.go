@@ -61,7 +61,7 @@ func (np *nginxPart) Isolate(p *platform.Platform, scope constructs.Construct) {
 	n := np.n
 	var web []security.Peer
 	if t, ok := platform.Find[*Tunnel](p); ok {
-		web = append(web, security.Namespace(t.Namespace).On(security.TCP(80)))
+		web = append(web, security.Namespace(t.Namespace).On(tcp(t.OriginPorts())...))
 	}
 	if n.LAN != nil {
 		// kube-proxy forwards node-port clients with their own address.
@@ -121,7 +121,7 @@ func (tp *tunnelPart) Isolate(p *platform.Platform, scope constructs.Construct) 
 	t := tp.t
 	egress := []security.Peer{security.DNS()}
 	if n, ok := platform.Find[*Nginx](p); ok {
-		egress = append(egress, security.Namespace(n.Namespace).On(security.TCP(80)))
+		egress = append(egress, security.Namespace(n.Namespace).On(tcp(t.OriginPorts())...))
 	}
 	security.NewIsolation(scope, "cloudflared", &security.IsolationProps{
 		Namespace: t.Namespace,
@@ -129,4 +129,13 @@ func (tp *tunnelPart) Isolate(p *platform.Platform, scope constructs.Construct) 
 		// The Cloudflare edge: QUIC or HTTP/2 on 7844, the API on 443.
 		Egress: append(egress, p.Internet().On(security.TCP(7844), security.UDP(7844), security.TCP(443))),
 	})
+}
+
+// tcp are TCP ports.
+func tcp(ports []int32) []security.Port {
+	out := make([]security.Port, len(ports))
+	for i, p := range ports {
+		out[i] = security.TCP(p)
+	}
+	return out
 }

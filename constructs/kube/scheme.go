@@ -22,6 +22,7 @@ import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
@@ -35,8 +36,8 @@ import (
 )
 
 // Scheme knows every typed object the constructs emit: the stable (v1, v2)
-// Kubernetes built-in API groups, CustomResourceDefinitions, the Flux kinds
-// and the Prometheus operator's. NewObject reads apiVersion and kind from it.
+// Kubernetes built-in API groups, CustomResourceDefinitions, the Flux kinds,
+// the Prometheus operator's and cert-manager's. NewObject reads apiVersion and kind from it.
 //
 // The alpha and beta built-in groups client-go's scheme also registers are
 // left out: a current cluster serves few of them, and they are most of the
@@ -69,6 +70,7 @@ func init() {
 		apiextensionsv1.AddToScheme,
 		sourcev1.AddToScheme,
 		kustomizev1.AddToScheme,
+		cmapi.AddToScheme,
 		helmv2.AddToScheme,
 		notificationv1.AddToScheme,
 		notificationv1beta3.AddToScheme,
