@@ -53,7 +53,7 @@ func dashboardNames(t *testing.T, props *homelab.Props) []string {
 // for ever; without Longhorn there is no Longhorn volume to watch.
 func TestAlertsFollowTheParts(t *testing.T) {
 	all := alertNames(t, homelab.Funoffshore())
-	assert.Equal(t, []string{"FluxKustomizationNotReady", "FluxHelmReleaseNotReady", "LonghornVolumeDegraded", "LonghornVolumeFaulted", "EtcdSnapshotMissing"}, all)
+	assert.Equal(t, []string{"FluxKustomizationNotReady", "FluxHelmReleaseNotReady", "LonghornVolumeDegraded", "LonghornVolumeFaulted", "CertificateNotReady", "CertificateExpiresSoon", "EtcdSnapshotMissing"}, all)
 
 	noNFS := homelab.Funoffshore()
 	noNFS.Platform.NFS = nil
@@ -64,7 +64,13 @@ func TestAlertsFollowTheParts(t *testing.T) {
 	noLonghorn := homelab.Funoffshore()
 	noLonghorn.Platform.Longhorn = nil
 	got = alertNames(t, noLonghorn)
-	assert.Equal(t, []string{"FluxKustomizationNotReady", "FluxHelmReleaseNotReady", "EtcdSnapshotMissing"}, got)
+	assert.Equal(t, []string{"FluxKustomizationNotReady", "FluxHelmReleaseNotReady", "CertificateNotReady", "CertificateExpiresSoon", "EtcdSnapshotMissing"}, got)
+
+	// Certificates are watched only where cert-manager runs.
+	noCerts := homelab.Funoffshore()
+	noCerts.Platform.Certs = nil
+	got = alertNames(t, noCerts)
+	assert.False(t, slices.Contains(got, "CertificateExpiresSoon"), "no certificates to expire: %v", got)
 
 	// So do the dashboards: Longhorn's comes with Longhorn.
 	assert.Equal(t, []string{"kubernetes-cluster", "longhorn", "talos-nodes"}, dashboardNames(t, homelab.Funoffshore()))

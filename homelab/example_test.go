@@ -31,12 +31,16 @@ func Example() {
 	// kubernetes/flux/gotk-components.yaml
 	// kubernetes/flux/gotk-sync.yaml
 	// kubernetes/flux/kustomization.yaml
+	// kubernetes/platform-config/acme-issuer.yaml
 	// kubernetes/platform-config/alerting.yaml
 	// kubernetes/platform-config/backup-daily.yaml
+	// kubernetes/platform-config/ca-issuer.yaml
 	// kubernetes/platform-config/kustomization.yaml
 	// kubernetes/platform-config/monitors.yaml
 	// kubernetes/platform/backup/etcd-snapshots.yaml
 	// kubernetes/platform/backup/kustomization.yaml
+	// kubernetes/platform/certs/cert-manager.yaml
+	// kubernetes/platform/certs/kustomization.yaml
 	// kubernetes/platform/ingress/cloudflared.yaml
 	// kubernetes/platform/ingress/ingress-nginx.yaml
 	// kubernetes/platform/ingress/kustomization.yaml
@@ -46,6 +50,7 @@ func Example() {
 	// kubernetes/platform/namespaces.yaml
 	// kubernetes/platform/repositories.yaml
 	// kubernetes/platform/security/apps.yaml
+	// kubernetes/platform/security/cert-manager.yaml
 	// kubernetes/platform/security/cloudflared.yaml
 	// kubernetes/platform/security/coredns.yaml
 	// kubernetes/platform/security/etcd-snapshot.yaml

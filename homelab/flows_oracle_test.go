@@ -189,6 +189,9 @@ func connections(t *testing.T, oc netpol.Cluster, byNS map[string][]*corev1.Pod,
 	switch {
 	case f.To.Namespace != "":
 		for _, p := range byNS[f.To.Namespace] {
+			if !labelsMatch(f.To.Pods, p.Labels) {
+				continue
+			}
 			for _, ct := range p.Spec.Containers {
 				if slices.ContainsFunc(ct.Ports, func(cp corev1.ContainerPort) bool {
 					return cp.ContainerPort == f.Port && (cp.Protocol == f.Protocol || cp.Protocol == "" && f.Protocol == corev1.ProtocolTCP)

@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	"github.com/siderolabs/talos/pkg/machinery/constants"
 	"github.com/stretchr/testify/require"
@@ -382,21 +384,37 @@ func checkHomelabFlows(t *testing.T, props *homelab.Props) {
 				continue
 			}
 			for _, target := range namespaces {
-				numbers := c.containerPorts(t, target, port, nil)
-				if len(numbers) == 0 {
-					// A Service's port name: resolve through its targetPort.
+				to := ns(target)
+				var numbers []int32
+				if o.GetKind() == "ServiceMonitor" {
+					// A Service's port name: the pods its selector picks,
+					// on its targetPort (prometheus-operator's endpoints).
 					for _, s := range c.objects {
 						if s.GetKind() != "Service" || s.GetNamespace() != target {
 							continue
 						}
 						var svc corev1.Service
 						decodeInto(t, s, &svc)
+						sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector", "matchLabels")
+						if !labelsMatch(sel, svc.Labels) {
+							continue
+						}
 						for _, sp := range svc.Spec.Ports {
-							if sp.Name == port {
-								numbers = append(numbers, c.containerPorts(t, target, sp.TargetPort.String(), svc.Spec.Selector)...)
+							// An unset targetPort is the port's number (the
+							// Service API's default).
+							tp := sp.TargetPort.String()
+							if sp.TargetPort == (intstr.IntOrString{}) {
+								tp = fmt.Sprint(sp.Port)
+							}
+							if n := c.containerPorts(t, target, tp, svc.Spec.Selector); sp.Name == port && len(n) > 0 {
+								to = endpoint{Namespace: target, Pods: svc.Spec.Selector}
+								numbers = append(numbers, n...)
 							}
 						}
 					}
+				}
+				if len(numbers) == 0 {
+					numbers = c.containerPorts(t, target, port, nil)
 				}
 				// kube-system's targets are Talos' host-network
 				// components, scraped through the nodes' addresses below.
@@ -404,7 +422,7 @@ func checkHomelabFlows(t *testing.T, props *homelab.Props) {
 					t.Errorf("%s %s/%s scrapes port %q in %s, which no pod there has", o.GetKind(), o.GetNamespace(), o.GetName(), port, target)
 				}
 				for _, n := range numbers {
-					add(prometheus, ns(target), n, corev1.ProtocolTCP, "scrape by "+o.GetName())
+					add(prometheus, to, n, corev1.ProtocolTCP, "scrape by "+o.GetName())
 				}
 			}
 		}
@@ -426,6 +444,21 @@ func checkHomelabFlows(t *testing.T, props *homelab.Props) {
 	add(ns(tun), internet, 443, corev1.ProtocolTCP, "Cloudflare API")
 	for _, p := range c.containerPorts(t, h.Nginx.Namespace, "http", nil) {
 		add(ns(tun), ns(h.Nginx.Namespace), p, corev1.ProtocolTCP, "tunnel origin")
+	}
+	if h.CertManager != nil {
+		// Apps served over TLS: the tunnel reaches the controller's HTTPS port.
+		for _, p := range c.containerPorts(t, h.Nginx.Namespace, "https", nil) {
+			add(ns(tun), ns(h.Nginx.Namespace), p, corev1.ProtocolTCP, "tunnel origin over TLS")
+		}
+		// cert-manager: the ACME directory and Cloudflare's API (HTTPS),
+		// the zone's authoritative servers for the DNS-01 self-check.
+		cm := h.CertManager.Namespace
+		add(ns(cm), internet, 443, corev1.ProtocolTCP, "ACME and the DNS provider's API")
+		add(ns(cm), internet, 53, corev1.ProtocolUDP, "DNS-01 self-check")
+		add(ns(cm), internet, 53, corev1.ProtocolTCP, "DNS-01 self-check")
+		for _, cp := range controlPlanes {
+			add(ns(cm), cp, 6443, corev1.ProtocolTCP, "cert-manager's controller, cainjector and webhook to the API server")
+		}
 	}
 	// ingress-nginx to every app with a public host.
 	for _, a := range h.AppConstructs {
@@ -452,13 +485,17 @@ func checkHomelabFlows(t *testing.T, props *homelab.Props) {
 			}
 			var svc corev1.Service
 			decodeInto(t, svcObj, &svc)
+			// The API server calls the Service's port 443 unless the
+			// webhook names another (admissionregistration/v1
+			// ServiceReference.Port's default), on the pods it selects.
+			port := ptr.Deref(ref.Port, 443)
 			for _, sp := range svc.Spec.Ports {
-				if ref.Port != nil && sp.Port != *ref.Port {
+				if sp.Port != port {
 					continue
 				}
 				for _, p := range c.containerPorts(t, ref.Namespace, sp.TargetPort.String(), svc.Spec.Selector) {
 					for _, cp := range controlPlanes {
-						add(cp, ns(ref.Namespace), p, corev1.ProtocolTCP, "admission webhook "+w.Name)
+						add(cp, endpoint{Namespace: ref.Namespace, Pods: svc.Spec.Selector}, p, corev1.ProtocolTCP, "admission webhook "+w.Name)
 					}
 				}
 			}

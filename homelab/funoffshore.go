@@ -57,6 +57,10 @@ func DefaultPlatform() *Platform {
 			Retention: "7d", Volume: "10Gi",
 			Alerts: monitoring.TelegramReceiver(ExampleTelegramChatID, "alertmanager-telegram"),
 		},
+		// Let's Encrypt for the public names (DNS-01 in the Cloudflare
+		// zone, so LAN-only names under it work too), the homelab's own CA
+		// for LAN names.
+		Certs: &CertsOptions{CADomains: []string{"home.arpa"}, ACMEEmail: "admin@funoffshore.com"},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/backup"
+	"github.com/funoffshore/homelab/constructs/certs"
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/ingress"
@@ -154,6 +155,10 @@ type Homelab struct {
 	Alerting *monitoring.Alerting
 	// Snapshots takes the etcd snapshots (with Platform.NFS).
 	Snapshots *backup.EtcdSnapshots
+	// CertManager issues the apps' certificates (with Platform.Certs);
+	// Issuers are its ClusterIssuers.
+	CertManager *certs.CertManager
+	Issuers     certs.Issuers
 
 	// Secrets are the Secrets the homelab declares; values in the store.
 	Secrets []*secret.Secret

@@ -211,7 +211,7 @@ var classRows = []invalidCase{
 			security.NewPodPolicy(h.Apps, "echo-scrapes", &security.PodPolicyProps{Name: "echo-scrapes", Namespace: "apps", Pods: map[string]string{"app": "echo"}}).
 				Allow(security.Namespace("monitorng").On(security.TCP(8080)))
 		},
-		want: `apps/echo-scrapes/policy: NetworkPolicy.networking.k8s.io/apps/echo-scrapes has a peer in namespace "monitorng", which the tree does not declare: the rule matches no pod; name a namespace the tree declares (apps, cloudflared, default, flux-system, ingress-nginx, kube-node-lease, kube-public, kube-system, longhorn-system, monitoring, nfs-provisioner), or declare "monitorng"`,
+		want: `apps/echo-scrapes/policy: NetworkPolicy.networking.k8s.io/apps/echo-scrapes has a peer in namespace "monitorng", which the tree does not declare: the rule matches no pod; name a namespace the tree declares (apps, cert-manager, cloudflared, default, flux-system, ingress-nginx, kube-node-lease, kube-public, kube-system, longhorn-system, monitoring, nfs-provisioner), or declare "monitorng"`,
 	},
 	// Values a consumer's own schema refuses (issue 27, class 6).
 	{
@@ -353,7 +353,7 @@ var classRows = []invalidCase{
 	{
 		name:  "no worker while apps need one",
 		props: func(p *homelab.Props) { p.Machines.Nodes = p.Machines.Nodes[:1] },
-		want:  `talos: 26 workloads (first: helm-controller at flux/gotk-components) need a node to run on but the cluster has no worker and Talos taints control planes NoSchedule; add a worker, or let pods run on the control planes with a patch setting cluster.allowSchedulingOnControlPlanes`,
+		want:  `talos: 29 workloads (first: helm-controller at flux/gotk-components) need a node to run on but the cluster has no worker and Talos taints control planes NoSchedule; add a worker, or let pods run on the control planes with a patch setting cluster.allowSchedulingOnControlPlanes`,
 	},
 	{
 		name:  "Longhorn with no replica",

@@ -184,7 +184,7 @@ var compositionRows = []invalidCase{
 		tree: func(_ *core.App, h *homelab.Homelab) {
 			flux.NewKustomization(h.Flux, "media", &flux.KustomizationProps{Path: "./cluster/kubernetes/media"})
 		},
-		want: `flux/media: path "./cluster/kubernetes/media" is rendered by no chart; point it at a chart's directory ("./cluster/kubernetes/apps", "./cluster/kubernetes/flux", "./cluster/kubernetes/platform", "./cluster/kubernetes/platform-config", "./cluster/kubernetes/platform/backup", "./cluster/kubernetes/platform/ingress", "./cluster/kubernetes/platform/monitoring", "./cluster/kubernetes/platform/security", "./cluster/kubernetes/platform/storage") or pass Chart instead of Path`,
+		want: `flux/media: path "./cluster/kubernetes/media" is rendered by no chart; point it at a chart's directory ("./cluster/kubernetes/apps", "./cluster/kubernetes/flux", "./cluster/kubernetes/platform", "./cluster/kubernetes/platform-config", "./cluster/kubernetes/platform/backup", "./cluster/kubernetes/platform/certs", "./cluster/kubernetes/platform/ingress", "./cluster/kubernetes/platform/monitoring", "./cluster/kubernetes/platform/security", "./cluster/kubernetes/platform/storage") or pass Chart instead of Path`,
 	},
 	{
 		name: "an object no Kustomization applies",
@@ -286,7 +286,7 @@ var treeRows = []invalidCase{
 		props: func(p *homelab.Props) {
 			p.Apps = append(p.Apps, apps.AppProps{Name: "llm", Image: "ollama/ollama:0.5.4", Port: 11434, Replicas: 2, Resources: apps.Resources{CPU: "500m", Memory: "3Gi"}})
 		},
-		want: "talos: workloads request 9456Mi of memory but the 2 workers have 7424Mi allocatable (VM RAM - 384Mi Talos reserve each); add a worker, give the worker VMs more RAM or lower the requests (see `go run . validate`)",
+		want: "talos: workloads request 9616Mi of memory but the 2 workers have 7424Mi allocatable (VM RAM - 384Mi Talos reserve each); add a worker, give the worker VMs more RAM or lower the requests (see `go run . validate`)",
 	},
 	{
 		name: "a missing secret reference",

@@ -211,6 +211,7 @@ func (h *Homelab) platform(p *Platform, src secret.Source) {
 	h.Tunnel, _ = platform.Find[*ingress.Tunnel](h.plat)
 	h.Monitoring, _ = platform.Find[*monitoring.Stack](h.plat)
 	h.Snapshots, _ = platform.Find[*backup.EtcdSnapshots](h.plat)
+	h.CertManager, _ = platform.Find[*certs.CertManager](h.plat)
 
 	secChart := h.plat.Chart("security")
 	h.isolation(secChart, system)
@@ -221,6 +222,7 @@ func (h *Homelab) platform(p *Platform, src secret.Source) {
 	h.PlatformConfig = kube.NewChart(h.app, "platform-config", &kube.ChartProps{Dir: "kubernetes/platform-config"})
 	h.plat.Configure(h.PlatformConfig)
 	h.Alerting, _ = platform.Find[*monitoring.Alerting](h.plat)
+	h.Issuers, _ = platform.Find[certs.Issuers](h.plat)
 	h.Secrets = h.plat.Secrets()
 }
 
@@ -308,7 +310,7 @@ func (h *Homelab) namespaces() []Namespace {
 // default class, and adds the dashboard, if any, with the links of the
 // apps that have a public host.
 func (h *Homelab) wireApps(list []apps.AppProps, d *Dashboard, domain string) []apps.AppProps {
-	issuers, _ := platform.Find[certs.Issuers](h.plat)
+	issuers := h.Issuers
 	wire := func(a apps.AppProps) apps.AppProps {
 		if a.Host != "" && !strings.Contains(a.Host, ".") {
 			a.Host = a.Host + "." + domain
@@ -357,7 +359,7 @@ func (h *Homelab) wireApps(list []apps.AppProps, d *Dashboard, domain string) []
 // serves certificates).
 func (h *Homelab) URL(host string) string {
 	if h.Tunnel == nil && h.Nginx.LAN != nil {
-		if is, _ := platform.Find[certs.Issuers](h.plat); len(is) > 0 {
+		if len(h.Issuers) > 0 {
 			return fmt.Sprintf("https://%s:%d", host, h.Nginx.LAN.HTTPS)
 		}
 		return fmt.Sprintf("http://%s:%d", host, h.Nginx.LAN.HTTP)

@@ -51,6 +51,9 @@ func releases(h *homelab.Homelab) []*flux.HelmRelease {
 			out = append(out, r)
 		}
 	}
+	if h.CertManager != nil {
+		out = append(out, h.CertManager.Release)
+	}
 	return out
 }
 

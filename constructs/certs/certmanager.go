@@ -29,6 +29,9 @@ type CertManagerProps struct {
 	// Namespace is this one's.
 	CA   *CAIssuerProps
 	ACME *ACMEIssuerProps
+	// Metrics serves the controller's metrics (its Service for a
+	// ServiceMonitor); the part sets it when the platform has a scraper.
+	Metrics bool
 }
 
 // CertManager is cert-manager installed by its chart with its CRDs
@@ -87,7 +90,7 @@ func NewCertManager(scope constructs.Construct, id string, repo *flux.HelmReposi
 	var v certManagerValues
 	v.CRDs.Enabled, v.CRDs.Keep = true, true
 	v.Global.LeaderElection.Namespace = c.Namespace
-	v.Prometheus.Enabled = true
+	v.Prometheus.Enabled = props.Metrics
 	v.Webhook.SecurePort = c.WebhookPort
 	v.Resources = kube.Requirements("10m", "64Mi", "192Mi")
 	v.Webhook.Resources = kube.Requirements("10m", "32Mi", "96Mi")

@@ -45,6 +45,7 @@ func (cp *certManagerPart) Namespaces() []platform.Namespace {
 // store: applied with the chart, before the issuers that read them.
 func (cp *certManagerPart) Build(p *platform.Platform) {
 	chart := p.Chart(Dir)
+	_, cp.props.Metrics = p.Scraper()
 	cp.c = NewCertManager(chart, "cert-manager", p.Repository(CertManagerChart), &cp.props)
 	p.Add(cp.c)
 	if ca := cp.props.CA; ca != nil {
@@ -99,6 +100,9 @@ func controllerPods() map[string]string {
 
 func (cp *certManagerPart) Scrapes() []platform.Scrape {
 	c := cp.c
+	if !cp.props.Metrics {
+		return nil
+	}
 	return []platform.Scrape{{
 		To:      security.Pods(c.Namespace, controllerPods()).On(security.TCP(c.MetricsPort)),
 		Monitor: &platform.Monitor{Name: "cert-manager", Namespace: c.Namespace, Port: "http-metrics", Selector: controllerPods()},

@@ -59,9 +59,9 @@ func TestValidate(t *testing.T) {
 			t.Fatalf("exit %d, want %d (blockers): %s", code, cli.ExitBlocked, stderr)
 		}
 		for _, want := range []string{
-			"constructs: valid (103 objects, 41 files)", "kustomize: 9 directories build", "allocatable (2 workers)",
+			"constructs: valid (115 objects, 46 files)", "kustomize: 10 directories build", "allocatable (2 workers)",
 			"talos: 2 machine configs checked (metal mode)", "talhelper: talos/talconfig.yaml matches the schema",
-			"blocking: 7 thing(s) keep this tree from reconciling on a real cluster:",
+			"blocking: 9 thing(s) keep this tree from reconciling on a real cluster:",
 			`  - platform/ingress/cloudflared: Platform.Tunnel.ID is the example "6f1c2f5e-3a4b-4c8d-9e0f-1a2b3c4d5e6f"`,
 			"  - platform/storage/nfs: Platform.NFS.Server (or the Longhorn BackupTarget on it) is the example address 192.168.1.20",
 			"fix: set each key (see docs/secrets.md): go run . secrets set monitoring/grafana-admin admin-user < FILE; go run . secrets set monitoring/grafana-admin admin-password < FILE",
@@ -84,6 +84,8 @@ func TestValidate(t *testing.T) {
 			"monitoring/grafana-admin":            {"admin-user", "admin-password"},
 			"flux-system/flux-system":             {"identity", "identity.pub", "known_hosts"},
 			"monitoring/alertmanager-discord":     {"webhook-url"},
+			"cert-manager/homelab-ca":             {"tls.crt", "tls.key"},
+			"cert-manager/cloudflare-api-token":   {"api-token"},
 		} {
 			ns, name, _ := strings.Cut(ref, "/")
 			for _, k := range keys {
