@@ -107,9 +107,10 @@ type CAIssuerProps struct {
 type CAIssuer struct {
 	constructs.Construct
 	info *core.Info
-	// Name of the ClusterIssuer and its Secret; Domains it serves.
-	Name    string
-	Domains []string
+	// Name of the ClusterIssuer and its Secret; Namespace the Secret's;
+	// Domains it serves.
+	Name, Namespace string
+	Domains         []string
 	// Object is the ClusterIssuer.
 	Object *cmapi.ClusterIssuer
 }
@@ -122,8 +123,10 @@ var CAKeys = []string{"tls.crt", "tls.key"}
 // cert-manager's CRDs) and refers to its Secret.
 func NewCAIssuer(scope constructs.Construct, id string, props *CAIssuerProps) *CAIssuer {
 	props = cmp.Or(props, &CAIssuerProps{})
-	c := &CAIssuer{Name: cmp.Or(props.Name, "homelab-ca"), Domains: slices.Clone(props.Domains)}
+	c := &CAIssuer{Name: cmp.Or(props.Name, "homelab-ca"), Namespace: props.Namespace, Domains: slices.Clone(props.Domains)}
 	c.info = core.Init(c, scope, id)
+	cas := caIssuers.Of(c.info.Tree())
+	*cas = append(*cas, c)
 	c.Object = &cmapi.ClusterIssuer{
 		ObjectMeta: metav1.ObjectMeta{Name: c.Name},
 		Spec:       cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: c.Name}}},
@@ -136,6 +139,13 @@ func NewCAIssuer(scope constructs.Construct, id string, props *CAIssuerProps) *C
 	tree.AddValidation(func() []error { return domainErrors(path, "CAIssuerProps.Domains", c.Domains) })
 	return c
 }
+
+// caIssuers are a tree's CA issuers, for CAIssuersOf.
+var caIssuers = core.NewFacet("certs/ca-issuers", func() *[]*CAIssuer { return &[]*CAIssuer{} })
+
+// CAIssuersOf returns the CA issuers of a tree, in the order they were
+// made: the roots `homelab secrets ca` makes.
+func CAIssuersOf(t *core.Tree) []*CAIssuer { return slices.Clone(*caIssuers.Of(t)) }
 
 // Info returns the construct's place in the tree.
 func (c *CAIssuer) Info() *core.Info { return c.info }

@@ -74,7 +74,7 @@ repository. synth copies the encrypted files as they are; Flux decrypts them in 
 	cmd.PersistentFlags().StringVar(&f.sopsConfig, "sops-config", ".sops.yaml", "SOPS creation rules holding the age recipients")
 	cmd.PersistentFlags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
 	cmd.PersistentFlags().StringVar(&f.clusterKey, "cluster-key", secrets.ClusterKeyPath, "the cluster's age key (for Flux), encrypted for the operators")
-	cmd.AddCommand(secretsInitCommand(f), secretsSetCommand(f, build), secretsGetCommand(f), secretsRotateCommand(f),
+	cmd.AddCommand(secretsInitCommand(f), secretsSetCommand(f, build), secretsGetCommand(f), secretsRotateCommand(f), secretsCACommand(f, build),
 		secretsRecipientCommand(f, "add-recipient", "Let another age key (a second machine, a teammate) decrypt every secret: re-encrypt all files for it"),
 		secretsRecipientCommand(f, "remove-recipient", "Stop an age key from decrypting the secrets from now on: re-encrypt all files without it"))
 	return cmd

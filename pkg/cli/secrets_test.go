@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"github.com/funoffshore/homelab/internal/funoffshore"
 	"github.com/funoffshore/homelab/pkg/lab"
 	"os"
@@ -82,6 +84,34 @@ func TestSecretsCommands(t *testing.T) {
 	}
 	if code, _, stderr := run("", "secrets", "set", "monitoring/grafana-admin", "admin-user"); code == 0 || !strings.Contains(stderr, "no value on standard input") {
 		t.Errorf("set with no value: exit %d: %s", code, stderr)
+	}
+
+	// The internal CA's root: made once, kept encrypted, its certificate
+	// printed for the devices, its key never.
+	code, out, stderr = run("", "secrets", "ca")
+	if code != 0 {
+		t.Fatalf("ca: exit %d: %s", code, stderr)
+	}
+	block, _ := pem.Decode([]byte(out))
+	if block == nil || block.Type != "CERTIFICATE" {
+		t.Fatalf("ca printed no certificate: %q", out)
+	}
+	root, err := x509.ParseCertificate(block.Bytes)
+	require.NoError(t, err)
+	require.True(t, root.IsCA)
+	require.Equal(t, []string{"home.arpa"}, root.PermittedDNSDomains, "constrained to the Funoffshore CA's domains")
+	_, keyPEM, _ := run("", "secrets", "get", "cert-manager/homelab-ca", "tls.key")
+	if !strings.Contains(keyPEM, "PRIVATE KEY") || strings.Contains(out+stderr, keyPEM) {
+		t.Errorf("the root's key is missing from the store, or shown: %s%s", out, stderr)
+	}
+	file, _ := os.ReadFile(filepath.Join(dir, "secrets/cert-manager/homelab-ca.sops.yaml"))
+	require.NotEmpty(t, file)
+	require.NotContains(t, string(file), "PRIVATE KEY", "the key is encrypted in the store")
+	if code, _, stderr := run("", "secrets", "ca"); code == 0 || !strings.Contains(stderr, "already holds a root for cert-manager/homelab-ca") {
+		t.Errorf("a second ca replaced the root devices trust: exit %d: %s", code, stderr)
+	}
+	if _, again, _ := run("", "secrets", "get", "cert-manager/homelab-ca", "tls.key"); again != keyPEM {
+		t.Error("a refused ca changed the key")
 	}
 }
 
