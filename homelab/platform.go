@@ -50,9 +50,9 @@ type Platform struct {
 	// from the issuer that serves its host (a publicly trusted one
 	// first), and the tunnel reaches ingress-nginx over TLS.
 	Certs *CertsOptions
-	// Parts are further platform parts (cert-manager, say), built after
+	// Parts are further platform parts (a library user's own), built after
 	// those above, in order: each one line, `Parts: []platform.Part{
-	// certs.Part(...)}`. See docs/architecture.md, "Adding a platform
+	// mine.Part(...)}`. See docs/architecture.md, "Adding a platform
 	// part".
 	Parts []platform.Part
 }
