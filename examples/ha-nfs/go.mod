@@ -4,6 +4,7 @@ go 1.26.6
 
 require (
 	github.com/aws/jsii-runtime-go v1.142.0
+	github.com/cert-manager/cert-manager v1.21.1
 	github.com/funoffshore/homelab v0.0.0
 	github.com/stretchr/testify v1.12.1
 	k8s.io/api v0.36.4
@@ -116,7 +117,7 @@ require (
 	github.com/go-viper/mapstructure/v2 v2.5.0 // indirect
 	github.com/goccy/go-yaml v1.19.2 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
-	github.com/google/cel-go v0.27.0 // indirect
+	github.com/google/cel-go v0.29.0 // indirect
 	github.com/google/gnostic-models v0.7.1 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/google/s2a-go v0.1.9 // indirect
@@ -237,6 +238,7 @@ require (
 	k8s.io/kube-openapi v0.0.0-20260721132016-d427ff9ee9ad // indirect
 	k8s.io/utils v0.0.0-20260626114624-be93311217bd // indirect
 	sigs.k8s.io/controller-runtime v0.24.1 // indirect
+	sigs.k8s.io/gateway-api v1.6.0 // indirect
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
 	sigs.k8s.io/kube-network-policies v1.1.0 // indirect
 	sigs.k8s.io/kustomize/api v0.21.2 // indirect

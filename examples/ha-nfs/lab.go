@@ -7,8 +7,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/funoffshore/homelab/constructs/apps"
+	"github.com/funoffshore/homelab/constructs/certs"
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
+	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/proxmox"
 	"github.com/funoffshore/homelab/constructs/secret"
@@ -40,6 +42,21 @@ func Build(src secret.Source) *lab.Lab {
 	repo := flux.NewHelmRepository(platform, "nfs-repo", &flux.HelmRepositoryProps{Name: "nfs-subdir-external-provisioner", URL: "https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner"})
 	nfs := storage.NewNFS(platform, "nfs", repo, &storage.NFSProps{Server: "10.1.0.5", Path: "/export/k8s"})
 
+	// HTTPS in the LAN: ingress-nginx on the nodes' ports 30080/30443,
+	// cert-manager signing with the homelab's own CA for ha.home.arpa (its
+	// root made once by `go run . secrets ca`, kept encrypted in the store;
+	// docs/tls.md says how devices trust it). The ClusterIssuer is applied
+	// by a Kustomization after the platform, once cert-manager's CRDs exist.
+	kube.NewNamespace(platform, "ingress-nginx-namespace", &kube.NamespaceProps{Name: "ingress-nginx", PodSecurity: "baseline"})
+	kube.NewNamespace(platform, "cert-manager-namespace", &kube.NamespaceProps{Name: "cert-manager", PodSecurity: "restricted"})
+	nginx := ingress.NewNginx(platform, "ingress-nginx", flux.NewHelmRepository(platform, "ingress-nginx-repo", &flux.HelmRepositoryProps{Name: ingress.NginxChart.Repo(), URL: ingress.NginxChart.Repository}),
+		&ingress.NginxProps{LAN: &ingress.NodePorts{}})
+	certs.NewCertManager(platform, "cert-manager", flux.NewHelmRepository(platform, "jetstack", &flux.HelmRepositoryProps{Name: certs.CertManagerChart.Repo(), URL: certs.CertManagerChart.Repository}), nil)
+	secret.New(platform, "homelab-ca", &secret.Props{Namespace: "cert-manager", Keys: certs.CAKeys, Source: src})
+	config := kube.NewChart(app, "platform-config", &kube.ChartProps{Dir: "kubernetes/platform-config"})
+	flux.NewKustomization(layers.Flux, "platform-config", &flux.KustomizationProps{Chart: config, DependsOn: []*flux.Kustomization{layers.PlatformKustomization}})
+	ca := certs.NewCAIssuer(config, "ca", &certs.CAIssuerProps{Namespace: "cert-manager", Domains: []string{"ha.home.arpa"}})
+
 	// The database's password, SOPS-encrypted in the store (`secrets set
 	// apps/wiki-db password`), read by both apps.
 	db := secret.New(appsChart, "wiki-db", &secret.Props{Namespace: "apps", Keys: []string{"password"}, Source: src})
@@ -54,6 +71,8 @@ func Build(src secret.Source) *lab.Lab {
 		Env: []corev1.EnvVar{{Name: "DB_TYPE", Value: "postgres"}, {Name: "DB_HOST", Value: postgres.ServiceHost()},
 			{Name: "DB_PORT", Value: fmt.Sprint(postgres.ServicePort())}, {Name: "DB_USER", Value: "postgres"}, {Name: "DB_NAME", Value: "postgres"}, db.Env("DB_PASS", "password")},
 		Resources: apps.Resources{CPU: "100m", Memory: "256Mi", MemoryLimit: "512Mi"},
+		// https://wiki.ha.home.arpa:30443, with a certificate from the CA.
+		Host: "wiki.ha.home.arpa", LAN: true, Ingress: nginx, TLS: ca,
 	})
 	// Only the wiki reaches the database.
 	postgres.AllowFrom(wiki.Peer())

@@ -9,8 +9,10 @@ import (
 
 	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/require"
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/funoffshore/homelab/pkg/nodeenv"
@@ -84,6 +86,21 @@ func TestSnapshot(t *testing.T) {
 	if ref := env["DB_PASS"].ValueFrom; ref == nil || ref.SecretKeyRef.Name != "wiki-db" {
 		t.Errorf("the wiki does not read the database password from the wiki-db Secret: %+v", env["DB_PASS"])
 	}
+
+	// HTTPS in the LAN from the homelab's own CA: the wiki's Ingress
+	// serves the Secret its Certificate produces, signed by the CA issuer,
+	// which the platform-config Kustomization applies after the platform.
+	var ing networkingv1.Ingress
+	object(t, files, "kubernetes/apps/wiki.yaml", "Ingress", "wiki", &ing)
+	var crt cmapi.Certificate
+	object(t, files, "kubernetes/apps/wiki.yaml", "Certificate", "wiki-tls", &crt)
+	require.Len(t, ing.Spec.TLS, 1)
+	require.Equal(t, crt.Spec.SecretName, ing.Spec.TLS[0].SecretName)
+	require.Equal(t, []string{"wiki.ha.home.arpa"}, crt.Spec.DNSNames)
+	var issuer cmapi.ClusterIssuer
+	object(t, files, "kubernetes/platform-config/ca.yaml", "ClusterIssuer", crt.Spec.IssuerRef.Name, &issuer)
+	require.NotNil(t, issuer.Spec.CA)
+	require.Contains(t, string(files["kubernetes/flux/platform-config.yaml"]), "path: ./cluster/kubernetes/platform-config")
 }
 
 // TestWiring checks what the wiring methods did where it takes effect: the
