@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
-	"github.com/stretchr/testify/require"
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
