@@ -61,7 +61,7 @@ func RunIO(build Builder, args []string, stdin io.Reader, stdout, stderr io.Writ
 	// The commands report through their own output; controller-runtime's
 	// client logs would only add a stack dump about a missing logger.
 	ctrllog.SetLogger(logr.Discard())
-	return synthcli.Execute(NewCommand(build), args, stdin, stdout, stderr, map[error]int{errPending: ExitPending, errBlocked: ExitBlocked})
+	return synthcli.Execute(NewCommand(build), args, stdin, stdout, stderr, map[error]int{errPending: ExitPending, errBlocked: ExitBlocked, errHazards: ExitHazards})
 }
 
 // NewCommand returns the root command.
@@ -73,7 +73,7 @@ func NewCommand(build Builder) *cobra.Command {
 renders it into cluster/ (Talos and Kubernetes YAML reconciled by Flux from Git).`,
 		Args: cobra.NoArgs,
 	}
-	root.AddCommand(synthcli.SynthCommand(build), validateCommand(build), planCommand(build), deployCommand(build), secretsCommand(build), synthcli.VersionCommand())
+	root.AddCommand(synthcli.SynthCommand(build), validateCommand(build), planCommand(build), diffCommand(build), deployCommand(build), secretsCommand(build), synthcli.VersionCommand())
 	synthcli.StrictArgs(root)
 	return root
 }

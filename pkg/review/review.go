@@ -351,7 +351,9 @@ func kustomizations(objs map[string]object, repoDir string) []kustomization {
 		out = append(out, kustomization{id: o.u.GetNamespace() + "/" + o.u.GetName(), dir: dir, prune: prune})
 	}
 	// Longest directory first: the deepest Kustomization applies a file.
-	slices.SortFunc(out, func(a, b kustomization) int { return cmp.Or(cmp.Compare(len(b.dir), len(a.dir)), cmp.Compare(a.id, b.id)) })
+	slices.SortFunc(out, func(a, b kustomization) int {
+		return cmp.Or(cmp.Compare(len(b.dir), len(a.dir)), cmp.Compare(a.id, b.id))
+	})
 	return out
 }
 
