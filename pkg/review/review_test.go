@@ -5,11 +5,14 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/talos"
@@ -267,4 +270,67 @@ func BenchmarkCompare(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestChartVersionBump is what a Renovate bump of a chart shows: the
+// HelmRelease's version moves, and the review renders both chart
+// versions with the release's values and diffs what they make. The newer
+// version is the pinned package with its default controller image tag
+// changed, repackaged with Helm's own code.
+func TestChartVersionBump(t *testing.T) {
+	opts := charts(t)
+	pinned := opts.ChartFile("ingress-nginx", "4.15.1")
+	require.NotEmpty(t, pinned)
+	ch, err := loader.Load(pinned)
+	require.NoError(t, err)
+	ch.Metadata.Version = "4.15.2"
+	// Helm saves the package's values.yaml as it was read.
+	for _, f := range ch.Raw {
+		if f.Name == chartutil.ValuesfileName {
+			v := strings.Replace(string(f.Data), `tag: "v1.15.1"`, `tag: "v1.15.2"`, 1)
+			f.Data = []byte(regexp.MustCompile(`(?m)^    digest: sha256:[0-9a-f]+$`).ReplaceAllString(v, `    digest: ""`))
+		}
+	}
+	dir := t.TempDir()
+	bumped, err := chartutil.Save(ch, dir)
+	require.NoError(t, err)
+	chartFile := opts.ChartFile
+	opts.ChartFile = func(name, version string) string {
+		if name == "ingress-nginx" && version == "4.15.2" {
+			return bumped
+		}
+		return chartFile(name, version)
+	}
+
+	before := render(t, nil)
+	after := synth.Files{}
+	for p, data := range before {
+		after[p] = data
+	}
+	const file = "kubernetes/platform/ingress/ingress-nginx.yaml"
+	require.Contains(t, string(before[file]), "version: 4.15.1")
+	after[file] = bytes.Replace(before[file], []byte("version: 4.15.1"), []byte("version: 4.15.2"), 1)
+	r, err := review.Compare(before, after, opts)
+	require.NoError(t, err)
+	require.Len(t, r.Charts, 1)
+	cd := r.Charts[0]
+	assert.Equal(t, "HelmRelease ingress-nginx/ingress-nginx", cd.Release)
+	assert.Equal(t, "ingress-nginx 4.15.1", cd.From)
+	assert.Equal(t, "ingress-nginx 4.15.2", cd.To)
+	require.Empty(t, cd.Note)
+	var deployment bool
+	for _, c := range cd.Changes {
+		if c.Object == "Deployment ingress-nginx/ingress-nginx-controller" {
+			deployment = strings.Contains(c.Diff, ":v1.15.2")
+		}
+	}
+	assert.True(t, deployment, "the controller Deployment runs the new image: %+v", cd.Changes)
+
+	t.Run("a version not in the cache is named", func(t *testing.T) {
+		after[file] = bytes.Replace(before[file], []byte("version: 4.15.1"), []byte("version: 4.99.0"), 1)
+		r, err := review.Compare(before, after, opts)
+		require.NoError(t, err)
+		require.Len(t, r.Charts, 1)
+		assert.Equal(t, "chart ingress-nginx 4.99.0 is not in the chart cache (make fixtures), so its rendering is not shown", r.Charts[0].Note)
+	})
 }
