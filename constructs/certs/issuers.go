@@ -154,9 +154,7 @@ func (c *CAIssuer) Info() *core.Info { return c.info }
 func (c *CAIssuer) ToString() *string { return core.PathString(c.info) }
 
 // Ref names the ClusterIssuer.
-func (c *CAIssuer) Ref() cmmeta.IssuerReference {
-	return cmmeta.IssuerReference{Name: c.Name, Kind: cmapi.ClusterIssuerKind, Group: "cert-manager.io"}
-}
+func (c *CAIssuer) Ref() cmmeta.IssuerReference { return clusterIssuer(c.Name) }
 
 // Serves is true for a name (or wildcard) under one of its domains.
 func (c *CAIssuer) Serves(host string) (bool, string, string) {
@@ -258,8 +256,11 @@ func (a *ACMEIssuer) Info() *core.Info { return a.info }
 func (a *ACMEIssuer) ToString() *string { return core.PathString(a.info) }
 
 // Ref names the ClusterIssuer.
-func (a *ACMEIssuer) Ref() cmmeta.IssuerReference {
-	return cmmeta.IssuerReference{Name: a.Name, Kind: cmapi.ClusterIssuerKind, Group: "cert-manager.io"}
+func (a *ACMEIssuer) Ref() cmmeta.IssuerReference { return clusterIssuer(a.Name) }
+
+// clusterIssuer is the reference to the ClusterIssuer name.
+func clusterIssuer(name string) cmmeta.IssuerReference {
+	return cmmeta.IssuerReference{Name: name, Kind: cmapi.ClusterIssuerKind, Group: cmapi.SchemeGroupVersion.Group}
 }
 
 // Serves is true for a name (or wildcard: DNS-01 can prove one) in one

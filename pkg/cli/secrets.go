@@ -49,6 +49,20 @@ func (f *secretsFlags) identityPath() (string, error) {
 }
 
 // loadIdentity loads the age identity the flags name.
+// writable is the store with the identity that reads it and the
+// recipients new values are encrypted for (.sops.yaml's).
+func (f *secretsFlags) writable() (secrets.Store, *secrets.Identity, []string, error) {
+	id, err := f.loadIdentity()
+	if err != nil {
+		return secrets.Store{}, nil, nil, err
+	}
+	cfg, err := secrets.LoadSopsConfig(f.sopsConfig)
+	if err != nil {
+		return secrets.Store{}, nil, nil, err
+	}
+	return secrets.Store{Dir: f.store}, id, cfg.SecretRecipients(), nil
+}
+
 func (f *secretsFlags) loadIdentity() (*secrets.Identity, error) {
 	path, err := f.identityPath()
 	if err != nil {
@@ -193,23 +207,18 @@ a value nothing declares would be rendered into the cluster and read by nothing.
 			if len(value) == 0 {
 				return errors.New("no value on standard input: pipe the value in")
 			}
-			id, err := f.loadIdentity()
+			store, id, recipients, err := f.writable()
 			if err != nil {
 				return err
 			}
-			cfg, err := secrets.LoadSopsConfig(f.sopsConfig)
-			if err != nil {
-				return err
-			}
-			store := secrets.Store{Dir: f.store}
-			res, err := store.Set(ns, name, args[1], value, id, cfg.SecretRecipients())
+			res, err := store.Set(ns, name, args[1], value, id, recipients)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "set %s/%s %s in %s (encrypted for %d recipient(s)); run `go run . synth`\n", ns, name, args[1], store.Path(ns, name), len(res.Recipients))
 			if res.Differs {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s keeps its own recipients (%s), which differ from %s (%s); `go run . secrets add-recipient`/`remove-recipient` re-encrypt every file for .sops.yaml\n",
-					store.Path(ns, name), strings.Join(res.Recipients, ", "), f.sopsConfig, strings.Join(cfg.SecretRecipients(), ", "))
+					store.Path(ns, name), strings.Join(res.Recipients, ", "), f.sopsConfig, strings.Join(recipients, ", "))
 			}
 			return nil
 		},

@@ -40,15 +40,10 @@ trusts the old one distrust the homelab's certificates.`,
 			if len(cas) == 0 {
 				return fmt.Errorf("the tree runs no internal CA issuer; set Platform.Certs.CADomains (or add a certs.NewCAIssuer) first")
 			}
-			id, err := f.loadIdentity()
+			store, id, recipients, err := f.writable()
 			if err != nil {
 				return err
 			}
-			cfg, err := secrets.LoadSopsConfig(f.sopsConfig)
-			if err != nil {
-				return err
-			}
-			store := secrets.Store{Dir: f.store}
 			for _, ca := range cas {
 				if _, err := store.Get(ca.Namespace, ca.Name, "tls.crt", id); err == nil && !force {
 					return fmt.Errorf("%s: the store already holds a root for %s/%s; keep it (`homelab secrets get %s/%s tls.crt` prints it) or pass --force to replace it, after which every device must trust the new one",
@@ -66,7 +61,7 @@ trusts the old one distrust the homelab's certificates.`,
 					key   string
 					value []byte
 				}{{"tls.crt", root.CertPEM}, {"tls.key", root.KeyPEM}} {
-					if _, err := store.Set(ca.Namespace, ca.Name, kv.key, kv.value, id, cfg.SecretRecipients()); err != nil {
+					if _, err := store.Set(ca.Namespace, ca.Name, kv.key, kv.value, id, recipients); err != nil {
 						return err
 					}
 				}
