@@ -194,13 +194,20 @@ type ACMEIssuerProps struct {
 	// TokenSecret holds a Cloudflare API token (Zone:DNS:Edit on the
 	// zones) in key TokenKey. Default: "cloudflare-api-token", "api-token".
 	TokenSecret, TokenKey string
+	// HTTP01 proves names with the HTTP-01 challenge instead, answered by
+	// a solver Ingress of this IngressClass: no API token, but every name
+	// must be reachable from the internet on port 80 (through the
+	// tunnel), and no wildcard can be proven. Empty: DNS-01 (the default).
+	HTTP01 string
 }
 
 // ACMEIssuer issues publicly trusted certificates from Let's Encrypt,
 // proving control of each name with a DNS-01 challenge: a TXT record
 // cert-manager writes through Cloudflare's API. No port is opened, so
 // LAN-only hosts under the public domain get trusted certificates too,
-// and wildcards are possible.
+// and wildcards are possible. With ACMEIssuerProps.HTTP01 it answers the
+// HTTP-01 challenge through a solver Ingress instead (public hosts only,
+// no wildcards).
 type ACMEIssuer struct {
 	constructs.Construct
 	info *core.Info
@@ -208,8 +215,10 @@ type ACMEIssuer struct {
 	// directory.
 	Name, Server string
 	Zones        []string
-	// TokenSecret and TokenKey hold the Cloudflare API token.
+	// TokenSecret and TokenKey hold the Cloudflare API token (DNS-01).
 	TokenSecret, TokenKey string
+	// HTTP01 is the IngressClass of the HTTP-01 solver; empty for DNS-01.
+	HTTP01 string
 	// Object is the ClusterIssuer.
 	Object *cmapi.ClusterIssuer
 
@@ -234,17 +243,21 @@ func NewACMEIssuer(scope constructs.Construct, id string, props *ACMEIssuerProps
 		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{ACME: &cmacme.ACMEIssuer{
 			Server: a.Server, Email: a.email,
 			PrivateKey: cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: a.Name + "-account"}},
-			Solvers: []cmacme.ACMEChallengeSolver{{
-				Selector: &cmacme.CertificateDNSNameSelector{DNSZones: slices.Clone(a.Zones)},
-				DNS01: &cmacme.ACMEChallengeSolverDNS01{Cloudflare: &cmacme.ACMEIssuerDNS01ProviderCloudflare{
-					APIToken: &cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: a.TokenSecret}, Key: a.TokenKey},
-				}},
-			}},
+			Solvers: []cmacme.ACMEChallengeSolver{{Selector: &cmacme.CertificateDNSNameSelector{DNSZones: slices.Clone(a.Zones)}}},
 		}}},
 	}
-	kube.NewObject(a, "cluster-issuer", a.Object)
+	solver := &a.Object.Spec.ACME.Solvers[0]
 	tree := a.info.Tree()
-	core.Secrets.Of(tree).Refer(core.SecretRef{Namespace: props.Namespace, Name: a.TokenSecret, Key: a.TokenKey, Source: a.info.Path()})
+	if a.HTTP01 = props.HTTP01; a.HTTP01 != "" {
+		a.TokenSecret, a.TokenKey = "", ""
+		solver.HTTP01 = &cmacme.ACMEChallengeSolverHTTP01{Ingress: &cmacme.ACMEChallengeSolverHTTP01Ingress{IngressClassName: &a.HTTP01}}
+	} else {
+		solver.DNS01 = &cmacme.ACMEChallengeSolverDNS01{Cloudflare: &cmacme.ACMEIssuerDNS01ProviderCloudflare{
+			APIToken: &cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: a.TokenSecret}, Key: a.TokenKey},
+		}}
+		core.Secrets.Of(tree).Refer(core.SecretRef{Namespace: props.Namespace, Name: a.TokenSecret, Key: a.TokenKey, Source: a.info.Path()})
+	}
+	kube.NewObject(a, "cluster-issuer", a.Object)
 	tree.AddValidation(a.validate)
 	return a
 }
@@ -263,10 +276,15 @@ func clusterIssuer(name string) cmmeta.IssuerReference {
 	return cmmeta.IssuerReference{Name: name, Kind: cmapi.ClusterIssuerKind, Group: cmapi.SchemeGroupVersion.Group}
 }
 
-// Serves is true for a name (or wildcard: DNS-01 can prove one) in one
-// of its zones.
+// Serves is true for a name in one of its zones; a wildcard only with
+// DNS-01 (RFC 8555, 8.3: a wildcard's authorization takes no HTTP-01
+// challenge).
 func (a *ACMEIssuer) Serves(host string) (bool, string, string) {
 	if _, ok := under(host, a.Zones); ok {
+		if a.HTTP01 != "" && strings.HasPrefix(host, "*.") {
+			return false, fmt.Sprintf("the ACME issuer %q proves names with HTTP-01, which cannot prove a wildcard", a.Name),
+				"use DNS-01 (leave ACMEIssuerProps.HTTP01 empty and give it a Cloudflare token), or name each host"
+		}
 		return true, "", ""
 	}
 	return false, fmt.Sprintf("the ACME issuer %q solves challenges only in the zones %s", a.Name, strings.Join(a.Zones, ", ")),

@@ -116,6 +116,16 @@ func TestIssuerAndCertificateValidation(t *testing.T) {
 		},
 		want: `config/wiki: no issuer can serve host "wiki.example.org": the internal CA "homelab-ca" issues only under home.arpa; add the host's domain to the CA's domains, or serve it from the ACME issuer's zone`,
 	}, {
+		name: "a wildcard proven by HTTP-01",
+		build: func(t *testing.T) *core.App {
+			p := goodACME()
+			p.HTTP01 = "nginx"
+			app, chart, _, a := issuerLab(t, nil, p)
+			certs.NewCertificate(chart, "wiki", &certs.CertificateProps{Name: "wiki-tls", Namespace: "apps", DNSNames: []string{"*.example.org"}, Issuer: a})
+			return app
+		},
+		want: `config/wiki: no issuer can serve host "*.example.org": the ACME issuer "letsencrypt" proves names with HTTP-01, which cannot prove a wildcard; use DNS-01 (leave ACMEIssuerProps.HTTP01 empty and give it a Cloudflare token), or name each host`,
+	}, {
 		name: "a wildcard in the middle of a name",
 		build: func(t *testing.T) *core.App {
 			app, chart, c, _ := issuerLab(t, &certs.CAIssuerProps{Domains: []string{"home.arpa"}}, nil)
@@ -181,25 +191,53 @@ func TestChoose(t *testing.T) {
 // it refuses gets no solver, so its validation refuses exactly what
 // cert-manager would leave pending for ever.
 func TestACMESolverAsCertManagerPicksIt(t *testing.T) {
-	_, _, _, a := issuerLab(t, nil, &certs.ACMEIssuerProps{Email: "ops@example.org", Zones: []string{"example.org", "lab.example.net"}})
-	challenges := []cmacme.ACMEChallenge{{Type: "http-01"}, {Type: "dns-01"}, {Type: "tls-alpn-01"}}
-	for _, host := range []string{
+	hosts := []string{
 		"example.org", "wiki.example.org", "a.b.example.org", "*.example.org",
 		"lab.example.net", "x.lab.example.net", "*.lab.example.net",
 		"example.net", "other.example.net", "notexample.org", "example.org.evil.com", "*.org",
-	} {
-		serves, _, _ := a.Serves(host)
-		solver, ch := solverpicker.Pick(context.Background(), host, challenges, a.Object.Spec.ACME.Solvers, &cmacme.Order{})
-		assert.Equal(t, serves, solver != nil, "%s: the issuer says it serves it: %v; cert-manager picks a solver: %v", host, serves, solver != nil)
-		if solver == nil {
-			continue
-		}
-		require.NotNil(t, solver.DNS01, "%s: a DNS-01 solver", host)
-		require.NotNil(t, solver.DNS01.Cloudflare, "%s: through Cloudflare", host)
-		assert.Equal(t, "dns-01", ch.Type)
-		tok := solver.DNS01.Cloudflare.APIToken
-		require.NotNil(t, tok)
-		assert.Equal(t, a.TokenSecret, tok.Name)
-		assert.Equal(t, a.TokenKey, tok.Key)
 	}
+	// The challenges the ACME server offers: none but dns-01 for a
+	// wildcard (RFC 8555, 7.1.3 and 8.3).
+	offered := func(host string) []cmacme.ACMEChallenge {
+		if strings.HasPrefix(host, "*.") {
+			return []cmacme.ACMEChallenge{{Type: "dns-01"}}
+		}
+		return []cmacme.ACMEChallenge{{Type: "http-01"}, {Type: "dns-01"}, {Type: "tls-alpn-01"}}
+	}
+	zones := []string{"example.org", "lab.example.net"}
+	t.Run("DNS-01", func(t *testing.T) {
+		_, _, _, a := issuerLab(t, nil, &certs.ACMEIssuerProps{Email: "ops@example.org", Zones: zones})
+		for _, host := range hosts {
+			serves, _, _ := a.Serves(host)
+			solver, ch := solverpicker.Pick(context.Background(), host, offered(host), a.Object.Spec.ACME.Solvers, &cmacme.Order{})
+			assert.Equal(t, serves, solver != nil, "%s: the issuer says it serves it: %v; cert-manager picks a solver: %v", host, serves, solver != nil)
+			if solver == nil {
+				continue
+			}
+			require.NotNil(t, solver.DNS01, "%s: a DNS-01 solver", host)
+			require.NotNil(t, solver.DNS01.Cloudflare, "%s: through Cloudflare", host)
+			assert.Equal(t, "dns-01", ch.Type)
+			tok := solver.DNS01.Cloudflare.APIToken
+			require.NotNil(t, tok)
+			assert.Equal(t, a.TokenSecret, tok.Name)
+			assert.Equal(t, a.TokenKey, tok.Key)
+		}
+	})
+	t.Run("HTTP-01", func(t *testing.T) {
+		app := core.NewApp(nil)
+		chart := kube.NewChart(app, "config", &kube.ChartProps{Dir: "kubernetes/platform-config"})
+		a := certs.NewACMEIssuer(chart, "acme", &certs.ACMEIssuerProps{Namespace: "cert-manager", Email: "ops@example.org", Zones: zones, HTTP01: "nginx"})
+		for _, host := range hosts {
+			serves, _, _ := a.Serves(host)
+			solver, ch := solverpicker.Pick(context.Background(), host, offered(host), a.Object.Spec.ACME.Solvers, &cmacme.Order{})
+			assert.Equal(t, serves, solver != nil, "%s: the issuer says it serves it: %v; cert-manager picks a solver: %v", host, serves, solver != nil)
+			if solver != nil {
+				require.NotNil(t, solver.HTTP01)
+				assert.Equal(t, "http-01", ch.Type)
+				assert.Equal(t, "nginx", *solver.HTTP01.Ingress.IngressClassName)
+			}
+		}
+		kube.NewNamespace(chart, "cert-manager", &kube.NamespaceProps{Name: "cert-manager"})
+		require.NoError(t, app.Tree().Validate(), "HTTP-01 needs no token Secret")
+	})
 }

@@ -51,7 +51,7 @@ func (cp *certManagerPart) Build(p *platform.Platform) {
 	if ca := cp.props.CA; ca != nil {
 		p.Secret(chart, "ca", &secret.Props{Namespace: cp.c.Namespace, Name: cmp.Or(ca.Name, "homelab-ca"), Keys: CAKeys})
 	}
-	if a := cp.props.ACME; a != nil {
+	if a := cp.props.ACME; a != nil && a.HTTP01 == "" {
 		p.Secret(chart, "cloudflare-api-token", &secret.Props{Namespace: cp.c.Namespace,
 			Name: cmp.Or(a.TokenSecret, "cloudflare-api-token"), Keys: []string{cmp.Or(a.TokenKey, "api-token")}})
 	}
