@@ -243,7 +243,7 @@ func NewACMEIssuer(scope constructs.Construct, id string, props *ACMEIssuerProps
 		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{ACME: &cmacme.ACMEIssuer{
 			Server: a.Server, Email: a.email,
 			PrivateKey: cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: a.Name + "-account"}},
-			Solvers: []cmacme.ACMEChallengeSolver{{Selector: &cmacme.CertificateDNSNameSelector{DNSZones: slices.Clone(a.Zones)}}},
+			Solvers:    []cmacme.ACMEChallengeSolver{{Selector: &cmacme.CertificateDNSNameSelector{DNSZones: slices.Clone(a.Zones)}}},
 		}}},
 	}
 	solver := &a.Object.Spec.ACME.Solvers[0]
