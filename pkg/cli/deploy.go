@@ -327,7 +327,15 @@ identity to read the Talos secrets; --simulate runs it against local simulators 
 				return err
 			}
 			r.Print(cmd.OutOrStdout())
-			if r.Pending() > 0 {
+			pending := r.Pending() > 0
+			if r.Applied != "" {
+				changed, err := appliedReview(cmd.Context(), cmd.OutOrStdout(), r.Applied, target.Files)
+				if err != nil {
+					return err
+				}
+				pending = pending || changed
+			}
+			if pending {
 				return errPending
 			}
 			return nil

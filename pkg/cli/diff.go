@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/funoffshore/homelab/constructs/flux"
+	fluxdeploy "github.com/funoffshore/homelab/pkg/deploy/flux"
 	"github.com/funoffshore/homelab/pkg/fixtures"
 	"github.com/funoffshore/homelab/pkg/review"
 	"github.com/funoffshore/homelab/synth"
@@ -156,4 +158,43 @@ func gitTree(ctx context.Context, ref, dir string) (map[string][]byte, error) {
 		files[strings.TrimPrefix(p, dir+"/")] = data
 	}
 	return files, nil
+}
+
+// appliedReview prints, for plan, what Flux will change once this tree
+// is pushed: the review of the revision Flux last applied against it,
+// the same review `homelab diff` prints. It reports whether anything
+// changes; a revision this clone lacks is a note, not an error.
+func appliedReview(ctx context.Context, w io.Writer, applied string, files map[string][]byte) (bool, error) {
+	commit := fluxdeploy.RevisionCommit(applied)
+	fmt.Fprintf(w, "kubernetes (against %s, which Flux last applied):\n", applied)
+	if commit == "" {
+		fmt.Fprintln(w, "  note: not a Git commit; run `homelab diff REF` against the commit Flux applied")
+		return false, nil
+	}
+	before, err := gitTree(ctx, commit, "cluster")
+	if err != nil {
+		fmt.Fprintf(w, "  note: commit %s is not in this clone (git fetch): %v\n", commit, err)
+		return false, nil
+	}
+	r, err := review.Compare(before, files, review.Options{ChartFile: cachedChart})
+	if err != nil {
+		return false, err
+	}
+	var b bytes.Buffer
+	if err := r.Text(&b); err != nil {
+		return false, err
+	}
+	_, err = io.WriteString(w, indentLines(b.String(), "  "))
+	return !r.Empty(), err
+}
+
+func indentLines(s, prefix string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			b.WriteString(prefix)
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }

@@ -1,6 +1,8 @@
 package cli_test
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,4 +73,45 @@ func TestDiff(t *testing.T) {
 	assert.Equal(t, cli.ExitUsage, code)
 	_, err = os.Stat(filepath.Join(repo, "cluster", "kubernetes", "apps", "uptime-kuma.yaml"))
 	assert.NoError(t, err, "diff writes nothing")
+
+	// plan reviews the Kubernetes layer the same way, against the
+	// revision Flux reports it applied.
+	c := exec.Command("git", "rev-parse", "main")
+	c.Dir = repo
+	sha, err := c.Output()
+	require.NoError(t, err)
+	applied := "main@sha1:" + strings.TrimSpace(string(sha))
+	l, err := dropped()
+	require.NoError(t, err)
+	tree, err := synth.Render(l.Tree())
+	require.NoError(t, err)
+	var b bytes.Buffer
+	changed, err := cli.AppliedReview(context.Background(), &b, applied, tree)
+	require.NoError(t, err)
+	assert.True(t, changed)
+	_, diffOut, _ := run(dropped, "diff", "main")
+	assert.Equal(t, "kubernetes (against "+applied+", which Flux last applied):\n"+indent(diffOut), b.String(), "plan and diff print the same review")
+
+	b.Reset()
+	changed, err = cli.AppliedReview(context.Background(), &b, applied, files)
+	require.NoError(t, err)
+	assert.False(t, changed)
+	assert.Contains(t, b.String(), "no change")
+
+	b.Reset()
+	changed, err = cli.AppliedReview(context.Background(), &b, "main@sha1:"+strings.Repeat("0", 40), tree)
+	require.NoError(t, err)
+	assert.False(t, changed)
+	assert.Contains(t, b.String(), "is not in this clone (git fetch)")
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			b.WriteString("  ")
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }

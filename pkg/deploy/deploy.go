@@ -31,6 +31,8 @@ type Target struct {
 	Cluster   *talosmodel.Cluster
 	// Components and Sync are gotk-components.yaml and gotk-sync.yaml.
 	Components, Sync []byte
+	// Files is the whole rendered tree, by path below the output root.
+	Files map[string][]byte
 }
 
 // FindTarget returns what to deploy: the Proxmox inventory, the lab's
@@ -38,7 +40,7 @@ type Target struct {
 func FindTarget(l *lab.Lab, files map[string][]byte) (Target, error) {
 	// The files are found through the constructs, so a homelab with other
 	// output directories deploys the same.
-	t := Target{Cluster: l.Cluster}
+	t := Target{Cluster: l.Cluster, Files: files}
 	var inventory []byte
 	if l.Datacenter != nil {
 		inventory = files[l.Datacenter.InventoryPath()]
@@ -87,6 +89,10 @@ type Report struct {
 	// not known yet (no cluster to ask).
 	Flux     []fluxdeploy.Change
 	FluxNote string
+	// Applied is the Git revision Flux last applied ("main@sha1:..."),
+	// empty before Flux applied any: the base of the Kubernetes layer's
+	// review (homelab diff against it).
+	Applied string
 }
 
 // Pending counts the changes.
@@ -175,6 +181,9 @@ func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
 		r.Talos.Drift = append(r.Talos.Drift, drift...)
 	}
 	if r.Flux, err = fluxdeploy.Bootstrap(ctx, kc, in.fluxInputs(t), fluxdeploy.Options{DryRun: true}); err != nil {
+		return nil, err
+	}
+	if r.Applied, err = fluxdeploy.AppliedRevision(ctx, kc); err != nil {
 		return nil, err
 	}
 	return r, nil

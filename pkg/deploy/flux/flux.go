@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -188,4 +189,34 @@ func sameContent(a, b *unstructured.Unstructured) bool {
 		return o
 	}
 	return equality.Semantic.DeepEqual(strip(a), strip(b))
+}
+
+// AppliedRevision returns the Git revision the flux-system Kustomization
+// last applied ("main@sha1:<hex>"), or "" when Flux has applied nothing
+// yet (no such Kustomization, or none applied).
+func AppliedRevision(ctx context.Context, c client.Client) (string, error) {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
+	u.SetKind("Kustomization")
+	err := c.Get(ctx, types.NamespacedName{Namespace: "flux-system", Name: "flux-system"}, u)
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the flux-system Kustomization: %w", err)
+	}
+	rev, _, _ := unstructured.NestedString(u.Object, "status", "lastAppliedRevision")
+	return rev, nil
+}
+
+// RevisionCommit is the commit of a Flux revision ("main@sha1:<hex>",
+// or a bare hex of older Flux), or "".
+func RevisionCommit(rev string) string {
+	if _, after, ok := strings.Cut(rev, "@sha1:"); ok {
+		return after
+	}
+	if _, after, ok := strings.Cut(rev, "/"); ok && len(after) == 40 {
+		return after
+	}
+	return ""
 }

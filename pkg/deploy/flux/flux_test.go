@@ -86,6 +86,11 @@ func TestBootstrap(t *testing.T) {
 			t.Error("a dry run created the flux-system namespace")
 		}
 	})
+	t.Run("no revision before Flux is installed", func(t *testing.T) {
+		rev, err := flux.AppliedRevision(ctx, api.Client)
+		require.NoError(t, err)
+		require.Empty(t, rev)
+	})
 	t.Run("bootstrap applies Flux and waits for it", func(t *testing.T) {
 		markReady(ctx, t, api)
 		changes, err := flux.Bootstrap(ctx, api.Client, in, opts)
@@ -112,6 +117,24 @@ func TestBootstrap(t *testing.T) {
 		if got := strings.Count(string(after), "\n") - strings.Count(string(before), "\n"); got != 2 {
 			t.Errorf("second bootstrap logged %d entries, want only the readiness wait's start and end", got)
 		}
+	})
+	t.Run("the revision Flux applied, for plan's review", func(t *testing.T) {
+		k := &unstructured.Unstructured{}
+		k.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
+		k.SetKind("Kustomization")
+		require.NoError(t, api.Client.Get(ctx, types.NamespacedName{Namespace: "flux-system", Name: "flux-system"}, k))
+		rev, err := flux.AppliedRevision(ctx, api.Client)
+		require.NoError(t, err)
+		require.Empty(t, rev, "nothing applied yet")
+		const applied = "main@sha1:0123456789abcdef0123456789abcdef01234567"
+		require.NoError(t, unstructured.SetNestedField(k.Object, applied, "status", "lastAppliedRevision"))
+		require.NoError(t, api.Client.Status().Update(ctx, k))
+		rev, err = flux.AppliedRevision(ctx, api.Client)
+		require.NoError(t, err)
+		require.Equal(t, applied, rev)
+		require.Equal(t, "0123456789abcdef0123456789abcdef01234567", flux.RevisionCommit(rev))
+		require.Equal(t, "0123456789abcdef0123456789abcdef01234567", flux.RevisionCommit("main/0123456789abcdef0123456789abcdef01234567"))
+		require.Empty(t, flux.RevisionCommit("v1.2.3@sha256:abc"))
 	})
 	t.Run("a Kustomization that stays failed is named with its reason", func(t *testing.T) {
 		k := &unstructured.Unstructured{}
