@@ -91,6 +91,10 @@ type Machines struct {
 	// needs it. Needs that follow the pods, such as Longhorn's disk, then
 	// reach the control planes too.
 	WorkloadsOnControlPlanes bool
+	// Patches are typed Talos config patches of your own (a proxy for
+	// Talos' services, sysctls, ...), merged after the homelab's own.
+	// `plan` and `diff` say whether the nodes take them live or reboot.
+	Patches []talos.Patch
 	// ISOSHA256 is the boot ISO's SHA-256, for Proxmox to verify its
 	// download; empty skips the check.
 	ISOSHA256 string
@@ -280,6 +284,7 @@ func (h *Homelab) machines(scope constructs.Construct, m *Machines) {
 			ClusterConfig: &v1alpha1.ClusterConfig{AllowSchedulingOnControlPlanes: ptr.To(true)},
 		}})
 	}
+	patches = append(patches, m.Patches...)
 	h.Cluster = talos.NewCluster(scope, "talos", &talos.ClusterProps{
 		Name: m.ClusterName, TalosVersion: m.TalosVersion, KubernetesVersion: m.KubernetesVersion, Subnet: m.Subnet,
 		Endpoint: m.Endpoint, VIP: m.VIP, ISOSHA256: m.ISOSHA256, SurviveHostLoss: m.SurviveHostLoss, Patches: patches,

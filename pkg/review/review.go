@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
+	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -27,6 +28,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/proxmox"
 	"github.com/funoffshore/homelab/pkg/helmrender"
 	"github.com/funoffshore/homelab/pkg/manifest"
+	"github.com/funoffshore/homelab/pkg/oracle/talosapply"
 )
 
 // Options configure Compare.
@@ -259,7 +261,7 @@ func (r *Report) talos(before, after map[string][]byte) error {
 				nodes = append(nodes, n.Hostname)
 			}
 		}
-		takes := "a config apply: Talos' dry-run at deploy says whether each node reboots; deploy goes node by node, draining workers"
+		takes, reboots := applies(old, now)
 		var ups []string
 		if bt.TalosVersion != at.TalosVersion && bt.TalosVersion != "" {
 			ups = append(ups, fmt.Sprintf("a Talos upgrade %s -> %s (each node reboots into it)", bt.TalosVersion, at.TalosVersion))
@@ -268,17 +270,40 @@ func (r *Report) talos(before, after map[string][]byte) error {
 			ups = append(ups, fmt.Sprintf("a Kubernetes upgrade %s -> %s", bt.KubernetesVersion, at.KubernetesVersion))
 		}
 		if len(ups) > 0 {
-			takes = strings.Join(ups, " and ")
+			takes, reboots = strings.Join(ups, " and "), true
 		}
 		if old == nil {
-			takes = "new nodes of this role: made by deploy"
+			takes, reboots = "new nodes of this role: made by deploy", false
 		}
 		r.Talos = append(r.Talos, TalosChange{File: f.file, Nodes: nodes, Takes: takes, Diff: unified(f.file, redactText(string(old)), redactText(string(now)))})
-		if f.cp && old != nil && len(nodes) == 1 {
-			r.hazard("talos", nodes[0], "the only control plane takes the change: the Kubernetes API and etcd are down while it applies it if it reboots; run 3 control planes, or merge when an outage is fine")
+		if f.cp && reboots && len(nodes) == 1 {
+			r.hazard("talos", nodes[0], "the only control plane reboots for the change: the Kubernetes API and etcd are down meanwhile; run 3 control planes, or merge when an outage is fine")
 		}
 	}
 	return nil
+}
+
+// applies says what a node takes to apply the change from old to now, as
+// Talos' auto mode decides it (pkg/oracle/talosapply), and whether it
+// reboots.
+func applies(old, now []byte) (string, bool) {
+	if old == nil {
+		return "", false
+	}
+	a, errA := configloader.NewFromBytes(old)
+	b, errB := configloader.NewFromBytes(now)
+	if err := cmp.Or(errA, errB); err != nil {
+		return fmt.Sprintf("unknown: the config does not load (%v)", err), true
+	}
+	live, _, err := talosapply.Immediate(a, b)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("unknown (%v)", err), true
+	case live:
+		return "applied live, no reboot (Talos " + talosapply.TalosVersion + "'s rule); deploy goes node by node", false
+	default:
+		return "a reboot of each node, one at a time (staged, workers drained first): the change touches what Talos " + talosapply.TalosVersion + " applies only at boot", true
+	}
 }
 
 // object is a decoded manifest and the file it came from.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -225,14 +226,29 @@ func TestHazards(t *testing.T) {
 		assert.NotContains(t, b.String(), "c2VjcmV0Mg==")
 		assert.Contains(t, b.String(), "~ Secret apps/db")
 	})
-	t.Run("the only control plane's config changed", func(t *testing.T) {
+	t.Run("the only control plane reboots for a change", func(t *testing.T) {
+		before := render(t, nil)
+		after := render(t, func(p *homelab.Props) {
+			p.Machines.Patches = []talos.Patch{{Role: talos.ControlPlane, Config: &v1alpha1.Config{MachineConfig: &v1alpha1.MachineConfig{
+				MachineEnv: map[string]string{"https_proxy": "http://proxy.lan:3128"}}}}}
+		})
+		r, err := review.Compare(before, after, review.Options{})
+		require.NoError(t, err)
+		require.Len(t, r.Hazards, 1)
+		assert.Equal(t, "talos", r.Hazards[0].Layer)
+		assert.Equal(t, "talos-cp-1", r.Hazards[0].Object)
+		require.Len(t, r.Talos, 1)
+		assert.Contains(t, r.Talos[0].Takes, "a reboot of each node")
+	})
+	t.Run("a change the control plane takes live is no hazard", func(t *testing.T) {
 		before := render(t, nil)
 		after := render(t, func(p *homelab.Props) { p.Machines.WorkloadsOnControlPlanes = true })
 		r, err := review.Compare(before, after, review.Options{})
 		require.NoError(t, err)
-		require.NotEmpty(t, r.Hazards)
-		assert.Equal(t, "talos", r.Hazards[0].Layer)
-		assert.Equal(t, "talos-cp-1", r.Hazards[0].Object)
+		assert.Empty(t, r.Hazards)
+		require.NotEmpty(t, r.Talos)
+		assert.Equal(t, "talos/controlplane.yaml", r.Talos[0].File)
+		assert.Contains(t, r.Talos[0].Takes, "applied live, no reboot")
 	})
 	t.Run("a VM removed or shrunk", func(t *testing.T) {
 		before := render(t, nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/siderolabs/talos/pkg/machinery/config/types/v1alpha1"
 	"slices"
 	"strings"
 	"testing"
@@ -385,19 +386,38 @@ func TestConfigChanges(t *testing.T) {
 			}
 		}
 	})
-	t.Run("another install disk is staged and that node alone drained and rebooted", func(t *testing.T) {
-		opts, kc := withKube(t, sim, opts, "talos-w-2")
-		opts.Log = &actionlog.Log{Path: t.TempDir() + "/actions.jsonl"}
+	t.Run("another install disk applies live: Talos reads it only to install or upgrade", func(t *testing.T) {
+		opts, _ := withKube(t, sim, opts, "talos-w-2")
 		disk := changed(func(m *homelab.Machines) { m.VIP = "192.168.1.100"; m.Nodes[2].InstallDisk = "/dev/vdb" })
 		p := mustPlan(ctx, t, disk, b, opts)
-		planIs(t, p, "talos-w-2: apply the changed worker config (reboots: staged, drained, rebooted, uncordoned; one node at a time, waiting for it to answer and for etcd)")
+		planIs(t, p, "talos-w-2: apply the changed worker config (no reboot; one node at a time, waiting for it to answer and for etcd)")
 		_, err := p.Apply(ctx, disk, b, opts)
 		require.NoError(t, err)
-		require.Equal(t, 1, sim.Node("talos-w-2").Reboots())
-		require.Zero(t, sim.Node("talos-w-1").Reboots())
+		require.Zero(t, sim.Node("talos-w-2").Reboots())
 		require.Contains(t, string(sim.Node("talos-w-2").Config()), "/dev/vdb")
+	})
+	t.Run("an environment for Talos' services is staged and each worker drained and rebooted", func(t *testing.T) {
+		opts, kc := withKube(t, sim, opts, "talos-w-1", "talos-w-2")
+		opts.Log = &actionlog.Log{Path: t.TempDir() + "/actions.jsonl"}
+		env := changed(func(m *homelab.Machines) {
+			m.VIP = "192.168.1.100"
+			m.Nodes[2].InstallDisk = "/dev/vdb"
+			m.Patches = []model.Patch{{Role: model.Worker, Config: &v1alpha1.Config{MachineConfig: &v1alpha1.MachineConfig{
+				MachineEnv: map[string]string{"https_proxy": "http://proxy.lan:3128"}}}}}
+		})
+		p := mustPlan(ctx, t, env, b, opts)
+		planIs(t, p,
+			"talos-w-1: apply the changed worker config (reboots: staged, drained, rebooted, uncordoned; one node at a time, waiting for it to answer and for etcd)",
+			"talos-w-2: apply the changed worker config (reboots: staged, drained, rebooted, uncordoned; one node at a time, waiting for it to answer and for etcd)")
+		_, err := p.Apply(ctx, env, b, opts)
+		require.NoError(t, err)
+		require.Equal(t, 1, sim.Node("talos-w-1").Reboots())
+		require.Equal(t, 1, sim.Node("talos-w-2").Reboots())
+		require.Zero(t, sim.Node("talos-cp-1").Reboots())
+		require.Contains(t, string(sim.Node("talos-w-2").Config()), "http://proxy.lan:3128")
 		require.False(t, cordoned(ctx, t, kc, "talos-w-2"))
-		require.Equal(t, []string{"talos-w-2 drain ok", "talos-w-2 reboot ok", "talos-w-2 uncordon ok", "talos-w-2 update-config ok"},
+		require.Equal(t, []string{"talos-w-1 drain ok", "talos-w-1 reboot ok", "talos-w-1 uncordon ok", "talos-w-1 update-config ok",
+			"talos-w-2 drain ok", "talos-w-2 reboot ok", "talos-w-2 uncordon ok", "talos-w-2 update-config ok"},
 			finished(t, opts.Log, "drain", "reboot", "uncordon", "update-config"))
 	})
 }

@@ -3,7 +3,6 @@ package talossim
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"strings"
 
 	"github.com/cosi-project/runtime/pkg/state"
@@ -16,6 +15,8 @@ import (
 	runtimeres "github.com/siderolabs/talos/pkg/machinery/resources/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/funoffshore/homelab/pkg/oracle/talosapply"
 )
 
 // injected fails this node's next call of rpc when asked to (FailNext).
@@ -45,21 +46,18 @@ func storeMachineConfig(ctx context.Context, st state.State, cfg config.Provider
 }
 
 // needsReboot reports whether moving from the running config to next
-// needs a reboot. Talos decides this in machined (not in machinery); the
-// simulator approximates it: a change to the install section, the kernel
-// or the disks reboots, anything else applies live.
+// needs a reboot, as Talos' auto mode decides it (pkg/oracle/talosapply:
+// machined's CanApplyImmediate, encoded once).
 func needsReboot(running []byte, next config.Provider) (bool, error) {
 	prev, err := configloader.NewFromBytes(running)
 	if err != nil {
 		return true, fmt.Errorf("running config: %w", err)
 	}
-	a, b := prev.RawV1Alpha1(), next.RawV1Alpha1()
-	if a == nil || b == nil || a.MachineConfig == nil || b.MachineConfig == nil {
-		return a != b, nil
+	if prev.RawV1Alpha1() == nil || next.RawV1Alpha1() == nil {
+		return prev.RawV1Alpha1() != next.RawV1Alpha1(), nil
 	}
-	return !reflect.DeepEqual(a.MachineConfig.MachineInstall, b.MachineConfig.MachineInstall) ||
-		!reflect.DeepEqual(a.MachineConfig.MachineKernel, b.MachineConfig.MachineKernel) ||
-		!reflect.DeepEqual(a.MachineConfig.MachineDisks, b.MachineConfig.MachineDisks), nil
+	live, _, err := talosapply.Immediate(prev, next)
+	return !live, err
 }
 
 // Upgrade installs the release of req's installer image and reboots into
