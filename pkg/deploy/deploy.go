@@ -180,6 +180,9 @@ func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
 		}
 		r.Talos.Drift = append(r.Talos.Drift, drift...)
 	}
+	if err := SecretsPreflight(t.Files, in.AgeKey, "cluster"); err != nil {
+		return nil, err
+	}
 	if r.Flux, err = fluxdeploy.Bootstrap(ctx, kc, in.fluxInputs(t), fluxdeploy.Options{DryRun: true}); err != nil {
 		return nil, err
 	}
@@ -192,6 +195,10 @@ func Plan(ctx context.Context, t Target, in Inputs) (*Report, error) {
 // Deploy carries out every layer in order, printing each step with its
 // time to progress, and returns the Talos client configs to save.
 func Deploy(ctx context.Context, t Target, in Inputs, progress io.Writer) (*talosdeploy.Result, error) {
+	// Before anything changes: Flux, at the end, must decrypt what it applies.
+	if err := SecretsPreflight(t.Files, in.AgeKey, "cluster"); err != nil {
+		return nil, err
+	}
 	in.Proxmox.Log, in.Talos.Log = in.Log, in.Log
 	in.Proxmox.Owner = cmp.Or(in.Proxmox.Owner, t.Cluster.Name)
 	if in.Talos.Delivery == nil {

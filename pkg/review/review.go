@@ -356,39 +356,21 @@ func name(o *unstructured.Unstructured) string {
 	return o.GetKind() + " " + o.GetName()
 }
 
-// kustomizations maps each Flux Kustomization's directory (relative to
-// the output root) to its namespace/name and whether it prunes.
-type kustomization struct {
-	id    string
-	dir   string
-	prune bool
+// kustomizations are the Flux Kustomizations among objs.
+func kustomizations(objs map[string]object, repoDir string) []manifest.FluxKustomization {
+	var us []*unstructured.Unstructured
+	for _, k := range slices.Sorted(maps.Keys(objs)) {
+		us = append(us, objs[k].u)
+	}
+	return manifest.FluxKustomizations(us, repoDir)
 }
 
-func kustomizations(objs map[string]object, repoDir string) []kustomization {
-	var out []kustomization
-	for _, o := range objs {
-		if o.u.GetKind() != "Kustomization" || o.u.GroupVersionKind().Group != "kustomize.toolkit.fluxcd.io" {
-			continue
-		}
-		p, _, _ := unstructured.NestedString(o.u.Object, "spec", "path")
-		prune, _, _ := unstructured.NestedBool(o.u.Object, "spec", "prune")
-		dir := strings.TrimPrefix(path.Clean(strings.TrimPrefix(p, "./")), path.Clean(repoDir)+"/")
-		out = append(out, kustomization{id: o.u.GetNamespace() + "/" + o.u.GetName(), dir: dir, prune: prune})
+// owner is the Kustomization applying file, or a stand-in naming none.
+func owner(ks []manifest.FluxKustomization, file string) (manifest.FluxKustomization, bool) {
+	if k, ok := manifest.Owner(ks, file); ok {
+		return k, true
 	}
-	// Longest directory first: the deepest Kustomization applies a file.
-	slices.SortFunc(out, func(a, b kustomization) int {
-		return cmp.Or(cmp.Compare(len(b.dir), len(a.dir)), cmp.Compare(a.id, b.id))
-	})
-	return out
-}
-
-func owner(ks []kustomization, file string) (kustomization, bool) {
-	for _, k := range ks {
-		if strings.HasPrefix(file, k.dir+"/") {
-			return k, true
-		}
-	}
-	return kustomization{id: "(applied by no Flux Kustomization)"}, false
+	return manifest.FluxKustomization{ID: "(applied by no Flux Kustomization)"}, false
 }
 
 // kubernetes compares the objects, groups them by Kustomization, renders
@@ -402,15 +384,15 @@ func (r *Report) kubernetes(before, after map[string]object, opts Options) {
 		switch {
 		case !had:
 			ks, _ := owner(ksAfter, a.file)
-			groups[ks.id] = append(groups[ks.id], Change{Op: "+", Object: name(a.u)})
+			groups[ks.ID] = append(groups[ks.ID], Change{Op: "+", Object: name(a.u)})
 		case !has:
 			ks, found := owner(ksBefore, b.file)
 			detail := ""
-			if found && !ks.prune {
+			if found && !ks.Prune {
 				detail = "left in the cluster (prune is off): Flux stops managing it"
 			}
-			groups[ks.id] = append(groups[ks.id], Change{Op: "-", Object: name(b.u), Detail: detail})
-			if !found || ks.prune {
+			groups[ks.ID] = append(groups[ks.ID], Change{Op: "-", Object: name(b.u), Detail: detail})
+			if !found || ks.Prune {
 				r.removalHazards(b.u, after)
 			}
 		default:
@@ -418,7 +400,7 @@ func (r *Report) kubernetes(before, after map[string]object, opts Options) {
 				continue
 			}
 			ks, _ := owner(ksAfter, a.file)
-			groups[ks.id] = append(groups[ks.id], Change{Op: "~", Object: name(a.u), Diff: unified(name(a.u), objectYAML(b.u), objectYAML(a.u))})
+			groups[ks.ID] = append(groups[ks.ID], Change{Op: "~", Object: name(a.u), Diff: unified(name(a.u), objectYAML(b.u), objectYAML(a.u))})
 			r.changeHazards(b.u, a.u)
 			if a.u.GetKind() == "HelmRelease" {
 				r.chart(b.u, a.u, opts)

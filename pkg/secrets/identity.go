@@ -100,3 +100,13 @@ func LoadIdentity(path string) (*Identity, error) {
 // SecretKey returns the identity's private key line, for the one place
 // that must hand it over: the deployer's sops-age Secret for Flux.
 func (i *Identity) SecretKey() string { return i.raw }
+
+// IdentityFromKey is the identity of an AGE-SECRET-KEY line held in
+// memory (the cluster key's), for decrypting; it has no Path.
+func IdentityFromKey(key string) (*Identity, error) {
+	id, err := age.ParseX25519Identity(strings.TrimSpace(key))
+	if err != nil {
+		return nil, errors.New("not an age secret key (AGE-SECRET-KEY-...)")
+	}
+	return &Identity{Recipient: id.Recipient().String(), raw: strings.TrimSpace(key), id: id}, nil
+}
