@@ -41,7 +41,9 @@ func FluxKustomizations(objs []*unstructured.Unstructured, repoDir string) []Flu
 		k.DecryptionSecret, _, _ = unstructured.NestedString(o.Object, "spec", "decryption", "secretRef", "name")
 		out = append(out, k)
 	}
-	slices.SortFunc(out, func(a, b FluxKustomization) int { return cmp.Or(cmp.Compare(len(b.Dir), len(a.Dir)), cmp.Compare(a.ID, b.ID)) })
+	slices.SortFunc(out, func(a, b FluxKustomization) int {
+		return cmp.Or(cmp.Compare(len(b.Dir), len(a.Dir)), cmp.Compare(a.ID, b.ID))
+	})
 	return out
 }
 
