@@ -531,3 +531,38 @@ func TestAddWorker(t *testing.T) {
 		t.Errorf("adding one worker wrote %d configs, want 1", sim.Writes()-writes)
 	}
 }
+
+// A Talos upgrade that does not boot: the node reboots and Talos falls
+// back to the release it ran, which it reports. The rollout stops at once
+// on that node, saying so, instead of waiting out its timeout or, worse,
+// going on to the next node; a rerun, once the cause is fixed, resumes.
+func TestTalosUpgradeRolledBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, h := homelab.NewApp(nil)
+	b := bundle(t)
+	sim, opts := start(t, h.Cluster, b, 20*time.Second)
+	converge(ctx, t, h.Cluster, b, opts)
+	nodes := []string{"talos-cp-1", "talos-w-1", "talos-w-2"}
+	for _, n := range nodes {
+		sim.Node(n).SetVersion("v1.13.8")
+	}
+	opts, _ = withKube(t, sim, opts, nodes...)
+	p := mustPlan(ctx, t, h.Cluster, b, opts)
+	sim.Node("talos-w-1").RollBackNextUpgrade()
+	start := time.Now()
+	_, err := p.Apply(ctx, h.Cluster, b, opts)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "talos talos-w-1: upgrading to v1.13.9: the node rebooted and came back on v1.13.8, not v1.13.9: Talos rolled the upgrade back")
+	require.Contains(t, err.Error(), "not yet upgraded: talos-w-2")
+	require.Less(t, time.Since(start), opts.Timeout, "the rollback is named at once, not after the wait for the new version times out")
+	require.Equal(t, []string{"v1.13.9", "v1.13.8", "v1.13.8"}, []string{sim.Node("talos-cp-1").Version(), sim.Node("talos-w-1").Version(), sim.Node("talos-w-2").Version()})
+	require.Equal(t, 1, sim.Node("talos-w-1").Reboots(), "it did reboot")
+
+	p = mustPlan(ctx, t, h.Cluster, b, opts)
+	_, err = p.Apply(ctx, h.Cluster, b, opts)
+	require.NoError(t, err)
+	for _, n := range nodes {
+		require.Equal(t, "v1.13.9", sim.Node(n).Version(), n)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/cosi-project/runtime/pkg/safe"
 	talosclient "github.com/siderolabs/talos/pkg/machinery/client"
 	runtimeres "github.com/siderolabs/talos/pkg/machinery/resources/runtime"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	model "github.com/funoffshore/homelab/constructs/talos"
@@ -96,14 +97,27 @@ func (d *deployer) upgradeNode(ctx context.Context, u Upgrade) error {
 	if err != nil {
 		return err
 	}
+	booted, _ := bootTime(ctx, c)
 	_, err = c.Upgrade(ctx, d.cluster.InstallerImage(), false, false)
 	c.Close()
 	if err != nil {
 		return err
 	}
+	var rolledBack error
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
 		v, err := d.version(ctx, n)
-		if err != nil || v != u.To {
+		if err != nil {
+			return false, nil
+		}
+		if v != u.To {
+			// Back from a reboot on the release it ran: Talos could not
+			// boot the new one and fell back (its A/B boot), and reports
+			// the old version; waiting longer changes nothing.
+			if b, err := onNode(ctx, d, n, func(c *talosclient.Client) (uint64, error) { return bootTime(ctx, c) }); err == nil && booted != 0 && b != booted && v == u.From {
+				rolledBack = fmt.Errorf("the node rebooted and came back on %s, not %s: Talos rolled the upgrade back (the new release did not boot); see `talosctl -n %s dmesg` and the upgrade's installer image %s",
+					u.From, u.To, n.IP, d.cluster.InstallerImage())
+				return false, rolledBack
+			}
 			return false, nil
 		}
 		if u.FromSchematic == "" {
@@ -112,10 +126,26 @@ func (d *deployer) upgradeNode(ctx context.Context, u Upgrade) error {
 		s, err := d.schematic(ctx, n)
 		return err == nil && s == u.ToSchematic, nil
 	})
+	if rolledBack != nil {
+		return rolledBack
+	}
 	if err != nil {
 		return fmt.Errorf("the node did not come back on %s within %s: %w", u.To, d.opts.Timeout, err)
 	}
 	return d.afterDown(ctx, n)
+}
+
+// bootTime is when the node of c booted (machine.SystemStat), which a
+// reboot changes; 0 when it does not say.
+func bootTime(ctx context.Context, c *talosclient.Client) (uint64, error) {
+	st, err := c.MachineClient.SystemStat(ctx, &emptypb.Empty{})
+	if err != nil {
+		return 0, err
+	}
+	if len(st.GetMessages()) == 0 {
+		return 0, errors.New("the node reported no system stat")
+	}
+	return st.GetMessages()[0].GetBootTime(), nil
 }
 
 // beforeDown readies the cluster for n going down (a reboot): on a

@@ -62,7 +62,8 @@ func needsReboot(running []byte, next config.Provider) (bool, error) {
 
 // Upgrade installs the release of req's installer image and reboots into
 // it: the node then reports the image's tag as its version. Injected
-// failures (FailNext "Upgrade") leave it on the old one.
+// failures (FailNext "Upgrade") leave it on the old one; after
+// RollBackNextUpgrade it reboots and comes back on the old one.
 func (s *service) Upgrade(ctx context.Context, req *machineapi.UpgradeRequest) (*machineapi.UpgradeResponse, error) {
 	if err := s.secure(ctx); err != nil {
 		return nil, err
@@ -79,14 +80,20 @@ func (s *service) Upgrade(ctx context.Context, req *machineapi.UpgradeRequest) (
 	if i := strings.LastIndex(ref, ":"); i < 0 || strings.Contains(tag, "/") || !strings.HasPrefix(tag, "v") {
 		return nil, status.Errorf(codes.InvalidArgument, "installer image %q has no version tag", ref)
 	}
-	if err := publishSchematic(ctx, n.state, ref); err != nil {
-		return nil, status.Errorf(codes.Internal, "publishing the schematic: %v", err)
-	}
 	n.sim.mu.Lock()
-	n.version, n.image = tag, ref
+	rollBack := n.rollBack
+	n.rollBack = false
 	n.reboots++
 	n.upgrades = append(n.upgrades, ref)
+	if !rollBack {
+		n.version, n.image = tag, ref
+	}
 	n.sim.mu.Unlock()
+	if !rollBack {
+		if err := publishSchematic(ctx, n.state, ref); err != nil {
+			return nil, status.Errorf(codes.Internal, "publishing the schematic: %v", err)
+		}
+	}
 	return &machineapi.UpgradeResponse{Messages: []*machineapi.Upgrade{{
 		Metadata: &common.Metadata{Hostname: n.Name}, Ack: "Upgrade request received",
 	}}}, nil

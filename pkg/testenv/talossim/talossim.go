@@ -67,6 +67,7 @@ type Node struct {
 	state        state.State
 	version      string
 	reboots      int
+	rollBack     bool // the next upgrade fails to boot: Talos falls back to the running release
 	image        string         // the installer image it last installed
 	upgrades     []string       // installer images of the upgrades, in order
 	fail         map[string]int // rpc -> calls left to fail on this node
@@ -120,6 +121,15 @@ func (n *Node) FailNext(rpc string, times int) {
 		n.fail = map[string]int{}
 	}
 	n.fail[rpc] += times
+}
+
+// RollBackNextUpgrade makes the node's next upgrade fail to boot the new
+// release: it reboots and Talos falls back to the release it ran, which
+// it then reports.
+func (n *Node) RollBackNextUpgrade() {
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	n.rollBack = true
 }
 
 // Reboots counts the reboots a configuration change caused on the node.
@@ -489,6 +499,22 @@ func (s *service) Version(ctx context.Context, _ *emptypb.Empty) (*machineapi.Ve
 	return &machineapi.VersionResponse{Messages: []*machineapi.Version{{
 		Metadata: &common.Metadata{Hostname: s.node.Name},
 		Version:  &machineapi.VersionInfo{Tag: s.node.Version(), Arch: "amd64"},
+	}}}, nil
+}
+
+// SystemStat answers the node's boot time: the Unix epoch plus one second
+// per boot, so each reboot (a config's, an upgrade's, a rollback's)
+// changes it as a real node's does.
+func (s *service) SystemStat(ctx context.Context, _ *emptypb.Empty) (*machineapi.SystemStatResponse, error) {
+	if err := s.secure(ctx); err != nil {
+		return nil, err
+	}
+	n := s.node
+	n.sim.mu.Lock()
+	boot := uint64(1 + n.reboots)
+	n.sim.mu.Unlock()
+	return &machineapi.SystemStatResponse{Messages: []*machineapi.SystemStat{{
+		Metadata: &common.Metadata{Hostname: n.Name}, BootTime: boot,
 	}}}, nil
 }
 
