@@ -67,7 +67,7 @@ type Node struct {
 	state        state.State
 	version      string
 	reboots      int
-	rollBack     bool // the next upgrade fails to boot: Talos falls back to the running release
+	rollBack     bool           // the next upgrade fails to boot: Talos falls back to the running release
 	image        string         // the installer image it last installed
 	upgrades     []string       // installer images of the upgrades, in order
 	fail         map[string]int // rpc -> calls left to fail on this node
