@@ -337,3 +337,52 @@ func TestRogueNodeCannotGetAWorkerWiped(t *testing.T) {
 	ok, _ := sim.Node(w1.Hostname).Configured()
 	require.True(t, ok, "talos-w-1 lost its config")
 }
+
+// TestHealthGate: every node must be Ready before one goes down (and
+// again after it is back), as `talosctl health` requires: with a worker's
+// Node NotReady, an upgrade does not take the control plane down, and
+// the error names the node and its condition; once it is Ready the
+// rollout goes through.
+func TestHealthGate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, h := homelab.NewApp(nil)
+	b := bundle(t)
+	sim, opts := start(t, h.Cluster, b, 3*time.Second)
+	converge(ctx, t, h.Cluster, b, opts)
+	nodes := []string{"talos-cp-1", "talos-w-1", "talos-w-2"}
+	for _, n := range nodes {
+		sim.Node(n).SetVersion("v1.13.8")
+	}
+	// The Nodes as the API server holds them, without kubelets that
+	// would report them Ready again.
+	api := testenv.StartAPIServer(t)
+	setReady := func(name string, status corev1.ConditionStatus, reason string) {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if err := api.Client.Get(ctx, client.ObjectKeyFromObject(node), node); apierrors.IsNotFound(err) {
+			require.NoError(t, api.Client.Create(ctx, node))
+		}
+		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, Reason: reason}}
+		require.NoError(t, api.Client.Status().Update(ctx, node))
+	}
+	for _, n := range nodes {
+		setReady(n, corev1.ConditionTrue, "KubeletReady")
+	}
+	setReady("talos-w-2", corev1.ConditionFalse, "KubeletNotReady")
+	opts.Kube = func(context.Context) (client.Client, error) { return api.Client, nil }
+
+	p := mustPlan(ctx, t, h.Cluster, b, opts)
+	_, err := p.Apply(ctx, h.Cluster, b, opts)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "talos talos-cp-1: upgrading to v1.13.9: before: the Kubernetes Node talos-w-2 is not Ready (False: KubeletNotReady)")
+	require.Equal(t, "v1.13.8", sim.Node("talos-cp-1").Version(), "the control plane was not taken down")
+	require.Zero(t, sim.Node("talos-cp-1").Reboots())
+
+	setReady("talos-w-2", corev1.ConditionTrue, "KubeletReady")
+	p = mustPlan(ctx, t, h.Cluster, b, opts)
+	_, err = p.Apply(ctx, h.Cluster, b, opts)
+	require.NoError(t, err)
+	for _, n := range nodes {
+		require.Equal(t, "v1.13.9", sim.Node(n).Version(), n)
+	}
+}

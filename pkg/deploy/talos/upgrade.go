@@ -148,10 +148,13 @@ func bootTime(ctx context.Context, c *talosclient.Client) (uint64, error) {
 	return st.GetMessages()[0].GetBootTime(), nil
 }
 
-// beforeDown readies the cluster for n going down (a reboot): on a
-// control plane, etcd must run on every control plane; a worker is
-// drained.
+// beforeDown readies the cluster for n going down (a reboot): every
+// node Ready; on a control plane, etcd must run on every control plane;
+// a worker is drained.
 func (d *deployer) beforeDown(ctx context.Context, n *model.Node) error {
+	if err := d.nodesReady(ctx); err != nil {
+		return fmt.Errorf("before: %w", err)
+	}
 	if n.Role != model.ControlPlane {
 		return d.drain(ctx, n.Hostname)
 	}
@@ -162,12 +165,16 @@ func (d *deployer) beforeDown(ctx context.Context, n *model.Node) error {
 }
 
 // afterDown follows n coming back: etcd again on every control plane, or
-// the worker uncordoned.
+// the worker uncordoned; then every node Ready again.
 func (d *deployer) afterDown(ctx context.Context, n *model.Node) error {
 	if n.Role != model.ControlPlane {
-		return d.uncordon(ctx, n.Hostname)
+		if err := d.uncordon(ctx, n.Hostname); err != nil {
+			return err
+		}
+	} else if err := d.etcdHealthy(ctx); err != nil {
+		return fmt.Errorf("after: %w", err)
 	}
-	if err := d.etcdHealthy(ctx); err != nil {
+	if err := d.nodesReady(ctx); err != nil {
 		return fmt.Errorf("after: %w", err)
 	}
 	return nil
