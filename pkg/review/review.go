@@ -52,7 +52,8 @@ type Report struct {
 	Talos []TalosChange
 	// Kubernetes are the object changes, by Flux Kustomization.
 	Kubernetes []Group
-	// Charts are the rendered diffs of the HelmReleases that changed.
+	// Charts are the rendered diffs of the HelmReleases added, changed or
+	// removed.
 	Charts []ChartDiff
 }
 
@@ -385,6 +386,9 @@ func (r *Report) kubernetes(before, after map[string]object, opts Options) {
 		case !had:
 			ks, _ := owner(ksAfter, a.file)
 			groups[ks.ID] = append(groups[ks.ID], Change{Op: "+", Object: name(a.u)})
+			if a.u.GetKind() == "HelmRelease" {
+				r.chart(nil, a.u, opts)
+			}
 		case !has:
 			ks, found := owner(ksBefore, b.file)
 			detail := ""
@@ -394,6 +398,9 @@ func (r *Report) kubernetes(before, after map[string]object, opts Options) {
 			groups[ks.ID] = append(groups[ks.ID], Change{Op: "-", Object: name(b.u), Detail: detail})
 			if !found || ks.Prune {
 				r.removalHazards(b.u, after)
+				if b.u.GetKind() == "HelmRelease" {
+					r.chart(b.u, nil, opts)
+				}
 			}
 		default:
 			if equal(b.u, a.u) {
@@ -502,21 +509,34 @@ func mentionsSecret(v any, secret string) bool {
 }
 
 // chart renders a changed HelmRelease's chart on both sides.
+//
+// An added HelmRelease (b nil) shows what its chart makes; a removed one
+// (a nil) what helm-controller uninstalls with it, objects Helm keeps
+// (helm.sh/resource-policy: keep, such as CRDs a chart keeps) left out.
 func (r *Report) chart(b, a *unstructured.Unstructured, opts Options) {
-	rb, errB := helmrender.ReleaseOf(b.Object)
-	ra, errA := helmrender.ReleaseOf(a.Object)
-	cd := ChartDiff{Release: name(a)}
+	release := func(u *unstructured.Unstructured) (helmrender.Release, string, error) {
+		if u == nil {
+			return helmrender.Release{}, "(none)", nil
+		}
+		rel, err := helmrender.ReleaseOf(u.Object)
+		return rel, rel.Chart + " " + rel.Version, err
+	}
+	rb, from, errB := release(b)
+	ra, to, errA := release(a)
+	cd := ChartDiff{Release: name(cmp.Or(a, b)), From: from, To: to}
 	if err := cmp.Or(errB, errA); err != nil {
 		cd.Note = err.Error()
 		r.Charts = append(r.Charts, cd)
 		return
 	}
-	cd.From, cd.To = rb.Chart+" "+rb.Version, ra.Chart+" "+ra.Version
-	if rb.Chart == ra.Chart && rb.Version == ra.Version && equalValues(rb.Values, ra.Values) && equalValues(rb.Patches, ra.Patches) &&
+	if b != nil && a != nil && rb.Chart == ra.Chart && rb.Version == ra.Version && equalValues(rb.Values, ra.Values) && equalValues(rb.Patches, ra.Patches) &&
 		rb.Name == ra.Name && rb.Namespace == ra.Namespace {
 		return // only the HelmRelease's own settings changed
 	}
-	render := func(rel helmrender.Release) (map[string]object, string) {
+	render := func(u *unstructured.Unstructured, rel helmrender.Release) (map[string]object, string) {
+		if u == nil {
+			return map[string]object{}, ""
+		}
 		file := ""
 		if opts.ChartFile != nil {
 			file = opts.ChartFile(rel.Chart, rel.Version)
@@ -530,12 +550,15 @@ func (r *Report) chart(b, a *unstructured.Unstructured, opts Options) {
 		}
 		out := map[string]object{}
 		for _, o := range objs {
+			if a == nil && o.GetAnnotations()["helm.sh/resource-policy"] == "keep" {
+				continue // Helm keeps it when the release goes
+			}
 			out[key(o)] = object{u: o}
 		}
 		return out, ""
 	}
-	bo, noteB := render(rb)
-	ao, noteA := render(ra)
+	bo, noteB := render(b, rb)
+	ao, noteA := render(a, ra)
 	if note := cmp.Or(noteB, noteA); note != "" {
 		cd.Note = note
 		r.Charts = append(r.Charts, cd)

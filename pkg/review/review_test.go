@@ -350,3 +350,49 @@ func TestChartVersionBump(t *testing.T) {
 		assert.Equal(t, "chart ingress-nginx 4.99.0 is not in the chart cache (make fixtures), so its rendering is not shown", r.Charts[0].Note)
 	})
 }
+
+// TestReleaseAddedAndRemoved: a new part shows what its chart makes; a
+// removed one what helm-controller uninstalls with it, without the CRDs
+// the chart keeps (cert-manager's, crds.keep), which are then no hazard.
+func TestReleaseAddedAndRemoved(t *testing.T) {
+	without := render(t, func(p *homelab.Props) { p.Platform.Certs = nil })
+	with := render(t, nil)
+	opts := charts(t)
+	find := func(r *review.Report) review.ChartDiff {
+		t.Helper()
+		for _, cd := range r.Charts {
+			if cd.Release == "HelmRelease cert-manager/cert-manager" {
+				return cd
+			}
+		}
+		t.Fatalf("no chart review of cert-manager: %+v", r.Charts)
+		return review.ChartDiff{}
+	}
+	has := func(cd review.ChartDiff, op, object string) bool {
+		for _, c := range cd.Changes {
+			if c.Op == op && c.Object == object {
+				return true
+			}
+		}
+		return false
+	}
+
+	added, err := review.Compare(without, with, opts)
+	require.NoError(t, err)
+	cd := find(added)
+	assert.Equal(t, "(none)", cd.From)
+	assert.Equal(t, "cert-manager v1.21.1", cd.To)
+	require.Empty(t, cd.Note)
+	assert.True(t, has(cd, "+", "Deployment cert-manager/cert-manager-webhook"), "%+v", cd.Changes)
+	assert.True(t, has(cd, "+", "CustomResourceDefinition certificates.cert-manager.io"), "%+v", cd.Changes)
+
+	removed, err := review.Compare(with, without, opts)
+	require.NoError(t, err)
+	cd = find(removed)
+	assert.Equal(t, "(none)", cd.To)
+	assert.True(t, has(cd, "-", "Deployment cert-manager/cert-manager"), "%+v", cd.Changes)
+	assert.False(t, has(cd, "-", "CustomResourceDefinition certificates.cert-manager.io"), "Helm keeps the CRDs (crds.keep)")
+	for _, h := range removed.Hazards {
+		assert.NotContains(t, h.Object, "CustomResourceDefinition", "a kept CRD is no hazard: %+v", h)
+	}
+}
