@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // nodesReady waits until every node of the model has a Ready Kubernetes
@@ -24,14 +23,21 @@ func (d *deployer) nodesReady(ctx context.Context) error {
 		return err
 	}
 	last := "the Kubernetes API did not answer"
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
+	// One list a poll, a few a second: the client's rate limit is never
+	// what the wait runs into.
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
+		var list corev1.NodeList
+		if err := kc.List(ctx, &list); err != nil {
+			return false, nil // keep the last thing seen
+		}
+		nodes := map[string]corev1.Node{}
+		for _, n := range list.Items {
+			nodes[n.Name] = n
+		}
 		for _, n := range d.cluster.Nodes() {
-			var node corev1.Node
-			if err := kc.Get(ctx, client.ObjectKey{Name: n.Hostname}, &node); err != nil {
-				if ctx.Err() == nil {
-					// Not the wait's own deadline cutting the read short.
-					last = fmt.Sprintf("%s has no Kubernetes Node (%v)", n.Hostname, err)
-				}
+			node, ok := nodes[n.Hostname]
+			if !ok {
+				last = fmt.Sprintf("%s has no Kubernetes Node", n.Hostname)
 				return false, nil
 			}
 			ready := false
