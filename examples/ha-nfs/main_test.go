@@ -49,8 +49,15 @@ func TestCommandLine(t *testing.T) {
 
 	help, code := run("--help")
 	require.Equal(t, 0, code, help)
-	for _, want := range []string{"building the full command line (validate, plan, deploy, secrets) (github.com/funoffshore/homelab/examples/ha-nfs)", "built the full command line", "deploy", "secrets"} {
+	for _, want := range []string{"deploy", "secrets", "diff"} {
 		require.Contains(t, help, want)
+	}
+	// A build that compiles something (or runs long) is announced; one
+	// that only links what Go's build cache holds, quickly, is quiet by
+	// design (gobuild.Quiet), as on a second run of the same clone.
+	if strings.Contains(help, "building the full command line") {
+		require.Contains(t, help, "building the full command line (validate, plan, deploy, secrets) (github.com/funoffshore/homelab/examples/ha-nfs)")
+		require.Contains(t, help, "built the full command line")
 	}
 	builds, _ := filepath.Glob(filepath.Join(cache, "homelab", "bin", "*", "homelab-full"))
 	require.Len(t, builds, 1)
