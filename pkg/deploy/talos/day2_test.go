@@ -344,16 +344,7 @@ func TestRogueNodeCannotGetAWorkerWiped(t *testing.T) {
 // the error names the node and its condition; once it is Ready the
 // rollout goes through.
 func TestHealthGate(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	_, h := homelab.NewApp(nil)
-	b := bundle(t)
-	sim, opts := start(t, h.Cluster, b, 3*time.Second)
-	converge(ctx, t, h.Cluster, b, opts)
-	nodes := []string{"talos-cp-1", "talos-w-1", "talos-w-2"}
-	for _, n := range nodes {
-		sim.Node(n).SetVersion("v1.13.8")
-	}
+	ctx, h, b, sim, opts, nodes := behind(t, 3*time.Second)
 	// The Nodes as the API server holds them, without kubelets that
 	// would report them Ready again.
 	api := testenv.StartAPIServer(t)
@@ -371,16 +362,16 @@ func TestHealthGate(t *testing.T) {
 	setReady("talos-w-2", corev1.ConditionFalse, "KubeletNotReady")
 	opts.Kube = func(context.Context) (client.Client, error) { return api.Client, nil }
 
-	p := mustPlan(ctx, t, h.Cluster, b, opts)
-	_, err := p.Apply(ctx, h.Cluster, b, opts)
+	p := mustPlan(ctx, t, h, b, opts)
+	_, err := p.Apply(ctx, h, b, opts)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "talos talos-cp-1: upgrading to v1.13.9: before: the Kubernetes Node talos-w-2 is not Ready (False: KubeletNotReady)")
 	require.Equal(t, "v1.13.8", sim.Node("talos-cp-1").Version(), "the control plane was not taken down")
 	require.Zero(t, sim.Node("talos-cp-1").Reboots())
 
 	setReady("talos-w-2", corev1.ConditionTrue, "KubeletReady")
-	p = mustPlan(ctx, t, h.Cluster, b, opts)
-	_, err = p.Apply(ctx, h.Cluster, b, opts)
+	p = mustPlan(ctx, t, h, b, opts)
+	_, err = p.Apply(ctx, h, b, opts)
 	require.NoError(t, err)
 	for _, n := range nodes {
 		require.Equal(t, "v1.13.9", sim.Node(n).Version(), n)

@@ -426,27 +426,18 @@ func TestConfigChanges(t *testing.T) {
 // worker drained before and uncordoned after, one node at a time; a
 // failure on the second node stops the rollout and a rerun resumes it.
 func TestTalosUpgrade(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	_, h := homelab.NewApp(nil)
-	b := bundle(t)
-	sim, opts := start(t, h.Cluster, b, 20*time.Second)
-	converge(ctx, t, h.Cluster, b, opts)
-	nodes := []string{"talos-cp-1", "talos-w-1", "talos-w-2"}
-	for _, n := range nodes {
-		sim.Node(n).SetVersion("v1.13.8")
-	}
+	ctx, h, b, sim, opts, nodes := behind(t, 20*time.Second)
 	opts, kc := withKube(t, sim, opts, nodes...)
 	opts.Log = &actionlog.Log{Path: t.TempDir() + "/actions.jsonl"}
 
-	p := mustPlan(ctx, t, h.Cluster, b, opts)
+	p := mustPlan(ctx, t, h, b, opts)
 	planIs(t, p,
 		"talos-cp-1: upgrade Talos v1.13.8 -> v1.13.9 (reboots; etcd checked before and after, one node at a time)",
 		"talos-w-1: upgrade Talos v1.13.8 -> v1.13.9 (reboots; drained first, one node at a time)",
 		"talos-w-2: upgrade Talos v1.13.8 -> v1.13.9 (reboots; drained first, one node at a time)",
 	)
 	sim.Node("talos-w-1").FailNext("Upgrade", 1)
-	_, err := p.Apply(ctx, h.Cluster, b, opts)
+	_, err := p.Apply(ctx, h, b, opts)
 	if err == nil || !strings.Contains(err.Error(), "talos talos-w-1: upgrading to v1.13.9") || !strings.Contains(err.Error(), "not yet upgraded: talos-w-2") {
 		t.Fatalf("want the rollout stopped at talos-w-1 naming talos-w-2, got %v", err)
 	}
@@ -457,19 +448,19 @@ func TestTalosUpgrade(t *testing.T) {
 		t.Error("after the failure talos-w-1 should stay cordoned (drained, not upgraded) and talos-w-2 untouched")
 	}
 
-	p = mustPlan(ctx, t, h.Cluster, b, opts)
+	p = mustPlan(ctx, t, h, b, opts)
 	if len(p.Upgrade) != 2 {
 		t.Fatalf("rerun plan: %v, want the two workers", p.Changes())
 	}
-	if _, err := p.Apply(ctx, h.Cluster, b, opts); err != nil {
+	if _, err := p.Apply(ctx, h, b, opts); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
 		if v := sim.Node(n).Version(); v != "v1.13.9" {
 			t.Errorf("%s runs %s after the rerun", n, v)
 		}
-		if up := sim.Node(n).Upgrades(); len(up) != 1 || up[0] != h.Cluster.InstallerImage() {
-			t.Errorf("%s upgraded to %v, want once to %s", n, up, h.Cluster.InstallerImage())
+		if up := sim.Node(n).Upgrades(); len(up) != 1 || up[0] != h.InstallerImage() {
+			t.Errorf("%s upgraded to %v, want once to %s", n, up, h.InstallerImage())
 		}
 	}
 	wantSteps := []string{
@@ -491,15 +482,15 @@ func TestTalosUpgrade(t *testing.T) {
 	// reinstalled from the model's installer image.
 	other := strings.Repeat("0", 64)
 	require.NoError(t, sim.Node("talos-w-2").SetSchematic(other))
-	p = mustPlan(ctx, t, h.Cluster, b, opts)
-	planIs(t, p, fmt.Sprintf("talos-w-2: reinstall Talos v1.13.9 with schematic %.12s (runs 000000000000: other extensions) (reboots; drained first, one node at a time)", h.Cluster.Schematic().ID()))
-	if _, err := p.Apply(ctx, h.Cluster, b, opts); err != nil {
+	p = mustPlan(ctx, t, h, b, opts)
+	planIs(t, p, fmt.Sprintf("talos-w-2: reinstall Talos v1.13.9 with schematic %.12s (runs 000000000000: other extensions) (reboots; drained first, one node at a time)", h.Schematic().ID()))
+	if _, err := p.Apply(ctx, h, b, opts); err != nil {
 		t.Fatal(err)
 	}
-	if up := sim.Node("talos-w-2").Upgrades(); len(up) != 2 || up[1] != h.Cluster.InstallerImage() {
-		t.Errorf("talos-w-2 upgrades %v, want a second one to %s", up, h.Cluster.InstallerImage())
+	if up := sim.Node("talos-w-2").Upgrades(); len(up) != 2 || up[1] != h.InstallerImage() {
+		t.Errorf("talos-w-2 upgrades %v, want a second one to %s", up, h.InstallerImage())
 	}
-	if p := mustPlan(ctx, t, h.Cluster, b, opts); len(p.Changes()) != 0 {
+	if p := mustPlan(ctx, t, h, b, opts); len(p.Changes()) != 0 {
 		t.Errorf("after the reinstall: %v", p.Changes())
 	}
 }
@@ -537,21 +528,12 @@ func TestAddWorker(t *testing.T) {
 // on that node, saying so, instead of waiting out its timeout or, worse,
 // going on to the next node; a rerun, once the cause is fixed, resumes.
 func TestTalosUpgradeRolledBack(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	_, h := homelab.NewApp(nil)
-	b := bundle(t)
-	sim, opts := start(t, h.Cluster, b, 20*time.Second)
-	converge(ctx, t, h.Cluster, b, opts)
-	nodes := []string{"talos-cp-1", "talos-w-1", "talos-w-2"}
-	for _, n := range nodes {
-		sim.Node(n).SetVersion("v1.13.8")
-	}
+	ctx, h, b, sim, opts, nodes := behind(t, 20*time.Second)
 	opts, _ = withKube(t, sim, opts, nodes...)
-	p := mustPlan(ctx, t, h.Cluster, b, opts)
+	p := mustPlan(ctx, t, h, b, opts)
 	sim.Node("talos-w-1").RollBackNextUpgrade()
 	start := time.Now()
-	_, err := p.Apply(ctx, h.Cluster, b, opts)
+	_, err := p.Apply(ctx, h, b, opts)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "talos talos-w-1: upgrading to v1.13.9: the node rebooted and came back on v1.13.8, not v1.13.9: Talos rolled the upgrade back")
 	require.Contains(t, err.Error(), "not yet upgraded: talos-w-2")
@@ -559,10 +541,28 @@ func TestTalosUpgradeRolledBack(t *testing.T) {
 	require.Equal(t, []string{"v1.13.9", "v1.13.8", "v1.13.8"}, []string{sim.Node("talos-cp-1").Version(), sim.Node("talos-w-1").Version(), sim.Node("talos-w-2").Version()})
 	require.Equal(t, 1, sim.Node("talos-w-1").Reboots(), "it did reboot")
 
-	p = mustPlan(ctx, t, h.Cluster, b, opts)
-	_, err = p.Apply(ctx, h.Cluster, b, opts)
+	p = mustPlan(ctx, t, h, b, opts)
+	_, err = p.Apply(ctx, h, b, opts)
 	require.NoError(t, err)
 	for _, n := range nodes {
 		require.Equal(t, "v1.13.9", sim.Node(n).Version(), n)
 	}
+}
+
+// behind is the Funoffshore cluster converged on the simulators with
+// every node one Talos release behind the model (v1.13.8), and its nodes:
+// the start of an upgrade.
+func behind(t *testing.T, timeout time.Duration) (context.Context, *model.Cluster, *secrets.Bundle, *talossim.Sim, talos.Options, []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	_, h := homelab.NewApp(nil)
+	b := bundle(t)
+	sim, opts := start(t, h.Cluster, b, timeout)
+	converge(ctx, t, h.Cluster, b, opts)
+	nodes := []string{"talos-cp-1", "talos-w-1", "talos-w-2"}
+	for _, n := range nodes {
+		sim.Node(n).SetVersion("v1.13.8")
+	}
+	return ctx, h.Cluster, b, sim, opts, nodes
 }
