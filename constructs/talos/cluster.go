@@ -233,7 +233,15 @@ func (c *Cluster) Schematic() Schematic {
 
 // InstallerImage returns the installer image for the schematic and version.
 func (c *Cluster) InstallerImage() string {
-	return fmt.Sprintf("%s/metal-installer/%s:%s", c.ImageFactory, c.Schematic().ID(), c.TalosVersion)
+	return c.InstallerImageAt(c.TalosVersion)
+}
+
+// InstallerImageAt returns the installer image of the cluster's
+// schematic at another Talos release (a hop of an upgrade through
+// intermediate releases): an Image Factory schematic is the same for
+// every release.
+func (c *Cluster) InstallerImageAt(talosVersion string) string {
+	return fmt.Sprintf("%s/metal-installer/%s:%s", c.ImageFactory, c.Schematic().ID(), talosVersion)
 }
 
 // BootSchematic is the schematic of the boot ISO: the installer's, with

@@ -31,6 +31,7 @@ import (
 
 	model "github.com/funoffshore/homelab/constructs/talos"
 	"github.com/funoffshore/homelab/pkg/deploy/actionlog"
+	"github.com/funoffshore/homelab/pkg/upgradepath"
 )
 
 // Options configure Plan and Deploy.
@@ -116,6 +117,13 @@ type Plan struct {
 	// Drift lists what differs that deploy does not change (deploy.Plan
 	// adds what Kubernetes reports, see KubernetesDrift).
 	Drift []string
+	// Path is the sequence of hops from the Talos and Kubernetes
+	// versions the cluster runs (its oldest node's) to the model's (see
+	// package upgradepath); Upgrade goes through its Talos hops, each
+	// over every node before the next.
+	Path upgradepath.Path
+
+	talosOf map[*model.Node]string // the Talos release each configured node runs
 
 	recoverNote   string
 	manifestsFrom *model.Node // the control plane whose manifests a Kubernetes upgrade syncs
@@ -144,6 +152,9 @@ func (p *Plan) Changes() []string {
 	}
 	for _, u := range p.Update {
 		out = append(out, u.String())
+	}
+	if len(p.Path) > 1 && len(p.Refused) == 0 {
+		out = append(out, "upgrade path: "+p.Path.String()+" (each hop over every node before the next)")
 	}
 	for _, u := range p.Upgrade {
 		out = append(out, u.String())
@@ -247,7 +258,7 @@ func (d *deployer) etcdRunning(ctx context.Context, n *model.Node) (bool, error)
 // NewPlan reads the nodes' state.
 func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle, opts Options) (*Plan, error) {
 	d := &deployer{cluster: cluster, bundle: bundle, opts: opts.withDefaults()}
-	p := &Plan{}
+	p := &Plan{talosOf: map[*model.Node]string{}}
 	cps := cluster.ControlPlanes()
 	if len(cps) == 0 {
 		return nil, errors.New("talos: the cluster has no control plane")
@@ -285,6 +296,7 @@ func NewPlan(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle
 	if err := d.planKubernetes(p, running, wants); err != nil {
 		return nil, err
 	}
+	d.planPath(p, running)
 	first := cps[0]
 	etcd := false
 	firstUp := d.configured(ctx, first)
@@ -320,6 +332,7 @@ func (d *deployer) planNode(ctx context.Context, c *talosclient.Client, p *Plan,
 	if err != nil {
 		return fmt.Errorf("reading its version: %w", err)
 	}
+	p.talosOf[n] = tag
 	schematic, err := schematicOf(ctx, c)
 	if err != nil {
 		return fmt.Errorf("reading its extensions: %w", err)

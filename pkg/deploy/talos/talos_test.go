@@ -566,3 +566,66 @@ func behind(t *testing.T, timeout time.Duration) (context.Context, *model.Cluste
 	}
 	return ctx, h.Cluster, b, sim, opts, nodes
 }
+
+// Day 2: nodes a minor behind and not on their line's latest patch are
+// upgraded through the latest patch of their line, then to the model's
+// release (package upgradepath's path), every node on a hop before the
+// next, the hops in the action log. A direct jump the installer's
+// pre-flight check refuses (the simulator runs it) leaves the node where
+// it was, without a reboot.
+func TestTalosUpgradeThroughIntermediateReleases(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h := clusterOn("1.35.2", nil) // Kubernetes both Talos 1.12 and 1.13 run
+	b := bundle(t)
+	sim, opts := start(t, h, b, 20*time.Second)
+	converge(ctx, t, h, b, opts)
+	nodes := []string{"talos-cp-1", "talos-w-1", "talos-w-2"}
+	for _, n := range nodes {
+		sim.Node(n).SetVersion("v1.12.3")
+	}
+	opts, _ = withKube(t, sim, opts, nodes...)
+	opts.Log = &actionlog.Log{Path: t.TempDir() + "/actions.jsonl"}
+
+	p := mustPlan(ctx, t, h, b, opts)
+	planIs(t, p,
+		"upgrade path: Talos v1.12.3 -> v1.12.11 -> v1.13.9 (each hop over every node before the next)",
+		"talos-cp-1: upgrade Talos v1.12.3 -> v1.12.11 (reboots; etcd checked before and after, one node at a time)",
+		"talos-w-1: upgrade Talos v1.12.3 -> v1.12.11 (reboots; drained first, one node at a time)",
+		"talos-w-2: upgrade Talos v1.12.3 -> v1.12.11 (reboots; drained first, one node at a time)",
+		"talos-cp-1: upgrade Talos v1.12.11 -> v1.13.9 (reboots; etcd checked before and after, one node at a time)",
+		"talos-w-1: upgrade Talos v1.12.11 -> v1.13.9 (reboots; drained first, one node at a time)",
+		"talos-w-2: upgrade Talos v1.12.11 -> v1.13.9 (reboots; drained first, one node at a time)",
+	)
+	_, err := p.Apply(ctx, h, b, opts)
+	require.NoError(t, err)
+	for _, n := range nodes {
+		require.Equal(t, "v1.13.9", sim.Node(n).Version(), n)
+		require.Equal(t, []string{h.InstallerImageAt("v1.12.11"), h.InstallerImage()}, sim.Node(n).Upgrades(), n)
+		require.Empty(t, sim.Node(n).RefusedUpgrades(), n)
+	}
+	wantSteps := []string{
+		"talos-cp-1 upgrade v1.12.11 ok", "talos-w-1 upgrade v1.12.11 ok", "talos-w-2 upgrade v1.12.11 ok",
+		"talos-cp-1 upgrade v1.13.9 ok", "talos-w-1 upgrade v1.13.9 ok", "talos-w-2 upgrade v1.13.9 ok",
+	}
+	if d := cmp.Diff(wantSteps, finished(t, opts.Log, "upgrade")); d != "" {
+		t.Errorf("action log (-want +got):\n%s", d)
+	}
+	require.Empty(t, mustPlan(ctx, t, h, b, opts).Changes(), "after the upgrade")
+
+	// Without the path: a node on v1.10.9 sent straight to v1.13.9,
+	// which the 1.13 installer refuses (it upgrades from 1.11.0 on).
+	sim.Node("talos-w-2").SetVersion("v1.10.9")
+	p = mustPlan(ctx, t, h, b, opts)
+	require.Equal(t, []string{"Kubernetes: the cluster runs Kubernetes 1.35.2, which Talos v1.11.6 does not run: Kubernetes 1.35.2 is too new for Talos v1.11.6 (it runs 1.29 to 1.34)"}, p.Refused,
+		"the path from v1.10.9 goes through Talos 1.11, which does not run the cluster's Kubernetes")
+	p.Refused = nil
+	w2 := h.Workers()[1]
+	require.Equal(t, "talos-w-2", w2.Hostname)
+	p.Upgrade = []talos.Upgrade{{Node: w2, From: "v1.10.9", To: "v1.13.9"}}
+	opts.Timeout = time.Second
+	_, err = p.Apply(ctx, h, b, opts)
+	require.ErrorContains(t, err, "the node did not come back on v1.13.9")
+	require.Equal(t, "v1.10.9", sim.Node("talos-w-2").Version())
+	require.Equal(t, []string{h.InstallerImage() + ": host version v1.10.9 is too old to upgrade to Talos v1.13.9 (its installer upgrades from 1.11.0 on)"}, sim.Node("talos-w-2").RefusedUpgrades())
+}

@@ -98,7 +98,7 @@ func (d *deployer) upgradeNode(ctx context.Context, u Upgrade) error {
 		return err
 	}
 	booted, _ := bootTime(ctx, c)
-	_, err = c.Upgrade(ctx, d.cluster.InstallerImage(), false, false)
+	_, err = c.Upgrade(ctx, d.cluster.InstallerImageAt(u.To), false, false)
 	c.Close()
 	if err != nil {
 		return err
@@ -115,7 +115,7 @@ func (d *deployer) upgradeNode(ctx context.Context, u Upgrade) error {
 			// the old version; waiting longer changes nothing.
 			if b, err := onNode(ctx, d, n, func(c *talosclient.Client) (uint64, error) { return bootTime(ctx, c) }); err == nil && booted != 0 && b != booted && v == u.From {
 				rolledBack = fmt.Errorf("the node rebooted and came back on %s, not %s: Talos rolled the upgrade back (the new release did not boot); see `talosctl -n %s dmesg` and the upgrade's installer image %s",
-					u.From, u.To, n.IP, d.cluster.InstallerImage())
+					u.From, u.To, n.IP, d.cluster.InstallerImageAt(u.To))
 				return false, rolledBack
 			}
 			return false, nil

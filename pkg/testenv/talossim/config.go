@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/funoffshore/homelab/pkg/oracle/talosapply"
+	"github.com/funoffshore/homelab/pkg/upgradepath"
 )
 
 // injected fails this node's next call of rpc when asked to (FailNext).
@@ -81,6 +82,21 @@ func (s *service) Upgrade(ctx context.Context, req *machineapi.UpgradeRequest) (
 		return nil, status.Errorf(codes.InvalidArgument, "installer image %q has no version tag", ref)
 	}
 	n.sim.mu.Lock()
+	// The installer's pre-flight check runs in the upgrade sequence,
+	// after the API has acknowledged the request (machined's Upgrade
+	// starts runtime.SequenceUpgrade in a goroutine,
+	// internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go
+	// lines 598-606 at v1.13.9, and the installer checks
+	// UpgradeableFrom, cmd/installer/pkg/install/preflight.go:109): a
+	// release the node cannot upgrade to from its own is logged as
+	// "upgrade failed" and the node stays as it was, without a reboot.
+	if err := upgradepath.Upgradeable(n.version, tag); err != nil {
+		n.refusedUpgrades = append(n.refusedUpgrades, fmt.Sprintf("%s: %v", ref, err))
+		n.sim.mu.Unlock()
+		return &machineapi.UpgradeResponse{Messages: []*machineapi.Upgrade{{
+			Metadata: &common.Metadata{Hostname: n.Name}, Ack: "Upgrade request received",
+		}}}, nil
+	}
 	rollBack := n.rollBack
 	n.rollBack = false
 	n.reboots++
@@ -97,6 +113,14 @@ func (s *service) Upgrade(ctx context.Context, req *machineapi.UpgradeRequest) (
 	return &machineapi.UpgradeResponse{Messages: []*machineapi.Upgrade{{
 		Metadata: &common.Metadata{Hostname: n.Name}, Ack: "Upgrade request received",
 	}}}, nil
+}
+
+// RefusedUpgrades returns the installer images whose pre-flight check
+// failed on the node, each with the installer's reason, in order.
+func (n *Node) RefusedUpgrades() []string {
+	n.sim.mu.Lock()
+	defer n.sim.mu.Unlock()
+	return append([]string(nil), n.refusedUpgrades...)
 }
 
 // Upgrades returns the installer images the node was upgraded to, in

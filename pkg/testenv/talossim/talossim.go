@@ -55,26 +55,27 @@ type Node struct {
 	// Name and Addr ("127.0.0.1:port") of the node.
 	Name, Addr string
 
-	sim          *Sim
-	srv          *grpc.Server
-	lis          net.Listener
-	configured   bool
-	role         machine.Type
-	config       []byte
-	bootstrapped bool
-	snapshot     []byte
-	recovered    bool
-	state        state.State
-	version      string
-	reboots      int
-	rollBack     bool           // the next upgrade fails to boot: Talos falls back to the running release
-	image        string         // the installer image it last installed
-	upgrades     []string       // installer images of the upgrades, in order
-	fail         map[string]int // rpc -> calls left to fail on this node
-	etcdLeft     bool           // removed from etcd's membership
-	resets       int
-	down         bool   // stopped: answers nothing, its kubelet reports nothing
-	staged       []byte // config staged for the next reboot
+	sim             *Sim
+	srv             *grpc.Server
+	lis             net.Listener
+	configured      bool
+	role            machine.Type
+	config          []byte
+	bootstrapped    bool
+	snapshot        []byte
+	recovered       bool
+	state           state.State
+	version         string
+	reboots         int
+	rollBack        bool           // the next upgrade fails to boot: Talos falls back to the running release
+	image           string         // the installer image it last installed
+	upgrades        []string       // installer images of the upgrades, in order
+	refusedUpgrades []string       // installer images the pre-flight check refused, with why
+	fail            map[string]int // rpc -> calls left to fail on this node
+	etcdLeft        bool           // removed from etcd's membership
+	resets          int
+	down            bool   // stopped: answers nothing, its kubelet reports nothing
+	staged          []byte // config staged for the next reboot
 }
 
 // Sim is a set of simulated nodes sharing a cluster CA.
