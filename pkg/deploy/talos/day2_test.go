@@ -338,40 +338,80 @@ func TestRogueNodeCannotGetAWorkerWiped(t *testing.T) {
 	require.True(t, ok, "talos-w-1 lost its config")
 }
 
-// TestHealthGate: every node must be Ready before one goes down (and
-// again after it is back), as `talosctl health` requires: with a worker's
-// Node NotReady, an upgrade does not take the control plane down, and
-// the error names the node and its condition; once it is Ready the
-// rollout goes through.
+// TestHealthGate: the cluster must pass talosctl health's Kubernetes
+// checks before a node goes down (and again after it is back): every node
+// Ready, the control plane's components Ready on every control plane,
+// CoreDNS and kube-proxy with their Ready pods. Each failing check stops
+// the upgrade before the control plane goes down, naming what it saw;
+// once it passes the rollout goes through.
 func TestHealthGate(t *testing.T) {
 	ctx, h, b, sim, opts, nodes := behind(t, 3*time.Second)
-	// The Nodes as the API server holds them, without kubelets that
+	// The objects as the API server holds them, without kubelets that
 	// would report them Ready again.
 	api := testenv.StartAPIServer(t)
 	setReady := func(name string, status corev1.ConditionStatus, reason string) {
 		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if err := api.Client.Get(ctx, client.ObjectKeyFromObject(node), node); apierrors.IsNotFound(err) {
+			if name == "talos-cp-1" {
+				node.Labels = map[string]string{"node-role.kubernetes.io/control-plane": ""}
+			}
 			require.NoError(t, api.Client.Create(ctx, node))
 		}
 		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, Reason: reason}}
 		require.NoError(t, api.Client.Status().Update(ctx, node))
 	}
+	pod := func(name string, labels map[string]string, ready corev1.ConditionStatus) {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system"}}
+		if err := api.Client.Get(ctx, client.ObjectKeyFromObject(p), p); apierrors.IsNotFound(err) {
+			p.Labels = labels
+			p.Spec.Containers = []corev1.Container{{Name: "c", Image: "i"}}
+			require.NoError(t, api.Client.Create(ctx, p))
+		}
+		p.Status.Phase = corev1.PodRunning
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}
+		// A pod whose containers all terminated counts as Completed, as
+		// talosctl health skips it.
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", Image: "i", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		require.NoError(t, api.Client.Status().Update(ctx, p))
+	}
 	for _, n := range nodes {
 		setReady(n, corev1.ConditionTrue, "KubeletReady")
 	}
-	setReady("talos-w-2", corev1.ConditionFalse, "KubeletNotReady")
+	for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		pod(c+"-talos-cp-1", map[string]string{"k8s-app": c}, corev1.ConditionTrue)
+	}
+	two := int32(2)
+	require.NoError(t, api.Client.Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-dns"}},
+		Spec: appsv1.DeploymentSpec{Replicas: &two, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"k8s-app": "kube-dns"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}}}},
+	}))
+	pod("coredns-a", map[string]string{"k8s-app": "kube-dns"}, corev1.ConditionTrue)
+	pod("coredns-b", map[string]string{"k8s-app": "kube-dns"}, corev1.ConditionTrue)
 	opts.Kube = func(context.Context) (client.Client, error) { return api.Client, nil }
 
-	p := mustPlan(ctx, t, h, b, opts)
-	_, err := p.Apply(ctx, h, b, opts)
-	require.Error(t, err)
-	require.Contains(t, err.Error(), "talos talos-cp-1: upgrading to v1.13.9: before: the Kubernetes Node talos-w-2 is not Ready (False: KubeletNotReady)")
-	require.Equal(t, "v1.13.8", sim.Node("talos-cp-1").Version(), "the control plane was not taken down")
-	require.Zero(t, sim.Node("talos-cp-1").Reboots())
-
+	blocked := func(want string) {
+		t.Helper()
+		_, err := mustPlan(ctx, t, h, b, opts).Apply(ctx, h, b, opts)
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "talos talos-cp-1: upgrading to v1.13.9: before: "+want)
+		require.Equal(t, "v1.13.8", sim.Node("talos-cp-1").Version(), "the control plane was not taken down")
+		require.Zero(t, sim.Node("talos-cp-1").Reboots())
+	}
+	setReady("talos-w-2", corev1.ConditionFalse, "KubeletNotReady")
+	blocked("the Kubernetes Node talos-w-2 is not Ready (False: KubeletNotReady)")
 	setReady("talos-w-2", corev1.ConditionTrue, "KubeletReady")
-	p = mustPlan(ctx, t, h, b, opts)
-	_, err = p.Apply(ctx, h, b, opts)
+
+	pod("kube-scheduler-talos-cp-1", nil, corev1.ConditionFalse)
+	blocked("kube-scheduler pods not Ready: kube-scheduler-talos-cp-1")
+	pod("kube-scheduler-talos-cp-1", nil, corev1.ConditionTrue)
+
+	pod("coredns-b", nil, corev1.ConditionFalse)
+	blocked("CoreDNS: pods not Ready: coredns-b")
+	pod("coredns-b", nil, corev1.ConditionTrue)
+
+	_, err := mustPlan(ctx, t, h, b, opts).Apply(ctx, h, b, opts)
 	require.NoError(t, err)
 	for _, n := range nodes {
 		require.Equal(t, "v1.13.9", sim.Node(n).Version(), n)

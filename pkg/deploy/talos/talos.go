@@ -185,6 +185,9 @@ type deployer struct {
 	cluster *model.Cluster
 	bundle  *secrets.Bundle
 	opts    Options
+	// leaving names the nodes the plan removes (last): until then they
+	// may still be etcd members.
+	leaving []string
 }
 
 func (d *deployer) secure(ctx context.Context, n *model.Node) (*talosclient.Client, error) {
@@ -368,6 +371,9 @@ func (d *deployer) planNode(ctx context.Context, c *talosclient.Client, p *Plan,
 // Apply carries the plan out and returns the client configs.
 func (p *Plan) Apply(ctx context.Context, cluster *model.Cluster, bundle *secrets.Bundle, opts Options) (*Result, error) {
 	d := &deployer{cluster: cluster, bundle: bundle, opts: opts.withDefaults()}
+	for _, r := range p.Remove {
+		d.leaving = append(d.leaving, r.Hostname)
+	}
 	if len(p.Refused) > 0 {
 		return nil, fmt.Errorf("talos: deploy refuses, nothing changed: %s", strings.Join(p.Refused, "; "))
 	}

@@ -629,3 +629,25 @@ func TestTalosUpgradeThroughIntermediateReleases(t *testing.T) {
 	require.Equal(t, "v1.10.9", sim.Node("talos-w-2").Version())
 	require.Equal(t, []string{h.InstallerImage() + ": host version v1.10.9 is too old to upgrade to Talos v1.13.9 (its installer upgrades from 1.11.0 on)"}, sim.Node("talos-w-2").RefusedUpgrades())
 }
+
+// The etcd gate as talosctl health has it: before a control plane goes
+// down, every control plane lists the same members and each is a control
+// plane of the model or one this deploy removes. A member that appears
+// after the plan (plan would have listed its removal) stops the rollout
+// with the member named, the control plane not taken down.
+func TestEtcdGate(t *testing.T) {
+	ctx, h, b, sim, opts, _ := behind(t, time.Second)
+	p := mustPlan(ctx, t, h, b, opts)
+	require.Len(t, p.Upgrade, 3)
+	sim.AddEtcdMember("talos-cp-old", 0xdead)
+	_, err := p.Apply(ctx, h, b, opts)
+	require.ErrorContains(t, err, "talos talos-cp-1: upgrading to v1.13.9: before: etcd on talos-cp-1 lists member talos-cp-old (dead), which is not a control plane of the model")
+	require.Equal(t, "v1.13.8", sim.Node("talos-cp-1").Version())
+	require.Zero(t, sim.Node("talos-cp-1").Reboots())
+
+	// Planned again, the stray member is a removal: the gate lets the
+	// upgrade through (the member goes at the end).
+	p = mustPlan(ctx, t, h, b, opts)
+	require.Len(t, p.Remove, 1, "%v", p.Changes())
+	require.Equal(t, "talos-cp-old", p.Remove[0].Hostname)
+}

@@ -152,7 +152,7 @@ func bootTime(ctx context.Context, c *talosclient.Client) (uint64, error) {
 // node Ready; on a control plane, etcd must run on every control plane;
 // a worker is drained.
 func (d *deployer) beforeDown(ctx context.Context, n *model.Node) error {
-	if err := d.nodesReady(ctx); err != nil {
+	if err := d.kubernetesHealthy(ctx); err != nil {
 		return fmt.Errorf("before: %w", err)
 	}
 	if n.Role != model.ControlPlane {
@@ -174,7 +174,7 @@ func (d *deployer) afterDown(ctx context.Context, n *model.Node) error {
 	} else if err := d.etcdHealthy(ctx); err != nil {
 		return fmt.Errorf("after: %w", err)
 	}
-	if err := d.nodesReady(ctx); err != nil {
+	if err := d.kubernetesHealthy(ctx); err != nil {
 		return fmt.Errorf("after: %w", err)
 	}
 	return nil
@@ -211,7 +211,8 @@ func (d *deployer) uncordon(ctx context.Context, node string) error {
 	})
 }
 
-// etcdHealthy waits until etcd runs on every control plane.
+// etcdHealthy waits until etcd runs on every control plane and its
+// member list is consistent (etcdConsistent).
 func (d *deployer) etcdHealthy(ctx context.Context) error {
 	for _, n := range d.cluster.ControlPlanes() {
 		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
@@ -222,5 +223,16 @@ func (d *deployer) etcdHealthy(ctx context.Context) error {
 			return fmt.Errorf("etcd does not run on %s: %w", n.Hostname, err)
 		}
 	}
-	return nil
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
+		err := d.etcdConsistent(ctx)
+		if err != nil && ctx.Err() == nil {
+			last = err // not the wait's own deadline
+		}
+		return err == nil, nil
+	})
+	if err != nil && last != nil {
+		return fmt.Errorf("%w (after %s)", last, d.opts.Timeout)
+	}
+	return err
 }

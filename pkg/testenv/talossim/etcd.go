@@ -77,6 +77,7 @@ func (s *service) EtcdMemberList(ctx context.Context, _ *machineapi.EtcdMemberLi
 			members = append(members, &machineapi.EtcdMember{Id: m.memberID(), Hostname: hostnameOf(m.config, m.Addr)})
 		}
 	}
+	members = append(members, n.sim.stray...)
 	return &machineapi.EtcdMemberListResponse{Messages: []*machineapi.EtcdMembers{{
 		Metadata: &common.Metadata{Hostname: n.Name}, Members: members,
 	}}}, nil

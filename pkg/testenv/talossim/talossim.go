@@ -93,6 +93,17 @@ type Sim struct {
 	fail     map[string]int // rpc -> calls left to fail
 	// latency delays every call, as a network and a busy node would.
 	latency time.Duration
+	// stray are etcd members no simulated node runs (AddEtcdMember).
+	stray []*machineapi.EtcdMember
+}
+
+// AddEtcdMember makes every control plane's etcd list a member that no
+// simulated node runs, as one left behind by a machine that is gone (or
+// joined by one the model does not know) would be listed.
+func (s *Sim) AddEtcdMember(hostname string, id uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stray = append(s.stray, &machineapi.EtcdMember{Id: id, Hostname: hostname})
 }
 
 // SetLatency delays every later call to every node by d.
