@@ -52,6 +52,15 @@ type Cluster struct {
 // when done.
 func StartCluster(dir, assetsDir, binDir string) (*Cluster, error) {
 	env := &envtest.Environment{BinaryAssetsDirectory: assetsDir}
+	// Their state in dir, not in directories envtest removes when it
+	// stops them: the restore rehearsal (RestoreEtcd) restarts both with
+	// the same certificates and etcd's data directory restored.
+	certs := filepath.Join(dir, "kube-apiserver")
+	if err := os.MkdirAll(certs, 0o700); err != nil {
+		return nil, err
+	}
+	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(dir, "etcd")}
+	env.ControlPlane.GetAPIServer().CertDir = certs
 	env.ControlPlane.GetAPIServer().Configure().
 		Set("disable-admission-plugins", "ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook")
 	cfg, err := env.Start()

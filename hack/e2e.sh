@@ -11,6 +11,8 @@
 #                                            gotk-components.yaml installs)
 #   prometheus-operator                      tools/e2e/prometheus-operator (the
 #                                            version kube-prometheus-stack runs)
+#   etcd-recover                             tools/e2e/etcd-recover (etcd's snapshot
+#                                            and restore code, at the tests' etcd)
 # Each binary is rebuilt only when its module's go.mod or go.sum changed.
 # Cold build: about 30 minutes on 2 cores (measured: 1772 s); warm: under a second.
 # Prints the directory; export HOMELAB_E2E_BIN to it.
@@ -69,4 +71,10 @@ build source-controller tools/e2e/source-controller github.com/fluxcd/source-con
 build kustomize-controller tools/e2e/kustomize-controller github.com/fluxcd/kustomize-controller
 build helm-controller tools/e2e/helm-controller github.com/fluxcd/helm-controller
 build prometheus-operator tools/e2e/prometheus-operator github.com/prometheus-operator/prometheus-operator/cmd/operator
+# The restore code must be the etcd release whose data it restores.
+etcd_server="$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2 }' "$root/tools/envtest/go.mod")"
+etcd_recover="$(awk '$1 == "go.etcd.io/etcd/etcdutl/v3" { print $2 }' "$root/tools/e2e/etcd-recover/go.mod")"
+[[ "$etcd_server" == "$etcd_recover" ]] || {
+  echo "e2e: tools/e2e/etcd-recover uses etcdutl $etcd_recover, the tests' etcd is $etcd_server: pin the same release" >&2; exit 1; }
+build etcd-recover tools/e2e/etcd-recover github.com/funoffshore/homelab/tools/e2e/etcd-recover
 echo "$out"
