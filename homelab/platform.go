@@ -13,6 +13,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/backup"
 	"github.com/funoffshore/homelab/constructs/certs"
 	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/externalsecrets"
 	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/monitoring"
@@ -50,6 +51,11 @@ type Platform struct {
 	// from the issuer that serves its host (a publicly trusted one
 	// first), and the tunnel reaches ingress-nginx over TLS.
 	Certs *CertsOptions
+	// Vault runs the External Secrets Operator with a ClusterSecretStore
+	// for this Vault (or OpenBao) server: a Secret declared with
+	// secret.Props.External naming the store comes from it, not from the
+	// SOPS store. See docs/secrets.md.
+	Vault *externalsecrets.VaultProps
 	// Parts are further platform parts (a library user's own), built after
 	// those above, in order: each one line, `Parts: []platform.Part{
 	// mine.Part(...)}`. See docs/architecture.md, "Adding a platform
@@ -146,7 +152,8 @@ func (h *Homelab) siteValues(p *Platform) {
 }
 
 // parts are the platform parts p runs, in build order: storage first
-// (the others' volumes take its classes), cert-manager, the edge, the
+// (the others' volumes take its classes), cert-manager, the external
+// secrets operator, the edge, the
 // monitoring stack,
 // the etcd snapshots (onto the NFS share), then p.Parts. This is the one
 // place where an option left nil leaves its part out.
@@ -172,6 +179,9 @@ func (h *Homelab) parts(p *Platform) []platform.Part {
 			cp.ACME = &certs.ACMEIssuerProps{Email: o.ACMEEmail, Zones: zones, Staging: o.Staging}
 		}
 		out = append(out, certs.CertManagerPart(cp))
+	}
+	if o := p.Vault; o != nil {
+		out = append(out, externalsecrets.Part(&externalsecrets.Props{Vault: o}))
 	}
 	if o := p.Tunnel; o != nil {
 		out = append(out, ingress.NginxPart(nil), ingress.TunnelPart(&ingress.TunnelProps{Domain: p.Domain, TunnelID: o.ID, OriginTLS: p.Certs != nil}))

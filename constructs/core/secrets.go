@@ -20,6 +20,22 @@ type SecretDecl struct {
 	// Missing are the keys without a value when the store has the
 	// Secret but not all of its keys.
 	Missing []string
+	// Store names the external secret store the Secret comes from (a
+	// ClusterSecretStore, see package externalsecrets); "" for one kept
+	// encrypted with SOPS. External says where in the store
+	// ("vault: homelab/wiki").
+	Store, External string
+}
+
+// SecretStore is an external secret store the tree provides (a
+// ClusterSecretStore).
+type SecretStore struct {
+	// Name of the store, which secrets name.
+	Name string
+	// Kind of backend ("Vault at https://vault.home.arpa:8200").
+	Kind string
+	// Source is the declaring construct's path.
+	Source string
 }
 
 // SecretRef is a use of a Secret key by a construct ("" Key: the whole Secret).
@@ -35,10 +51,20 @@ var Secrets = NewTreeFacet("core/secrets", func(t *Tree) *SecretBook { return &S
 
 // SecretBook holds a tree's Secret declarations and references.
 type SecretBook struct {
-	t     *Tree
-	decls []SecretDecl
-	refs  []SecretRef
+	t      *Tree
+	decls  []SecretDecl
+	refs   []SecretRef
+	stores []SecretStore
 }
+
+// DeclareStore records an external secret store the tree provides.
+func (b *SecretBook) DeclareStore(s SecretStore) {
+	b.stores = append(b.stores, s)
+	b.t.AddCheck("core/secret-refs", b.checkRefs)
+}
+
+// Stores returns the declared external secret stores in order.
+func (b *SecretBook) Stores() []SecretStore { return slices.Clone(b.stores) }
 
 // Declare records a Secret the tree provides.
 func (b *SecretBook) Declare(d SecretDecl) {
@@ -56,8 +82,26 @@ func (b *SecretBook) Refer(r SecretRef) {
 func (b *SecretBook) All() []SecretDecl { return slices.Clone(b.decls) }
 
 // checkRefs refuses a reference to a Secret, or a key, that no construct
-// declares: the pod would never start.
-func (b *SecretBook) checkRefs() []error { return b.Check(b.refs) }
+// declares: the pod would never start; and a Secret from an external
+// store the tree does not have: the operator would never make it.
+func (b *SecretBook) checkRefs() []error {
+	errs := b.Check(b.refs)
+	var names []string
+	for _, s := range b.stores {
+		names = append(names, s.Name)
+	}
+	for _, d := range b.decls {
+		if d.Store == "" || slices.Contains(names, d.Store) {
+			continue
+		}
+		fix := fmt.Sprintf("name one of the homelab's stores (%s)", strings.Join(names, ", "))
+		if len(names) == 0 {
+			fix = fmt.Sprintf("run the external secrets part with a store named %q (externalsecrets.Part with VaultProps.Store %q)", d.Store, d.Store)
+		}
+		errs = append(errs, Errorf(d.Source, fix, "secret %s/%s comes from the secret store %q, which the homelab does not have", d.Namespace, d.Name, d.Store))
+	}
+	return errs
+}
 
 // Check returns a problem for each reference to a Secret, or a key, that
 // no construct declares and that is not declared external

@@ -38,7 +38,7 @@ func TalosServiceAccountCRD() *apiextensionsv1.CustomResourceDefinition {
 
 // FreshTalosCluster returns the options that replay a tree the way a
 // fresh Talos cluster sees it: Talos' own CRD, and the CRDs the platform
-// charts install (Longhorn, kube-prometheus-stack, cert-manager) read from the fixture
+// charts install (Longhorn, kube-prometheus-stack, cert-manager, external-secrets) read from the fixture
 // cache. It also returns the fixtures that are missing, whose charts'
 // custom resources would then be refused.
 func FreshTalosCluster() (ReplayOptions, []string) {
@@ -47,7 +47,7 @@ func FreshTalosCluster() (ReplayOptions, []string) {
 		ChartCRDs:   map[string][]byte{},
 	}
 	var missing []string
-	for _, c := range []struct{ chart, rel string }{{"longhorn", fixtures.LonghornCRDs}, {"kube-prometheus-stack", fixtures.PrometheusCRDs}, {"cert-manager", fixtures.CertManagerCRDs}} {
+	for _, c := range []struct{ chart, rel string }{{"longhorn", fixtures.LonghornCRDs}, {"kube-prometheus-stack", fixtures.PrometheusCRDs}, {"cert-manager", fixtures.CertManagerCRDs}, {"external-secrets", fixtures.ExternalSecretsCRDs}} {
 		data, err := os.ReadFile(fixtures.Path(c.rel))
 		if err != nil {
 			missing = append(missing, c.rel)
