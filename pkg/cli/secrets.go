@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -88,7 +89,7 @@ repository. synth copies the encrypted files as they are; Flux decrypts them in 
 	cmd.PersistentFlags().StringVar(&f.sopsConfig, "sops-config", ".sops.yaml", "SOPS creation rules holding the age recipients")
 	cmd.PersistentFlags().StringVar(&f.talosSecrets, "talos-secrets", secrets.TalosSecretsPath, "encrypted Talos secrets bundle")
 	cmd.PersistentFlags().StringVar(&f.clusterKey, "cluster-key", secrets.ClusterKeyPath, "the cluster's age key (for Flux), encrypted for the operators")
-	cmd.AddCommand(secretsInitCommand(f), secretsSetCommand(f, build), secretsGetCommand(f), secretsRotateCommand(f), secretsCACommand(f, build),
+	cmd.AddCommand(secretsInitCommand(f), secretsSetCommand(f, build), secretsGetCommand(f), secretsListCommand(build), secretsRotateCommand(f), secretsCACommand(f, build),
 		secretsRecipientCommand(f, "add-recipient", "Let another age key (a second machine, a teammate) decrypt every secret: re-encrypt all files for it"),
 		secretsRecipientCommand(f, "remove-recipient", "Stop an age key from decrypting the secrets from now on: re-encrypt all files without it"))
 	return cmd
@@ -330,6 +331,10 @@ func declared(build Builder, ns, name, key string) error {
 	var all []string
 	for _, d := range decls {
 		if d.Namespace == ns && d.Name == name {
+			if d.Store != "" {
+				return fmt.Errorf("%s: secret %s/%s comes from the external secret store %s, not from the SOPS store: set %q there (the operator copies it into the cluster)",
+					d.Source, ns, name, d.External, key)
+			}
 			if slices.Contains(d.Keys, key) {
 				return nil
 			}
@@ -341,4 +346,40 @@ func declared(build Builder, ns, name, key string) error {
 	slices.Sort(all)
 	return fmt.Errorf("the tree declares no secret %s/%s (it declares %s); declare it with secret.New(scope, %q, &secret.Props{Namespace: %q, Keys: []string{%q}, Source: ...}) first, or fix the name",
 		ns, name, cmp.Or(strings.Join(all, ", "), "none"), name, ns, key)
+}
+
+func secretsListCommand(build Builder) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the Secrets the tree declares, their keys, and where each one's values come from",
+		Long: `list prints one line per Secret the tree declares: its keys and its source, the SOPS
+store (with the keys that have no value yet) or an external secret store (the store and the
+path there, which the External Secrets Operator reads). Values are never printed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := build()
+			if err != nil {
+				return err
+			}
+			decls := core.Secrets.Of(l.Tree()).All()
+			slices.SortFunc(decls, func(a, b core.SecretDecl) int {
+				return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+			})
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "SECRET\tKEYS\tSOURCE")
+			for _, d := range decls {
+				src := "SOPS store"
+				switch {
+				case d.Store != "":
+					src = "external store " + d.External
+				case len(d.Missing) > 0:
+					src += ", no value yet for " + strings.Join(d.Missing, ", ")
+				case d.Pending:
+					src += ", no value yet"
+				}
+				fmt.Fprintf(w, "%s/%s\t%s\t%s\n", d.Namespace, d.Name, strings.Join(d.Keys, ","), src)
+			}
+			return w.Flush()
+		},
+	}
 }

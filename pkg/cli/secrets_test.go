@@ -294,3 +294,34 @@ func TestKeyModel(t *testing.T) {
 		t.Errorf("a new Secret is encrypted for %v, without the new cluster key", got)
 	}
 }
+
+// `secrets list` says where each Secret's values come from, and `set`
+// refuses a Secret from an external store, naming the store and path.
+func TestSecretsListAndExternal(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("HOMELAB_AGE_KEY_FILE", filepath.Join(t.TempDir(), "age.key"))
+	build := func() (*lab.Lab, error) {
+		app := core.NewApp(nil)
+		chart := kube.NewChart(app, "apps", &kube.ChartProps{Dir: "kubernetes/apps"})
+		secret.New(chart, "db", &secret.Props{Namespace: "apps", Keys: []string{"user", "password"}})
+		secret.New(chart, "wiki", &secret.Props{Namespace: "apps", Keys: []string{"token"},
+			External: &secret.External{Store: "vault", Path: "homelab/wiki"}})
+		return &lab.Lab{App: app}, nil
+	}
+	flags := []string{"--store", filepath.Join(dir, "secrets"), "--sops-config", filepath.Join(dir, ".sops.yaml")}
+	run := func(stdin string, args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := cli.RunIO(build, append(args, flags...), strings.NewReader(stdin), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	code, out, stderr := run("", "secrets", "list")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "SECRET     KEYS           SOURCE\n"+
+		"apps/db    user,password  SOPS store, no value yet for user, password\n"+
+		"apps/wiki  token          external store vault: homelab/wiki\n", out)
+	code, _, stderr = run("x", "secrets", "set", "apps/wiki", "token")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, `apps/wiki: secret apps/wiki comes from the external secret store vault: homelab/wiki, not from the SOPS store: set "token" there`)
+	_, err := os.Stat(filepath.Join(dir, "secrets/apps/wiki.sops.yaml"))
+	require.True(t, os.IsNotExist(err), "nothing written for an external Secret")
+}
