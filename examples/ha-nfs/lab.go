@@ -9,6 +9,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/apps"
 	"github.com/funoffshore/homelab/constructs/certs"
 	"github.com/funoffshore/homelab/constructs/core"
+	"github.com/funoffshore/homelab/constructs/externalsecrets"
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/ingress"
 	"github.com/funoffshore/homelab/constructs/kube"
@@ -57,9 +58,24 @@ func Build(src secret.Source) *lab.Lab {
 	flux.NewKustomization(layers.Flux, "platform-config", &flux.KustomizationProps{Chart: config, DependsOn: []*flux.Kustomization{layers.PlatformKustomization}})
 	ca := certs.NewCAIssuer(config, "ca", &certs.CAIssuerProps{Namespace: "cert-manager", Domains: []string{"ha.home.arpa"}})
 
-	// The database's password, SOPS-encrypted in the store (`secrets set
-	// apps/wiki-db password`), read by both apps.
-	db := secret.New(appsChart, "wiki-db", &secret.Props{Namespace: "apps", Keys: []string{"password"}, Source: src})
+	// Secrets from Vault: the External Secrets Operator, its store for
+	// the homelab's Vault (https://10.1.0.6:8200, its certificate from the
+	// homelab's CA, which the store reads from the CA's Secret; the
+	// operator logs in with its service account, bound to the Vault role
+	// "ha-homelab" by Vault's Kubernetes auth method). The store is
+	// applied with the issuer, after the operator's CRDs.
+	kube.NewNamespace(platform, "external-secrets-namespace", &kube.NamespaceProps{Name: "external-secrets", PodSecurity: "restricted"})
+	eso := externalsecrets.NewOperator(platform, "external-secrets", flux.NewHelmRepository(platform, "external-secrets-repo",
+		&flux.HelmRepositoryProps{Name: externalsecrets.Chart.Repo(), URL: externalsecrets.Chart.Repository}), nil)
+	externalsecrets.NewVaultStore(config, "vault", eso.Namespace, eso.ServiceAccount, &externalsecrets.VaultProps{
+		Server: "https://10.1.0.6:8200", CASecret: &externalsecrets.SecretKey{Namespace: "cert-manager", Name: "homelab-ca", Key: "tls.crt"},
+		Kubernetes: &externalsecrets.KubernetesAuth{Role: "ha-homelab"},
+	})
+	// The database's password, in Vault (`vault kv put secret/ha/wiki-db
+	// password=...`), made into the Secret apps/wiki-db by the operator,
+	// read by both apps as any Secret.
+	db := secret.New(appsChart, "wiki-db", &secret.Props{Namespace: "apps", Keys: []string{"password"},
+		External: &secret.External{Store: "vault", Path: "ha/wiki-db"}})
 	postgres := apps.NewApp(appsChart, "postgres", &apps.AppProps{
 		Image: "postgres:17.2", Port: 5432, ServicePort: 5432, PortName: "postgresql", RunAsUser: 999, ScratchPaths: []string{"/var/run/postgresql", "/tmp"},
 		Env:       []corev1.EnvVar{db.Env("POSTGRES_PASSWORD", "password"), {Name: "PGDATA", Value: "/var/lib/postgresql/data/pgdata"}},
