@@ -13,6 +13,8 @@
 #                                            version kube-prometheus-stack runs)
 #   etcd-recover                             tools/e2e/etcd-recover (etcd's snapshot
 #                                            and restore code, at the tests' etcd)
+#   external-secrets                         tools/e2e/external-secrets (the External
+#                                            Secrets Operator's controller, v0.16.2)
 # Each binary is rebuilt only when its module's go.mod or go.sum changed.
 # Cold build: about 30 minutes on 2 cores (measured: 1772 s); warm: under a second.
 # Prints the directory; export HOMELAB_E2E_BIN to it.
@@ -77,4 +79,5 @@ etcd_recover="$(awk '$1 == "go.etcd.io/etcd/etcdutl/v3" { print $2 }' "$root/too
 [[ "$etcd_server" == "$etcd_recover" ]] || {
   echo "e2e: tools/e2e/etcd-recover uses etcdutl $etcd_recover, the tests' etcd is $etcd_server: pin the same release" >&2; exit 1; }
 build etcd-recover tools/e2e/etcd-recover github.com/funoffshore/homelab/tools/e2e/etcd-recover
+build external-secrets tools/e2e/external-secrets github.com/external-secrets/external-secrets
 echo "$out"
