@@ -44,7 +44,7 @@ test:
 ## builds the cluster's programs once (hack/e2e.sh, cached; cold: about 25 minutes)
 e2e:
 	@fixtures="$$(bash hack/fixtures.sh)" && assets="$$(bash hack/envtest.sh)" && bin="$$(bash hack/e2e.sh)" && \
-	  HOMELAB_FIXTURES="$$fixtures" KUBEBUILDER_ASSETS="$$assets" HOMELAB_E2E_BIN="$$bin" $(GO) test -tags e2e -count=1 -timeout 40m -v -run TestReconcile ./e2e/
+	  HOMELAB_FIXTURES="$$fixtures" KUBEBUILDER_ASSETS="$$assets" HOMELAB_E2E_BIN="$$bin" $(GO) test -tags e2e -count=1 -timeout 40m -v -run 'TestReconcile|TestExternalSecretFromVault' ./e2e/
 
 ## bench: synth benchmarks (Funoffshore, 10/100/1000 apps), then the edit->synth
 ## loop, the binary's size and the commands' wall times (hack/bench.sh)

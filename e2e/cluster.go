@@ -59,6 +59,9 @@ func StartCluster(dir, assetsDir, binDir string) (*Cluster, error) {
 	if err := os.MkdirAll(certs, 0o700); err != nil {
 		return nil, err
 	}
+	// kube-apiserver's graceful shutdown, with every controller's
+	// watches open, outlasts envtest's default wait (20 s).
+	env.ControlPlaneStopTimeout = 2 * time.Minute
 	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(dir, "etcd")}
 	env.ControlPlane.GetAPIServer().CertDir = certs
 	env.ControlPlane.GetAPIServer().Configure().

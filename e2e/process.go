@@ -121,6 +121,17 @@ func (p *process) stop() {
 	}
 }
 
+// restart ends the running program (SIGTERM); the supervisor starts it
+// again, as a node's static pods start again when it comes back.
+func (p *process) restart() {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd != nil && cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	}
+}
+
 // Restarts is how often the program exited and was started again.
 func (p *process) Restarts() int {
 	p.mu.Lock()

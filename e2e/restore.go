@@ -24,8 +24,10 @@ func (c *Cluster) SnapshotEtcd(ctx context.Context, path string) error {
 // is removed, etcd's snapshot manager restores the snapshot into a new
 // one as a one-member cluster (what `talosctl bootstrap --recover-from`
 // makes machined do: etcd-recover restore), and etcd and kube-apiserver
-// start again on the same addresses and certificates. The other programs
-// keep running and reconnect, as kubelets and Flux do on a real cluster.
+// start again on the same addresses and certificates, then the controller
+// manager and the scheduler (the control plane's other static pods). The
+// other programs keep running and reconnect, as the workers' kubelets and
+// Flux do on a real cluster.
 func (c *Cluster) RestoreEtcd(ctx context.Context, snapshot string) error {
 	api, etcd := c.env.ControlPlane.GetAPIServer(), c.env.ControlPlane.Etcd
 	if err := api.Stop(); err != nil {
@@ -49,6 +51,16 @@ func (c *Cluster) RestoreEtcd(ctx context.Context, snapshot string) error {
 	if err := api.Start(); err != nil {
 		return fmt.Errorf("starting kube-apiserver: %w", err)
 	}
+	// The rest of the control plane's node starts again with it: the
+	// controller manager and the scheduler list the restored state
+	// afresh (their caches hold objects newer than the snapshot).
+	c.mu.Lock()
+	for _, p := range c.procs {
+		if p.name == "kube-controller-manager" || p.name == "kube-scheduler" {
+			p.restart()
+		}
+	}
+	c.mu.Unlock()
 	return nil
 }
 
