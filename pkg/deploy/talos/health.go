@@ -246,7 +246,8 @@ func (d *deployer) etcdConsistent(ctx context.Context) error {
 		}
 		for _, m := range members {
 			if !slices.ContainsFunc(cps, func(cp *model.Node) bool { return cp.Hostname == m.hostname }) && !slices.Contains(d.leaving, m.hostname) {
-				return fmt.Errorf("etcd on %s lists member %s (%x), which is not a control plane of the model: remove it (`talosctl etcd remove-member`) or add it to the model", n.Hostname, m.hostname, m.id)
+				// Waiting does not take it away: no retry.
+				return &strayMember{fmt.Errorf("etcd on %s lists member %s (%x), which is not a control plane of the model: remove it (`talosctl etcd remove-member`) or add it to the model", n.Hostname, m.hostname, m.id)}
 			}
 		}
 		if firstOn == "" {
@@ -259,6 +260,13 @@ func (d *deployer) etcdConsistent(ctx context.Context) error {
 	}
 	return nil
 }
+
+// strayMember is an etcd member the model does not have: a finding the
+// gate reports at once, where others (a node answering slowly, members
+// still joining) are waited out.
+type strayMember struct{ error }
+
+func (s *strayMember) Unwrap() error { return s.error }
 
 func memberNames[T any](ms []T, name func(T) string) string {
 	var out []string

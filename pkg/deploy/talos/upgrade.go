@@ -226,6 +226,9 @@ func (d *deployer) etcdHealthy(ctx context.Context) error {
 	var last error
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.opts.Timeout, true, func(ctx context.Context) (bool, error) {
 		err := d.etcdConsistent(ctx)
+		if stray := (*strayMember)(nil); errors.As(err, &stray) {
+			return false, stray.error
+		}
 		if err != nil && ctx.Err() == nil {
 			last = err // not the wait's own deadline
 		}
