@@ -80,7 +80,11 @@ func StartCluster(dir, assetsDir, binDir string) (*Cluster, error) {
 
 func (c *Cluster) start() error {
 	var err error
-	if c.Client, err = client.New(c.Config, client.Options{Scheme: kube.Scheme}); err != nil {
+	// A request the API server does not answer in a minute fails (the
+	// restore rehearsal stops and starts it under open connections).
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Timeout = time.Minute
+	if c.Client, err = client.New(cfg, client.Options{Scheme: kube.Scheme}); err != nil {
 		return err
 	}
 	user, err := c.env.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)

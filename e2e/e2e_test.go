@@ -99,7 +99,13 @@ func TestReconcile(t *testing.T) {
 	if binDir == "" {
 		t.Fatalf("%s is not set: run `make e2e` (it builds the cluster's programs with hack/e2e.sh)", e2e.BinDirEnv)
 	}
+	// Every wait ends before the test binary's own deadline: a step that
+	// hangs fails with its name and the cluster's logs, not as a
+	// goroutine dump of the whole binary.
 	ctx, cancel := context.WithCancel(context.Background())
+	if d, ok := t.Deadline(); ok {
+		ctx, cancel = context.WithDeadline(context.Background(), d.Add(-2*time.Minute))
+	}
 	defer cancel()
 	work := t.TempDir()
 	l := &lab{t: t, dir: filepath.Join(work, "homelab"), values: map[string]string{}}

@@ -212,15 +212,22 @@ func (c *Cluster) Flux(ctx context.Context) (FluxStatus, error) {
 }
 
 // Unschedulable names each pod the scheduler could place on no node, with
-// the scheduler's reason.
-func (c *Cluster) Unschedulable(ctx context.Context) ([]string, error) {
+// the scheduler's reason; since not zero, only pods made after it that
+// wait for no volume (a claim being provisioned is no lack of room).
+func (c *Cluster) Unschedulable(ctx context.Context, since time.Time) ([]string, error) {
 	var pods corev1.PodList
 	if err := c.Client.List(ctx, &pods); err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, p := range pods.Items {
+		if !since.IsZero() && p.CreationTimestamp.Time.Before(since) {
+			continue
+		}
 		for _, cond := range p.Status.Conditions {
+			if !since.IsZero() && strings.Contains(cond.Message, "unbound immediate PersistentVolumeClaims") {
+				continue
+			}
 			if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
 				out = append(out, fmt.Sprintf("pod %s/%s: %s", p.Namespace, p.Name, cond.Message))
 			}
@@ -230,16 +237,30 @@ func (c *Cluster) Unschedulable(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// sourceAt reports whether the Git source's artifact is commit.
+func (c *Cluster) sourceAt(ctx context.Context, commit string) bool {
+	var g sourcev1.GitRepository
+	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: "flux-system", Name: "flux-system"}, &g); err != nil {
+		return false
+	}
+	return g.Status.Artifact != nil && strings.HasSuffix(g.Status.Artifact.Revision, commit)
+}
+
 // WaitReady waits until every Kustomization and HelmRelease is Ready and
 // each Kustomization has applied a revision of commit (when not empty).
-// It fails early, naming the pods, when once the commit is applied pods
-// fit on no node for 20 seconds, and on timeout names each object that is
-// not Ready.
+// It fails early, naming the pods, when pods fit on no node for 20
+// seconds: pods made after the source fetched commit (an old revision's
+// are about to go), or any once every Kustomization is applying it. On
+// timeout it names each object that is not Ready.
 func (c *Cluster) WaitReady(ctx context.Context, commit string, timeout time.Duration) error {
 	var last FluxStatus
 	var stuck []string
 	stuckSince := time.Time{}
+	var fetched time.Time // when the source first had commit
 	err := poll(ctx, time.Second, timeout, func(ctx context.Context) (bool, error) {
+		if fetched.IsZero() && commit != "" && c.sourceAt(ctx, commit) {
+			fetched = time.Now()
+		}
 		st, err := c.Flux(ctx)
 		if err != nil {
 			return false, nil
@@ -252,10 +273,14 @@ func (c *Cluster) WaitReady(ctx context.Context, commit string, timeout time.Dur
 			}
 			return ok
 		}
-		// Pods that fit nowhere fail the wait once every Kustomization is
-		// applying the commit (earlier they may be an old revision's,
-		// about to go).
-		if pods, err := c.Unschedulable(ctx); err == nil && at(st.Attempted) && len(pods) > 0 {
+		var pods []string
+		switch {
+		case at(st.Attempted):
+			pods, err = c.Unschedulable(ctx, time.Time{})
+		case !fetched.IsZero():
+			pods, err = c.Unschedulable(ctx, fetched)
+		}
+		if err == nil && len(pods) > 0 {
 			if stuckSince.IsZero() || !slices.Equal(pods, stuck) {
 				stuck, stuckSince = pods, time.Now()
 			} else if time.Since(stuckSince) > 20*time.Second {
