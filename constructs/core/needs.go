@@ -97,6 +97,10 @@ type NodeNeed struct {
 	// NetworkPolicies asks the nodes' CNI to enforce NetworkPolicy
 	// objects (without it they are accepted and do nothing).
 	NetworkPolicies bool
+	// LogPort asks every node of Role to send its Talos service logs and
+	// its kernel log, as JSON lines over TCP, to this port on the node's
+	// own address (a receiver's hostPort on every node); 0 sends none.
+	LogPort uint16
 }
 
 // NodeAddress is a node as the platform sees it. The OS layer (the Talos

@@ -18,7 +18,7 @@ import (
 // (MachineConfig) with the node's own hostname (a HostnameConfig that
 // turns automatic hostnames off, as talhelper writes it, so the
 // Kubernetes Node is named as the model says whatever DHCP sends) and its
-// install disk. The deployer applies it; talhelper renders the same from
+// install disk, and where it sends its logs (nodeLogging). The deployer applies it; talhelper renders the same from
 // talconfig.yaml.
 func (c *Cluster) NodeConfig(n *Node, bundle *secrets.Bundle) (config.Provider, error) {
 	role := machine.TypeWorker
@@ -40,6 +40,10 @@ func (c *Cluster) NodeConfig(n *Node, bundle *secrets.Bundle) (config.Provider, 
 		docs = append(docs, d)
 	}
 	docs = append(docs, hostname)
+	docs, err = c.withNodeLogging(n, docs)
+	if err != nil {
+		return nil, err
+	}
 	out, err := container.New(docs...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: node config: %w", n.Hostname, err)

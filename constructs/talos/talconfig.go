@@ -49,6 +49,8 @@ type TalNode struct {
 	ControlPlane bool          `json:"controlPlane"`
 	InstallDisk  string        `json:"installDisk"`
 	Schematic    *TalSchematic `json:"schematic,omitempty"`
+	// Patches are the node's own patches (where it sends its logs).
+	Patches []string `json:"patches,omitempty"`
 }
 
 // TalNodeConfigs are settings for all nodes of a role.
@@ -85,6 +87,17 @@ func (c *Cluster) TalConfig() (*TalConfig, error) {
 		tn := TalNode{Hostname: n.Hostname, IPAddress: n.IP.String(), ControlPlane: n.Role == ControlPlane, InstallDisk: n.InstallDisk}
 		if exts := sch.Extensions(); len(exts) > 0 {
 			tn.Schematic = &TalSchematic{Customization: TalCustomization{SystemExtensions: TalSystemExtensions{OfficialExtensions: exts}}}
+		}
+		if patch, kmsg := c.nodeLogging(n); patch != nil {
+			data, err := patchBytes(patch)
+			if err != nil {
+				return nil, err
+			}
+			doc, err := encoder.NewEncoder(kmsg, encoder.WithComments(encoder.CommentsDisabled)).Encode()
+			if err != nil {
+				return nil, err
+			}
+			tn.Patches = []string{string(data), string(doc)}
 		}
 		tc.Nodes = append(tc.Nodes, tn)
 	}
