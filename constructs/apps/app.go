@@ -123,6 +123,13 @@ type AppProps struct {
 	// Volume is a persistent volume mounted at VolumePath, its claim named
 	// after the app (Mount adds more).
 	Volume *storage.Volume
+	// Traces sends the app's OpenTelemetry traces to Collector
+	// (SendTraces): for an app instrumented with an OpenTelemetry SDK,
+	// which reads the standard OTEL_* environment.
+	Traces bool
+	// Collector receives the traces of an app with Traces (the homelab
+	// sets the platform's telemetry.Collector). Required with Traces.
+	Collector TraceCollector
 	// VolumePath is where Volume is mounted. Default: "/data".
 	VolumePath string
 	// Env sets environment variables.
@@ -229,6 +236,14 @@ func NewApp(scope constructs.Construct, id string, props *AppProps) *App {
 	})
 	if p.Host != "" {
 		a.expose()
+	}
+	if p.Traces && p.Collector != nil {
+		a.SendTraces(p.Collector.OTLPEndpoint(), p.Collector.OTLPPeer())
+	} else if p.Traces {
+		path := a.info.Path()
+		a.info.Tree().AddValidation(func() []error {
+			return []error{core.Errorf(path, "run the telemetry parts with traces (Platform.Telemetry.TraceVolume), or set AppProps.Collector", "the app sends traces, and no collector receives them")}
+		})
 	}
 	c := a.dep.Spec.Template.Spec.Containers[0]
 	core.Workloads.Of(a.info.Tree()).Add(core.Workload{Source: a.info.Path(), Name: p.Name, Replicas: int(p.Replicas),
@@ -374,6 +389,37 @@ func (a *App) admitController() {
 	}
 	a.admitted = true
 	a.policy.Allow(security.Namespace(a.props.Ingress.Namespace).On(security.TCP(a.props.Port)))
+}
+
+// TraceCollector receives OTLP traces over HTTP (telemetry.Collector).
+type TraceCollector interface {
+	// OTLPEndpoint is the OTLP/HTTP URL; empty when it stores no traces.
+	OTLPEndpoint() string
+	// OTLPPeer are the collector's pods on that port.
+	OTLPPeer() security.Peer
+}
+
+// SendTraces sets the standard OpenTelemetry environment of the app's
+// container (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL
+// http/protobuf, OTEL_SERVICE_NAME the app's name), so that an app
+// instrumented with an OpenTelemetry SDK sends its traces to the OTLP/HTTP
+// endpoint, and lets its pods reach to (the collector's pods on that
+// port) with a policy of their own: the namespace's egress rules stay as
+// they are, and this one adds to them.
+func (a *App) SendTraces(endpoint string, to security.Peer) {
+	ctr := &a.dep.Spec.Template.Spec.Containers[0]
+	ctr.Env = append(ctr.Env,
+		corev1.EnvVar{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Value: endpoint},
+		corev1.EnvVar{Name: "OTEL_EXPORTER_OTLP_PROTOCOL", Value: "http/protobuf"},
+		corev1.EnvVar{Name: "OTEL_SERVICE_NAME", Value: a.Name})
+	pp := security.NewPodPolicy(a, "traces-policy", &security.PodPolicyProps{Name: a.Name + "-traces", Namespace: a.Namespace, Pods: a.labels, EgressOnly: true})
+	pp.AllowTo(to)
+	if endpoint == "" {
+		path := a.info.Path()
+		a.info.Tree().AddValidation(func() []error {
+			return []error{core.Errorf(path, "run the telemetry parts with Tempo (the collector's OTLPEndpoint is empty without it)", "the app sends traces to no endpoint")}
+		})
+	}
 }
 
 // Peer selects the app's pods, for another app's AllowFrom or a policy.

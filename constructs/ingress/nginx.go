@@ -2,6 +2,8 @@ package ingress
 
 import (
 	"cmp"
+	"slices"
+	"strconv"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +11,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/kube"
+	"github.com/funoffshore/homelab/constructs/security"
 )
 
 // NginxProps configures Nginx.
@@ -52,7 +55,30 @@ type Nginx struct {
 	// LAN is the node ports it is exposed on, after defaults; nil behind
 	// a tunnel.
 	LAN *NodePorts
+
+	values *nginxValues
+	egress []security.Peer
 }
+
+// SendTraces has the controller emit a span for every request it proxies
+// (its OpenTelemetry module: the controller ConfigMap's
+// enable-opentelemetry, otlp-collector-host and -port), to an OTLP/gRPC
+// collector at host:port; to are the collector's pods on that port, which
+// the controller's egress admits.
+func (n *Nginx) SendTraces(host string, port int32, to security.Peer) {
+	c := &n.values.Controller
+	if c.Config == nil {
+		c.Config = map[string]string{}
+	}
+	c.Config["enable-opentelemetry"] = "true"
+	c.Config["otlp-collector-host"] = host
+	c.Config["otlp-collector-port"] = strconv.Itoa(int(port))
+	c.Config["otel-service-name"] = "ingress-nginx"
+	n.egress = append(n.egress, to)
+}
+
+// Egress are the destinations wiring methods added (SendTraces).
+func (n *Nginx) Egress() []security.Peer { return slices.Clone(n.egress) }
 
 type nginxValues struct {
 	Controller struct {
@@ -101,7 +127,8 @@ func NewNginx(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	n.ServiceURL = "http://ingress-nginx-controller." + n.Namespace + ".svc.cluster.local:80"
 	n.TLSServiceURL = "https://ingress-nginx-controller." + n.Namespace + ".svc.cluster.local:443"
 	n.info = core.Init(n, scope, id)
-	var v nginxValues
+	v := &nginxValues{}
+	n.values = v
 	c := &v.Controller
 	c.ReplicaCount = replicas
 	c.IngressClassResource.Name, c.IngressClassResource.Enabled, c.IngressClassResource.Default = n.ClassName, true, true

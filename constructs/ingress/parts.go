@@ -71,7 +71,7 @@ func (np *nginxPart) Isolate(p *platform.Platform, scope constructs.Construct) {
 	security.NewIsolation(scope, "ingress-nginx", &security.IsolationProps{
 		Namespace: n.Namespace,
 		Ingress:   append(web, p.WebhookCallers(n.WebhookPort)...),
-		Egress:    []security.Peer{security.DNS(), security.AllNamespacesExcept(p.InternalNamespaces()...), p.APIServer()},
+		Egress:    append([]security.Peer{security.DNS(), security.AllNamespacesExcept(p.InternalNamespaces()...), p.APIServer()}, n.Egress()...),
 	})
 }
 

@@ -103,3 +103,11 @@ func Requirements(cpu, memory, limit string) corev1.ResourceRequirements {
 		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(limit)},
 	}
 }
+
+// Workload is the capacity record of a workload whose pod runs one
+// container with requirements r: replicas pods, or one on every node
+// (perNode, a DaemonSet), declared by the construct at source.
+func Workload(source, name string, replicas int, perNode bool, r corev1.ResourceRequirements) core.Workload {
+	return core.Workload{Source: source, Name: name, Replicas: replicas, PerNode: perNode,
+		CPU: r.Requests[corev1.ResourceCPU], Memory: r.Requests[corev1.ResourceMemory], MemoryLimit: r.Limits[corev1.ResourceMemory]}
+}

@@ -2,6 +2,7 @@ package monitoring
 
 import (
 	"cmp"
+	"slices"
 
 	"github.com/aws/constructs-go/constructs/v10"
 
@@ -101,6 +102,19 @@ func (sp *stackPart) Isolate(p *platform.Platform, scope constructs.Construct) {
 	for _, s := range p.Scrapes() {
 		egress = append(egress, s.To)
 	}
+	// Other parts' senders of alerts reach Alertmanager's port only.
+	var senders []security.Peer
+	for _, from := range sp.s.AlertSenders() {
+		senders = append(senders, from.On(security.TCP(9093)))
+	}
+	// Grafana queries the datasources other parts added.
+	// (A datasource that is also a scrape target on the same port is
+	// admitted once.)
+	for _, d := range sp.s.Datasources() {
+		if !slices.ContainsFunc(egress, func(e security.Peer) bool { return e.String() == d.To.String() }) {
+			egress = append(egress, d.To)
+		}
+	}
 	// The platform's namespaces: the internal ones and the edge
 	// (ingress-nginx, whose admission webhook a pod must not reach: an
 	// injection there ran code in the controller, CVE-2025-1974; and the
@@ -113,7 +127,7 @@ func (sp *stackPart) Isolate(p *platform.Platform, scope constructs.Construct) {
 	}
 	security.NewIsolation(scope, "monitoring", &security.IsolationProps{
 		Namespace: ns,
-		Ingress:   append([]security.Peer{security.OwnNamespace()}, p.WebhookCallers(10250)...),
+		Ingress:   append(append([]security.Peer{security.OwnNamespace()}, p.WebhookCallers(10250)...), senders...),
 		Egress: append(egress, security.DNS(), security.AllNamespacesExcept(platformNS...),
 			// Scrapes of host-network targets and the API server on the nodes.
 			p.Nodes().On(security.TCP(6443), security.TCP(9100), security.TCP(10250), security.TCP(10257), security.TCP(10259), security.TCP(2381)),

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"github.com/prometheus/common/model"
+	"slices"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/flux"
 	"github.com/funoffshore/homelab/constructs/kube"
 	"github.com/funoffshore/homelab/constructs/platform"
+	"github.com/funoffshore/homelab/constructs/security"
 	"github.com/funoffshore/homelab/constructs/storage"
 )
 
@@ -63,7 +65,69 @@ type Stack struct {
 	Release                *flux.HelmRelease
 	Namespace, AdminSecret string
 
-	values *stackValues
+	values       *stackValues
+	datasources  []Datasource
+	alertSenders []security.Peer
+}
+
+// AcceptAlertsFrom admits from (another part's pods: Loki's ruler) to
+// the stack's Alertmanager (the stack's Isolate).
+func (s *Stack) AcceptAlertsFrom(from security.Peer) {
+	s.alertSenders = append(s.alertSenders, from)
+}
+
+// AlertSenders are the peers AcceptAlertsFrom admitted.
+func (s *Stack) AlertSenders() []security.Peer { return slices.Clone(s.alertSenders) }
+
+// PrometheusDatasourceUID is the uid of the stack's Prometheus
+// datasource in Grafana (the chart's grafana.sidecar.datasources.uid).
+const PrometheusDatasourceUID = "prometheus"
+
+// Datasource is a Grafana datasource another part brings (Loki, Tempo).
+type Datasource struct {
+	// Name shown in Grafana; UID the stable id other datasources and
+	// dashboards refer to it by; Type the plugin ("loki", "tempo").
+	Name, UID, Type string
+	// URL Grafana's server queries (access "proxy").
+	URL string
+	// JSONData are the plugin's settings (correlations, say).
+	JSONData map[string]any
+	// To are the pods and port behind URL, which Grafana's egress
+	// admits.
+	To security.Peer
+}
+
+type grafanaDatasource struct {
+	Name     string         `json:"name"`
+	UID      string         `json:"uid"`
+	Type     string         `json:"type"`
+	URL      string         `json:"url"`
+	Access   string         `json:"access"`
+	JSONData map[string]any `json:"jsonData,omitempty"`
+}
+
+// AddDatasource provisions d in the stack's Grafana and admits Grafana to
+// it (the stack's Isolate).
+func (s *Stack) AddDatasource(d Datasource) {
+	s.datasources = append(s.datasources, d)
+	s.values.Grafana.AdditionalDataSources = append(s.values.Grafana.AdditionalDataSources,
+		grafanaDatasource{Name: d.Name, UID: d.UID, Type: d.Type, URL: d.URL, Access: "proxy", JSONData: d.JSONData})
+}
+
+// Datasources are the datasources other parts added.
+func (s *Stack) Datasources() []Datasource { return slices.Clone(s.datasources) }
+
+// AlertmanagerURL is the stack's Alertmanager inside the cluster (the
+// Service prometheus-operator makes for every Alertmanager,
+// "alertmanager-operated", port "web").
+func (s *Stack) AlertmanagerURL() string {
+	return "http://alertmanager-operated." + s.Namespace + ".svc.cluster.local:9093"
+}
+
+// AlertmanagerPods are the stack's Alertmanager pods, on the port other
+// senders of alerts reach.
+func (s *Stack) AlertmanagerPods() security.Peer {
+	return security.Pods(s.Namespace, map[string]string{"app.kubernetes.io/name": "alertmanager"}).On(security.TCP(9093))
 }
 
 // stackValues are the chart values this construct sets.
@@ -119,7 +183,10 @@ type stackValues struct {
 		DownloadDashboards struct {
 			Resources corev1.ResourceRequirements `json:"resources"`
 		} `json:"downloadDashboards"`
-		Sidecar struct {
+		// AdditionalDataSources are provisioned beside the stack's
+		// Prometheus and Alertmanager (AddDatasource).
+		AdditionalDataSources []grafanaDatasource `json:"additionalDataSources,omitempty"`
+		Sidecar               struct {
 			// Resources of both sidecars (dashboards, datasources).
 			Resources  corev1.ResourceRequirements `json:"resources"`
 			Dashboards struct {

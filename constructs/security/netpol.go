@@ -284,6 +284,10 @@ type PodPolicyProps struct {
 	// Pods are the labels of the pods the policy protects. Required: a
 	// policy for every pod of a namespace is NewIsolation's.
 	Pods map[string]string
+	// EgressOnly makes a policy of AllowTo rules alone: it adds
+	// destinations to the pods' egress and leaves their ingress to the
+	// other policies (a policy of type Ingress would isolate it).
+	EgressOnly bool
 }
 
 // PodPolicy admits into some pods only the peers allowed with Allow: once
@@ -291,8 +295,9 @@ type PodPolicyProps struct {
 // connection to it. It is the policy behind apps.App.AllowFrom.
 type PodPolicy struct {
 	constructs.Construct
-	info   *core.Info
-	policy *networkingv1.NetworkPolicy
+	info       *core.Info
+	policy     *networkingv1.NetworkPolicy
+	egressOnly bool
 }
 
 // NewPodPolicy adds a NetworkPolicy that admits nothing yet into the pods
@@ -307,6 +312,11 @@ func NewPodPolicy(scope constructs.Construct, id string, props *PodPolicyProps) 
 			Ingress:     []networkingv1.NetworkPolicyIngressRule{},
 		},
 	}}
+	if p.EgressOnly {
+		pp.policy.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
+		pp.policy.Spec.Ingress, pp.policy.Spec.Egress = nil, []networkingv1.NetworkPolicyEgressRule{}
+		pp.egressOnly = true
+	}
 	pp.info = core.Init(pp, scope, id)
 	t := pp.info.Tree()
 	if len(p.Pods) == 0 {
@@ -321,6 +331,13 @@ func NewPodPolicy(scope constructs.Construct, id string, props *PodPolicyProps) 
 
 // Allow admits from into the pods (on from's ports; every port without).
 func (pp *PodPolicy) Allow(from Peer) {
+	if pp.egressOnly {
+		path := pp.info.Path()
+		pp.info.Tree().AddValidation(func() []error {
+			return []error{core.Errorf(path, "admit ingress with a policy without EgressOnly", "an egress-only policy cannot admit %s", from)}
+		})
+		return
+	}
 	if checkPeer(pp.info, "ingress", from) {
 		pp.policy.Spec.Ingress = append(pp.policy.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: from.selectors(), Ports: from.policyPorts()})
 	}
