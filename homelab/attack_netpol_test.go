@@ -97,6 +97,16 @@ func attackFromPods(t *testing.T, props *homelab.Props) {
 		{"reach the ingress controller's admission webhook (CVE-2025-1974)", slices.Concat(app, grafana), nginx, h.Nginx.WebhookPort, corev1.ProtocolTCP},
 		{"reach a pod of a namespace the tree does not isolate, through the internet rule", slices.Concat(app, pods(h.Tunnel.Namespace, nil)), pods("users", nil), 443, corev1.ProtocolTCP},
 		{"post forged events to Flux's notification controller", attackers, pods("flux-system", map[string]string{"app": "notification-controller"}), 9090, corev1.ProtocolTCP},
+		// The logs hold what every pod printed (tokens in a stack trace,
+		// say): only Grafana queries Loki, only the collectors push to
+		// it; the collector's host port takes the nodes' own logs, not a
+		// pod's forgeries of them; its HTTP server (the pipelines' UI and
+		// debugging) is Prometheus' alone.
+		{"read every pod's logs from Loki", slices.Concat(app, nginx), pods(h.Loki.Namespace, nil), h.Loki.Port, corev1.ProtocolTCP},
+		{"read the traces from Tempo", slices.Concat(app, nginx), pods(h.Tempo.Namespace, nil), h.Tempo.HTTPPort, corev1.ProtocolTCP},
+		{"push forged traces straight into Tempo", attackers, pods(h.Tempo.Namespace, nil), h.Tempo.OTLPPort, corev1.ProtocolTCP},
+		{"forge a node's Talos logs on the collector's host port", attackers, pods(h.Collector.Namespace, nil), int32(h.Collector.NodeLogPort), corev1.ProtocolTCP},
+		{"drive the collector's HTTP server", attackers, pods(h.Collector.Namespace, nil), h.Collector.HTTPPort, corev1.ProtocolTCP},
 		// From the cluster DNS, which answers every pod: it reaches the
 		// API server and its upstream, not the Talos API (whose
 		// os:etcd:backup role the snapshot job holds), the apps or the

@@ -49,6 +49,7 @@ func Example() {
 	// kubernetes/platform/monitoring/kustomization.yaml
 	// kubernetes/platform/namespaces.yaml
 	// kubernetes/platform/repositories.yaml
+	// kubernetes/platform/security/alloy.yaml
 	// kubernetes/platform/security/apps.yaml
 	// kubernetes/platform/security/cert-manager.yaml
 	// kubernetes/platform/security/cloudflared.yaml
@@ -56,15 +57,22 @@ func Example() {
 	// kubernetes/platform/security/etcd-snapshot.yaml
 	// kubernetes/platform/security/ingress-nginx.yaml
 	// kubernetes/platform/security/kustomization.yaml
+	// kubernetes/platform/security/loki.yaml
 	// kubernetes/platform/security/longhorn-metrics.yaml
 	// kubernetes/platform/security/longhorn-share-manager.yaml
 	// kubernetes/platform/security/longhorn-support-bundle.yaml
 	// kubernetes/platform/security/longhorn-system.yaml
 	// kubernetes/platform/security/monitoring.yaml
 	// kubernetes/platform/security/nfs-provisioner.yaml
+	// kubernetes/platform/security/tempo.yaml
 	// kubernetes/platform/storage/kustomization.yaml
 	// kubernetes/platform/storage/longhorn.yaml
 	// kubernetes/platform/storage/nfs.yaml
+	// kubernetes/platform/telemetry/alloy.yaml
+	// kubernetes/platform/telemetry/kustomization.yaml
+	// kubernetes/platform/telemetry/logs-dashboard.yaml
+	// kubernetes/platform/telemetry/loki.yaml
+	// kubernetes/platform/telemetry/tempo.yaml
 	// proxmox/inventory.yaml
 	// talos/controlplane.yaml
 	// talos/talconfig.yaml

@@ -175,6 +175,8 @@ func connections(t *testing.T, oc netpol.Cluster, byNS map[string][]*corev1.Pod,
 				from = append(from, netpol.PodEndpoint(p))
 			}
 		}
+	case nodeOf(f.From.IP) != "" && f.From.Root:
+		from = append(from, netpol.HostEndpoint(nodeOf(f.From.IP), 0))
 	case nodeOf(f.From.IP) != "" && f.From.Kernel:
 		// A kernel socket: nftables' "meta skuid" matches no user for
 		// it, so KNP's accept of root's packets does not apply.
@@ -244,6 +246,9 @@ func connections(t *testing.T, oc netpol.Cluster, byNS map[string][]*corev1.Pod,
 	for _, a := range from {
 		for _, b := range to {
 			if a.Pod != nil && a.Pod == b.Pod {
+				continue
+			}
+			if f.To.SameNode && (b.Pod == nil || b.Pod.Spec.NodeName != a.Node) {
 				continue
 			}
 			out = append(out, netpol.Conn{From: a, To: b, Port: f.Port, Protocol: f.Protocol, ViaService: a.Pod == nil})

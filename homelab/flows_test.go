@@ -38,6 +38,11 @@ type endpoint struct {
 	// OwnNode: IP is a local address of the client's own node (Talos'
 	// host DNS address), served by a host process there.
 	OwnNode bool
+	// Root: the client is a host process running as root (machined).
+	Root bool
+	// SameNode: only the pods on the client's own node serve it (a host
+	// port the node sends to on its own address).
+	SameNode bool
 }
 
 func (e endpoint) String() string {
@@ -520,6 +525,9 @@ func checkHomelabFlows(t *testing.T, props *homelab.Props) {
 
 	if h.Longhorn != nil {
 		longhornFlows(h, controlPlanes, nodes, add)
+	}
+	if h.Collector != nil {
+		telemetryFlows(t, h, c, controlPlanes, nodes, add)
 	}
 
 	checkFlows(t, h, c, own, flows)

@@ -57,6 +57,9 @@ func DefaultPlatform() *Platform {
 			Retention: "7d", Volume: "10Gi",
 			Alerts: monitoring.TelegramReceiver(ExampleTelegramChatID, "alertmanager-telegram"),
 		},
+		// Logs for 14 days (5Gi at 300Mi a day with a fifth to spare),
+		// traces for 7 (2Gi at 200Mi a day).
+		Telemetry: &TelemetryOptions{LogVolume: "5Gi", TraceVolume: "2Gi"},
 		// Let's Encrypt for the public names (DNS-01 in the Cloudflare
 		// zone, so LAN-only names under it work too), the homelab's own CA
 		// for LAN names.

@@ -25,6 +25,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/secret"
 	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/constructs/talos"
+	"github.com/funoffshore/homelab/constructs/telemetry"
 	"github.com/funoffshore/homelab/pkg/lab"
 )
 
@@ -163,6 +164,11 @@ type Homelab struct {
 	// Issuers are its ClusterIssuers.
 	CertManager *certs.CertManager
 	Issuers     certs.Issuers
+	// Loki, Tempo and Collector keep and collect the logs and traces
+	// (with Platform.Telemetry; Tempo with its TraceVolume).
+	Loki      *telemetry.Loki
+	Tempo     *telemetry.Tempo
+	Collector *telemetry.Collector
 
 	// Secrets are the Secrets the homelab declares; values in the store.
 	Secrets []*secret.Secret
@@ -205,6 +211,9 @@ func New(scope constructs.Construct, props *Props) *Homelab {
 		var needs []string
 		if m := p.Platform.Monitoring; m != nil && m.Class == nil && !m.Ephemeral {
 			needs = append(needs, "Platform.Monitoring")
+		}
+		if p.Platform.Telemetry != nil {
+			needs = append(needs, "Platform.Telemetry")
 		}
 		for _, a := range p.Apps {
 			if a.Volume != nil && a.Volume.Class == nil && a.Volume.Export == nil {

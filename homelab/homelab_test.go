@@ -26,7 +26,7 @@ func TestFunoffshore(t *testing.T) {
 				got = append(got, id.Name)
 			}
 		}
-		want := []string{"flux-system", "kube-system", "longhorn-system", "nfs-provisioner", "cert-manager", "ingress-nginx", "cloudflared", "monitoring", "apps"}
+		want := []string{"flux-system", "kube-system", "longhorn-system", "nfs-provisioner", "cert-manager", "ingress-nginx", "cloudflared", "monitoring", "loki", "tempo", "alloy", "apps"}
 		slices.Sort(want[1:])
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("namespaces (-want +got):\n%s", d)

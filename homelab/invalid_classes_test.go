@@ -211,7 +211,7 @@ var classRows = []invalidCase{
 			security.NewPodPolicy(h.Apps, "echo-scrapes", &security.PodPolicyProps{Name: "echo-scrapes", Namespace: "apps", Pods: map[string]string{"app": "echo"}}).
 				Allow(security.Namespace("monitorng").On(security.TCP(8080)))
 		},
-		want: `apps/echo-scrapes/policy: NetworkPolicy.networking.k8s.io/apps/echo-scrapes has a peer in namespace "monitorng", which the tree does not declare: the rule matches no pod; name a namespace the tree declares (apps, cert-manager, cloudflared, default, flux-system, ingress-nginx, kube-node-lease, kube-public, kube-system, longhorn-system, monitoring, nfs-provisioner), or declare "monitorng"`,
+		want: `apps/echo-scrapes/policy: NetworkPolicy.networking.k8s.io/apps/echo-scrapes has a peer in namespace "monitorng", which the tree does not declare: the rule matches no pod; name a namespace the tree declares (alloy, apps, cert-manager, cloudflared, default, flux-system, ingress-nginx, kube-node-lease, kube-public, kube-system, loki, longhorn-system, monitoring, nfs-provisioner, tempo), or declare "monitorng"`,
 	},
 	// Values a consumer's own schema refuses (issue 27, class 6).
 	{
@@ -353,7 +353,7 @@ var classRows = []invalidCase{
 	{
 		name:  "no worker while apps need one",
 		props: func(p *homelab.Props) { p.Machines.Nodes = p.Machines.Nodes[:1] },
-		want:  `talos: 29 workloads (first: helm-controller at flux/gotk-components) need a node to run on but the cluster has no worker and Talos taints control planes NoSchedule; add a worker, or let pods run on the control planes with a patch setting cluster.allowSchedulingOnControlPlanes`,
+		want:  `talos: 34 workloads (first: helm-controller at flux/gotk-components) need a node to run on but the cluster has no worker and Talos taints control planes NoSchedule; add a worker, or let pods run on the control planes with a patch setting cluster.allowSchedulingOnControlPlanes`,
 	},
 	{
 		name:  "Longhorn with no replica",
@@ -371,14 +371,19 @@ var classRows = []invalidCase{
 			p.Machines.Nodes[1].MemoryGiB, p.Machines.Nodes[2].MemoryGiB = 6, 6
 			p.Apps = append(p.Apps, apps.AppProps{Name: "llm", Image: "ollama/ollama:0.5.4", Port: 11434, Resources: apps.Resources{CPU: "100m", Memory: "5500Mi"}})
 		},
-		want: `apps/llm: one llm pod requests 5500Mi of memory but the largest node (talos-w-1) has 5294Mi left after DaemonSets (466Mi): the pod would stay Pending; lower the pod's memory request or give a worker VM more RAM`,
+		want: `apps/llm: one llm pod requests 5500Mi of memory but the largest node (talos-w-1) has 5142Mi left after DaemonSets (618Mi): the pod would stay Pending; lower the pod's memory request or give a worker VM more RAM`,
 	},
 	{
 		name: "a pod wanting more CPU than any one worker",
 		props: func(p *homelab.Props) {
 			p.Apps = append(p.Apps, apps.AppProps{Name: "encoder", Image: "linuxserver/ffmpeg:7.1.1", Port: 8080, Resources: apps.Resources{CPU: "1600m"}})
 		},
-		want: `apps/encoder: one encoder pod requests 1600m of CPU but no node has more than 1535m left after DaemonSets (365m): the pod would stay Pending; lower the pod's CPU request or give a worker VM more cores`,
+		want: `apps/encoder: one encoder pod requests 1600m of CPU but no node has more than 1475m left after DaemonSets (425m): the pod would stay Pending; lower the pod's CPU request or give a worker VM more cores`,
+	},
+	{
+		name:  "logs that do not fit their volume",
+		props: func(p *homelab.Props) { p.Platform.Telemetry.LogRetention = "30d" },
+		want:  `platform/telemetry/loki: 30d of logs at 300Mi a day need 11Gi with a fifth to spare; the volume has 5Gi; raise LokiProps.Volume.Size to at least 11Gi, or shorten Retention, or lower DailyVolume`,
 	},
 
 	// 5. References.

@@ -184,7 +184,7 @@ var compositionRows = []invalidCase{
 		tree: func(_ *core.App, h *homelab.Homelab) {
 			flux.NewKustomization(h.Flux, "media", &flux.KustomizationProps{Path: "./cluster/kubernetes/media"})
 		},
-		want: `flux/media: path "./cluster/kubernetes/media" is rendered by no chart; point it at a chart's directory ("./cluster/kubernetes/apps", "./cluster/kubernetes/flux", "./cluster/kubernetes/platform", "./cluster/kubernetes/platform-config", "./cluster/kubernetes/platform/backup", "./cluster/kubernetes/platform/certs", "./cluster/kubernetes/platform/ingress", "./cluster/kubernetes/platform/monitoring", "./cluster/kubernetes/platform/security", "./cluster/kubernetes/platform/storage") or pass Chart instead of Path`,
+		want: `flux/media: path "./cluster/kubernetes/media" is rendered by no chart; point it at a chart's directory ("./cluster/kubernetes/apps", "./cluster/kubernetes/flux", "./cluster/kubernetes/platform", "./cluster/kubernetes/platform-config", "./cluster/kubernetes/platform/backup", "./cluster/kubernetes/platform/certs", "./cluster/kubernetes/platform/ingress", "./cluster/kubernetes/platform/monitoring", "./cluster/kubernetes/platform/security", "./cluster/kubernetes/platform/storage", "./cluster/kubernetes/platform/telemetry") or pass Chart instead of Path`,
 	},
 	{
 		name: "an object no Kustomization applies",
@@ -247,7 +247,7 @@ var treeRows = []invalidCase{
 	{
 		name:  "volumes of the default class and no storage part",
 		props: func(p *homelab.Props) { p.Platform.Longhorn, p.Platform.NFS = nil, nil },
-		want:  `platform: Platform.Monitoring, app uptime-kuma need a volume of the default class, and the platform runs no storage (Platform.Longhorn and Platform.NFS are nil); set Platform.Longhorn or Platform.NFS, or give each volume its own class`,
+		want:  `platform: Platform.Monitoring, Platform.Telemetry, app uptime-kuma need a volume of the default class, and the platform runs no storage (Platform.Longhorn and Platform.NFS are nil); set Platform.Longhorn or Platform.NFS, or give each volume its own class`,
 	},
 	{
 		name:  "no Git repository",
@@ -286,7 +286,7 @@ var treeRows = []invalidCase{
 		props: func(p *homelab.Props) {
 			p.Apps = append(p.Apps, apps.AppProps{Name: "llm", Image: "ollama/ollama:0.5.4", Port: 11434, Replicas: 2, Resources: apps.Resources{CPU: "500m", Memory: "3Gi"}})
 		},
-		want: "talos: workloads request 9616Mi of memory but the 2 workers have 7424Mi allocatable (VM RAM - 384Mi Talos reserve each); add a worker, give the worker VMs more RAM or lower the requests (see `go run . validate`)",
+		want: "talos: workloads request 10416Mi of memory but the 2 workers have 7424Mi allocatable (VM RAM - 384Mi Talos reserve each); add a worker, give the worker VMs more RAM or lower the requests (see `go run . validate`)",
 	},
 	{
 		name: "a missing secret reference",
@@ -320,7 +320,7 @@ var treeRows = []invalidCase{
 		tree: func(_ *core.App, h *homelab.Homelab) {
 			storage.NewClaim(h.Apps, "media", "media", "apps", storage.Volume{Class: h.Longhorn.Class, Size: "30Gi"})
 		},
-		want: `platform/storage/longhorn: Longhorn volumes need 82 GiB (platform/monitoring/kube-prometheus-stack/prometheus 10Gi + apps/uptime-kuma/volume 1Gi + apps/media 30Gi, x2 replicas) but the Longhorn disks schedule 70 GiB (2 x 50 GiB, 30% reserved); raise LonghornProps.DiskGiB, add workers or shrink the volumes`,
+		want: `platform/storage/longhorn: Longhorn volumes need 96 GiB (platform/monitoring/kube-prometheus-stack/prometheus 10Gi + platform/telemetry/loki/loki 5Gi + platform/telemetry/tempo/tempo 2Gi + apps/uptime-kuma/volume 1Gi + apps/media 30Gi, x2 replicas) but the Longhorn disks schedule 70 GiB (2 x 50 GiB, 30% reserved); raise LonghornProps.DiskGiB, add workers or shrink the volumes`,
 	},
 	{
 		name: "a Longhorn volume larger than one node's disk",

@@ -22,6 +22,7 @@ import (
 	"github.com/funoffshore/homelab/constructs/security"
 	"github.com/funoffshore/homelab/constructs/storage"
 	"github.com/funoffshore/homelab/constructs/talos"
+	"github.com/funoffshore/homelab/constructs/telemetry"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -56,6 +57,12 @@ type Platform struct {
 	// secret.Props.External naming the store comes from it, not from the
 	// SOPS store. See docs/secrets.md.
 	Vault *externalsecrets.VaultProps
+	// Telemetry keeps the logs (Loki) and traces (Tempo) beside the
+	// metrics, collected on every node by Grafana Alloy: every pod's log,
+	// the cluster's events, each node's Talos and kernel logs, a span per
+	// request through ingress-nginx and the traces of apps with Traces.
+	// See docs/logs.md.
+	Telemetry *TelemetryOptions
 	// Parts are further platform parts (a library user's own), built after
 	// those above, in order: each one line, `Parts: []platform.Part{
 	// mine.Part(...)}`. See docs/architecture.md, "Adding a platform
@@ -123,6 +130,20 @@ type MonitoringOptions struct {
 	Alerts monitoring.Receiver
 }
 
+// TelemetryOptions configure the logs and traces (package telemetry);
+// their volumes are of the default class.
+type TelemetryOptions struct {
+	// LogRetention is how long logs are kept (default "14d"); LogVolume
+	// the size of Loki's volume, which must hold LogRetention of
+	// LogDailyVolume (default "300Mi" a day). LogVolume is required.
+	LogRetention, LogVolume, LogDailyVolume string
+	// TraceRetention is how long traces are kept (default "7d");
+	// TraceVolume the size of Tempo's volume, which must hold
+	// TraceRetention of TraceDailyVolume (default "200Mi" a day). Empty
+	// TraceVolume: no Tempo, no traces.
+	TraceRetention, TraceVolume, TraceDailyVolume string
+}
+
 // siteValues records the site values still at their examples.
 func (h *Homelab) siteValues(p *Platform) {
 	t := h.Platform.Info().Tree()
@@ -154,7 +175,7 @@ func (h *Homelab) siteValues(p *Platform) {
 // parts are the platform parts p runs, in build order: storage first
 // (the others' volumes take its classes), cert-manager, the external
 // secrets operator, the edge, the
-// monitoring stack,
+// monitoring stack, the logs and traces,
 // the etcd snapshots (onto the NFS share), then p.Parts. This is the one
 // place where an option left nil leaves its part out.
 func (h *Homelab) parts(p *Platform) []platform.Part {
@@ -193,6 +214,13 @@ func (h *Homelab) parts(p *Platform) []platform.Part {
 			Stack:  monitoring.StackProps{Retention: o.Retention, Volume: storage.Volume{Class: o.Class, Size: o.Volume}, Ephemeral: o.Ephemeral},
 			Alerts: o.Alerts,
 		}))
+	}
+	if o := p.Telemetry; o != nil {
+		out = append(out, telemetry.LokiPart(&telemetry.LokiProps{Retention: o.LogRetention, DailyVolume: o.LogDailyVolume, Volume: storage.Volume{Size: o.LogVolume}}))
+		if o.TraceVolume != "" {
+			out = append(out, telemetry.TempoPart(&telemetry.TempoProps{Retention: o.TraceRetention, DailyVolume: o.TraceDailyVolume, Volume: storage.Volume{Size: o.TraceVolume}}))
+		}
+		out = append(out, telemetry.CollectorPart(nil))
 	}
 	if p.NFS != nil {
 		var cp string
@@ -233,6 +261,9 @@ func (h *Homelab) platform(p *Platform, src secret.Source) {
 	h.plat.Configure(h.PlatformConfig)
 	h.Alerting, _ = platform.Find[*monitoring.Alerting](h.plat)
 	h.Issuers, _ = platform.Find[certs.Issuers](h.plat)
+	h.Loki, _ = platform.Find[*telemetry.Loki](h.plat)
+	h.Tempo, _ = platform.Find[*telemetry.Tempo](h.plat)
+	h.Collector, _ = platform.Find[*telemetry.Collector](h.plat)
 	h.Secrets = h.plat.Secrets()
 }
 
@@ -337,6 +368,9 @@ func (h *Homelab) wireApps(list []apps.AppProps, d *Dashboard, domain string) []
 			// None serving the host: the first, so that the
 			// Certificate's validation names the host and the fix.
 			a.TLS = cmp.Or(certs.Choose(issuers, a.Host), issuers[0])
+		}
+		if a.Traces && a.Collector == nil && h.Collector != nil && h.Collector.OTLPEndpoint() != "" {
+			a.Collector = h.Collector
 		}
 		if a.Volume != nil && a.Volume.Class == nil && a.Volume.Export == nil {
 			v := *a.Volume

@@ -81,26 +81,28 @@ func TestDashboardAndDefaultClassComeFromProps(t *testing.T) {
 	assert.Equal(t, h.DefaultClass().Name, *claim.Spec.StorageClassName)
 }
 
-// The platform's parts are chosen in Props: without Longhorn and
-// monitoring nothing of them is rendered (charts, namespaces, Secrets,
+// The platform's parts are chosen in Props: without Longhorn, monitoring
+// and telemetry nothing of them is rendered (charts, namespaces, Secrets,
 // monitors, policies, Talos extensions), volumes get the NFS class, and
 // the tree validates; monitoring without any storage is an error naming
 // the missing class.
 func TestPlatformParts(t *testing.T) {
 	props := homelab.Funoffshore()
-	props.Platform.Longhorn, props.Platform.Monitoring = nil, nil
+	props.Platform.Longhorn, props.Platform.Monitoring, props.Platform.Telemetry = nil, nil, nil
 	app, h := homelab.NewApp(props)
 	files, err := synth.Render(app.Tree())
 	require.NoError(t, err)
 	assert.Nil(t, h.Longhorn)
 	assert.Nil(t, h.Monitoring)
+	assert.Nil(t, h.Loki)
+	assert.Nil(t, h.Collector)
 	for path, data := range files {
 		if path == "kubernetes/flux/gotk-components.yaml" {
 			continue // Flux's own CRDs name alert providers
 		}
 		// A chart whose metrics default on turns them off explicitly.
 		text := strings.ReplaceAll(strings.ToLower(string(data)), "prometheus:\n      enabled: false", "")
-		for _, gone := range []string{"longhorn", "prometheus", "grafana", "alertmanager", "iscsi-tools"} {
+		for _, gone := range []string{"longhorn", "prometheus", "grafana", "alertmanager", "iscsi-tools", "loki", "tempo", "alloy"} {
 			assert.False(t, strings.Contains(text, gone), "%s still mentions %s", path, gone)
 		}
 	}
@@ -125,7 +127,7 @@ func TestPlatformParts(t *testing.T) {
 	app, _ = homelab.NewApp(props)
 	err = app.Tree().Validate()
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "platform: Platform.Monitoring, app uptime-kuma need a volume of the default class, and the platform runs no storage (Platform.Longhorn and Platform.NFS are nil); set Platform.Longhorn or Platform.NFS")
+	assert.Contains(t, err.Error(), "platform: Platform.Monitoring, Platform.Telemetry, app uptime-kuma need a volume of the default class, and the platform runs no storage (Platform.Longhorn and Platform.NFS are nil); set Platform.Longhorn or Platform.NFS")
 	assert.Contains(t, err.Error(), "apps/uptime-kuma/volume: the volume has no storage class")
 }
 

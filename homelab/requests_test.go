@@ -54,6 +54,15 @@ func releases(h *homelab.Homelab) []*flux.HelmRelease {
 	if h.CertManager != nil {
 		out = append(out, h.CertManager.Release)
 	}
+	if h.Loki != nil {
+		out = append(out, h.Loki.Release)
+	}
+	if h.Tempo != nil {
+		out = append(out, h.Tempo.Release)
+	}
+	if h.Collector != nil {
+		out = append(out, h.Collector.Release)
+	}
 	return out
 }
 

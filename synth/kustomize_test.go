@@ -77,7 +77,7 @@ func TestKustomizeBuildsEveryDirectory(t *testing.T) {
 			}
 		})
 	}
-	if n != 10 {
-		t.Errorf("built %d kustomizations, want 10", n)
+	if n != 11 {
+		t.Errorf("built %d kustomizations, want 11", n)
 	}
 }

@@ -59,7 +59,7 @@ func TestValidate(t *testing.T) {
 			t.Fatalf("exit %d, want %d (blockers): %s", code, cli.ExitBlocked, stderr)
 		}
 		for _, want := range []string{
-			"constructs: valid (115 objects, 46 files)", "kustomize: 10 directories build", "allocatable (2 workers)",
+			"constructs: valid (137 objects, 54 files)", "kustomize: 11 directories build", "allocatable (2 workers)",
 			"talos: 2 machine configs checked (metal mode)", "talhelper: talos/talconfig.yaml matches the schema",
 			"blocking: 9 thing(s) keep this tree from reconciling on a real cluster:",
 			`  - platform/ingress/cloudflared: Platform.Tunnel.ID is the example "6f1c2f5e-3a4b-4c8d-9e0f-1a2b3c4d5e6f"`,

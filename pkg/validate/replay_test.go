@@ -67,11 +67,11 @@ func TestReplay(t *testing.T) {
 			t.Fatalf("exit %d, want %d: %s", code, cli.ExitBlocked, errb.String())
 		}
 		for _, want := range []string{
-			"kustomize: 10 directories build",
+			"kustomize: 11 directories build",
 			"server: Kustomization flux-system/flux-system (./cluster/kubernetes/flux): 37 objects",
-			"server: Kustomization flux-system/platform (./cluster/kubernetes/platform): 50 objects",
+			"server: Kustomization flux-system/platform (./cluster/kubernetes/platform): 69 objects",
 			"server: Kustomization flux-system/apps (./cluster/kubernetes/apps): 17 objects",
-			"server: Kustomization flux-system/platform-config (./cluster/kubernetes/platform-config): 11 objects",
+			"server: Kustomization flux-system/platform-config (./cluster/kubernetes/platform-config): 14 objects",
 		} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, out.String())
