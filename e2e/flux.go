@@ -199,13 +199,22 @@ func (c *Cluster) Flux(ctx context.Context) (FluxStatus, error) {
 			st.NotReady = append(st.NotReady, fmt.Sprintf("%s %s/%s: %s: %s", kind, ns, name, ready.Reason, ready.Message))
 		}
 	}
+	// A reconcile asked for (RequestReconcile) and not handled yet is not
+	// Ready: its object may be mid-reconcile, health checks running.
+	handled := func(kind, ns, name string, annotations map[string]string, last string) {
+		if req := annotations[meta.ReconcileRequestAnnotation]; req != "" && req != last {
+			st.NotReady = append(st.NotReady, fmt.Sprintf("%s %s/%s: reconcile request %s not handled yet", kind, ns, name, req))
+		}
+	}
 	for _, k := range ks.Items {
 		check("Kustomization", k.Namespace, k.Name, k.Generation, k.Status.Conditions)
+		handled("Kustomization", k.Namespace, k.Name, k.Annotations, k.Status.LastHandledReconcileAt)
 		st.Revisions[k.Name] = k.Status.LastAppliedRevision
 		st.Attempted[k.Name] = k.Status.LastAttemptedRevision
 	}
 	for _, h := range hrs.Items {
 		check("HelmRelease", h.Namespace, h.Name, h.Generation, h.Status.Conditions)
+		handled("HelmRelease", h.Namespace, h.Name, h.Annotations, h.Status.LastHandledReconcileAt)
 	}
 	slices.Sort(st.NotReady)
 	return st, nil

@@ -66,6 +66,50 @@ for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat
     cat "$kwok_dir/kustomize/stage/$f"
   fi
 done > "$out/kwok.yaml.tmp.$$"
+# One stage of our own: a running pod that something marked NotReady (the
+# controller manager does when its node's heartbeat is stale, as after the
+# restore rehearsal brings back an older etcd) is reported Ready again, as
+# a real kubelet's status manager does on its next sync when the probes
+# pass; kwok's own stages only make pods Ready once, at their start.
+cat >> "$out/kwok.yaml.tmp.$$" <<'STAGE'
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-ready-again
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values:
+      - 'Running'
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: 'In'
+      values:
+      - 'False'
+    - key: '.status.containerStatuses.[].state.running.startedAt'
+      operator: 'Exists'
+  delay:
+    durationMilliseconds: 1000
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - lastProbeTime: null
+        lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: Ready
+      - lastProbeTime: null
+        lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: ContainersReady
+STAGE
 grep -q 'name: pod-delete' "$out/kwok.yaml.tmp.$$" && ! grep -q jitterDurationFrom <(awk '/name: pod-delete/,0' "$out/kwok.yaml.tmp.$$") || {
   echo "e2e: kwok's pod-delete stage changed shape; update hack/e2e.sh" >&2; exit 1; }
 mv "$out/kwok.yaml.tmp.$$" "$out/kwok.yaml"
