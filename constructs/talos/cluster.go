@@ -3,7 +3,6 @@ package talos
 import (
 	"cmp"
 	"fmt"
-	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -325,10 +324,7 @@ func (c *Cluster) AddNode(id string, props *NodeProps) *Node {
 	core.Nodes.Of(n.info.Tree()).Publish(core.NodeAddress{Hostname: n.Hostname, IP: n.IP, Role: n.Role,
 		Workloads: c.runsWorkloads(n.Role)})
 	if n.Machine != nil {
-		role := machine.TypeWorker
-		if n.Role == ControlPlane {
-			role = machine.TypeControlPlane
-		}
+		role := n.machineType()
 		n.Machine.Provision(core.Provisioning{
 			Address: n.IP,
 			// One host's loss should take as few nodes of a role as it can.

@@ -14,14 +14,11 @@ import (
 )
 
 // logPort is the port on its own address a node sends its logs to (the
-// first need with a LogPort that applies to the node), or 0.
+// first need with a LogPort that applies to the node's role), or 0.
 func (c *Cluster) logPort(n *Node) uint16 {
-	addr := core.NodeAddress{Hostname: n.Hostname, IP: n.IP, Role: core.Worker, Workloads: true}
-	if n.Role == ControlPlane {
-		addr = core.NodeAddress{Hostname: n.Hostname, IP: n.IP, Role: core.ControlPlane, Workloads: c.SchedulesOnControlPlanes()}
-	}
+	role := n.machineType()
 	for _, need := range core.NodeNeeds.Of(c.info.Tree()).All() {
-		if need.LogPort != 0 && need.Role.Selects(addr) {
+		if need.LogPort != 0 && c.appliesTo(need.Role, role) {
 			return need.LogPort
 		}
 	}

@@ -21,10 +21,7 @@ import (
 // install disk, and where it sends its logs (nodeLogging). The deployer applies it; talhelper renders the same from
 // talconfig.yaml.
 func (c *Cluster) NodeConfig(n *Node, bundle *secrets.Bundle) (config.Provider, error) {
-	role := machine.TypeWorker
-	if n.Role == ControlPlane {
-		role = machine.TypeControlPlane
-	}
+	role := n.machineType()
 	cfg, err := c.MachineConfig(role, bundle)
 	if err != nil {
 		return nil, err
@@ -59,4 +56,12 @@ func (c *Cluster) NodeConfig(n *Node, bundle *secrets.Bundle) (config.Provider, 
 		return nil, fmt.Errorf("%s: node config: %w", n.Hostname, err)
 	}
 	return patched, nil
+}
+
+// machineType is the type of machine config the node gets.
+func (n *Node) machineType() machine.Type {
+	if n.Role == ControlPlane {
+		return machine.TypeControlPlane
+	}
+	return machine.TypeWorker
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/funoffshore/homelab/constructs/telemetry"
 	"github.com/funoffshore/homelab/homelab"
@@ -129,7 +130,7 @@ func TestCollectorConfigAgainstAlloy(t *testing.T) {
 		if o.GetKind() != "DaemonSet" {
 			continue
 		}
-		ds := convertDS(t, o)
+		ds := convert[appsv1.DaemonSet](t, o)
 		for _, ct := range ds.Spec.Template.Spec.Containers {
 			for _, a := range ct.Args {
 				if v, ok := strings.CutPrefix(a, "--stability.level="); ok {

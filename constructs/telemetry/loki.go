@@ -3,13 +3,9 @@ package telemetry
 import (
 	"cmp"
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/aws/constructs-go/constructs/v10"
-	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/funoffshore/homelab/constructs/core"
 	"github.com/funoffshore/homelab/constructs/flux"
@@ -204,16 +200,7 @@ func NewLoki(scope constructs.Construct, id string, repo *flux.HelmRepository, p
 	sb := &v.SingleBinary
 	sb.Replicas = 1
 	sb.Resources = kube.Requirements("100m", "256Mi", "1Gi")
-	volume := p.Volume.Parse()
-	if volume.Err == nil {
-		sb.Persistence.Size = volume.Quantity.String()
-		if c := p.Volume.Class; c != nil {
-			c.Reserve(l.info.Path()+"/loki", volume.Quantity)
-		}
-	}
-	if c := p.Volume.Class; c != nil {
-		sb.Persistence.StorageClass = c.Name
-	}
+	sb.Persistence.Size, sb.Persistence.StorageClass = storeVolume(l.info, "loki", store{props: "LokiProps", what: "logs", name: "Loki", retention: retention, daily: daily}, p.Volume)
 	// The scalable targets, caches, gateway, canary and object store are
 	// for bigger installs: one pod here.
 	v.Backend.Replicas, v.Read.Replicas, v.Write.Replicas = 0, 0, 0
@@ -228,48 +215,7 @@ func NewLoki(scope constructs.Construct, id string, repo *flux.HelmRepository, p
 	w := core.Workloads.Of(t)
 	w.Add(kube.Workload(l.info.Path(), "loki", 1, false, sb.Resources))
 	w.Add(kube.Workload(l.info.Path(), "loki-sc-rules", 1, false, v.Sidecar.Resources))
-	path := l.info.Path()
-	t.AddValidation(func() []error {
-		var errs []error
-		if volume.Class == nil {
-			errs = append(errs, core.Errorf(path, "set LokiProps.Volume to a volume on a block class such as longhorn", "Loki has no volume"))
-		} else {
-			errs = append(errs, volume.Validate(l.info)...)
-		}
-		errs = append(errs, retentionFits(path, "LokiProps", "logs", retention, daily, volume)...)
-		return errs
-	})
 	return l
-}
-
-// retentionFits is the capacity rule of a store that keeps retention of
-// daily on volume: the volume holds it with a fifth to spare (the
-// compactor deletes what is past retention a while after, and the
-// write-ahead log sits beside it).
-func retentionFits(path, props, what, retention, daily string, volume storage.ParsedVolume) []error {
-	d, err := model.ParseDuration(retention)
-	if err != nil || d <= 0 {
-		return []error{core.Errorf(path, fmt.Sprintf(`set %s.Retention to a duration such as "14d"`, props), "retention %q of the %s is no duration", retention, what)}
-	}
-	perDay, err := resource.ParseQuantity(daily)
-	if err != nil || perDay.Sign() <= 0 {
-		return []error{core.Errorf(path, fmt.Sprintf(`set %s.DailyVolume to a size such as "300Mi"`, props), "daily volume %q of the %s is no size", daily, what)}
-	}
-	if volume.Err != nil || volume.Quantity.Sign() <= 0 {
-		return nil // the volume's own validation says so
-	}
-	days := time.Duration(d).Hours() / 24
-	need := int64(float64(perDay.Value()) * days * 1.2)
-	if need > volume.Quantity.Value() {
-		return []error{core.Errorf(path, fmt.Sprintf("raise %s.Volume.Size to at least %s, or shorten Retention, or lower DailyVolume", props, gib(need)),
-			"%s of %s at %s a day need %s with a fifth to spare; the volume has %s", retention, what, daily, gib(need), volume.Size)}
-	}
-	return nil
-}
-
-// gib writes bytes as a whole number of GiB, rounded up ("3Gi").
-func gib(bytes int64) string {
-	return strconv.FormatInt((bytes+(1<<30)-1)>>30, 10) + "Gi"
 }
 
 // Info returns the construct's place in the tree.

@@ -395,16 +395,4 @@ func TestIngressControllerSendsSpans(t *testing.T) {
 	assert.Equal(t, h.Collector.OTLPGRPCPort, service(t, alloy, net.JoinHostPort(cm.Data["otlp-collector-host"], cm.Data["otlp-collector-port"]), podsOf(t, alloy)))
 }
 
-func convertDS(t *testing.T, o *unstructured.Unstructured) *appsv1.DaemonSet {
-	return convert[appsv1.DaemonSet](t, o)
-}
-
-func convertDeployment(t *testing.T, o *unstructured.Unstructured) *appsv1.Deployment {
-	return convert[appsv1.Deployment](t, o)
-}
-
-func decodeAll(t *testing.T, data []byte) []*unstructured.Unstructured {
-	return testenv.DecodeYAML(t, data)
-}
-
 func volume(size string) storage.Volume { return storage.Volume{Size: size} }

@@ -116,31 +116,12 @@ func NewTempo(scope constructs.Construct, id string, repo *flux.HelmRepository, 
 	v.SecurityContext = corev1.PodSecurityContext{RunAsUser: ptr.To[int64](10001), RunAsGroup: ptr.To[int64](10001), FSGroup: ptr.To[int64](10001), RunAsNonRoot: ptr.To(true),
 		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
 	v.Persistence.Enabled = true
-	volume := p.Volume.Parse()
-	if volume.Err == nil {
-		v.Persistence.Size = volume.Quantity.String()
-		if c := p.Volume.Class; c != nil {
-			c.Reserve(tp.info.Path()+"/tempo", volume.Quantity)
-		}
-	}
-	if c := p.Volume.Class; c != nil {
-		v.Persistence.StorageClassName = c.Name
-	}
+	v.Persistence.Size, v.Persistence.StorageClassName = storeVolume(tp.info, "tempo", store{props: "TempoProps", what: "traces", name: "Tempo", retention: retention, daily: daily}, p.Volume)
 	tp.Release = flux.NewHelmRelease(tp, "release", &flux.HelmReleaseProps{
 		Name: "tempo", Namespace: tp.Namespace, Repository: repo, Chart: TempoChart.Name, Version: TempoChart.Version, Values: v,
 	})
 	t := tp.info.Tree()
 	core.Workloads.Of(t).Add(kube.Workload(tp.info.Path(), "tempo", 1, false, v.Tempo.Resources))
-	path := tp.info.Path()
-	t.AddValidation(func() []error {
-		var errs []error
-		if volume.Class == nil {
-			errs = append(errs, core.Errorf(path, "set TempoProps.Volume to a volume on a block class such as longhorn", "Tempo has no volume"))
-		} else {
-			errs = append(errs, volume.Validate(tp.info)...)
-		}
-		return append(errs, retentionFits(path, "TempoProps", "traces", retention, daily, volume)...)
-	})
 	return tp
 }
 

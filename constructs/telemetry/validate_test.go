@@ -5,11 +5,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/funoffshore/homelab/constructs/platform"
 	"github.com/funoffshore/homelab/constructs/telemetry"
 	"github.com/funoffshore/homelab/homelab"
+	"github.com/funoffshore/homelab/pkg/testenv"
 	"github.com/funoffshore/homelab/synth"
 )
 
@@ -64,14 +66,14 @@ func TestAppSendsTraces(t *testing.T) {
 	require.NoError(t, app.Tree().Validate())
 	files, err := synth.Render(app.Tree())
 	require.NoError(t, err)
-	objs := decodeAll(t, files["kubernetes/apps/echo.yaml"])
+	objs := testenv.DecodeYAML(t, files["kubernetes/apps/echo.yaml"])
 	var env map[string]string
 	var policy *networkingv1.NetworkPolicy
 	for _, o := range objs {
 		switch {
 		case o.GetKind() == "Deployment":
 			env = map[string]string{}
-			for _, e := range convertDeployment(t, o).Spec.Template.Spec.Containers[0].Env {
+			for _, e := range convert[appsv1.Deployment](t, o).Spec.Template.Spec.Containers[0].Env {
 				env[e.Name] = e.Value
 			}
 		case o.GetKind() == "NetworkPolicy" && o.GetName() == "echo-traces":
